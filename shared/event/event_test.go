@@ -1,0 +1,239 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func newBuilder(t testing.TB, maxLine int) *Builder {
+	t.Helper()
+	b, err := NewBuilder(Config{
+		Envelope: Envelope{Integration: "1password", Namespace: "op"},
+		Meta:     Meta{Tenant: "default", Stream: "signin", RunID: "run-1"},
+		MaxLine:  maxLine,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func decodeLine(t testing.TB, line []byte) map[string]any {
+	t.Helper()
+	if len(line) == 0 || line[len(line)-1] != '\n' {
+		t.Fatalf("line does not end with a newline: %q", line)
+	}
+	if bytes.Count(line, []byte{'\n'}) != 1 {
+		t.Fatalf("line contains a raw newline: %q", line)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("line is not JSON: %v\n%s", err, line)
+	}
+	return m
+}
+
+func TestEnvelopeMatchesSeed(t *testing.T) {
+	b := newBuilder(t, 59_999)
+	raw := `{"uuid":"HG3F","session_uuid":"UED4","timestamp":"2025-03-02T07:44:03Z","country":"NL","category":"firewall_failed","type":"country_blocked","details":null,"target_user":{"uuid":"OJQG","name":"","email":"sam@example.org"},"client":{},"location":{"country":"Netherlands","latitude":52.37}}`
+	line, info, err := b.Append(nil, []byte(raw), "signin_attempt", "HG3F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Reduced {
+		t.Fatal("small event was reduced")
+	}
+	want := `{"integration":"1password","op":{"uuid":"HG3F","session_uuid":"UED4","timestamp":"2025-03-02T07:44:03Z","country":"NL","category":"firewall_failed","type":"country_blocked","target_user":{"uuid":"OJQG","email":"sam@example.org"},"client":{},"location":{"country":"Netherlands","latitude":52.37},"event_type":"signin_attempt","wazuh_pull":{"tenant":"default","stream":"signin","run_id":"run-1","dedup_key":"HG3F"}}}` + "\n"
+	if string(line) != want {
+		t.Fatalf("got  %s\nwant %s", line, want)
+	}
+}
+
+func TestVendorEventTypeIsReplaced(t *testing.T) {
+	b := newBuilder(t, 59_999)
+	line, _, err := b.Append(nil, []byte(`{"event_type":"spoof","wazuh_pull":{"tenant":"evil"},"a":1}`), "audit_event", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decodeLine(t, line)["op"].(map[string]any)
+	if m["event_type"] != "audit_event" || m["wazuh_pull"].(map[string]any)["tenant"] != "default" {
+		t.Fatalf("envelope fields not ours: %s", line)
+	}
+	if bytes.Count(line, []byte(`"event_type"`)) != 1 {
+		t.Fatalf("duplicate event_type: %s", line)
+	}
+}
+
+func TestAppendFieldsErrorEvent(t *testing.T) {
+	b := newBuilder(t, 59_999)
+	line, _, err := b.AppendFields(nil, Fields{
+		{"source", "signin"}, {"error_code", "API_HTTP_429"}, {"error_message", "rate limited"},
+		{"timestamp", "2026-11-27T09:00:00Z"}, {"error_detail", ""},
+	}, TypeError, "err-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"integration":"1password","op":{"source":"signin","error_code":"API_HTTP_429","error_message":"rate limited","timestamp":"2026-11-27T09:00:00Z","event_type":"error","wazuh_pull":{"tenant":"default","stream":"signin","run_id":"run-1","dedup_key":"err-1"}}}` + "\n"
+	if string(line) != want {
+		t.Fatalf("got  %s\nwant %s", line, want)
+	}
+}
+
+func TestRejectsNonObjects(t *testing.T) {
+	b := newBuilder(t, 59_999)
+	for _, raw := range []string{`[]`, `"x"`, `{"a":`, `{"a":1} {"b":2}`} {
+		dst := []byte("keep")
+		out, _, err := b.Append(dst, []byte(raw), "x", "k")
+		if err == nil {
+			t.Errorf("Append(%s) accepted it", raw)
+		}
+		if string(out) != "keep" {
+			t.Errorf("Append(%s) changed dst on error: %q", raw, out)
+		}
+	}
+}
+
+func TestOversizedEventIsReducedNotDropped(t *testing.T) {
+	b := newBuilder(t, 59_999)
+	big := strings.Repeat("A", 70_000)
+	raw := fmt.Sprintf(`{"uuid":"U1","aux_info":%q,"details":{"value":%q},"small":"keep me"}`, big, big[:30_000])
+	line, info, err := b.Append(nil, []byte(raw), "audit_event", "U1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Reduced || info.Bytes > 59_999 || len(line)-1 != info.Bytes {
+		t.Fatalf("info = %+v, line %d bytes", info, len(line))
+	}
+	op := decodeLine(t, line)["op"].(map[string]any)
+	if op["uuid"] != "U1" || op["small"] != "keep me" {
+		t.Fatalf("small fields lost: %v", op["small"])
+	}
+	if !strings.HasSuffix(op["aux_info"].(string), truncSuffix) {
+		t.Fatalf("aux_info not marked as truncated")
+	}
+	red := op["wazuh_pull"].(map[string]any)["reduced"].(map[string]any)
+	tr := red["truncated"].([]any)
+	if len(tr) != 2 || tr[0] != "op.aux_info" || tr[1] != "op.details.value" {
+		t.Fatalf("truncated = %v", tr)
+	}
+	if red["original_bytes"].(float64) <= 100_000 {
+		t.Fatalf("original_bytes = %v", red["original_bytes"])
+	}
+	// Deterministic.
+	again, _, _ := b.Append(nil, []byte(raw), "audit_event", "U1")
+	if !bytes.Equal(line, again) {
+		t.Fatal("reduction is not deterministic")
+	}
+}
+
+func TestExactFitIsNotReduced(t *testing.T) {
+	b := newBuilder(t, 2000)
+	base, _, _ := b.Append(nil, []byte(`{"a":""}`), "t", "k")
+	// Grow one string so that the line is exactly 2000 bytes, then one more.
+	pad := 2000 - (len(base) - 1) - len(`"a":"",`)
+	raw := fmt.Sprintf(`{"a":%q}`, strings.Repeat("x", pad))
+	line, info, _ := b.Append(nil, []byte(raw), "t", "k")
+	if info.Bytes != 2000 || info.Reduced {
+		t.Fatalf("exact fit: %d bytes, reduced=%v", info.Bytes, info.Reduced)
+	}
+	raw = fmt.Sprintf(`{"a":%q}`, strings.Repeat("x", pad+1))
+	line, info, _ = b.Append(nil, []byte(raw), "t", "k")
+	if !info.Reduced || info.Bytes > 2000 {
+		t.Fatalf("one byte more: %d bytes, reduced=%v", info.Bytes, info.Reduced)
+	}
+	decodeLine(t, line)
+}
+
+// wazuhFields counts fields the way Wazuh's JSON_Decoder does
+// (json_decoder.c readJSON): one per scalar, one per non-empty array,
+// recursion into objects.
+func wazuhFields(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		n := 0
+		for _, e := range x {
+			n += wazuhFields(e)
+		}
+		return n
+	case []any:
+		for _, e := range x {
+			switch e.(type) {
+			case map[string]any, []any:
+			default:
+				return 1
+			}
+		}
+		return 0
+	}
+	return 1
+}
+
+func TestTooManyFieldsAreFolded(t *testing.T) {
+	b := newBuilder(t, 59_999)
+	var sb strings.Builder
+	sb.WriteString(`{"uuid":"U","host":{`)
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&sb, `"h%03d":%d,`, i, i)
+	}
+	sb.WriteString(`"last":1},"user":{`)
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&sb, `"u%03d":"v",`, i)
+	}
+	sb.WriteString(`"last":1}}`)
+	line, info, err := b.Append(nil, []byte(sb.String()), "alert", "U")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decodeLine(t, line)
+	if n := wazuhFields(m); n > MaxFields || !info.Reduced {
+		t.Fatalf("%d fields, reduced=%v", n, info.Reduced)
+	}
+	op := m["op"].(map[string]any)
+	if _, ok := op["host"].(string); !ok {
+		t.Fatalf("largest object was not folded into a string")
+	}
+	if _, ok := op["user"].(map[string]any); !ok {
+		t.Fatalf("smaller object was folded needlessly")
+	}
+}
+
+func FuzzAppend(f *testing.F) {
+	f.Add([]byte(`{"uuid":"x","a":null,"b":"","c":{"d":[1,null,""]}}`), uint16(2000))
+	f.Add([]byte(`{"a":"`+strings.Repeat("é\\n", 120)+`"}`), uint16(1500))
+	f.Add([]byte(`{"creation_time":1740916800123,"n":12345678901}`), uint16(1024))
+	f.Fuzz(func(t *testing.T, raw []byte, max uint16) {
+		maxLine := int(max)%8000 + minLine
+		b, err := NewBuilder(Config{
+			Envelope:    Envelope{Integration: "cortex_xdr", Namespace: "xdr"},
+			Meta:        Meta{Tenant: "t", Stream: "s", RunID: "r"},
+			MaxLine:     maxLine,
+			MaxFields:   40,
+			EpochMillis: []string{"creation_time"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, info, err := b.Append(nil, raw, "alert", "key")
+		if err != nil {
+			return
+		}
+		if len(line)-1 > maxLine || info.Bytes != len(line)-1 {
+			t.Fatalf("line of %d bytes exceeds %d", len(line)-1, maxLine)
+		}
+		m := decodeLine(t, line)
+		if n := wazuhFields(m); n > 40 {
+			t.Fatalf("%d fields > 40: %s", n, line)
+		}
+		again, _, _ := b.Append(nil, raw, "alert", "key")
+		if !bytes.Equal(line, again) {
+			t.Fatal("not deterministic")
+		}
+		op, _ := m["xdr"].(map[string]any)
+		if op["event_type"] != "alert" {
+			t.Fatalf("event_type missing: %s", line)
+		}
+	})
+}

@@ -1,0 +1,327 @@
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func strip(t testing.TB, in string, opts *Options) string {
+	t.Helper()
+	out, n, _, err := Strip(nil, []byte(in), opts)
+	if err != nil {
+		t.Fatalf("Strip(%s): %v", in, err)
+	}
+	if rest := strings.TrimSpace(in[n:]); rest != "" {
+		t.Fatalf("Strip left %q unconsumed", rest)
+	}
+	return string(out)
+}
+
+func TestStripFollowsSeedEmitRules(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`{}`, `{}`},
+		{`{"a":null}`, `{}`},
+		{`{"a":""}`, `{}`},
+		{`{"a":"", "b": 1}`, `{"b":1}`},
+		{`{"a":{"b":null,"c":""}}`, `{"a":{}}`},
+		{`{"a":[]}`, `{"a":[]}`},
+		{`{"a":[null,"",1,null]}`, `{"a":["",1]}`},
+		{`{"a":[{"x":null,"y":""},{}]}`, `{"a":[{},{}]}`},
+		{`{"a":0,"b":false,"c":" "}`, `{"a":0,"b":false,"c":" "}`},
+		{` { "k" : "v" , "n" : -1.5e3 } `, `{"k":"v","n":-1.5e3}`},
+		{`{"s":"line\nbreak \"q\" \u00e9 Zoë 李雷 🙂"}`, `{"s":"line\nbreak \"q\" \u00e9 Zoë 李雷 🙂"}`},
+	}
+	for _, c := range cases {
+		if got := strip(t, c.in, nil); got != c.want {
+			t.Errorf("Strip(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestStripQuotesIntegersBeyondInt32(t *testing.T) {
+	got := strip(t, `{"a":2147483647,"b":2147483648,"c":-2147483648,"d":-2147483649,"e":1700000000000,"f":1.5,"g":[12345678901]}`, nil)
+	want := `{"a":2147483647,"b":"2147483648","c":-2147483648,"d":"-2147483649","e":"1700000000000","f":1.5,"g":["12345678901"]}`
+	if got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+	if got := strip(t, `{"e":1700000000000}`, &Options{KeepBigInts: true}); got != `{"e":1700000000000}` {
+		t.Fatalf("KeepBigInts: got %s", got)
+	}
+}
+
+func TestStripConvertsEpochMillis(t *testing.T) {
+	opts := &Options{EpochMillis: []string{"creation_time", "local_insert_ts"}}
+	got := strip(t, `{"creation_time":1740916800123,"nested":{"local_insert_ts":0},"other":1740916800123,"creation_time2":1,"x":{"creation_time":1.5}}`, opts)
+	want := `{"creation_time":"2025-03-02T12:00:00.123Z","nested":{"local_insert_ts":"1970-01-01T00:00:00.000Z"},"other":"1740916800123","creation_time2":1,"x":{"creation_time":1.5}}`
+	if got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+}
+
+func TestStripDropsEnvelopeKeysAtTopLevelOnly(t *testing.T) {
+	opts := &Options{DropTopLevel: []string{"event_type"}}
+	got := strip(t, `{"event_type":{"deep":[1]},"a":{"event_type":"kept"}}`, opts)
+	if got != `{"a":{"event_type":"kept"}}` {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestStripMakesBrokenStringsSafe(t *testing.T) {
+	got := strip(t, "{\"a\":\"x\ny\x01\xff\"}", nil)
+	if got != `{"a":"x\u000ay\u0001\ufffd"}` {
+		t.Fatalf("got %s", got)
+	}
+	if !json.Valid([]byte(got)) {
+		t.Fatalf("output not valid JSON")
+	}
+}
+
+func TestStripRejectsMalformedInput(t *testing.T) {
+	for _, in := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"a":tru}`, `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":[1,]}`, `{"a":"unterminated}`, `{"a":1 "b":2}`, strings.Repeat(`{"a":`, MaxDepth+2)} {
+		_, _, _, err := Strip(nil, []byte(in), nil)
+		if err == nil {
+			t.Errorf("Strip(%q) accepted malformed input", in)
+			continue
+		}
+		if !errors.Is(err, ErrSyntax) {
+			t.Errorf("Strip(%q): error %v is not ErrSyntax", in, err)
+		}
+	}
+}
+
+func TestFieldCount(t *testing.T) {
+	_, _, res, err := Strip(nil, []byte(`{"a":1,"b":{"c":"x","d":[1,2,{"e":1}]},"e":null,"f":"","g":{},"h":true}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a, b.c, b.d (one array field), h
+	if res.Fields != 4 {
+		t.Fatalf("Fields = %d, want 4", res.Fields)
+	}
+}
+
+func TestMembersAndElements(t *testing.T) {
+	page := []byte(` {"cursor":"abc","has_more":true,"items":[{"uuid":"1"}, {"uuid":"2"}],"x":null} trailing`)
+	var names []string
+	var items []string
+	n, err := Members(page, func(name, value []byte) error {
+		names = append(names, string(name))
+		if Name(name, "items") {
+			_, err := Elements(value, func(v []byte) error {
+				items = append(items, string(v))
+				return nil
+			})
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(page[n:]) != " trailing" {
+		t.Fatalf("Members consumed to %d", n)
+	}
+	if !reflect.DeepEqual(names, []string{`"cursor"`, `"has_more"`, `"items"`, `"x"`}) {
+		t.Fatalf("names = %v", names)
+	}
+	if !reflect.DeepEqual(items, []string{`{"uuid":"1"}`, `{"uuid":"2"}`}) {
+		t.Fatalf("items = %v", items)
+	}
+	if v, ok := String([]byte(`"a\u00e9\n"`)); !ok || v != "aé\n" {
+		t.Fatalf("String = %q, %v", v, ok)
+	}
+	if _, ok := String([]byte(`abc`)); ok {
+		t.Fatalf("String accepted a non-string")
+	}
+}
+
+// reference applies the seed's strip_nulls to a decoded value, the way the
+// Python wodle did, plus our documented number conversions.
+func reference(v any, opts *Options, top bool) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, val := range x {
+			if val == nil || val == "" {
+				continue
+			}
+			if top && contains(opts.DropTopLevel, k) {
+				continue
+			}
+			if n, ok := val.(json.Number); ok && contains(opts.EpochMillis, k) {
+				if ms, err := n.Int64(); err == nil && !strings.ContainsAny(n.String(), ".eE") && ms >= 0 && ms <= 253402300799999 {
+					out[k] = time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+					continue
+				}
+			}
+			out[k] = reference(val, opts, false)
+		}
+		return out
+	case []any:
+		out := []any{}
+		for _, e := range x {
+			if e != nil {
+				out = append(out, reference(e, opts, false))
+			}
+		}
+		return out
+	case json.Number:
+		s := x.String()
+		if !strings.ContainsAny(s, ".eE") && !opts.KeepBigInts && !fitsInt32([]byte(s)) {
+			return s
+		}
+		return x
+	}
+	return v
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func decode(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
+}
+
+// hasDuplicateNames reports duplicate member names, for which Python and
+// encoding/json keep the last value while the scanner keeps both.
+func hasDuplicateNames(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		obj  bool
+		seen map[string]bool
+		key  bool
+	}
+	var stack []*frame
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch x := tok.(type) {
+		case json.Delim:
+			if x == '{' || x == '[' {
+				if top != nil && top.obj {
+					top.key = true
+				}
+				stack = append(stack, &frame{obj: x == '{', seen: map[string]bool{}, key: true})
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		case string:
+			if top != nil && top.obj && top.key {
+				if top.seen[x] {
+					return true
+				}
+				top.seen[x] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.obj {
+			top.key = true
+		}
+	}
+}
+
+func FuzzStripMatchesReference(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"a":null,"b":"","c":[null,"",{}],"d":{"e":null}}`,
+		`{"uuid":"X","timestamp":"2025-03-02T08:15:41.118273645Z","n":12345678901,"f":-0.5e-3}`,
+		`{"creation_time":1740916800123,"event_type":"x","s":"a\u0000\n\\\"é"}`,
+		"{\"raw\":\"\x01\xff\xfe\"}", `{"a":[[[]]],"b":true,"c":false}`,
+	} {
+		f.Add([]byte(s))
+	}
+	opts := &Options{DropTopLevel: []string{"event_type"}, EpochMillis: []string{"creation_time"}}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, n, res, err := Strip(nil, in, opts)
+		valid := json.Valid(in)
+		if err != nil {
+			if valid && len(bytes.TrimSpace(in)) > 0 && bytes.TrimSpace(in)[0] == '{' && json.Valid(bytes.TrimSpace(in)) {
+				t.Fatalf("Strip rejected valid JSON object %q: %v", in, err)
+			}
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("output is not valid JSON: %q", out)
+		}
+		if bytes.ContainsAny(out, "\n\r") {
+			t.Fatalf("output contains a raw line break: %q", out)
+		}
+		again, _, res2, _ := Strip(nil, in, opts)
+		if !bytes.Equal(out, again) || res != res2 {
+			t.Fatalf("not deterministic")
+		}
+		if _, err := Skip(in); err != nil {
+			t.Fatalf("Skip rejects what Strip accepts: %v", err)
+		}
+		if !valid || !json.Valid(in[:n]) || hasDuplicateNames(in[:n]) {
+			return
+		}
+		want, err := decode(in[:n])
+		if err != nil {
+			return
+		}
+		got, err := decode(out)
+		if err != nil {
+			t.Fatalf("decode output: %v", err)
+		}
+		ref := reference(want, opts, true)
+		if fmt.Sprint(normalize(got)) != fmt.Sprint(normalize(ref)) {
+			t.Fatalf("Strip(%s)\n got %s\nwant %v", in, out, ref)
+		}
+	})
+}
+
+// normalize makes numbers comparable by value text.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+	case json.Number:
+		return "num:" + x.String()
+	}
+	return v
+}
+
+func FuzzSkipAgreesWithValid(f *testing.F) {
+	f.Add([]byte(`{"a":[1,2,{"b":"c"}]}`))
+	f.Add([]byte(`"x"`))
+	f.Add([]byte(`[1,`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		n, err := Skip(in)
+		if json.Valid(in) && err != nil {
+			t.Fatalf("Skip rejected valid JSON %q: %v", in, err)
+		}
+		if err == nil && n > len(in) {
+			t.Fatalf("Skip returned %d beyond input", n)
+		}
+	})
+}
