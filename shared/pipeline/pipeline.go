@@ -1,0 +1,334 @@
+// Package pipeline runs the collection loop that every vendor and every
+// deployment shares:
+//
+//	source page → lines → sink.Write → sink.Confirm → lease.Commit, per page
+//
+// A cursor moves only after the sink confirmed the lines of its page, so a
+// crash at any point re-sends at most the unconfirmed pages and loses
+// nothing. Each stream runs in isolation: an error or a panic in one is
+// reported as an error event and the others carry on.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/sink"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+)
+
+// Item is one vendor event of a page.
+type Item struct {
+	// Raw is the vendor's JSON object; it must stay valid until the next Fetch.
+	Raw []byte
+	// Type is the event_type put in the envelope.
+	Type string
+	// Key is the stable dedup key; "" means never deduplicated.
+	Key string
+	// Time is the event's own time (zero if unknown).
+	Time time.Time
+}
+
+// Page is the result of one vendor request.
+type Page struct {
+	Items []Item
+	// Cursor is the source position after this page, committed once the
+	// page is delivered.
+	Cursor json.RawMessage
+	// More reports that the vendor has more events right now.
+	More bool
+	// SeenSince tells which delivered keys to remember: those of events at
+	// or after this time, the window a future restart may overlap. Zero
+	// means remember none.
+	SeenSince time.Time
+	// Notices are error events to deliver with this page.
+	Notices []Notice
+}
+
+// Source is one stream of one tenant of one vendor.
+type Source interface {
+	// Start positions the source at the stored record (Version 0 means the
+	// stream was never committed). A record the source cannot use is an
+	// error, never a silent restart.
+	Start(ctx context.Context, rec state.Record) error
+	// Fetch returns the next page.
+	Fetch(ctx context.Context) (*Page, error)
+}
+
+// Stream is one unit of collection.
+type Stream struct {
+	// Key names the stream's state (tenant/vendor/stream).
+	Key state.Key
+	// Name is the seed's stream name, used as "source" in error events and
+	// in run summary keys ("audit", "signin", …).
+	Name   string
+	Source Source
+}
+
+// Budget bounds one run.
+type Budget struct {
+	// Deadline is when fetching stops (zero: no deadline besides ctx).
+	Deadline time.Time
+	// MaxBytes bounds the bytes written by the run (0: unbounded). A page
+	// that does not fit is left for the next run, except that a run always
+	// makes progress with at least one page.
+	MaxBytes int64
+	// MaxEvents bounds the vendor events written by the run (0: unbounded).
+	MaxEvents int64
+}
+
+// Config configures Run.
+type Config struct {
+	Envelope event.Envelope
+	RunID    string
+	// Owner names this runner in leases (defaults to RunID).
+	Owner string
+	// Store holds cursors. Nil means backfill: cursors are neither read
+	// nor committed, and the live collection is not disturbed.
+	Store state.Store
+	Sink  sink.Sink
+	// MaxLine is the line limit including the sink's overhead
+	// (default sink.DefaultMaxLine).
+	MaxLine     int
+	EpochMillis []string
+	Budget      Budget
+	// ConfirmPages is how many delivered pages may wait for one sink
+	// confirmation (default 1: confirm and commit every page).
+	ConfirmPages int
+	// FinishTimeout bounds the final confirmation, commit and error events
+	// after the run was cancelled or ran out of time (default 5 s).
+	FinishTimeout time.Duration
+	// LeaseTTL bounds a lease left by a runner that died (default 15 min).
+	LeaseTTL time.Duration
+	// SeenLimit caps each stream's dedup set (default state.MaxSeen).
+	SeenLimit int
+	Logger    *slog.Logger
+	Redactor  *redact.Redactor
+	Now       func() time.Time
+}
+
+func (c *Config) defaults() error {
+	if c.Sink == nil {
+		return errors.New("pipeline: no sink")
+	}
+	if c.MaxLine == 0 {
+		c.MaxLine = sink.DefaultMaxLine
+	}
+	if c.Owner == "" {
+		c.Owner = c.RunID
+	}
+	if c.ConfirmPages <= 0 {
+		c.ConfirmPages = 1
+	}
+	if c.FinishTimeout <= 0 {
+		c.FinishTimeout = 5 * time.Second
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 15 * time.Minute
+	}
+	if c.SeenLimit <= 0 || c.SeenLimit > state.MaxSeen {
+		c.SeenLimit = state.MaxSeen
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Stop reasons reported per stream.
+const (
+	StopCaughtUp    = "caught_up"
+	StopDeadline    = "deadline"
+	StopMaxBytes    = "max_bytes"
+	StopMaxEvents   = "max_events"
+	StopInterrupted = "interrupted"
+	StopError       = "error"
+	StopLocked      = "locked"
+)
+
+// Result reports what happened to one stream.
+type Result struct {
+	Key  state.Key
+	Name string
+	// Ran is false when the stream was skipped (locked by another runner).
+	Ran bool
+	// Success is true when the stream ended without an error.
+	Success bool
+	// Stop says why the stream stopped.
+	Stop string
+	// Backlog is true when the vendor had more events than this run took.
+	Backlog bool
+	// Events counts vendor events delivered (confirmed); Duplicates the
+	// events suppressed by the dedup set; Reduced the events cut to fit.
+	Events, Duplicates, Reduced int64
+	Pages                       int64
+	Bytes                       int64
+	// CursorAdvanced is true when at least one commit landed.
+	CursorAdvanced bool
+	// Errors lists the error codes emitted for this stream.
+	Errors []string
+	// Newest is the newest event time delivered (zero if none).
+	Newest time.Time
+}
+
+// Runner executes streams against one sink. It is not safe for concurrent
+// use: streams run one after another, sharing the run's budget.
+type Runner struct {
+	cfg       Config
+	bytes     int64 // written by the whole run
+	events    int64
+	errorSeq  int
+	errorLine []byte
+}
+
+// New checks cfg and returns a Runner.
+func New(cfg Config) (*Runner, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg}, nil
+}
+
+// Run collects every stream in turn and returns one result per stream.
+// Each stream gets an equal share of what is left of the byte, event and
+// time budgets, so one large backlog cannot starve the others; what a
+// stream leaves unused passes to the streams after it.
+func (r *Runner) Run(ctx context.Context, streams []Stream) []Result {
+	results := make([]Result, 0, len(streams))
+	for i, s := range streams {
+		share := r.share(len(streams) - i)
+		results = append(results, r.runIsolated(ctx, s, share))
+	}
+	return results
+}
+
+// WrittenBytes is what the run has written so far.
+func (r *Runner) WrittenBytes() int64 { return r.bytes }
+
+type share struct {
+	deadline  time.Time
+	maxBytes  int64
+	maxEvents int64
+}
+
+func (r *Runner) share(left int) share {
+	b := r.cfg.Budget
+	s := share{}
+	if !b.Deadline.IsZero() {
+		remaining := b.Deadline.Sub(r.cfg.Now())
+		s.deadline = r.cfg.Now().Add(remaining / time.Duration(left))
+	}
+	if b.MaxBytes > 0 {
+		s.maxBytes = max((b.MaxBytes-r.bytes)/int64(left), 0)
+	}
+	if b.MaxEvents > 0 {
+		s.maxEvents = max((b.MaxEvents-r.events)/int64(left), 0)
+	}
+	return s
+}
+
+func (r *Runner) runIsolated(ctx context.Context, s Stream, sh share) (res Result) {
+	res = Result{Key: s.Key, Name: s.Name}
+	defer func() {
+		if p := recover(); p != nil {
+			r.cfg.Logger.Error("stream panicked", "stream", s.Key.String(), "panic", r.cfg.Redactor.String(fmt.Sprint(p)), "stack", string(debug.Stack()))
+			res.Success = false
+			res.Stop = StopError
+			r.emitError(ctx, s, &res, &Error{Code: CodeUnexpected, Message: fmt.Sprintf("unhandled failure in the %s stream", s.Name), Detail: r.cfg.Redactor.String(fmt.Sprint(p))})
+		}
+	}()
+	r.runStream(ctx, s, sh, &res)
+	return res
+}
+
+// maxDetail bounds the error detail so an error event never needs reducing.
+const maxDetail = 2000
+
+// errorFields turns err into the seed's error event fields.
+func (r *Runner) errorFields(streamName string, err error) (event.Fields, string) {
+	code := CodeOf(err)
+	var pe *Error
+	message, detail := "", ""
+	if errors.As(err, &pe) {
+		message, detail = pe.Message, pe.Detail
+		if pe.Err != nil {
+			if detail != "" {
+				detail += "; "
+			}
+			detail += pe.Err.Error()
+		}
+	} else {
+		message = err.Error()
+	}
+	message = r.cfg.Redactor.String(message)
+	detail = r.cfg.Redactor.String(detail)
+	if len(detail) > maxDetail {
+		detail = detail[:maxDetail]
+	}
+	return event.Fields{
+		{Key: "source", Value: streamName},
+		{Key: "error_code", Value: code},
+		{Key: "error_message", Value: message},
+		{Key: "timestamp", Value: event.SeedTime(r.cfg.Now())},
+		{Key: "error_detail", Value: detail},
+	}, code
+}
+
+// appendError adds an error event line for stream s to buf and records the
+// code in res.
+func (r *Runner) appendError(buf []byte, b *event.Builder, s Stream, res *Result, err error) []byte {
+	fields, code := r.errorFields(s.Name, err)
+	res.Errors = append(res.Errors, code)
+	r.cfg.Logger.Error("stream error", "stream", s.Key.String(), "code", code, "error", r.cfg.Redactor.String(err.Error()))
+	r.errorSeq++
+	key := fmt.Sprintf("%s:error:%d", r.cfg.RunID, r.errorSeq)
+	if b == nil {
+		var berr error
+		b, berr = event.NewBuilder(event.Config{
+			Envelope: r.cfg.Envelope,
+			Meta:     event.Meta{Tenant: s.Key.Tenant, Stream: s.Name, RunID: r.cfg.RunID},
+			MaxLine:  r.cfg.MaxLine - r.cfg.Sink.Overhead(),
+		})
+		if berr != nil {
+			r.cfg.Logger.Error("cannot build an error event", "error", berr)
+			return buf
+		}
+	}
+	out, _, berr := b.AppendFields(buf, fields, event.TypeError, key)
+	if berr != nil {
+		r.cfg.Logger.Error("cannot build an error event", "error", berr)
+		return buf
+	}
+	return out
+}
+
+// emitError writes an error event for a failed stream to the sink. It is
+// confirmed with the stream's remaining pages when the stream finishes.
+func (r *Runner) emitError(ctx context.Context, s Stream, res *Result, err error) {
+	res.Success = false
+	r.errorLine = r.appendError(r.errorLine[:0], nil, s, res, err)
+	if len(r.errorLine) == 0 {
+		return
+	}
+	wctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		wctx, cancel = r.finishContext(ctx)
+		defer cancel()
+	}
+	if werr := r.cfg.Sink.Write(wctx, r.errorLine); werr != nil {
+		r.cfg.Logger.Error("error event could not be written", "stream", s.Key.String(), "error", r.cfg.Redactor.String(werr.Error()))
+		return
+	}
+	r.bytes += int64(len(r.errorLine))
+}

@@ -1,0 +1,321 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+	"github.com/wazuh-pull/wazuh-pull/shared/state/filestore"
+)
+
+// memSink records confirmed lines; confirmErr fails confirmations.
+type memSink struct {
+	pending, confirmed bytes.Buffer
+	confirmErr         error
+	writes             int
+}
+
+func (m *memSink) Overhead() int { return 0 }
+func (m *memSink) Write(ctx context.Context, b []byte) error {
+	m.writes++
+	m.pending.Write(b)
+	return nil
+}
+func (m *memSink) Confirm(ctx context.Context) error {
+	if m.confirmErr != nil {
+		m.pending.Reset()
+		return m.confirmErr
+	}
+	m.confirmed.Write(m.pending.Bytes())
+	m.pending.Reset()
+	return nil
+}
+func (m *memSink) Close() error { return nil }
+
+func (m *memSink) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSuffix(m.confirmed.String(), "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("bad line %q: %v", l, err)
+		}
+		out = append(out, v["op"].(map[string]any))
+	}
+	return out
+}
+
+// pagedSource serves n events in pages of size; its cursor is the index.
+type pagedSource struct {
+	n, size  int
+	pos      int
+	started  state.Record
+	failAt   int // page index to fail at (0 = never)
+	panicAt  int
+	fetches  int
+	notice   *Notice
+	badItems bool
+}
+
+func (p *pagedSource) Start(ctx context.Context, rec state.Record) error {
+	p.started = rec
+	if len(rec.Cursor) > 0 {
+		var c struct{ Pos int }
+		if err := json.Unmarshal(rec.Cursor, &c); err != nil {
+			return err
+		}
+		p.pos = c.Pos
+	}
+	return nil
+}
+
+func (p *pagedSource) Fetch(ctx context.Context) (*Page, error) {
+	p.fetches++
+	if p.failAt > 0 && p.fetches == p.failAt {
+		return nil, &Error{Code: CodeHTTP500, Message: "server error"}
+	}
+	if p.panicAt > 0 && p.fetches == p.panicAt {
+		panic("boom")
+	}
+	page := &Page{}
+	end := min(p.pos+p.size, p.n)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := p.pos; i < end; i++ {
+		raw := fmt.Sprintf(`{"uuid":"E%06d","n":%d,"empty":""}`, i, i)
+		if p.badItems && i%2 == 1 {
+			raw = `{"uuid":`
+		}
+		page.Items = append(page.Items, Item{Raw: []byte(raw), Type: "audit_event", Key: fmt.Sprintf("E%06d", i), Time: t0.Add(time.Duration(i) * time.Second)})
+	}
+	p.pos = end
+	page.Cursor, _ = json.Marshal(struct{ Pos int }{p.pos})
+	page.More = p.pos < p.n
+	page.SeenSince = t0.Add(time.Duration(p.pos-3) * time.Second)
+	if p.notice != nil {
+		page.Notices = append(page.Notices, *p.notice)
+		p.notice = nil
+	}
+	return page, nil
+}
+
+func newRunner(t *testing.T, s *memSink, store state.Store, b Budget) *Runner {
+	t.Helper()
+	r, err := New(Config{
+		Envelope: event.Envelope{Integration: "1password", Namespace: "op"},
+		RunID:    "run-1", Store: store, Sink: s, Budget: b,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newStore(t *testing.T) *filestore.Store {
+	s, err := filestore.New(filepath.Join(t.TempDir(), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func key(stream string) state.Key { return state.Key{Tenant: "default", Vendor: "1password", Stream: stream} }
+
+func stored(t *testing.T, store state.Store, k state.Key) (state.Record, int) {
+	t.Helper()
+	l, err := store.Lock(context.Background(), k, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	rec, err := l.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ Pos int }
+	json.Unmarshal(rec.Cursor, &c)
+	return rec, c.Pos
+}
+
+func TestCommitsEveryDeliveredPage(t *testing.T) {
+	sink, store := &memSink{}, newStore(t)
+	src := &pagedSource{n: 25, size: 10}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if r := res[0]; !r.Success || r.Events != 25 || r.Pages != 3 || r.Stop != StopCaughtUp || r.Backlog || !r.CursorAdvanced {
+		t.Fatalf("result %+v", r)
+	}
+	rec, pos := stored(t, store, key("audit"))
+	if pos != 25 || rec.Version != 3 {
+		t.Fatalf("stored pos %d version %d, want 25 and one commit per page", pos, rec.Version)
+	}
+	lines := sink.lines(t)
+	if len(lines) != 25 || lines[0]["uuid"] != "E000000" || lines[0]["empty"] != nil {
+		t.Fatalf("lines: %d, first %v", len(lines), lines[0])
+	}
+	// The dedup set holds only keys inside the page's overlap window.
+	if len(rec.Seen) != 3 || rec.Seen[2].Key != "E000024" {
+		t.Fatalf("seen = %+v", rec.Seen)
+	}
+}
+
+func TestUnconfirmedPageIsNotCommitted(t *testing.T) {
+	sink, store := &memSink{confirmErr: errors.New("peer reset")}, newStore(t)
+	src := &pagedSource{n: 25, size: 10}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if r := res[0]; r.Success || r.CursorAdvanced || r.Events != 0 {
+		t.Fatalf("result %+v", r)
+	}
+	if rec, _ := stored(t, store, key("audit")); rec.Version != 0 {
+		t.Fatalf("cursor moved without confirmed delivery: %+v", rec)
+	}
+	if !strings.Contains(fmt.Sprint(res[0].Errors), CodeDeliveryFailed) {
+		t.Fatalf("errors = %v", res[0].Errors)
+	}
+}
+
+func TestResumesWhereItStoppedAndSuppressesOverlap(t *testing.T) {
+	store := newStore(t)
+	src := &pagedSource{n: 20, size: 10}
+	newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	// A restart two events back (as after an invalid cursor) re-serves
+	// events already delivered: the dedup set suppresses them.
+	rec, _ := stored(t, store, key("audit"))
+	l, _ := store.Lock(context.Background(), key("audit"), state.LockOptions{})
+	rec.Cursor = json.RawMessage(`{"Pos":18}`)
+	l.Commit(context.Background(), rec)
+	l.Release(context.Background())
+	sink := &memSink{}
+	src2 := &pagedSource{n: 30, size: 10}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src2}})
+	if res[0].Duplicates != 2 || res[0].Events != 10 {
+		t.Fatalf("result %+v", res[0])
+	}
+	if got := sink.lines(t)[0]["uuid"]; got != "E000020" {
+		t.Fatalf("first line %v, want E000020", got)
+	}
+}
+
+func TestFailureAndPanicAreIsolated(t *testing.T) {
+	sink, store := &memSink{}, newStore(t)
+	failing := &pagedSource{n: 30, size: 10, failAt: 2}
+	panicking := &pagedSource{n: 30, size: 10, panicAt: 1}
+	healthy := &pagedSource{n: 5, size: 10}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{
+		{Key: key("audit"), Name: "audit", Source: failing},
+		{Key: key("signin"), Name: "signin", Source: panicking},
+		{Key: key("itemusage"), Name: "itemusage", Source: healthy},
+	})
+	if res[0].Success || res[0].Events != 10 || !res[0].CursorAdvanced {
+		t.Fatalf("failing stream: %+v", res[0])
+	}
+	if res[1].Success || res[1].Errors[0] != CodeUnexpected {
+		t.Fatalf("panicking stream: %+v", res[1])
+	}
+	if !res[2].Success || res[2].Events != 5 {
+		t.Fatalf("healthy stream after failures: %+v", res[2])
+	}
+	var codes []string
+	for _, l := range sink.lines(t) {
+		if l["event_type"] == "error" {
+			codes = append(codes, l["error_code"].(string)+"/"+l["source"].(string))
+		}
+	}
+	if fmt.Sprint(codes) != "[API_HTTP_500/audit API_UNEXPECTED_ERROR/signin]" {
+		t.Fatalf("error events %v", codes)
+	}
+	if _, pos := stored(t, store, key("audit")); pos != 10 {
+		t.Fatalf("failing stream committed to %d, want its delivered page 10", pos)
+	}
+}
+
+func TestByteBudgetLeavesPageForNextRun(t *testing.T) {
+	sink, store := &memSink{}, newStore(t)
+	src := &pagedSource{n: 100, size: 10}
+	// A page is 1750 bytes; allow a bit over two pages.
+	res := newRunner(t, sink, store, Budget{MaxBytes: 3600}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if r := res[0]; r.Stop != StopMaxBytes || !r.Backlog || r.Events != 20 {
+		t.Fatalf("result %+v", r)
+	}
+	if int64(sink.confirmed.Len()) > 3600 {
+		t.Fatalf("wrote %d bytes over a 3600 budget", sink.confirmed.Len())
+	}
+	if _, pos := stored(t, store, key("audit")); pos != 20 {
+		t.Fatalf("committed %d, want 20", pos)
+	}
+}
+
+func TestRunAlwaysMakesProgress(t *testing.T) {
+	sink := &memSink{}
+	src := &pagedSource{n: 100, size: 10}
+	res := newRunner(t, sink, newStore(t), Budget{MaxBytes: 10}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if res[0].Events != 10 {
+		t.Fatalf("a budget smaller than one page must still deliver one page: %+v", res[0])
+	}
+}
+
+func TestLockedStreamIsSkipped(t *testing.T) {
+	store := newStore(t)
+	l, _ := store.Lock(context.Background(), key("audit"), state.LockOptions{})
+	defer l.Release(context.Background())
+	src := &pagedSource{n: 5, size: 10}
+	res := newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if res[0].Ran || res[0].Stop != StopLocked || src.fetches != 0 {
+		t.Fatalf("result %+v, fetches %d", res[0], src.fetches)
+	}
+}
+
+func TestNoticesAndBadItemsBecomeErrorEvents(t *testing.T) {
+	sink := &memSink{}
+	src := &pagedSource{n: 4, size: 10, badItems: true, notice: &Notice{Code: CodeCursorReset, Message: "cursor refused"}}
+	res := newRunner(t, sink, newStore(t), Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	var kinds []string
+	for _, l := range sink.lines(t) {
+		if l["event_type"] == "error" {
+			kinds = append(kinds, l["error_code"].(string))
+		} else {
+			kinds = append(kinds, l["uuid"].(string))
+		}
+	}
+	if fmt.Sprint(kinds) != "[CURSOR_RESET E000000 API_INVALID_EVENT E000002 API_INVALID_EVENT]" {
+		t.Fatalf("lines %v", kinds)
+	}
+	if res[0].Events != 2 {
+		t.Fatalf("result %+v", res[0])
+	}
+}
+
+func TestBackfillNeverTouchesState(t *testing.T) {
+	sink := &memSink{}
+	src := &pagedSource{n: 15, size: 10}
+	res := newRunner(t, sink, nil, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if res[0].Events != 15 || res[0].CursorAdvanced {
+		t.Fatalf("result %+v", res[0])
+	}
+}
+
+func TestSummaryMatchesSeedShape(t *testing.T) {
+	sink := &memSink{}
+	r := newRunner(t, sink, newStore(t), Budget{})
+	res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: &pagedSource{n: 1, size: 10}}})
+	if err := r.WriteSummary(context.Background(), SummaryInput{Streams: []string{"audit", "signin", "itemusage"}, Tenant: "default", Results: res}); err != nil {
+		t.Fatal(err)
+	}
+	lines := sink.lines(t)
+	sum := lines[len(lines)-1]
+	if sum["event_type"] != "run_summary" || sum["source"] != "orchestrator" || sum["audit_ran"] != true || sum["audit_success"] != true || sum["signin_ran"] != false {
+		t.Fatalf("summary %v", sum)
+	}
+	if _, ok := sum["signin_success"]; ok {
+		t.Fatalf("a stream that did not run has no _success, as in the seed")
+	}
+}

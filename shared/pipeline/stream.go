@@ -1,0 +1,341 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+)
+
+// streamRun is the state of one stream during a run.
+type streamRun struct {
+	r     *Runner
+	s     Stream
+	sh    share
+	res   *Result
+	log   *slog.Logger
+	b     *event.Builder
+	lease state.Lease
+	rec   state.Record
+	seen  map[string]time.Time
+
+	pending       *state.Record // to commit after the next confirmation
+	pendingPages  int64
+	pendingEvents int64
+	pendingBytes  int64
+	pendingNewest time.Time
+
+	bytes  int64 // written by this stream
+	events int64
+}
+
+func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result) {
+	sr := &streamRun{r: r, s: s, sh: sh, res: res, log: r.cfg.Logger.With("stream", s.Key.String())}
+	b, err := event.NewBuilder(event.Config{
+		Envelope:    r.cfg.Envelope,
+		Meta:        event.Meta{Tenant: s.Key.Tenant, Stream: s.Name, RunID: r.cfg.RunID},
+		MaxLine:     r.cfg.MaxLine - r.cfg.Sink.Overhead(),
+		EpochMillis: r.cfg.EpochMillis,
+	})
+	if err != nil {
+		res.Ran, res.Stop = true, StopError
+		r.emitError(ctx, s, res, &Error{Code: CodeConfig, Message: "cannot build event lines", Err: err})
+		return
+	}
+	sr.b = b
+	if r.cfg.Store != nil {
+		lease, err := r.cfg.Store.Lock(ctx, s.Key, state.LockOptions{Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL})
+		if errors.Is(err, state.ErrLocked) {
+			res.Stop = StopLocked
+			res.Success = true
+			sr.log.Warn("stream skipped: another runner holds it", "error", r.cfg.Redactor.String(err.Error()))
+			return
+		}
+		res.Ran = true
+		if err != nil {
+			res.Stop = StopError
+			r.emitError(ctx, s, res, &Error{Code: CodeStateRead, Message: "cannot lock the stream's state", Err: err})
+			sr.finish(ctx)
+			return
+		}
+		sr.lease = lease
+		defer func() {
+			fctx, cancel := r.finishContext(ctx)
+			defer cancel()
+			if err := lease.Release(fctx); err != nil {
+				sr.log.Warn("releasing the stream lease failed; it expires on its own", "error", r.cfg.Redactor.String(err.Error()))
+			}
+		}()
+		if sr.rec, err = lease.Load(ctx); err != nil {
+			res.Stop = StopError
+			r.emitError(ctx, s, res, &Error{Code: CodeStateRead, Message: "cannot read the stream's state; it was not reset, fix or remove it", Err: err})
+			sr.finish(ctx)
+			return
+		}
+	}
+	res.Ran = true
+	res.Success = true
+	sr.seen = make(map[string]time.Time, len(sr.rec.Seen))
+	for _, k := range sr.rec.Seen {
+		sr.seen[k.Key] = k.At
+	}
+	if err := s.Source.Start(ctx, sr.rec); err != nil {
+		res.Stop = StopError
+		r.emitError(ctx, s, res, err)
+		sr.finish(ctx)
+		return
+	}
+	sr.loop(ctx)
+	sr.finish(ctx)
+}
+
+func (r *Runner) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FinishTimeout)
+}
+
+func (sr *streamRun) loop(ctx context.Context) {
+	r, res := sr.r, sr.res
+	fetchCtx := ctx
+	if !sr.sh.deadline.IsZero() {
+		var cancel context.CancelFunc
+		fetchCtx, cancel = context.WithDeadline(ctx, sr.sh.deadline)
+		defer cancel()
+	}
+	var buf []byte
+	for {
+		if stop := sr.budgetStop(ctx); stop != "" {
+			res.Stop, res.Backlog = stop, true
+			return
+		}
+		page, err := sr.s.Source.Fetch(fetchCtx)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				res.Stop, res.Backlog = StopInterrupted, true
+			case fetchCtx.Err() != nil:
+				res.Stop, res.Backlog = StopDeadline, true
+			default:
+				res.Stop = StopError
+				r.emitError(ctx, sr.s, res, err)
+			}
+			return
+		}
+		buf = buf[:0]
+		for _, n := range page.Notices {
+			buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: n.Code, Message: n.Message, Detail: n.Detail})
+		}
+		var pageEvents int64
+		var newest time.Time
+		for _, it := range page.Items {
+			if it.Key != "" {
+				if _, dup := sr.seen[it.Key]; dup {
+					res.Duplicates++
+					continue
+				}
+			}
+			var info event.Info
+			buf, info, err = sr.b.Append(buf, it.Raw, it.Type, it.Key)
+			if err != nil {
+				// Never dropped in silence: the operator gets an event
+				// naming the item, and can fetch it from the vendor.
+				buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: CodeInvalidEvent, Message: "a vendor event could not be decoded and was not forwarded", Detail: fmt.Sprintf("key=%q", it.Key), Err: err})
+				continue
+			}
+			if info.Reduced {
+				res.Reduced++
+				sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
+			}
+			if it.Key != "" {
+				sr.seen[it.Key] = it.Time
+			}
+			if it.Time.After(newest) {
+				newest = it.Time
+			}
+			pageEvents++
+		}
+		if stop := sr.pageStop(int64(len(buf)), pageEvents); stop != "" {
+			// Not written and not committed: the next run fetches it again.
+			res.Stop, res.Backlog = stop, true
+			return
+		}
+		if ctx.Err() != nil {
+			res.Stop, res.Backlog = StopInterrupted, true
+			return
+		}
+		if err := r.cfg.Sink.Write(ctx, buf); err != nil {
+			res.Stop = StopError
+			if ctx.Err() != nil {
+				res.Stop = StopInterrupted
+				res.Backlog = true
+			}
+			sr.dropPending() // not delivered: nothing written since the last confirmation counts
+			r.emitError(ctx, sr.s, res, &Error{Code: CodeDeliveryFailed, Message: "writing events to the sink failed", Err: err})
+			return
+		}
+		sr.bytes += int64(len(buf))
+		sr.events += pageEvents
+		r.bytes += int64(len(buf))
+		r.events += pageEvents
+		sr.pending = &state.Record{Cursor: page.Cursor, Seen: sr.snapshotSeen(page.SeenSince)}
+		sr.pendingPages++
+		sr.pendingEvents += pageEvents
+		sr.pendingBytes += int64(len(buf))
+		if newest.After(sr.pendingNewest) {
+			sr.pendingNewest = newest
+		}
+		if !page.More {
+			res.Stop = StopCaughtUp
+			return
+		}
+		if sr.pendingPages >= int64(r.cfg.ConfirmPages) {
+			if !sr.confirmAndCommit(ctx) {
+				return
+			}
+		}
+	}
+}
+
+// budgetStop says whether the stream must stop before fetching.
+func (sr *streamRun) budgetStop(ctx context.Context) string {
+	switch {
+	case ctx.Err() != nil:
+		return StopInterrupted
+	case !sr.sh.deadline.IsZero() && !sr.r.cfg.Now().Before(sr.sh.deadline):
+		return StopDeadline
+	case sr.sh.maxBytes > 0 && sr.bytes >= sr.sh.maxBytes && sr.bytes > 0:
+		return StopMaxBytes
+	case sr.sh.maxEvents > 0 && sr.events >= sr.sh.maxEvents && sr.events > 0:
+		return StopMaxEvents
+	}
+	return ""
+}
+
+// pageStop says whether a built page must be left for the next run. A page
+// fits the stream's share; or, as the stream's first page, what is left of
+// the run; and the run's very first page always goes, so that a page
+// larger than the whole budget cannot stall collection forever.
+func (sr *streamRun) pageStop(n, events int64) string {
+	r := sr.r
+	b := r.cfg.Budget
+	if r.bytes == 0 && r.events == 0 {
+		return ""
+	}
+	first := sr.bytes == 0 && sr.events == 0
+	if b.MaxBytes > 0 && sr.bytes+n > sr.sh.maxBytes && !(first && r.bytes+n <= b.MaxBytes) {
+		return StopMaxBytes
+	}
+	if b.MaxEvents > 0 && sr.events+events > sr.sh.maxEvents && !(first && r.events+events <= b.MaxEvents) {
+		return StopMaxEvents
+	}
+	return ""
+}
+
+// snapshotSeen returns the dedup keys to store with the next cursor: those
+// at or after since, newest kept when there are too many. The in-memory set
+// is trimmed the same way.
+func (sr *streamRun) snapshotSeen(since time.Time) []state.Seen {
+	if since.IsZero() {
+		clear(sr.seen)
+		return nil
+	}
+	out := make([]state.Seen, 0, len(sr.seen))
+	for k, at := range sr.seen {
+		if at.Before(since) || len(k) > state.MaxSeenKeyLen {
+			delete(sr.seen, k)
+			continue
+		}
+		out = append(out, state.Seen{Key: k, At: at})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.Before(out[j].At)
+		}
+		return out[i].Key < out[j].Key
+	})
+	if over := len(out) - sr.r.cfg.SeenLimit; over > 0 {
+		for _, k := range out[:over] {
+			delete(sr.seen, k.Key)
+		}
+		out = out[over:]
+	}
+	return out
+}
+
+// confirmAndCommit asks the sink to confirm everything written and then
+// commits the last pending cursor. It reports whether the stream may go on.
+func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
+	r, res := sr.r, sr.res
+	cctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		cctx, cancel = r.finishContext(ctx)
+		defer cancel()
+	}
+	if err := r.cfg.Sink.Confirm(cctx); err != nil {
+		sr.dropPending()
+		res.Success = false
+		res.Stop = StopError
+		if ctx.Err() != nil {
+			res.Stop, res.Backlog = StopInterrupted, true
+		}
+		r.emitError(ctx, sr.s, res, &Error{Code: CodeDeliveryFailed, Message: "the sink did not confirm delivery; the cursor was not moved", Err: err})
+		// The error event itself may still get through a reconnecting sink.
+		fctx, cancel := r.finishContext(ctx)
+		defer cancel()
+		if err := r.cfg.Sink.Confirm(fctx); err != nil {
+			sr.log.Error("error event could not be delivered either", "error", r.cfg.Redactor.String(err.Error()))
+		}
+		return false
+	}
+	res.Events += sr.pendingEvents
+	res.Pages += sr.pendingPages
+	res.Bytes += sr.pendingBytes
+	if sr.pendingNewest.After(res.Newest) {
+		res.Newest = sr.pendingNewest
+	}
+	sr.pendingPages, sr.pendingEvents, sr.pendingBytes = 0, 0, 0
+	sr.pendingNewest = time.Time{}
+	if sr.pending == nil || sr.lease == nil {
+		sr.pending = nil
+		return true
+	}
+	rec := *sr.pending
+	rec.Version = sr.rec.Version
+	v, err := sr.lease.Commit(cctx, rec)
+	sr.pending = nil
+	if err != nil {
+		res.Success = false
+		res.Stop = StopError
+		r.emitError(ctx, sr.s, res, &Error{Code: CodeStateWrite, Message: "delivered events but could not save the cursor; the next run may repeat them", Err: err})
+		sr.confirmQuietly(ctx)
+		return false
+	}
+	rec.Version = v
+	sr.rec = rec
+	res.CursorAdvanced = true
+	return true
+}
+
+func (sr *streamRun) dropPending() {
+	sr.pending = nil
+	sr.pendingPages, sr.pendingEvents, sr.pendingBytes = 0, 0, 0
+	sr.pendingNewest = time.Time{}
+}
+
+func (sr *streamRun) confirmQuietly(ctx context.Context) {
+	fctx, cancel := sr.r.finishContext(ctx)
+	defer cancel()
+	if err := sr.r.cfg.Sink.Confirm(fctx); err != nil {
+		sr.log.Error("error event could not be delivered", "error", sr.r.cfg.Redactor.String(err.Error()))
+	}
+}
+
+// finish delivers what is pending (pages and error events) and commits.
+func (sr *streamRun) finish(ctx context.Context) {
+	sr.confirmAndCommit(ctx)
+}

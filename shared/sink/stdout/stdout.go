@@ -1,0 +1,105 @@
+// Package stdout is the wodle sink: event lines on standard output, nothing
+// else, because Wazuh turns every line the command prints (stderr included)
+// into an event.
+//
+// When stdout is a pipe, a line counts as delivered only once the reader has
+// taken it out of the pipe: Confirm waits until the kernel reports the pipe
+// empty (FIONREAD, TIOCINQ on Linux). Wazuh cancels its reader and sends SIGTERM at the wodle
+// timeout, and whatever is still in the pipe then is lost; a cursor
+// committed for those lines would skip them forever.
+package stdout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/sink"
+)
+
+// chunk is the most written in one system call: whole lines only, so that
+// an interruption between calls never leaves half a line.
+const chunk = 64 << 10
+
+// Sink writes lines to a file, normally os.Stdout.
+type Sink struct {
+	f      *os.File
+	isPipe bool
+}
+
+// New returns a sink on f.
+func New(f *os.File) (*Sink, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stdout sink: stat: %w", err)
+	}
+	return &Sink{f: f, isPipe: fi.Mode()&os.ModeNamedPipe != 0}, nil
+}
+
+// Overhead is zero: wodle lines carry no syslog header.
+func (s *Sink) Overhead() int { return 0 }
+
+// Write writes b in chunks of whole lines. When ctx is cancelled it stops
+// at the next line boundary and reports the page as not delivered.
+func (s *Sink) Write(ctx context.Context, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if b[len(b)-1] != '\n' {
+		return sink.ErrPartialLine
+	}
+	for len(b) > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("stdout sink: stopped at a line boundary: %w", err)
+		}
+		n := len(b)
+		if n > chunk {
+			n = chunk
+			// Extend to the end of the line that crosses the chunk size.
+			for n < len(b) && b[n-1] != '\n' {
+				n++
+			}
+		}
+		if _, err := s.f.Write(b[:n]); err != nil {
+			return fmt.Errorf("stdout sink: write: %w", err)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// Confirm waits until a pipe reader has consumed everything written. For
+// files and terminals a completed write is all there is to know.
+func (s *Sink) Confirm(ctx context.Context) error {
+	if !s.isPipe {
+		return nil
+	}
+	wait := 20 * time.Microsecond
+	for {
+		n, err := unix.IoctlGetInt(int(s.f.Fd()), unix.TIOCINQ)
+		if err != nil {
+			if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
+				return nil // not a queryable pipe after all
+			}
+			return fmt.Errorf("stdout sink: query pipe: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stdout sink: %d bytes still unread by the wodle reader: %w", n, ctx.Err())
+		case <-time.After(wait):
+		}
+		if wait < 5*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// Close does nothing: stdout stays open for the process.
+func (s *Sink) Close() error { return nil }

@@ -1,0 +1,101 @@
+package stdout
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/sink"
+)
+
+func TestConfirmWaitsForTheReader(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	s, err := New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.isPipe {
+		t.Fatal("pipe not detected")
+	}
+	line := []byte(`{"integration":"1password","op":{"uuid":"a"}}` + "\n")
+	if err := s.Write(context.Background(), line); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads: Confirm must not succeed.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Confirm(ctx); err == nil {
+		t.Fatal("Confirm succeeded while the line sat unread in the pipe")
+	}
+	got := make([]byte, len(line))
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Confirm(context.Background()); err != nil {
+		t.Fatalf("Confirm after the reader drained the pipe: %v", err)
+	}
+	if !bytes.Equal(got, line) {
+		t.Fatalf("read %q", got)
+	}
+}
+
+func TestWriteStopsAtLineBoundaryWhenCancelled(t *testing.T) {
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	defer w.Close()
+	s, _ := New(w)
+	var page []byte
+	for i := 0; i < 3000; i++ {
+		page = append(page, []byte(`{"k":"`+strings.Repeat("x", 100)+`"}`+"\n")...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Write(ctx, page) }()
+	// The page is far larger than the pipe: the writer blocks until we
+	// read. Read one piece, cancel, then drain.
+	buf := make([]byte, 1024)
+	n, _ := r.Read(buf)
+	cancel()
+	rest := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		rest <- b
+	}()
+	err := <-done
+	w.Close()
+	all := append(buf[:n:n], <-rest...)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(all) == 0 || all[len(all)-1] != '\n' {
+		t.Fatalf("output does not end at a line boundary (%d bytes)", len(all))
+	}
+	if len(all) >= len(page) {
+		t.Fatalf("cancellation did not stop the write")
+	}
+}
+
+func TestRejectsPartialLine(t *testing.T) {
+	f, _ := os.CreateTemp(t.TempDir(), "out")
+	defer f.Close()
+	s, _ := New(f)
+	if err := s.Write(context.Background(), []byte(`{"a":1}`)); !errors.Is(err, sink.ErrPartialLine) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := s.Write(context.Background(), []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Confirm(context.Background()); err != nil {
+		t.Fatalf("Confirm on a regular file: %v", err)
+	}
+}
