@@ -129,7 +129,9 @@ func newStore(t *testing.T) *filestore.Store {
 	return s
 }
 
-func key(stream string) state.Key { return state.Key{Tenant: "default", Vendor: "1password", Stream: stream} }
+func key(stream string) state.Key {
+	return state.Key{Tenant: "default", Vendor: "1password", Stream: stream}
+}
 
 func stored(t *testing.T, store state.Store, k state.Key) (state.Record, int) {
 	t.Helper()
