@@ -1,0 +1,365 @@
+// Package httpx is the HTTP client every vendor collector uses: timeouts on
+// every attempt, bounded retries with exponential backoff and jitter,
+// Retry-After, proactive rate limiting, proxies from the environment, an
+// optional CA bundle, HTTPS only (plain HTTP on loopback for tests and the
+// demo), and redaction of credentials in every error and log line.
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+)
+
+// Limiter paces requests before they are sent (golang.org/x/time/rate).
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Config configures a Client. Zero values take the documented defaults.
+type Config struct {
+	// ConnectTimeout bounds TCP connect and TLS handshake (default 10 s).
+	ConnectTimeout time.Duration
+	// AttemptTimeout bounds one attempt, response body included (default 60 s).
+	AttemptTimeout time.Duration
+	// MaxAttempts bounds tries per request, the first included (default 5).
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff shape exponential backoff with full jitter
+	// (defaults 1 s and 60 s).
+	BaseBackoff, MaxBackoff time.Duration
+	// MaxRetryAfter is the longest server-requested wait honoured; a longer
+	// one fails the request at once (default 5 min). Waits never pass the
+	// context's deadline.
+	MaxRetryAfter time.Duration
+	// MaxBody bounds a response body (default 256 MiB).
+	MaxBody int64
+	// CABundlePEM adds trusted CAs to the system pool (TLS-inspecting proxies).
+	CABundlePEM []byte
+	// Limiter paces requests; nil means no proactive limit.
+	Limiter Limiter
+	// Redactor masks secrets in errors and logs.
+	Redactor *redact.Redactor
+	Logger   *slog.Logger
+	// UserAgent is sent with every request.
+	UserAgent string
+	// Proxy picks a proxy per request (default http.ProxyFromEnvironment).
+	Proxy func(*http.Request) (*url.URL, error)
+	// Transport replaces the built transport (tests).
+	Transport http.RoundTripper
+}
+
+// Client sends vendor requests.
+type Client struct {
+	cfg  Config
+	http *http.Client
+}
+
+// New builds a Client. It registers any proxy credentials found in the
+// environment with the redactor, since Go's errors can quote proxy URLs.
+func New(cfg Config) (*Client, error) {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 60 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 60 * time.Second
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = 5 * time.Minute
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 256 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Redactor == nil {
+		cfg.Redactor = redact.New()
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "wazuh-pull"
+	}
+	if cfg.Proxy == nil {
+		cfg.Proxy = http.ProxyFromEnvironment
+	}
+	RegisterProxySecrets(cfg.Redactor)
+	rt := cfg.Transport
+	if rt == nil {
+		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(cfg.CABundlePEM) > 0 {
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(cfg.CABundlePEM) {
+				return nil, errors.New("httpx: the CA bundle holds no PEM certificate")
+			}
+			tlsCfg.RootCAs = pool
+		}
+		dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+		rt = &http.Transport{
+			Proxy:                 cfg.Proxy,
+			DialContext:           dialer.DialContext,
+			TLSClientConfig:       tlsCfg,
+			TLSHandshakeTimeout:   cfg.ConnectTimeout,
+			ResponseHeaderTimeout: cfg.AttemptTimeout,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          10,
+			IdleConnTimeout:       90 * time.Second,
+		}
+	}
+	return &Client{cfg: cfg, http: &http.Client{Transport: rt, CheckRedirect: noRedirects}}, nil
+}
+
+// noRedirects keeps credentials from following a redirect to another host.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// RegisterProxySecrets adds the userinfo of proxy URLs in the environment
+// to r.
+func RegisterProxySecrets(r *redact.Redactor) {
+	for _, name := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"} {
+		v := os.Getenv(name)
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if p, ok := u.User.Password(); ok {
+			r.Add(p)
+		}
+		r.Add(u.User.String())
+	}
+}
+
+// Request is one API call.
+type Request struct {
+	Method string
+	URL    string
+	Body   []byte
+	// Header carries the credentials; it is never logged.
+	Header http.Header
+	// Buf, when set, is reused to hold the response body.
+	Buf []byte
+}
+
+// Response is a successful (2xx) answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// CheckURL enforces HTTPS, allowing plain HTTP only to loopback addresses.
+func CheckURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("httpx: invalid URL: %w", err)
+	}
+	switch u.Scheme {
+	case "https":
+		return u, nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return u, nil
+		}
+		return nil, fmt.Errorf("httpx: %s: plain http is only allowed to loopback addresses; use https", u.Redacted())
+	}
+	return nil, fmt.Errorf("httpx: %s: unsupported scheme %q", u.Redacted(), u.Scheme)
+}
+
+// IsLoopback reports whether host names the local machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Do sends req, retrying what is worth retrying, and returns the 2xx
+// response or an error carrying the seed error code.
+func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	u, err := CheckURL(req.URL)
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		if c.cfg.Limiter != nil {
+			if err := c.cfg.Limiter.Wait(ctx); err != nil {
+				return nil, c.redact(&TransportError{Kind: KindTimeout, Op: "rate limit wait", Err: contextCause(ctx, err)})
+			}
+		}
+		resp, err := c.attempt(ctx, u, req)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		wait, retry := c.retryable(err, attempt)
+		if !retry || attempt >= c.cfg.MaxAttempts {
+			return nil, c.redact(lastErr)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, c.redact(lastErr)
+		}
+		c.cfg.Logger.Info("retrying vendor request", "url", c.cfg.Redactor.String(u.Redacted()), "attempt", attempt, "wait", wait.String(), "error", c.cfg.Redactor.String(err.Error()))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, c.redact(lastErr)
+		case <-t.C:
+		}
+	}
+}
+
+func contextCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// rate.Limiter refuses early when the wait would pass the deadline.
+	return fmt.Errorf("%v: %w", err, context.DeadlineExceeded)
+}
+
+func (c *Client) redact(err error) error {
+	return c.cfg.Redactor.Error(err)
+}
+
+func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Response, error) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(actx, req.Method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("httpx: build request: %w", err)
+	}
+	for k, v := range req.Header {
+		hr.Header[k] = v
+	}
+	hr.Header.Set("User-Agent", c.cfg.UserAgent)
+	if req.Body != nil && hr.Header.Get("Content-Type") == "" {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	start := time.Now()
+	resp, err := c.http.Do(hr)
+	if err != nil {
+		return nil, transportError(ctx, actx, "request", err)
+	}
+	defer resp.Body.Close()
+	buf := bytes.NewBuffer(req.Buf[:0])
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxBody+1))
+	if err != nil {
+		return nil, transportError(ctx, actx, "read response body", err)
+	}
+	if n > c.cfg.MaxBody {
+		return nil, &StatusError{Status: resp.StatusCode, Msg: fmt.Sprintf("response body larger than %d bytes", c.cfg.MaxBody)}
+	}
+	c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", n, "duration", time.Since(start).String())
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &StatusError{
+			Status:     resp.StatusCode,
+			Body:       snippet(c.cfg.Redactor.String(buf.String())),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		}
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: buf.Bytes()}, nil
+}
+
+// retryable says whether err deserves another attempt and how long to wait.
+func (c *Client) retryable(err error, attempt int) (time.Duration, bool) {
+	backoff := c.backoff(attempt)
+	var se *StatusError
+	if errors.As(err, &se) {
+		switch {
+		case se.Status == http.StatusTooManyRequests:
+			if se.RetryAfter > 0 {
+				if se.RetryAfter > c.cfg.MaxRetryAfter {
+					return 0, false
+				}
+				return se.RetryAfter, true
+			}
+			return backoff, true
+		case se.Status >= 500 && se.Status != http.StatusNotImplemented:
+			if se.RetryAfter > 0 && se.RetryAfter <= c.cfg.MaxRetryAfter {
+				return se.RetryAfter, true
+			}
+			return backoff, true
+		}
+		return 0, false
+	}
+	var te *TransportError
+	if errors.As(err, &te) {
+		return backoff, !te.cancelled
+	}
+	return 0, false
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.BaseBackoff << (attempt - 1)
+	if d > c.cfg.MaxBackoff || d <= 0 {
+		d = c.cfg.MaxBackoff
+	}
+	// Full jitter spreads retries of many runners hitting the same limit.
+	return time.Duration(rand.Int64N(int64(d)/2+1)) + d/2
+}
+
+// retryAfter parses delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func snippet(s string) string {
+	const max = 512
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 {
+			return ' '
+		}
+		return r
+	}, s)
+}
