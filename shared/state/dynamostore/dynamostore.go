@@ -121,7 +121,9 @@ type Option func(*Store)
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
 // WithRetention sets how long after its last Lock or Commit an item may be
-// deleted by DynamoDB TTL (DefaultRetention if d <= 0).
+// deleted by DynamoDB TTL (DefaultRetention if d <= 0). It must be far
+// longer than any pause in a stream's schedule: a deleted item makes its
+// stream start over from the vendor's default position.
 func WithRetention(d time.Duration) Option {
 	return func(s *Store) {
 		if d > 0 {
