@@ -1,0 +1,114 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/sink"
+	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
+)
+
+// sinkOptions choose where lines go: stdout (the wodle) or syslog.
+type sinkOptions struct {
+	target     string
+	caFile     string
+	certFile   string
+	keyFile    string
+	serverName string
+	insecure   bool
+	header     bool
+	hostname   string
+	tag        string
+	facility   int
+	severity   int
+	allowUDP   bool
+	confirm    int
+}
+
+func addSinkFlags(fs *flag.FlagSet, s *sinkOptions, getenv func(string) string) {
+	fs.StringVar(&s.target, "sink", envOr(getenv, "WAZUH_PULL_SINK", "stdout"), "where events go: stdout (Wazuh wodle), tcp://host:port, tls://host:port, udp://host:port (env WAZUH_PULL_SINK)")
+	fs.StringVar(&s.caFile, "syslog-ca", getenv("WAZUH_PULL_SYSLOG_CA"), "tls: CA bundle (PEM) the relay's certificate must chain to; default: system pool")
+	fs.StringVar(&s.certFile, "syslog-cert", getenv("WAZUH_PULL_SYSLOG_CERT"), "tls: client certificate (PEM) for mTLS")
+	fs.StringVar(&s.keyFile, "syslog-key", getenv("WAZUH_PULL_SYSLOG_KEY"), "tls: client private key (PEM) for mTLS")
+	fs.StringVar(&s.serverName, "syslog-server-name", "", "tls: name to verify in the relay's certificate (default: the host in --sink)")
+	fs.BoolVar(&s.insecure, "syslog-insecure-skip-verify", false, "tls: DO NOT verify the relay's certificate (labs only; logged as a warning)")
+	fs.BoolVar(&s.header, "syslog-header", false, "add an RFC 3164 header (\"Jan _2 15:04:05 host tag:\") for relays that want one")
+	fs.StringVar(&s.hostname, "syslog-hostname", "", "hostname in the RFC 3164 header (default: this host)")
+	fs.StringVar(&s.tag, "syslog-tag", "", "tag (program name) in the RFC 3164 header")
+	fs.IntVar(&s.facility, "syslog-facility", 0, "syslog facility 1-23 (default 16, local0)")
+	fs.IntVar(&s.severity, "syslog-severity", 0, "syslog severity 1-7 (default 6, info)")
+	fs.BoolVar(&s.allowUDP, "allow-udp", false, "allow a udp:// sink (lossy: no delivery confirmation)")
+	fs.IntVar(&s.confirm, "confirm-pages", 1, "syslog: pages sent per delivery confirmation (each costs Wazuh a connection; more means more re-sent after a crash)")
+}
+
+func (s *sinkOptions) isStdout() bool { return s.target == "" || s.target == "stdout" }
+
+func (s *sinkOptions) validate() error {
+	if s.isStdout() {
+		return nil
+	}
+	if !strings.HasPrefix(s.target, "tcp://") && !strings.HasPrefix(s.target, "tls://") && !strings.HasPrefix(s.target, "udp://") {
+		return fmt.Errorf("--sink %q: use stdout, tcp://host:port, tls://host:port or udp://host:port", s.target)
+	}
+	if s.confirm < 1 {
+		return fmt.Errorf("--confirm-pages must be at least 1")
+	}
+	return nil
+}
+
+func (s *sinkOptions) confirmPages() int {
+	if s.isStdout() {
+		return 1
+	}
+	return s.confirm
+}
+
+func readPEM(path, what string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	return b, nil
+}
+
+// open builds the sink. Key material is read here and handed over as
+// bytes; it never appears in an error.
+func (s *sinkOptions) open(stdoutFile *os.File, maxLine int, log *slog.Logger) (sink.Sink, error) {
+	if s.isStdout() {
+		return newStdout(stdoutFile), nil
+	}
+	ca, err := readPEM(s.caFile, "syslog CA bundle")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := readPEM(s.certFile, "syslog client certificate")
+	if err != nil {
+		return nil, err
+	}
+	key, err := readPEM(s.keyFile, "syslog client key")
+	if err != nil {
+		return nil, err
+	}
+	return syslog.New(syslog.Config{
+		URL:                s.target,
+		AllowUDP:           s.allowUDP,
+		Facility:           s.facility,
+		Severity:           s.severity,
+		Header:             s.header,
+		Hostname:           s.hostname,
+		Tag:                s.tag,
+		MaxLine:            maxLine,
+		CAPEM:              ca,
+		ServerName:         s.serverName,
+		ClientCertPEM:      cert,
+		ClientKeyPEM:       key,
+		InsecureSkipVerify: s.insecure,
+		Logger:             log,
+	})
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
+	"github.com/wazuh-pull/wazuh-pull/shared/logx"
+	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/sink/stdout"
+)
+
+// newRunID names one run in every event it emits: time-ordered, unique.
+func newRunID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// newLogger sends diagnostics where the operator asked: the log file if
+// one is set, else stderr only when --debug is above 0. By default nothing
+// reaches stderr, because Wazuh ingests a wodle's stderr as events.
+func newLogger(debug int, logFile string, stderr io.Writer, red *redact.Redactor) (*slog.Logger, func(), error) {
+	switch {
+	case logFile != "":
+		f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open log file: %w", err)
+		}
+		return logx.New(f, logx.Level(debug), red), func() { f.Close() }, nil
+	case debug > 0:
+		return logx.New(stderr, logx.Level(debug), red), func() {}, nil
+	}
+	return logx.Discard(), func() {}, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func newStdout(f *os.File) *stdout.Sink {
+	s, err := stdout.New(f)
+	if err != nil {
+		// Stat of stdout failing means there is nowhere to report to.
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+		os.Exit(exitFailed)
+	}
+	return s
+}
+
+// httpClient returns a factory of vendor clients: one per tenant, each
+// with its own pacing, since 1Password's limits apply per token. The CA
+// bundle is checked here, so the factory itself cannot fail.
+func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *httpx.Client, error) {
+	var ca []byte
+	if o.caBundle != "" {
+		b, err := os.ReadFile(o.caBundle)
+		if err != nil {
+			return nil, fmt.Errorf("read CA bundle: %w", err)
+		}
+		ca = b
+	}
+	cfg := func() httpx.Config {
+		var lim httpx.Limiter
+		if o.rateLimit > 0 {
+			lim = rate.NewLimiter(rate.Limit(o.rateLimit/60), 100)
+		}
+		return httpx.Config{
+			CABundlePEM: ca,
+			Limiter:     lim,
+			Redactor:    red,
+			Logger:      log,
+			UserAgent:   "wazuh-pull/" + version + " (1Password Events API collector)",
+		}
+	}
+	if _, err := httpx.New(cfg()); err != nil {
+		return nil, err
+	}
+	return func() *httpx.Client {
+		c, _ := httpx.New(cfg())
+		return c
+	}, nil
+}
