@@ -38,6 +38,8 @@ type opOptions struct {
 	maxEvents   int64
 	rateLimit   float64 // requests per minute per token; <0 = unlimited
 	caBundle    string
+	httpTimeout time.Duration
+	httpTries   int
 	maxLine     int
 	sinkOpts    sinkOptions
 	getenv      func(string) string
@@ -93,6 +95,8 @@ func parseOnePassword(args []string, stderr io.Writer, getenv func(string) strin
 	fs.Int64Var(&o.maxEvents, "max-events", 0, "stop after about this many events (0: no limit)")
 	fs.Float64Var(&o.rateLimit, "rate-limit", defaultRateLimit, "requests per minute per token (the API allows 600/min and 30 000/h); negative: unlimited")
 	fs.StringVar(&o.caBundle, "ca-bundle", getenv("OP_CA_BUNDLE"), "extra CA certificates (PEM) for the events API, e.g. a TLS-inspecting proxy (env OP_CA_BUNDLE)")
+	fs.DurationVar(&o.httpTimeout, "http-timeout", 60*time.Second, "time allowed for one API request, response body included")
+	fs.IntVar(&o.httpTries, "http-attempts", 5, "tries per API request on 429, 5xx, timeouts and connection errors (backoff with jitter, Retry-After honoured)")
 	fs.IntVar(&o.maxLine, "max-line", sink.DefaultMaxLine, "maximum bytes per line, syslog header included (Wazuh drops lines of 64 KiB)")
 	addSinkFlags(fs, &o.sinkOpts, getenv)
 	fs.Usage = func() {
@@ -147,6 +151,9 @@ func parseOnePassword(args []string, stderr io.Writer, getenv func(string) strin
 	}
 	if o.rateLimit == 0 {
 		return nil, fmt.Errorf("--rate-limit must not be 0")
+	}
+	if o.httpTimeout <= 0 || o.httpTries < 1 {
+		return nil, fmt.Errorf("--http-timeout must be positive and --http-attempts at least 1")
 	}
 	if o.maxLine < 2048 || o.maxLine >= 64<<10 {
 		return nil, fmt.Errorf("--max-line must be between 2048 and 65535")

@@ -78,11 +78,13 @@ func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *
 			lim = rate.NewLimiter(rate.Limit(o.rateLimit/60), 100)
 		}
 		return httpx.Config{
-			CABundlePEM: ca,
-			Limiter:     lim,
-			Redactor:    red,
-			Logger:      log,
-			UserAgent:   "wazuh-pull/" + version + " (1Password Events API collector)",
+			AttemptTimeout: o.httpTimeout,
+			MaxAttempts:    o.httpTries,
+			CABundlePEM:    ca,
+			Limiter:        lim,
+			Redactor:       red,
+			Logger:         log,
+			UserAgent:      "wazuh-pull/" + version + " (1Password Events API collector)",
 		}
 	}
 	if _, err := httpx.New(cfg()); err != nil {
