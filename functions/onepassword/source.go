@@ -189,46 +189,51 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		haveCursor     bool
 		haveItems      bool
 		newest         = s.cur.LastTS
-		itemsErr       error
 		sawHasMoreType = true
 	)
 	s.items = s.items[:0]
-	n, err := jsonscan.Members(body, func(name, value []byte) error {
-		switch {
-		case jsonscan.Name(name, "cursor"):
-			v, ok := jsonscan.String(value)
-			if !ok {
-				return errors.New(`"cursor" is not a string`)
+	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
+		if !jsonscan.Name(name, "items") {
+			n, err := jsonscan.Skip(rest)
+			if err != nil {
+				return 0, err
 			}
-			cursor, haveCursor = v, v != ""
-		case jsonscan.Name(name, "has_more"):
-			switch string(value) {
-			case "true":
-				hasMore = true
-			case "false":
-			default:
-				sawHasMoreType = false
-			}
-		case jsonscan.Name(name, "items"):
-			if string(value) == "null" {
-				haveItems = true
-				return nil
-			}
-			haveItems = true
-			_, itemsErr = jsonscan.Elements(value, func(raw []byte) error {
-				it := pipeline.Item{Raw: raw, Type: s.def.EventType}
-				if raw[0] == '{' {
-					it.Key, it.Time = itemKeyTime(raw)
-					if it.Time.After(newest) {
-						newest = it.Time
-					}
+			value := rest[:n]
+			switch {
+			case jsonscan.Name(name, "cursor"):
+				v, ok := jsonscan.String(value)
+				if !ok {
+					return 0, errors.New(`"cursor" is not a string`)
 				}
-				s.items = append(s.items, it)
-				return nil
-			})
-			return itemsErr
+				cursor, haveCursor = v, v != ""
+			case jsonscan.Name(name, "has_more"):
+				switch string(value) {
+				case "true":
+					hasMore = true
+				case "false":
+				default:
+					sawHasMoreType = false
+				}
+			}
+			return n, nil
 		}
-		return nil
+		haveItems = true
+		if len(rest) >= 4 && string(rest[:4]) == "null" {
+			return 4, nil
+		}
+		// Items are split by structure only; the line builder validates each
+		// one and reports an item that is not valid JSON as an error event.
+		return jsonscan.SplitArray(rest, func(raw []byte) error {
+			it := pipeline.Item{Raw: raw, Type: s.def.EventType}
+			if raw[0] == '{' {
+				it.Key, it.Time = itemKeyTime(raw)
+				if it.Time.After(newest) {
+					newest = it.Time
+				}
+			}
+			s.items = append(s.items, it)
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

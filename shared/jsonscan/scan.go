@@ -304,51 +304,57 @@ const hex = "0123456789abcdef"
 // replaced by U+FFFD, because a vendor slip must not stall the stream nor put
 // a raw newline into a Wazuh line.
 func (s *scanner) str() error {
-	s.pos++ // opening quote
+	src, i := s.src, s.pos+1
 	s.dst = append(s.dst, '"')
-	start := s.pos
-	for s.pos < len(s.src) {
-		c := s.src[s.pos]
+	start := i
+	for {
+		i = plainRun(src, i)
+		if i >= len(src) {
+			break
+		}
+		c := src[i]
 		switch {
 		case c == '"':
-			s.dst = append(s.dst, s.src[start:s.pos]...)
+			s.dst = append(s.dst, src[start:i]...)
 			s.dst = append(s.dst, '"')
-			s.pos++
+			s.pos = i + 1
 			return nil
 		case c == '\\':
-			if s.pos+1 >= len(s.src) {
+			if i+1 >= len(src) {
+				s.pos = i
 				return s.fail("unterminated escape")
 			}
-			switch s.src[s.pos+1] {
+			switch src[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
+				i += 2
 			case 'u':
-				if s.pos+6 > len(s.src) || !isHex4(s.src[s.pos+2:s.pos+6]) {
+				if i+6 > len(src) || !isHex4(src[i+2:i+6]) {
+					s.pos = i
 					return s.fail("invalid \\u escape")
 				}
-				s.pos += 6
+				i += 6
 			default:
+				s.pos = i
 				return s.fail("invalid escape")
 			}
 		case c < 0x20:
-			s.dst = append(s.dst, s.src[start:s.pos]...)
+			s.dst = append(s.dst, src[start:i]...)
 			s.dst = append(s.dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			s.pos++
-			start = s.pos
-		case c < utf8.RuneSelf:
-			s.pos++
+			i++
+			start = i
 		default:
-			r, size := utf8.DecodeRune(s.src[s.pos:])
+			r, size := utf8.DecodeRune(src[i:])
 			if r == utf8.RuneError && size == 1 {
-				s.dst = append(s.dst, s.src[start:s.pos]...)
+				s.dst = append(s.dst, src[start:i]...)
 				s.dst = append(s.dst, `\ufffd`...)
-				s.pos++
-				start = s.pos
+				i++
+				start = i
 				continue
 			}
-			s.pos += size
+			i += size
 		}
 	}
+	s.pos = i
 	return s.fail("unterminated string")
 }
 

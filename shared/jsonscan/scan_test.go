@@ -325,3 +325,66 @@ func FuzzSkipAgreesWithValid(f *testing.F) {
 		}
 	})
 }
+
+func TestMembersFuncLetsTheCallerConsume(t *testing.T) {
+	page := []byte(`{"a":1, "items":[{"x":1},{"y":[2]}] ,"b":"s"}`)
+	var items []string
+	var names []string
+	n, err := MembersFunc(page, func(name, rest []byte) (int, error) {
+		names = append(names, string(name))
+		if Name(name, "items") {
+			return Elements(rest, func(v []byte) error {
+				items = append(items, string(v))
+				return nil
+			})
+		}
+		return Skip(rest)
+	})
+	if err != nil || n != len(page) {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	if fmt.Sprint(names) != `["a" "items" "b"]` || fmt.Sprint(items) != `[{"x":1} {"y":[2]}]` {
+		t.Fatalf("names %v items %v", names, items)
+	}
+	if _, err := MembersFunc([]byte(`{"a":1}`), func(name, rest []byte) (int, error) { return 0, nil }); err == nil {
+		t.Fatal("a callback that consumes nothing must be an error")
+	}
+	if _, err := MembersFunc([]byte(`{"a":[1,}`), func(name, rest []byte) (int, error) { return Skip(rest) }); !errors.Is(err, ErrSyntax) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSplitArray(t *testing.T) {
+	var got []string
+	n, err := SplitArray([]byte(` [ {"a":"x,]}\"y"} , [1,[2]], "s\\" ,3 ] rest`), func(e []byte) error {
+		got = append(got, string(e))
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != `[{"a":"x,]}\"y"} [1,[2]] "s\\" 3]` {
+		t.Fatalf("got %q err %v", got, err)
+	}
+	if n != len(` [ {"a":"x,]}\"y"} , [1,[2]], "s\\" ,3 ]`) {
+		t.Fatalf("n = %d", n)
+	}
+	for _, bad := range []string{`[{"a":1}`, `[{"a":"x]`, `[1,,2]`, `[1}`, `{}`} {
+		if _, err := SplitArray([]byte(bad), func([]byte) error { return nil }); err == nil {
+			t.Errorf("SplitArray(%s) accepted", bad)
+		}
+	}
+}
+
+func FuzzSplitArrayAgreesWithElements(f *testing.F) {
+	f.Add([]byte(`[{"a":1},"x",[2,{"b":"]"}],null]`))
+	f.Add([]byte(`[ ]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var want, got []string
+		wn, werr := Elements(in, func(v []byte) error { want = append(want, string(v)); return nil })
+		if werr != nil {
+			return // Split does not validate: it may accept what Elements refuses
+		}
+		gn, gerr := SplitArray(in, func(v []byte) error { got = append(got, string(v)); return nil })
+		if gerr != nil || gn != wn || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("Split %q (%d, %v) != Elements %q (%d)", got, gn, gerr, want, wn)
+		}
+	})
+}

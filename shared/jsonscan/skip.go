@@ -1,7 +1,9 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -105,32 +107,37 @@ func (s *scanner) skipComposite(depth int, closer byte, object bool) error {
 }
 
 func (s *scanner) skipString() error {
-	s.pos++
-	for s.pos < len(s.src) {
-		c := s.src[s.pos]
-		switch {
-		case c == '"':
-			s.pos++
+	src, i := s.src, s.pos+1
+	for {
+		i = quoteOrBackslash(src, i)
+		if i >= len(src) {
+			break
+		}
+		switch src[i] {
+		case '"':
+			s.pos = i + 1
 			return nil
-		case c == '\\':
-			if s.pos+1 >= len(s.src) {
+		case '\\':
+			if i+1 >= len(src) {
+				s.pos = i
 				return s.fail("unterminated escape")
 			}
-			switch s.src[s.pos+1] {
+			switch src[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
+				i += 2
 			case 'u':
-				if s.pos+6 > len(s.src) || !isHex4(s.src[s.pos+2:s.pos+6]) {
+				if i+6 > len(src) || !isHex4(src[i+2:i+6]) {
+					s.pos = i
 					return s.fail("invalid \\u escape")
 				}
-				s.pos += 6
+				i += 6
 			default:
+				s.pos = i
 				return s.fail("invalid escape")
 			}
-		default:
-			s.pos++
 		}
 	}
+	s.pos = i
 	return s.fail("unterminated string")
 }
 
@@ -174,6 +181,64 @@ func Members(src []byte, fn func(name, value []byte) error) (int, error) {
 		if err := fn(name, src[vs:s.pos]); err != nil {
 			return s.pos, err
 		}
+		s.skipSpace()
+		if s.pos >= len(src) {
+			return s.pos, s.fail("unexpected end of input in object")
+		}
+		switch src[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			return s.pos + 1, nil
+		default:
+			return s.pos, s.fail("expected ',' or '}'")
+		}
+	}
+}
+
+// MembersFunc walks the object at the start of src like Members, but
+// hands fn the input from the start of each value and lets fn consume it:
+// fn returns the value's length. This lets a caller validate a large
+// member (a page's items) once, in its own pass. Use Skip for values fn is
+// not interested in.
+func MembersFunc(src []byte, fn func(name, rest []byte) (int, error)) (int, error) {
+	s := scanner{src: src}
+	s.skipSpace()
+	if s.pos >= len(src) || src[s.pos] != '{' {
+		return s.pos, s.fail("expected an object")
+	}
+	s.pos++
+	s.skipSpace()
+	if s.pos < len(src) && src[s.pos] == '}' {
+		return s.pos + 1, nil
+	}
+	for {
+		s.skipSpace()
+		if s.pos >= len(src) || src[s.pos] != '"' {
+			return s.pos, s.fail("expected a member name")
+		}
+		ns := s.pos
+		if err := s.skipString(); err != nil {
+			return s.pos, err
+		}
+		name := src[ns:s.pos]
+		s.skipSpace()
+		if s.pos >= len(src) || src[s.pos] != ':' {
+			return s.pos, s.fail("expected ':'")
+		}
+		s.pos++
+		s.skipSpace()
+		if s.pos >= len(src) {
+			return s.pos, s.fail("unexpected end of input")
+		}
+		n, err := fn(name, src[s.pos:])
+		if err != nil {
+			return s.pos, err
+		}
+		if n <= 0 || n > len(src)-s.pos {
+			return s.pos, s.fail("member value not consumed")
+		}
+		s.pos += n
 		s.skipSpace()
 		if s.pos >= len(src) {
 			return s.pos, s.fail("unexpected end of input in object")
@@ -255,4 +320,123 @@ func String(raw []byte) (string, bool) {
 // Name reports whether a quoted member name from Members equals name.
 func Name(quoted []byte, name string) bool {
 	return len(quoted) == len(name)+2 && string(quoted[1:len(quoted)-1]) == name
+}
+
+// SplitArray calls fn for each element of the array at the start of src,
+// finding where elements end by structure alone: brackets and commas
+// outside strings. Unlike Elements it does not validate the elements, so it
+// costs a fraction of a parse; the caller must validate each element (Strip
+// does, and reports an element that is not valid JSON). An unterminated
+// string, unbalanced brackets or a missing ']' is an error.
+func SplitArray(src []byte, fn func(elem []byte) error) (int, error) {
+	s := scanner{src: src}
+	s.skipSpace()
+	if s.pos >= len(src) || src[s.pos] != '[' {
+		return s.pos, s.fail("expected an array")
+	}
+	i := s.pos + 1
+	depth := 0
+	start := -1
+	for i < len(src) {
+		c := src[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			i++
+			continue
+		case '"':
+			j, ok := stringEnd(src, i+1)
+			if !ok {
+				s.pos = i
+				return i, s.fail("unterminated string")
+			}
+			if start < 0 {
+				start = i
+			}
+			i = j + 1
+			continue
+		case '{', '[':
+			if start < 0 {
+				start = i
+			}
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				if c != ']' {
+					s.pos = i
+					return i, s.fail("unbalanced '}'")
+				}
+				if start >= 0 {
+					if err := fn(trimRight(src[start:i])); err != nil {
+						return i, err
+					}
+				}
+				return i + 1, nil
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				if start < 0 {
+					s.pos = i
+					return i, s.fail("empty array element")
+				}
+				if err := fn(trimRight(src[start:i])); err != nil {
+					return i, err
+				}
+				start = -1
+				i++
+				continue
+			}
+		default:
+			if start < 0 {
+				start = i
+			}
+		}
+		i++
+	}
+	s.pos = i
+	return i, s.fail("unexpected end of input in array")
+}
+
+// stringEnd returns the index of the quote closing the string whose content
+// starts at i. It looks for quotes eight bytes at a time and treats a quote
+// as escaped when an odd number of backslashes precede it.
+func stringEnd(src []byte, i int) (int, bool) {
+	start := i
+	for {
+		for i+8 <= len(src) {
+			w := binary.LittleEndian.Uint64(src[i:])
+			if m := equal(w, '"'); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				goto found
+			}
+			i += 8
+		}
+		for i < len(src) && src[i] != '"' {
+			i++
+		}
+		if i >= len(src) {
+			return len(src), false
+		}
+	found:
+		n := 0
+		for k := i - 1; k >= start && src[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return i, true
+		}
+		i++
+	}
+}
+
+func trimRight(b []byte) []byte {
+	for len(b) > 0 {
+		switch b[len(b)-1] {
+		case ' ', '\t', '\n', '\r':
+			b = b[:len(b)-1]
+			continue
+		}
+		break
+	}
+	return b
 }

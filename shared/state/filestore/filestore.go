@@ -18,6 +18,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +40,44 @@ const (
 type Store struct {
 	path string
 	now  func() time.Time
+
+	// cache is the document this store last wrote, reused while the file
+	// is still that exact file (same inode, size and modification time):
+	// a catch-up commits every page, and re-parsing a file full of dedup
+	// keys each time would dominate the run's CPU.
+	mu    sync.Mutex
+	cache *cachedDoc
+}
+
+type cachedDoc struct {
+	doc   *document
+	ino   uint64
+	size  int64
+	mtime time.Time
+}
+
+func fileID(fi os.FileInfo) (uint64, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+func (c *cachedDoc) matches(fi os.FileInfo) bool {
+	ino, ok := fileID(fi)
+	return ok && c != nil && ino == c.ino && fi.Size() == c.size && fi.ModTime().Equal(c.mtime)
+}
+
+func (d *document) clone() *document {
+	out := &document{top: make(map[string]json.RawMessage, len(d.top)), streams: make(map[string]json.RawMessage, len(d.streams))}
+	for k, v := range d.top {
+		out.top[k] = v
+	}
+	for k, v := range d.streams {
+		out.streams[k] = v
+	}
+	return out
 }
 
 // New returns a store for the state file at path. The file need not exist;
@@ -109,13 +149,24 @@ func (s *Store) Legacy(name string) (string, bool, error) {
 	return v, v != "", nil
 }
 
+// document is the state file. Records of other streams stay encoded: a
+// commit decodes only its own, so its cost does not grow with the number
+// of streams sharing the file.
 type document struct {
 	top     map[string]json.RawMessage
-	streams map[string]state.Record
+	streams map[string]json.RawMessage
 }
 
 func (s *Store) read() (*document, error) {
-	doc := &document{top: map[string]json.RawMessage{}, streams: map[string]state.Record{}}
+	if fi, err := os.Stat(s.path); err == nil {
+		s.mu.Lock()
+		c := s.cache
+		s.mu.Unlock()
+		if c.matches(fi) {
+			return c.doc.clone(), nil
+		}
+	}
+	doc := &document{top: map[string]json.RawMessage{}, streams: map[string]json.RawMessage{}}
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return doc, nil
@@ -140,22 +191,67 @@ func (s *Store) read() (*document, error) {
 			return nil, fmt.Errorf("filestore: %s: %w: streams: %v", s.path, state.ErrCorrupt, err)
 		}
 	}
+	delete(doc.top, streamsKey)
+	delete(doc.top, formatKey)
 	return doc, nil
 }
 
+func (s *Store) record(doc *document, name string) (state.Record, error) {
+	raw, ok := doc.streams[name]
+	if !ok {
+		return state.Record{}, nil
+	}
+	rec, err := decodeRecord(raw)
+	if err != nil {
+		return state.Record{}, fmt.Errorf("filestore: %s: %w: stream %s: %v", s.path, state.ErrCorrupt, name, err)
+	}
+	return rec, nil
+}
+
+// write lays the file out by hand: keys sorted, one stream per line, so
+// that the file is readable and diffable and a commit stays cheap.
 func (s *Store) write(doc *document) error {
-	streams, err := json.Marshal(doc.streams)
-	if err != nil {
-		return fmt.Errorf("filestore: encode streams: %w", err)
+	b := make([]byte, 0, 4096)
+	b = append(b, "{\n \""+formatKey+"\": "...)
+	b = strconv.AppendInt(b, Format, 10)
+	b = append(b, ",\n \""+streamsKey+"\": {"...)
+	for i, k := range sortedKeys(doc.streams) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n  "...)
+		b = appendJSONString(b, k)
+		b = append(b, ": "...)
+		b = append(b, doc.streams[k]...)
 	}
-	doc.top[streamsKey] = streams
-	doc.top[formatKey] = json.RawMessage(fmt.Sprint(Format))
-	b, err := json.MarshalIndent(doc.top, "", " ")
-	if err != nil {
-		return fmt.Errorf("filestore: encode state: %w", err)
+	b = append(b, "\n }"...)
+	for _, k := range sortedKeys(doc.top) {
+		b = append(b, ",\n "...)
+		b = appendJSONString(b, k)
+		b = append(b, ": "...)
+		b = append(b, doc.top[k]...)
 	}
-	b = append(b, '\n')
-	return writeAtomic(s.path, b)
+	b = append(b, "\n}\n"...)
+	if err := writeAtomic(s.path, b); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(s.path); err == nil {
+		if ino, ok := fileID(fi); ok {
+			s.mu.Lock()
+			s.cache = &cachedDoc{doc: doc.clone(), ino: ino, size: fi.Size(), mtime: fi.ModTime()}
+			s.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // writeAtomic replaces path with b so that a crash at any instant leaves
@@ -245,7 +341,7 @@ func (l *lease) Load(ctx context.Context) (state.Record, error) {
 	if err != nil {
 		return state.Record{}, err
 	}
-	return doc.streams[l.key.String()], nil
+	return l.store.record(doc, l.key.String())
 }
 
 func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
@@ -264,12 +360,20 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, err
 	}
 	name := l.key.String()
-	if cur := doc.streams[name]; cur.Version != rec.Version {
+	cur, err := l.store.record(doc, name)
+	if err != nil {
+		return 0, err
+	}
+	if cur.Version != rec.Version {
 		return 0, fmt.Errorf("filestore: commit %s at version %d, stored %d: %w", l.key, rec.Version, cur.Version, state.ErrConflict)
 	}
 	rec.Version++
 	rec.UpdatedAt = l.store.now().UTC()
-	doc.streams[name] = rec
+	enc, err := encodeRecord(rec)
+	if err != nil {
+		return 0, fmt.Errorf("filestore: commit %s: %w", l.key, err)
+	}
+	doc.streams[name] = enc
 	if err := l.store.write(doc); err != nil {
 		return 0, err
 	}

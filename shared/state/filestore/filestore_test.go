@@ -114,3 +114,30 @@ func TestNoTempFilesLeftBehind(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add([]byte(`{"version":3,"cursor":{"cursor":"x"},"seen":["1740916800123000000 KEY","0 z"],"updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"seen":["nope"]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		rec, err := decodeRecord(raw)
+		if err != nil {
+			return
+		}
+		enc, err := encodeRecord(rec)
+		if err != nil {
+			return // e.g. a key that is not valid UTF-8
+		}
+		again, err := decodeRecord(enc)
+		if err != nil {
+			t.Fatalf("re-decoding our own encoding failed: %v\n%s", err, enc)
+		}
+		if again.Version != rec.Version || len(again.Seen) != len(rec.Seen) {
+			t.Fatalf("round trip changed the record")
+		}
+		for i := range rec.Seen {
+			if again.Seen[i].Key != rec.Seen[i].Key || !again.Seen[i].At.Equal(rec.Seen[i].At) {
+				t.Fatalf("seen[%d] changed: %+v -> %+v", i, rec.Seen[i], again.Seen[i])
+			}
+		}
+	})
+}
