@@ -276,7 +276,7 @@ func (o *opOptions) run(ctx context.Context, stdout *os.File, stderr io.Writer) 
 
 	var streams []pipeline.Stream
 	var tenantNames []string
-	failed := false
+	failed, misconfigured := false, false
 	for _, t := range tenants {
 		tenantNames = append(tenantNames, t.name)
 		c, err := onepassword.New(onepassword.Config{
@@ -294,7 +294,11 @@ func (o *opOptions) run(ctx context.Context, stdout *os.File, stderr io.Writer) 
 		if err != nil {
 			failed = true
 			runner.WriteError(ctx, t.name, "orchestrator", err)
-			if code := pipeline.CodeOf(err); code == pipeline.CodeHTTP401 || code == pipeline.CodeMissingCredential || code == pipeline.CodeConfig {
+			switch pipeline.CodeOf(err) {
+			case pipeline.CodeMissingCredential, pipeline.CodeConfig:
+				misconfigured = true
+				continue
+			case pipeline.CodeHTTP401:
 				continue // every stream would fail the same way
 			}
 		}
@@ -320,8 +324,10 @@ func (o *opOptions) run(ctx context.Context, stdout *os.File, stderr io.Writer) 
 			failed = true
 		}
 	}
+	var total int64
 	locked := false
 	for _, r := range results {
+		total += r.Events
 		log.Info("stream done", "stream", r.Key.String(), "events", r.Events, "pages", r.Pages, "duplicates", r.Duplicates, "reduced", r.Reduced, "stop", r.Stop, "backlog", r.Backlog, "success", r.Success)
 		if !r.Success {
 			failed = true
@@ -330,9 +336,12 @@ func (o *opOptions) run(ctx context.Context, stdout *os.File, stderr io.Writer) 
 			locked = true
 		}
 	}
+	log.Info("run finished", "run_id", runID, "events", total, "bytes", runner.WrittenBytes(), "duration", time.Since(start).String(), "peak_rss_kib", peakRSSKiB())
 	switch {
 	case ctx.Err() != nil:
 		return exitInterrupted
+	case misconfigured:
+		return exitUsage
 	case failed:
 		return exitFailed
 	case locked:

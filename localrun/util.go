@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -94,4 +96,22 @@ func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *
 		c, _ := httpx.New(cfg())
 		return c
 	}, nil
+}
+
+// peakRSSKiB reads this process's peak resident set (VmHWM). It is logged
+// at the end of a run so that memory use can be watched and measured; a
+// parent's rusage cannot tell it, because Linux counts the parent's pages in
+// a child's peak until the exec.
+func peakRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
 }

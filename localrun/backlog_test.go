@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
+)
+
+// TestMillionEventBacklogInWodleRuns catches up a 1 000 000-event backlog
+// through stdout the way Wazuh runs a wodle: every run stops at --max-bytes
+// (far below Wazuh's 64 MiB output limit), commits and exits 0, and the
+// runs that follow deliver the rest. One run is interrupted by SIGTERM.
+func TestMillionEventBacklogInWodleRuns(t *testing.T) {
+	const total = 1_000_000
+	const maxBytes = 32 << 20
+	h := newHarness(t, onepasswordtest.Options{})
+	h.env["OP_LOOKBACK_HOURS"] = "120"
+	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, total, time.Now().Add(-100*time.Hour), 300*time.Millisecond)
+	d := newDelivery()
+	logFile := filepath.Join(h.dir, "run.log")
+	args := []string{"--source", "audit", "--rate-limit", "-1", "--debug", "1", "--log-file", logFile}
+	var peakRSS int64
+	for run := 0; ; run++ {
+		p := h.startProc(args...)
+		var lines [][]byte
+		bytes := 0
+		for l := range p.lines {
+			lines = append(lines, l)
+			bytes += len(l)
+			if run == 3 && len(lines) == 20_000 {
+				p.cmd.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		p.all = lines
+		res := p.wait(t)
+		if bytes > maxBytes {
+			t.Fatalf("run %d wrote %d bytes, more than --max-bytes %d", run, bytes, maxBytes)
+		}
+		if rss := lastPeakRSS(t, logFile); rss > peakRSS {
+			peakRSS = rss
+		}
+		_, dups := d.add(res.lines)
+		if dups > 1000 {
+			t.Fatalf("run %d repeated %d events", run, dups)
+		}
+		if run == 3 {
+			if res.exit != exitInterrupted {
+				t.Fatalf("SIGTERM run exit %d", res.exit)
+			}
+			continue
+		}
+		if res.exit != 0 {
+			t.Fatalf("run %d exit %d: %s", run, res.exit, res.stderr)
+		}
+		sum := summaries(t, lines[len(lines)-1:])
+		if len(sum) != 1 {
+			t.Fatalf("run %d did not end with its run_summary", run)
+		}
+		if sum[0]["audit_backlog"] == false {
+			t.Logf("caught up after %d runs; peak RSS %d KiB", run+1, peakRSS)
+			break
+		}
+		if sum[0]["audit_stop"] != "max_bytes" {
+			t.Fatalf("run %d stopped for %v, want max_bytes", run, sum[0]["audit_stop"])
+		}
+		if run > 60 {
+			t.Fatal("did not catch up")
+		}
+	}
+	if miss := d.missing(h.sim.EventIDs("acme", onepasswordtest.StreamAuditEvents)); len(miss) > 0 {
+		t.Fatalf("%d events lost", len(miss))
+	}
+	if peakRSS > 50*1024 {
+		t.Errorf("peak RSS %d KiB, over 50 MB", peakRSS)
+	}
+}
+
+// lastPeakRSS reads the peak RSS that the last finished run logged.
+func lastPeakRSS(t testing.TB, logFile string) int64 {
+	t.Helper()
+	f, err := os.Open(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var peak int64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Peak int64  `json:"peak_rss_kib"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "run finished" {
+			peak = rec.Peak
+		}
+	}
+	return peak
+}
