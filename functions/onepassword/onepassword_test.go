@@ -1,0 +1,230 @@
+package onepassword
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+)
+
+func newCollector(t *testing.T, sim *onepasswordtest.Server, token string, now func() time.Time) *Collector {
+	t.Helper()
+	hc, err := httpx.New(httpx.Config{BaseBackoff: time.Millisecond, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{BaseURL: sim.URL, HTTP: hc, PageLimit: 100, Now: now}, "default", secrets.Static{FieldBearerToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestResetCursorIsSentFlat(t *testing.T) {
+	sim := onepasswordtest.New(onepasswordtest.Options{})
+	defer sim.Close()
+	tok := sim.AddAccount("a", onepasswordtest.Account{Seed: 1})
+	sim.Generate("a", onepasswordtest.StreamAuditEvents, 5, time.Now().Add(-3*time.Hour), time.Second)
+	c := newCollector(t, sim, tok, nil)
+	src := c.NewSource(Streams()[0], Legacy{})
+	if err := src.Start(context.Background(), state.Record{}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := src.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 5 {
+		t.Fatalf("first run of a 24 h lookback got %d of 5 events", len(page.Items))
+	}
+	var body map[string]any
+	json.Unmarshal(sim.Requests()[len(sim.Requests())-1].Body, &body)
+	if _, wrapped := body["ResetCursor"]; wrapped || body["limit"] != float64(100) || body["start_time"] == nil {
+		t.Fatalf("request body %v: want the documented flat ResetCursor", body)
+	}
+	// The committed cursor is reused, even though has_more was false.
+	var cur Cursor
+	json.Unmarshal(page.Cursor, &cur)
+	if cur.Cursor == "" || cur.LastTS.IsZero() || page.More {
+		t.Fatalf("cursor %+v more %v", cur, page.More)
+	}
+	src2 := c.NewSource(Streams()[0], Legacy{})
+	src2.Start(context.Background(), state.Record{Version: 1, Cursor: page.Cursor})
+	sim.Generate("a", onepasswordtest.StreamAuditEvents, 2, time.Now(), time.Second)
+	page2, err := src2.Fetch(context.Background())
+	if err != nil || len(page2.Items) != 2 {
+		t.Fatalf("continuing cursor: %v, %d items", err, len(page2.Items))
+	}
+	body = nil
+	json.Unmarshal(sim.Requests()[len(sim.Requests())-1].Body, &body)
+	if len(body) != 1 || body["cursor"] != cur.Cursor {
+		t.Fatalf("continuing request body %v", body)
+	}
+}
+
+func TestLookbackIsClampedTo120Days(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	hc, _ := httpx.New(httpx.Config{})
+	c, _ := New(Config{HTTP: hc, Lookback: 400 * 24 * time.Hour, Now: func() time.Time { return now }}, "d", secrets.Static{})
+	src := c.NewSource(Streams()[0], Legacy{})
+	src.Start(context.Background(), state.Record{})
+	body, withCursor := src.requestBody()
+	var b struct {
+		StartTime time.Time `json:"start_time"`
+	}
+	json.Unmarshal(body, &b)
+	if withCursor || now.Sub(b.StartTime) > MaxLookback {
+		t.Fatalf("start_time %v is beyond the API's history", b.StartTime)
+	}
+}
+
+func TestRestartPointPrefersDeliveredEvents(t *testing.T) {
+	hc, _ := httpx.New(httpx.Config{})
+	c, _ := New(Config{HTTP: hc}, "d", secrets.Static{})
+	last := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	src := c.NewSource(Streams()[0], Legacy{LastPoll: last.Add(time.Hour)})
+	src.Start(context.Background(), state.Record{Version: 2, Cursor: json.RawMessage(`{"cursor":"x","last_ts":"2026-03-02T08:00:00Z"}`)})
+	if at, _ := src.restartPoint(); !at.Equal(last.Add(-5 * time.Minute)) {
+		t.Fatalf("restart at %v", at)
+	}
+	src = c.NewSource(Streams()[0], Legacy{Cursor: "seed", LastPoll: last})
+	src.Start(context.Background(), state.Record{})
+	if at, basis := src.restartPoint(); !at.Equal(last.Add(-5*time.Minute)) || !strings.Contains(basis, "seed") {
+		t.Fatalf("restart at %v (%s)", at, basis)
+	}
+	if src.cur.Cursor != "seed" {
+		t.Fatal("seed cursor not adopted")
+	}
+}
+
+func TestAudienceURL(t *testing.T) {
+	tok := func(aud string) string {
+		return "h." + base64.RawURLEncoding.EncodeToString([]byte(`{"aud":`+aud+`}`)) + ".s"
+	}
+	cases := map[string]string{
+		`["events.1password.eu"]`:            "https://events.1password.eu",
+		`"https://events.ent.1password.com"`: "https://events.ent.1password.com",
+		`["com.1password.streamingservice"]`: "",
+		`["events.evil.example"]`:            "",
+		`["x","EVENTS.1PASSWORD.CA"]`:        "https://events.1password.ca",
+	}
+	for aud, want := range cases {
+		if got := AudienceURL(tok(aud)); got != want {
+			t.Errorf("aud %s: %q, want %q", aud, got, want)
+		}
+	}
+	if AudienceURL("not-a-jwt") != "" {
+		t.Error("garbage token")
+	}
+}
+
+func TestReadTokensFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string, mode os.FileMode) string {
+		p := filepath.Join(dir, "t.json")
+		os.WriteFile(p, []byte(body), 0o600)
+		os.Chmod(p, mode)
+		return p
+	}
+	ok := write(`{"tenants":[{"name":"client-a","bearer_token":"SECRETA"},{"name":"b_2","bearer_token":"SECRETB","base_url":"https://events.1password.eu"}]}`, 0o640)
+	list, err := ReadTokensFile(ok)
+	if err != nil || len(list) != 2 || list[1].BaseURL == "" {
+		t.Fatalf("%v %v", list, err)
+	}
+	for _, bad := range []string{
+		`{"tenants":[]}`, `{"tenants":[{"name":"x"}]}`, `{"tenants":[{"name":"a b","bearer_token":"SECRETX"}]}`,
+		`{"tenants":[{"name":"a","bearer_token":"SECRETX"},{"name":"a","bearer_token":"SECRETY"}]}`, `{"tenants":[{"name":"a","bearer_token":"SECRETX"`,
+	} {
+		_, err := ReadTokensFile(write(bad, 0o640))
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%s: err %v", bad, err)
+		}
+	}
+	if _, err := ReadTokensFile(write(`{"tenants":[{"name":"a","bearer_token":"SECRETX"}]}`, 0o666)); err == nil {
+		t.Error("world-writable tokens file accepted")
+	}
+}
+
+// FuzzDecodePage feeds arbitrary bytes to the page decoder and builds the
+// lines of every item it yields. Whatever the input: no panic; every line
+// is one valid JSON object within the size and field limits, free of raw
+// newlines; and the same input gives the same output.
+func FuzzDecodePage(f *testing.F) {
+	f.Add([]byte(`{"cursor":"c1","has_more":true,"items":[{"uuid":"A","timestamp":"2026-03-02T08:15:41.118273645Z","n":null,"s":"","o":{"x":null},"arr":[null,""]},{"uuid":"B"},"notanobject",{"uuid":"C","big":12345678901}]}`))
+	f.Add([]byte(`{"cursor":"c","has_more":false,"items":[]}`))
+	f.Add([]byte(`{"cursor":"c","has_more":"yes","items":[{}]}`))
+	f.Add([]byte(`{"cursor":"c","items":[{"a":"` + strings.Repeat("ü\\n", 300) + `"}]}`))
+	f.Add([]byte(`{"items":[{"uuid":"A"}],"cursor":"c"} trailing`))
+	hc, _ := httpx.New(httpx.Config{})
+	c, _ := New(Config{HTTP: hc}, "d", secrets.Static{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		run := func() ([]byte, error) {
+			src := c.NewSource(Streams()[0], Legacy{})
+			page, err := src.decode(append([]byte(nil), body...))
+			if err != nil {
+				return nil, err
+			}
+			b, _ := event.NewBuilder(event.Config{Envelope: Envelope(), Meta: event.Meta{Tenant: "d", Stream: "audit", RunID: "r"}, MaxLine: 2048})
+			var out []byte
+			for _, it := range page.Items {
+				out, _, _ = b.Append(out, it.Raw, it.Type, it.Key)
+			}
+			if !json.Valid(page.Cursor) {
+				t.Fatalf("cursor to commit is not JSON: %s", page.Cursor)
+			}
+			return out, nil
+		}
+		out, err := run()
+		if err != nil {
+			return
+		}
+		again, _ := run()
+		if !bytes.Equal(out, again) {
+			t.Fatal("not deterministic")
+		}
+		for _, line := range bytes.SplitAfter(out, []byte("\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			if line[len(line)-1] != '\n' || bytes.Count(line, []byte("\n")) != 1 {
+				t.Fatalf("not one whole line: %q", line)
+			}
+			if len(line)-1 > 2048 {
+				t.Fatalf("line of %d bytes", len(line)-1)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("line is not JSON: %v", err)
+			}
+			if n := countFields(m); n > event.MaxFields {
+				t.Fatalf("%d fields", n)
+			}
+		}
+	})
+}
+
+func countFields(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		n := 0
+		for _, e := range x {
+			n += countFields(e)
+		}
+		return n
+	}
+	return 1
+}
+
+var _ pipeline.Source = (*Source)(nil)
