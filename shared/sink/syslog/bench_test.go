@@ -1,0 +1,87 @@
+package syslog
+
+import (
+	"context"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/rules/relay"
+	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog/rsyslogtest"
+)
+
+// BenchmarkTLSToRsyslog sends ~800-byte events over TLS to a private rsyslog
+// running the shipped relay config, confirming every 10 000 events (each
+// confirmation ends a TLS connection, as in production), once per relay
+// queue mode. It reports:
+//
+//	events/s          confirmed by rsyslog, i.e. bounded by the relay's queue
+//	cpu-ns/event      the sender's own CPU: the benchmark goroutine is locked
+//	                  to its thread, which does the framing, TLS and syscalls
+//	                  (the kernel's loopback delivery is charged to it too)
+//	proc-cpu-ns/event the whole test process, which also runs the stand-in
+//	                  for wazuh-remoted that counts the forwarded lines
+//
+// Run with -benchtime 200000x; the disk-sync mode is slow by design.
+func BenchmarkTLSToRsyslog(b *testing.B) {
+	for _, q := range []relay.Queue{relay.QueueDisk, relay.QueueMemory, relay.QueueDiskSync} {
+		b.Run("queue="+string(q), func(b *testing.B) { benchTLS(b, q) })
+	}
+}
+
+func benchTLS(b *testing.B, q relay.Queue) {
+	const (
+		eventSize    = 800
+		pageEvents   = 1000
+		confirmEvery = 10_000
+	)
+	r := rsyslogtest.Start(b, rsyslogtest.Options{CountOnly: true, Queue: q})
+	// fsync per message is slow: give a confirmation time to finish.
+	s, err := New(Config{URL: "tls://" + r.TLSAddr, CAPEM: r.PKI.CAPEM, ConfirmTimeout: 5 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	pg := page(0, pageEvents, eventSize)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var thr0, thr1, proc0, proc1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &thr0)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &proc0)
+	b.SetBytes(int64(len(pg) / pageEvents))
+	b.ResetTimer()
+	start := time.Now()
+	sent, unconfirmed := 0, 0
+	for sent < b.N {
+		if err := s.Write(ctx, pg); err != nil {
+			b.Fatal(err)
+		}
+		sent += pageEvents
+		unconfirmed += pageEvents
+		if unconfirmed >= confirmEvery || sent >= b.N {
+			if err := s.Confirm(ctx); err != nil {
+				b.Fatal(err)
+			}
+			unconfirmed = 0
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &thr1)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &proc1)
+	b.ReportMetric(float64(sent)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(cpuNanos(thr0, thr1))/float64(sent), "cpu-ns/event")
+	b.ReportMetric(float64(cpuNanos(proc0, proc1))/float64(sent), "proc-cpu-ns/event")
+	b.ReportMetric(0, "ns/op") // an op is an event; events/s says it better
+	if err := r.Downstream.WaitCount(sent, 2*time.Minute); err != nil {
+		b.Fatalf("the relay forwarded too little: %v", err)
+	}
+}
+
+func cpuNanos(before, after syscall.Rusage) int64 {
+	return after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+}

@@ -1,0 +1,32 @@
+// Package syslog is the sink that sends event lines to wazuh-remoted over
+// syslog: TCP on a private network, TLS through a relay (remoted has no TLS),
+// or UDP on explicit request.
+//
+// Each line goes out as "<PRI>" + line + "\n" (optionally with an RFC 3164
+// header between the two), the only framing wazuh-remoted understands.
+//
+// # Delivery
+//
+// A successful Write only means the bytes reached the local kernel. Confirm
+// proves receipt: it half-closes the connection (TCP FIN, and first a TLS
+// close_notify) and reads until the peer closes. wazuh-remoted and rsyslog
+// close only after reading every byte, so the peer's orderly close means
+// "all received". A reset, a TLS alert (an mTLS rejection under TLS 1.3
+// arrives only after the handshake looked fine), a timeout, or a close that
+// leaves some of our bytes unacknowledged by the peer's TCP stack means "not
+// delivered": Confirm then returns an error wrapping ErrNotConfirmed and the
+// caller must not move its cursor. Each Confirm ends the connection; the next
+// Write dials a new one.
+//
+// After a failed Write, the lines written since the last Confirm are lost as
+// a whole (some may have arrived, none is proven): further Writes fail fast
+// and the next Confirm reports ErrNotConfirmed, after which the sink starts
+// afresh. Re-sending is the pipeline's job (it resumes from its cursor).
+//
+// UDP cannot confirm anything: Confirm only reports that the datagrams left
+// the host (and an ICMP "port unreachable" if one came back). It is offered
+// for receivers that accept nothing else and must be enabled with AllowUDP.
+//
+// A Sink is not safe for concurrent use; cancel the context to interrupt a
+// blocked Write or Confirm.
+package syslog

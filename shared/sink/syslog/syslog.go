@@ -1,0 +1,212 @@
+package syslog
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/sink"
+)
+
+// ErrNotConfirmed wraps every error meaning "the lines written since the last
+// successful Confirm are not known to have arrived": the cursor must stay.
+var ErrNotConfirmed = errors.New("syslog: receipt not confirmed")
+
+// ErrClosed is returned by Write and Confirm after Close.
+var ErrClosed = errors.New("syslog: sink is closed")
+
+// bufSize is the write buffer: large enough for the longest line plus its
+// prefix, so that a normal page leaves in a few large writes (and full 16 KiB
+// TLS records) instead of one syscall per line.
+const bufSize = 128 << 10
+
+var _ sink.Sink = (*Sink)(nil)
+
+// Sink sends lines to one syslog destination. See the package documentation
+// for the delivery semantics.
+type Sink struct {
+	cfg      Config
+	ep       Endpoint
+	tlsConf  *tls.Config // nil unless tls://
+	log      *slog.Logger
+	overhead int
+	now      func() time.Time // the header's clock; a field for tests
+
+	conn   *conn         // nil between a Confirm and the next Write
+	bw     *bufio.Writer // reused across connections
+	prefix []byte        // scratch for the per-Write prefix
+	failed error         // a Write failed: the window since the last Confirm is lost
+	closed bool
+}
+
+// New checks cfg (see Config.Validate) and returns a Sink. It does not
+// connect: the first Write does.
+func New(cfg Config) (*Sink, error) {
+	cfg = cfg.withDefaults()
+	ep, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{
+		cfg:      cfg,
+		ep:       ep,
+		log:      cfg.Logger.With("sink", "syslog", "url", ep.String()),
+		overhead: overhead(cfg),
+		now:      time.Now,
+		bw:       bufio.NewWriterSize(nil, bufSize),
+	}
+	if ep.Scheme == "tls" {
+		if s.tlsConf, err = cfg.tlsConfig(ep); err != nil {
+			return nil, err
+		}
+		if cfg.InsecureSkipVerify {
+			s.warnInsecure()
+		}
+	}
+	if ep.Scheme == "udp" {
+		s.log.Warn("syslog over UDP: datagrams can be lost without notice and receipt cannot be confirmed")
+	}
+	return s, nil
+}
+
+func (s *Sink) warnInsecure() {
+	s.log.Warn("TLS SERVER VERIFICATION IS DISABLED (InsecureSkipVerify): anyone on the path can read and alter events; use only in a lab")
+}
+
+// Overhead is the number of bytes added in front of every line.
+func (s *Sink) Overhead() int { return s.overhead }
+
+// Endpoint is the parsed destination.
+func (s *Sink) Endpoint() Endpoint { return s.ep }
+
+// Write sends the '\n'-terminated lines in b, each prefixed. It refuses the
+// whole of b, sending nothing, when its last line is unterminated
+// (sink.ErrPartialLine) or a line is too long (sink.ErrLineTooLong); those
+// errors leave earlier writes intact. Any other error loses the lines written
+// since the last Confirm (see the package documentation).
+func (s *Sink) Write(ctx context.Context, b []byte) error {
+	if s.closed {
+		return ErrClosed
+	}
+	lines, err := checkLines(b, s.cfg.MaxLine-s.overhead, s.overhead)
+	if err != nil || lines == 0 {
+		return err
+	}
+	if s.failed != nil {
+		return fmt.Errorf("%w: an earlier write to %s failed (call Confirm to start over): %v", ErrNotConfirmed, s.ep, s.failed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.conn == nil {
+		c, err := s.dial(ctx)
+		if err != nil {
+			// Nothing of this window was sent on a dead connection, so
+			// nothing is lost yet: no need to poison the window.
+			return err
+		}
+		s.conn = c
+	}
+	s.prefix = appendPrefix(s.prefix[:0], s.cfg, s.now())
+	if s.ep.Scheme == "udp" {
+		err = s.conn.writeDatagrams(ctx, s.cfg.WriteTimeout, s.prefix, b)
+	} else {
+		err = s.conn.writeStream(ctx, s.cfg.WriteTimeout, s.bw, s.prefix, b)
+	}
+	if err != nil {
+		s.failed = err
+		s.drop()
+		return fmt.Errorf("%w: writing to %s: %w", ErrNotConfirmed, s.ep, err)
+	}
+	s.conn.lines += lines
+	return nil
+}
+
+// Confirm returns nil when every line written since the previous Confirm is
+// known to have been received, and an error wrapping ErrNotConfirmed
+// otherwise. Either way the connection ends; the next Write opens a new one.
+func (s *Sink) Confirm(ctx context.Context) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if s.failed != nil {
+		err := s.failed
+		s.failed = nil
+		return fmt.Errorf("%w: a write to %s failed: %w", ErrNotConfirmed, s.ep, err)
+	}
+	if s.conn == nil {
+		return nil // nothing written since the last Confirm
+	}
+	c := s.conn
+	s.conn = nil
+	start := time.Now()
+	err := c.confirm(ctx, s.cfg.ConfirmTimeout, s.log)
+	c.close()
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNotConfirmed, s.ep, err)
+	}
+	s.log.Debug("syslog receipt confirmed", "lines", c.lines, "bytes", c.written, "confirm_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// Close ends the current connection without confirming it; lines written
+// since the last Confirm are not delivered (some may still arrive, which the
+// pipeline's at-least-once design tolerates).
+func (s *Sink) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.drop()
+	return nil
+}
+
+func (s *Sink) drop() {
+	if s.conn != nil {
+		s.conn.close()
+		s.conn = nil
+	}
+}
+
+// deadline is now+d, or ctx's deadline when that comes first (bound).
+func deadline(ctx context.Context, d time.Duration) (t time.Time, bound bool) {
+	t = time.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(t) {
+		return dl, true
+	}
+	return t, false
+}
+
+// interruptOnCancel makes blocked I/O on c return as soon as ctx is done.
+// The returned stop waits for an interruption already under way, so that it
+// cannot land on the connection's next operation.
+func interruptOnCancel(ctx context.Context, c net.Conn) (stop func()) {
+	done := make(chan struct{})
+	cancel := context.AfterFunc(ctx, func() {
+		defer close(done)
+		c.SetDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !cancel() {
+			<-done
+		}
+	}
+}
+
+// ctxErr reports an I/O error caused by ctx as ctx's error: cancelled, or
+// timed out at a deadline that was ctx's (bound) even if ctx's own timer has
+// not fired yet.
+func ctxErr(ctx context.Context, bound bool, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	if bound && isTimeout(err) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	}
+	return err
+}
