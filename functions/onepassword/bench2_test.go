@@ -22,16 +22,3 @@ func BenchmarkStripPage(b *testing.B) {
 		out, _, _, _ = jsonscan.Strip(out[:0], page, nil)
 	}
 }
-
-func BenchmarkSplitPage(b *testing.B) {
-	page := simPage(b, 1000)
-	i := 0
-	for page[i] != '[' {
-		i++
-	}
-	arr := page[i:]
-	b.SetBytes(int64(len(arr)))
-	for k := 0; k < b.N; k++ {
-		jsonscan.SplitArray(arr, func([]byte) error { return nil })
-	}
-}

@@ -36,7 +36,7 @@ func simPage(tb testing.TB, n int) []byte {
 // page decoding, dedup-key extraction and line building, on one core.
 func BenchmarkTransform(b *testing.B) {
 	page := simPage(b, 1000)
-	src := &Source{def: Streams()[0], c: &Collector{cfg: Config{Overlap: 5 * time.Minute}}}
+	src := &Source{def: Streams()[0], c: &Collector{cfg: Config{Overlap: 5 * time.Minute}}, scanOpts: event.ScanOptions(nil)}
 	bld, err := event.NewBuilder(event.Config{Envelope: Envelope(), Meta: event.Meta{Tenant: "default", Stream: "audit", RunID: "bench"}, MaxLine: sink.DefaultMaxLine})
 	if err != nil {
 		b.Fatal(err)
@@ -56,7 +56,7 @@ func BenchmarkTransform(b *testing.B) {
 		}
 		out = out[:0]
 		for _, it := range p.Items {
-			out, _, err = bld.Append(out, it.Raw, it.Type, it.Key)
+			out, _, err = bld.AppendClassified(out, it.Raw, it.Scan, it.Type, it.Key)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -179,7 +179,13 @@ func FuzzDecodePage(f *testing.F) {
 			b, _ := event.NewBuilder(event.Config{Envelope: Envelope(), Meta: event.Meta{Tenant: "d", Stream: "audit", RunID: "r"}, MaxLine: 2048})
 			var out []byte
 			for _, it := range page.Items {
-				out, _, _ = b.Append(out, it.Raw, it.Type, it.Key)
+				var full []byte
+				out, _, _ = b.AppendClassified(out, it.Raw, it.Scan, it.Type, it.Key)
+				// The copy path must equal the rebuild path.
+				full, _, _ = b.Append(nil, it.Raw, it.Type, it.Key)
+				if !bytes.HasSuffix(out, full) {
+					t.Fatalf("classified line differs from the rebuilt one:\n%s\n%s", out, full)
+				}
 			}
 			if !json.Valid(page.Cursor) {
 				t.Fatalf("cursor to commit is not JSON: %s", page.Cursor)

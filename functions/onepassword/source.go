@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
@@ -50,20 +51,20 @@ type Source struct {
 	reset      bool      // a refused cursor was already replaced this run
 	emptyPages int
 	buf        []byte
-	body       []byte
 	items      []pipeline.Item
+	scanOpts   jsonscan.Options
 }
 
 // NewSource returns the pipeline source for stream def. legacy is the seed
 // position to adopt when the stream has no record of ours yet.
 func (c *Collector) NewSource(def StreamDef, legacy Legacy) *Source {
-	return &Source{c: c, def: def, legacy: legacy}
+	return &Source{c: c, def: def, legacy: legacy, scanOpts: event.ScanOptions(nil)}
 }
 
 // NewBackfill returns a source that reads the lookback window from scratch
 // and reports no position worth keeping (--all).
 func (c *Collector) NewBackfill(def StreamDef) *Source {
-	return &Source{c: c, def: def, backfill: true}
+	return &Source{c: c, def: def, backfill: true, scanOpts: event.ScanOptions(nil)}
 }
 
 // Start positions the source. A stored cursor is reused as is; a seed
@@ -221,10 +222,10 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		if len(rest) >= 4 && string(rest[:4]) == "null" {
 			return 4, nil
 		}
-		// Items are split by structure only; the line builder validates each
-		// one and reports an item that is not valid JSON as an error event.
-		return jsonscan.SplitArray(rest, func(raw []byte) error {
-			it := pipeline.Item{Raw: raw, Type: s.def.EventType}
+		// One validating pass finds and classifies the items; clean ones
+		// are then copied into their lines instead of rebuilt.
+		return jsonscan.ScanArray(rest, &s.scanOpts, func(raw []byte, class jsonscan.Class) error {
+			it := pipeline.Item{Raw: raw, Type: s.def.EventType, Scan: class}
 			if raw[0] == '{' {
 				it.Key, it.Time = itemKeyTime(raw)
 				if it.Time.After(newest) {

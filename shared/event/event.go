@@ -102,8 +102,34 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	b.metaPre = append(b.metaPre, `,"run_id":`...)
 	b.metaPre = appendString(b.metaPre, cfg.Meta.RunID)
 	b.metaPre = append(b.metaPre, `,"dedup_key":`...)
-	b.opts = jsonscan.Options{DropTopLevel: []string{"event_type", MetaKey}, EpochMillis: cfg.EpochMillis}
+	b.opts = ScanOptions(cfg.EpochMillis)
 	return b, nil
+}
+
+// ScanOptions are the reshaping options of a builder whose vendor fields
+// epochMillis hold epoch milliseconds. A source that classifies events with
+// them (jsonscan.ScanArray) lets the builder copy clean events as they are.
+func ScanOptions(epochMillis []string) jsonscan.Options {
+	return jsonscan.Options{DropTopLevel: []string{"event_type", MetaKey}, EpochMillis: epochMillis}
+}
+
+// AppendClassified is Append for an event that jsonscan.ScanArray already
+// validated and classified. A clean event classified under this builder's
+// options is copied instead of rebuilt; anything else goes through Append.
+func (b *Builder) AppendClassified(dst, raw []byte, c jsonscan.Class, eventType, dedupKey string) ([]byte, Info, error) {
+	if !c.Clean || len(raw) == 0 || raw[0] != '{' || !c.Opts.Equal(&b.opts) {
+		return b.Append(dst, raw, eventType, dedupKey)
+	}
+	start := len(dst)
+	dst = append(dst, b.prefix...)
+	objStart := len(dst)
+	dst = append(dst, raw...)
+	dst = b.appendTail(dst, objStart, eventType, dedupKey, nil)
+	if len(dst)-start <= b.cfg.MaxLine && c.Fields+overheadFields <= b.cfg.MaxFields {
+		dst = append(dst, '\n')
+		return dst, Info{Bytes: len(dst) - start - 1}, nil
+	}
+	return b.Append(dst[:start], raw, eventType, dedupKey)
 }
 
 // Envelope returns the builder's envelope.

@@ -14,6 +14,7 @@ package jsonscan
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -63,6 +64,7 @@ type scanner struct {
 	dst    []byte
 	opts   *Options
 	fields int
+	dirty  bool // the walker saw something Strip would change
 }
 
 func (s *scanner) fail(msg string) error {
@@ -184,6 +186,17 @@ func (s *scanner) object(depth int) error {
 			return s.fail("expected ',' or '}'")
 		}
 	}
+}
+
+// Equal reports whether o and p reshape events identically.
+func (o *Options) Equal(p *Options) bool {
+	if o == p {
+		return true
+	}
+	if o == nil || p == nil || o.KeepBigInts != p.KeepBigInts {
+		return false
+	}
+	return slices.Equal(o.DropTopLevel, p.DropTopLevel) && slices.Equal(o.EpochMillis, p.EpochMillis)
 }
 
 func (s *scanner) isDropped(name []byte) bool {

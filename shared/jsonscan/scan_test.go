@@ -354,37 +354,80 @@ func TestMembersFuncLetsTheCallerConsume(t *testing.T) {
 	}
 }
 
-func TestSplitArray(t *testing.T) {
-	var got []string
-	n, err := SplitArray([]byte(` [ {"a":"x,]}\"y"} , [1,[2]], "s\\" ,3 ] rest`), func(e []byte) error {
-		got = append(got, string(e))
-		return nil
-	})
-	if err != nil || fmt.Sprint(got) != `[{"a":"x,]}\"y"} [1,[2]] "s\\" 3]` {
-		t.Fatalf("got %q err %v", got, err)
+func TestScanArrayClassifies(t *testing.T) {
+	opts := &Options{DropTopLevel: []string{"event_type"}, EpochMillis: []string{"ts"}}
+	cases := []struct {
+		elem  string
+		clean bool
+	}{
+		{`{"a":"x","b":{"c":[1,"",true]},"d":1.5}`, true},
+		{`{"a":null}`, false},
+		{`{"a":""}`, false},
+		{`{"a":[1,null]}`, false},
+		{`{"a": 1}`, false},
+		{`{"a":2147483648}`, false},
+		{`{"ts":1740916800123}`, false},
+		{`{"x":{"ts":1}}`, false},
+		{`{"event_type":"x"}`, false},
+		{`{"x":{"event_type":"kept"}}`, true},
+		{"{\"a\":\"\x01\"}", false},
+		{"{\"a\":\"\xff\"}", false},
+		{`{"a":"\u00e9\n é"}`, true},
+		{`"not an object"`, true},
 	}
-	if n != len(` [ {"a":"x,]}\"y"} , [1,[2]], "s\\" ,3 ]`) {
-		t.Fatalf("n = %d", n)
+	for _, c := range cases {
+		var got []Class
+		var elems []string
+		_, err := ScanArray([]byte("["+c.elem+" ]"), opts, func(e []byte, cl Class) error {
+			got = append(got, cl)
+			elems = append(elems, string(e))
+			return nil
+		})
+		if err != nil || len(got) != 1 || elems[0] != c.elem {
+			t.Fatalf("%s: %v %q", c.elem, err, elems)
+		}
+		if got[0].Clean != c.clean {
+			t.Errorf("%s: clean=%v, want %v", c.elem, got[0].Clean, c.clean)
+		}
 	}
-	for _, bad := range []string{`[{"a":1}`, `[{"a":"x]`, `[1,,2]`, `[1}`, `{}`} {
-		if _, err := SplitArray([]byte(bad), func([]byte) error { return nil }); err == nil {
-			t.Errorf("SplitArray(%s) accepted", bad)
+	for _, bad := range []string{`[{"a":1}`, `[{"a":"x]`, `[1,,2]`, `[1}`, `{}`, `[{"a":tru}]`, `[{"a":01}]`} {
+		if _, err := ScanArray([]byte(bad), opts, func([]byte, Class) error { return nil }); err == nil {
+			t.Errorf("ScanArray(%s) accepted", bad)
 		}
 	}
 }
 
-func FuzzSplitArrayAgreesWithElements(f *testing.F) {
-	f.Add([]byte(`[{"a":1},"x",[2,{"b":"]"}],null]`))
+// FuzzScanArrayAgreesWithStrip: ScanArray finds the same elements as
+// Elements, and an element it calls clean is exactly what Strip would
+// produce from it, with the same field count.
+func FuzzScanArrayAgreesWithStrip(f *testing.F) {
+	f.Add([]byte(`[{"a":1},"x",[2,{"b":"]"}],null,{"n":null,"e":"","ts":5}]`))
 	f.Add([]byte(`[ ]`))
+	f.Add([]byte(`[{"event_type":1,"k":[1,[2,null]]},{"big":12345678901}]`))
+	opts := &Options{DropTopLevel: []string{"event_type"}, EpochMillis: []string{"ts"}}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		var want, got []string
+		var want []string
 		wn, werr := Elements(in, func(v []byte) error { want = append(want, string(v)); return nil })
-		if werr != nil {
-			return // Split does not validate: it may accept what Elements refuses
+		var got []string
+		gn, gerr := ScanArray(in, opts, func(v []byte, c Class) error {
+			got = append(got, string(v))
+			if len(v) == 0 || v[0] != '{' {
+				return nil
+			}
+			out, n, res, err := Strip(nil, v, opts)
+			if err != nil || n != len(v) {
+				t.Fatalf("ScanArray accepted %q but Strip did not: %v", v, err)
+			}
+			if c.Clean && (string(out) != string(v) || res.Fields != c.Fields) {
+				t.Fatalf("clean element %q: Strip gives %q (%d fields, class says %d)", v, out, res.Fields, c.Fields)
+			}
+			return nil
+		})
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("Elements err %v, ScanArray err %v", werr, gerr)
 		}
-		gn, gerr := SplitArray(in, func(v []byte) error { got = append(got, string(v)); return nil })
-		if gerr != nil || gn != wn || fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("Split %q (%d, %v) != Elements %q (%d)", got, gn, gerr, want, wn)
+		if werr == nil && (gn != wn || fmt.Sprint(got) != fmt.Sprint(want)) {
+			t.Fatalf("ScanArray %q (%d) != Elements %q (%d)", got, gn, want, wn)
 		}
 	})
 }

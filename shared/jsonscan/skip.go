@@ -1,9 +1,7 @@
 package jsonscan
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"unicode/utf8"
 )
 
@@ -22,32 +20,60 @@ func Skip(src []byte) (int, error) {
 	return s.pos, nil
 }
 
+// The validating walker below also classifies what it walks, for
+// ScanArray: a value is clean when Strip would copy it byte for byte (no
+// whitespace between tokens, no null or "" member, no null array element,
+// no integer to quote, no epoch field to convert, no top-level key to drop,
+// no control character or invalid UTF-8 in a string). Clean events, the
+// usual case, are then copied instead of rebuilt.
+
 func (s *scanner) skip(depth int) error {
 	if depth > MaxDepth {
 		return s.fail("nesting too deep")
 	}
 	switch c := s.src[s.pos]; {
 	case c == '{':
-		return s.skipComposite(depth, '}', true)
+		return s.skipObject(depth)
 	case c == '[':
-		return s.skipComposite(depth, ']', false)
+		return s.skipArray(depth)
 	case c == '"':
+		s.fields++
 		return s.skipString()
 	case c == 't':
+		s.fields++
 		return s.skipLiteral("true")
 	case c == 'f':
+		s.fields++
 		return s.skipLiteral("false")
 	case c == 'n':
+		s.fields++
 		return s.skipLiteral("null")
 	case c == '-' || c >= '0' && c <= '9':
-		end, _, err := s.scanNumber()
+		s.fields++
+		end, integer, err := s.scanNumber()
 		if err != nil {
 			return err
+		}
+		if integer && !s.keepBigInts() && !fitsInt32(s.src[s.pos:end]) {
+			s.dirty = true
 		}
 		s.pos = end
 		return nil
 	}
 	return s.fail("unexpected character")
+}
+
+func (s *scanner) keepBigInts() bool { return s.opts != nil && s.opts.KeepBigInts }
+
+// space skips whitespace between tokens, which Strip would remove.
+func (s *scanner) space() {
+	if s.pos < len(s.src) {
+		switch s.src[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.dirty = true
+			s.skipSpace()
+		}
+	}
 }
 
 func (s *scanner) skipLiteral(lit string) error {
@@ -58,46 +84,56 @@ func (s *scanner) skipLiteral(lit string) error {
 	return nil
 }
 
-func (s *scanner) skipComposite(depth int, closer byte, object bool) error {
+func (s *scanner) skipObject(depth int) error {
 	s.pos++
-	s.skipSpace()
-	if s.pos < len(s.src) && s.src[s.pos] == closer {
+	s.space()
+	if s.pos < len(s.src) && s.src[s.pos] == '}' {
 		s.pos++
 		return nil
 	}
 	for {
-		s.skipSpace()
+		s.space()
+		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
+			return s.fail("expected a member name")
+		}
+		ns := s.pos
+		if err := s.skipString(); err != nil {
+			return err
+		}
+		name := s.src[ns+1 : s.pos-1]
+		s.space()
+		if s.pos >= len(s.src) || s.src[s.pos] != ':' {
+			return s.fail("expected ':'")
+		}
+		s.pos++
+		s.space()
 		if s.pos >= len(s.src) {
 			return s.fail("unexpected end of input")
 		}
-		if object {
-			if s.src[s.pos] != '"' {
-				return s.fail("expected a member name")
+		switch c := s.src[s.pos]; {
+		case c == 'n':
+			s.dirty = true // Strip drops null members
+		case c == '"' && s.pos+1 < len(s.src) && s.src[s.pos+1] == '"':
+			s.dirty = true // and empty strings
+		case c == '-' || c >= '0' && c <= '9':
+			if s.opts != nil && s.isEpochMillis(name) {
+				s.dirty = true
 			}
-			if err := s.skipString(); err != nil {
-				return err
-			}
-			s.skipSpace()
-			if s.pos >= len(s.src) || s.src[s.pos] != ':' {
-				return s.fail("expected ':'")
-			}
-			s.pos++
-			s.skipSpace()
-			if s.pos >= len(s.src) {
-				return s.fail("unexpected end of input")
-			}
+		}
+		if depth == 0 && s.opts != nil && s.isDropped(name) {
+			s.dirty = true
 		}
 		if err := s.skip(depth + 1); err != nil {
 			return err
 		}
-		s.skipSpace()
+		s.space()
 		if s.pos >= len(s.src) {
 			return s.fail("unexpected end of input")
 		}
 		switch s.src[s.pos] {
 		case ',':
 			s.pos++
-		case closer:
+		case '}':
 			s.pos++
 			return nil
 		default:
@@ -106,18 +142,56 @@ func (s *scanner) skipComposite(depth int, closer byte, object bool) error {
 	}
 }
 
+func (s *scanner) skipArray(depth int) error {
+	s.pos++
+	fields := s.fields + 1 // Wazuh keeps an array as one field
+	defer func() { s.fields = fields }()
+	s.space()
+	if s.pos < len(s.src) && s.src[s.pos] == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		s.space()
+		if s.pos >= len(s.src) {
+			return s.fail("unexpected end of input")
+		}
+		if s.src[s.pos] == 'n' {
+			s.dirty = true // Strip drops null elements
+		}
+		if err := s.skip(depth + 1); err != nil {
+			return err
+		}
+		s.space()
+		if s.pos >= len(s.src) {
+			return s.fail("unexpected end of input")
+		}
+		switch s.src[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.fail("expected ',' or closing bracket")
+		}
+	}
+}
+
+// skipString validates a string token. Control characters and invalid
+// UTF-8 are accepted (Strip repairs them) but make the value unclean.
 func (s *scanner) skipString() error {
 	src, i := s.src, s.pos+1
 	for {
-		i = quoteOrBackslash(src, i)
+		i = plainRun(src, i)
 		if i >= len(src) {
 			break
 		}
-		switch src[i] {
-		case '"':
+		switch c := src[i]; {
+		case c == '"':
 			s.pos = i + 1
 			return nil
-		case '\\':
+		case c == '\\':
 			if i+1 >= len(src) {
 				s.pos = i
 				return s.fail("unterminated escape")
@@ -135,6 +209,15 @@ func (s *scanner) skipString() error {
 				s.pos = i
 				return s.fail("invalid escape")
 			}
+		case c < 0x20:
+			s.dirty = true
+			i++
+		default:
+			r, size := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && size == 1 {
+				s.dirty = true
+			}
+			i += size
 		}
 	}
 	s.pos = i
@@ -322,121 +405,55 @@ func Name(quoted []byte, name string) bool {
 	return len(quoted) == len(name)+2 && string(quoted[1:len(quoted)-1]) == name
 }
 
-// SplitArray calls fn for each element of the array at the start of src,
-// finding where elements end by structure alone: brackets and commas
-// outside strings. Unlike Elements it does not validate the elements, so it
-// costs a fraction of a parse; the caller must validate each element (Strip
-// does, and reports an element that is not valid JSON). An unterminated
-// string, unbalanced brackets or a missing ']' is an error.
-func SplitArray(src []byte, fn func(elem []byte) error) (int, error) {
-	s := scanner{src: src}
+// Class is what ScanArray learned about one element.
+type Class struct {
+	// Opts are the options the element was classified against.
+	Opts *Options
+	// Clean means Strip with Opts would copy the element byte for byte.
+	Clean bool
+	// Fields is the element's field count as Strip counts it.
+	Fields int
+}
+
+// ScanArray validates the array at the start of src, element by element,
+// and calls fn with each element (without surrounding whitespace) and its
+// Class under opts. It is the one pass a page's events need before they
+// are turned into lines: clean events are then copied, not rebuilt.
+func ScanArray(src []byte, opts *Options, fn func(elem []byte, c Class) error) (int, error) {
+	s := scanner{src: src, opts: opts}
 	s.skipSpace()
 	if s.pos >= len(src) || src[s.pos] != '[' {
 		return s.pos, s.fail("expected an array")
 	}
-	i := s.pos + 1
-	depth := 0
-	start := -1
-	for i < len(src) {
-		c := src[i]
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			i++
-			continue
-		case '"':
-			j, ok := stringEnd(src, i+1)
-			if !ok {
-				s.pos = i
-				return i, s.fail("unterminated string")
-			}
-			if start < 0 {
-				start = i
-			}
-			i = j + 1
-			continue
-		case '{', '[':
-			if start < 0 {
-				start = i
-			}
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				if c != ']' {
-					s.pos = i
-					return i, s.fail("unbalanced '}'")
-				}
-				if start >= 0 {
-					if err := fn(trimRight(src[start:i])); err != nil {
-						return i, err
-					}
-				}
-				return i + 1, nil
-			}
-			depth--
-		case ',':
-			if depth == 0 {
-				if start < 0 {
-					s.pos = i
-					return i, s.fail("empty array element")
-				}
-				if err := fn(trimRight(src[start:i])); err != nil {
-					return i, err
-				}
-				start = -1
-				i++
-				continue
-			}
-		default:
-			if start < 0 {
-				start = i
-			}
-		}
-		i++
+	s.pos++
+	s.skipSpace()
+	if s.pos < len(src) && src[s.pos] == ']' {
+		return s.pos + 1, nil
 	}
-	s.pos = i
-	return i, s.fail("unexpected end of input in array")
-}
-
-// stringEnd returns the index of the quote closing the string whose content
-// starts at i. It looks for quotes eight bytes at a time and treats a quote
-// as escaped when an odd number of backslashes precede it.
-func stringEnd(src []byte, i int) (int, bool) {
-	start := i
 	for {
-		for i+8 <= len(src) {
-			w := binary.LittleEndian.Uint64(src[i:])
-			if m := equal(w, '"'); m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				goto found
-			}
-			i += 8
+		s.skipSpace()
+		if s.pos >= len(src) {
+			return s.pos, s.fail("unexpected end of input in array")
 		}
-		for i < len(src) && src[i] != '"' {
-			i++
+		start := s.pos
+		s.dirty, s.fields = false, 0
+		if err := s.skip(0); err != nil {
+			return s.pos, err
 		}
-		if i >= len(src) {
-			return len(src), false
+		if err := fn(src[start:s.pos], Class{Opts: opts, Clean: !s.dirty, Fields: s.fields}); err != nil {
+			return s.pos, err
 		}
-	found:
-		n := 0
-		for k := i - 1; k >= start && src[k] == '\\'; k-- {
-			n++
+		s.skipSpace()
+		if s.pos >= len(src) {
+			return s.pos, s.fail("unexpected end of input in array")
 		}
-		if n%2 == 0 {
-			return i, true
+		switch src[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			return s.pos + 1, nil
+		default:
+			return s.pos, s.fail("expected ',' or ']'")
 		}
-		i++
 	}
-}
-
-func trimRight(b []byte) []byte {
-	for len(b) > 0 {
-		switch b[len(b)-1] {
-		case ' ', '\t', '\n', '\r':
-			b = b[:len(b)-1]
-			continue
-		}
-		break
-	}
-	return b
 }

@@ -39,19 +39,3 @@ func plainRun(src []byte, i int) int {
 	}
 	return i
 }
-
-// quoteOrBackslash returns the index of the first quote or backslash at or
-// after i.
-func quoteOrBackslash(src []byte, i int) int {
-	for i+8 <= len(src) {
-		w := binary.LittleEndian.Uint64(src[i:])
-		if m := equal(w, '"') | equal(w, '\\'); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-		i += 8
-	}
-	for i < len(src) && src[i] != '"' && src[i] != '\\' {
-		i++
-	}
-	return i
-}

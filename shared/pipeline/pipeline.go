@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -34,6 +35,10 @@ type Item struct {
 	Key string
 	// Time is the event's own time (zero if unknown).
 	Time time.Time
+	// Scan is set when the source already validated and classified Raw
+	// with jsonscan.ScanArray under event.ScanOptions: a clean event is
+	// then copied into its line instead of rebuilt.
+	Scan jsonscan.Class
 }
 
 // Page is the result of one vendor request.

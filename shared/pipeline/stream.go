@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
@@ -22,7 +21,7 @@ type streamRun struct {
 	b     *event.Builder
 	lease state.Lease
 	rec   state.Record
-	seen  map[string]time.Time
+	seen  seenSet
 
 	pending       *state.Record // to commit after the next confirmation
 	pendingPages  int64
@@ -80,10 +79,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 	}
 	res.Ran = true
 	res.Success = true
-	sr.seen = make(map[string]time.Time, len(sr.rec.Seen))
-	for _, k := range sr.rec.Seen {
-		sr.seen[k.Key] = k.At
-	}
+	sr.seen.load(sr.rec.Seen)
 	if err := s.Source.Start(ctx, sr.rec); err != nil {
 		res.Stop = StopError
 		r.emitError(ctx, s, res, err)
@@ -132,14 +128,16 @@ func (sr *streamRun) loop(ctx context.Context) {
 		var pageEvents int64
 		var newest time.Time
 		for _, it := range page.Items {
-			if it.Key != "" {
-				if _, dup := sr.seen[it.Key]; dup {
-					res.Duplicates++
-					continue
-				}
+			if it.Key != "" && sr.seen.has(it.Key) {
+				res.Duplicates++
+				continue
 			}
 			var info event.Info
-			buf, info, err = sr.b.Append(buf, it.Raw, it.Type, it.Key)
+			if it.Scan.Opts != nil {
+				buf, info, err = sr.b.AppendClassified(buf, it.Raw, it.Scan, it.Type, it.Key)
+			} else {
+				buf, info, err = sr.b.Append(buf, it.Raw, it.Type, it.Key)
+			}
 			if err != nil {
 				// Never dropped in silence: the operator gets an event
 				// naming the item, and can fetch it from the vendor.
@@ -150,8 +148,8 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Reduced++
 				sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
 			}
-			if it.Key != "" {
-				sr.seen[it.Key] = it.Time
+			if it.Key != "" && len(it.Key) <= state.MaxSeenKeyLen {
+				sr.seen.add(it.Key, it.Time)
 			}
 			if it.Time.After(newest) {
 				newest = it.Time
@@ -181,7 +179,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 		sr.events += pageEvents
 		r.bytes += int64(len(buf))
 		r.events += pageEvents
-		sr.pending = &state.Record{Cursor: page.Cursor, Seen: sr.snapshotSeen(page.SeenSince)}
+		sr.pending = &state.Record{Cursor: page.Cursor, Seen: sr.seen.snapshot(page.SeenSince, sr.r.cfg.SeenLimit)}
 		sr.pendingPages++
 		sr.pendingEvents += pageEvents
 		sr.pendingBytes += int64(len(buf))
@@ -233,37 +231,6 @@ func (sr *streamRun) pageStop(n, events int64) string {
 		return StopMaxEvents
 	}
 	return ""
-}
-
-// snapshotSeen returns the dedup keys to store with the next cursor: those
-// at or after since, newest kept when there are too many. The in-memory set
-// is trimmed the same way.
-func (sr *streamRun) snapshotSeen(since time.Time) []state.Seen {
-	if since.IsZero() {
-		clear(sr.seen)
-		return nil
-	}
-	out := make([]state.Seen, 0, len(sr.seen))
-	for k, at := range sr.seen {
-		if at.Before(since) || len(k) > state.MaxSeenKeyLen {
-			delete(sr.seen, k)
-			continue
-		}
-		out = append(out, state.Seen{Key: k, At: at})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].At.Equal(out[j].At) {
-			return out[i].At.Before(out[j].At)
-		}
-		return out[i].Key < out[j].Key
-	})
-	if over := len(out) - sr.r.cfg.SeenLimit; over > 0 {
-		for _, k := range out[:over] {
-			delete(sr.seen, k.Key)
-		}
-		out = out[over:]
-	}
-	return out
 }
 
 // confirmAndCommit asks the sink to confirm everything written and then

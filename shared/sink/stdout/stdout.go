@@ -23,7 +23,7 @@ import (
 
 // chunk is the most written in one system call: whole lines only, so that
 // an interruption between calls never leaves half a line.
-const chunk = 64 << 10
+const chunk = 256 << 10
 
 // Sink writes lines to a file, normally os.Stdout.
 type Sink struct {
@@ -37,8 +37,18 @@ func New(f *os.File) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stdout sink: stat: %w", err)
 	}
-	return &Sink{f: f, isPipe: fi.Mode()&os.ModeNamedPipe != 0}, nil
+	s := &Sink{f: f, isPipe: fi.Mode()&os.ModeNamedPipe != 0}
+	if s.isPipe {
+		// A larger pipe lets a page go out in fewer blocking writes and
+		// wake-ups of the reader. Best effort: the system limit may refuse.
+		unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	}
+	return s, nil
 }
+
+// pipeSize is the pipe capacity asked for (Linux allows unprivileged
+// processes up to /proc/sys/fs/pipe-max-size, 1 MiB by default).
+const pipeSize = 1 << 20
 
 // Overhead is zero: wodle lines carry no syslog header.
 func (s *Sink) Overhead() int { return 0 }

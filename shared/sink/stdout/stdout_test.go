@@ -55,8 +55,8 @@ func TestWriteStopsAtLineBoundaryWhenCancelled(t *testing.T) {
 	defer w.Close()
 	s, _ := New(w)
 	var page []byte
-	for i := 0; i < 3000; i++ {
-		page = append(page, []byte(`{"k":"`+strings.Repeat("x", 100)+`"}`+"\n")...)
+	for i := 0; i < 3000; i++ { // several times the pipe's capacity
+		page = append(page, []byte(`{"k":"`+strings.Repeat("x", 1000)+`"}`+"\n")...)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -360,12 +360,16 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, err
 	}
 	name := l.key.String()
-	cur, err := l.store.record(doc, name)
-	if err != nil {
-		return 0, err
+	stored, ok := recordVersion(doc.streams[name])
+	if !ok {
+		cur, err := l.store.record(doc, name)
+		if err != nil {
+			return 0, err
+		}
+		stored = cur.Version
 	}
-	if cur.Version != rec.Version {
-		return 0, fmt.Errorf("filestore: commit %s at version %d, stored %d: %w", l.key, rec.Version, cur.Version, state.ErrConflict)
+	if stored != rec.Version {
+		return 0, fmt.Errorf("filestore: commit %s at version %d, stored %d: %w", l.key, rec.Version, stored, state.ErrConflict)
 	}
 	rec.Version++
 	rec.UpdatedAt = l.store.now().UTC()

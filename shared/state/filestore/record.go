@@ -61,6 +61,25 @@ func encodeRecord(rec state.Record) (json.RawMessage, error) {
 	return b, nil
 }
 
+// recordVersion reads the version of a record in our own layout without
+// decoding its dedup set; it reports false for anything else (an absent
+// record has version 0).
+func recordVersion(raw json.RawMessage) (int64, bool) {
+	if raw == nil {
+		return 0, true
+	}
+	rest, ok := strings.CutPrefix(string(raw[:min(len(raw), 32)]), `{"version":`)
+	if !ok {
+		return 0, false
+	}
+	end := strings.IndexAny(rest, ",}")
+	if end <= 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(rest[:end], 10, 64)
+	return v, err == nil
+}
+
 func decodeRecord(raw json.RawMessage) (state.Record, error) {
 	var sr storedRecord
 	if err := json.Unmarshal(raw, &sr); err != nil {

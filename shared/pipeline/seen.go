@@ -1,0 +1,71 @@
+package pipeline
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+)
+
+// seenSet is a stream's dedup set: the keys delivered at the cursor's
+// boundary. A page commits a snapshot of it, so it is kept ordered by time
+// as keys arrive (vendors serve events nearly in order) rather than sorted
+// from scratch on every page.
+type seenSet struct {
+	keys   map[string]struct{}
+	order  []state.Seen // by At, then insertion, unless sorted is false
+	sorted bool
+}
+
+func (s *seenSet) load(stored []state.Seen) {
+	s.keys = make(map[string]struct{}, len(stored))
+	s.order = s.order[:0]
+	s.sorted = true
+	for _, k := range stored {
+		s.add(k.Key, k.At)
+	}
+}
+
+func (s *seenSet) has(key string) bool {
+	_, ok := s.keys[key]
+	return ok
+}
+
+func (s *seenSet) add(key string, at time.Time) {
+	if _, ok := s.keys[key]; ok {
+		return
+	}
+	s.keys[key] = struct{}{}
+	if n := len(s.order); n > 0 && at.Before(s.order[n-1].At) {
+		s.sorted = false
+	}
+	s.order = append(s.order, state.Seen{Key: key, At: at})
+}
+
+// snapshot keeps the keys at or after since (the window a restart may
+// overlap), at most limit of them, the newest, and returns a copy to store.
+// A zero since forgets every key.
+func (s *seenSet) snapshot(since time.Time, limit int) []state.Seen {
+	if since.IsZero() {
+		clear(s.keys)
+		s.order = s.order[:0]
+		s.sorted = true
+		return nil
+	}
+	if !s.sorted {
+		sort.SliceStable(s.order, func(i, j int) bool { return s.order[i].At.Before(s.order[j].At) })
+		s.sorted = true
+	}
+	cut := sort.Search(len(s.order), func(i int) bool { return !s.order[i].At.Before(since) })
+	if over := len(s.order) - cut - limit; over > 0 {
+		cut += over
+	}
+	if cut > 0 {
+		for _, k := range s.order[:cut] {
+			delete(s.keys, k.Key)
+		}
+		s.order = slices.Delete(s.order, 0, cut)
+	}
+	return slices.Clone(s.order)
+}
