@@ -127,7 +127,11 @@ func (w *world) start(bootstrap string, timeout int, extra ...string) *rietest.R
 	return rietest.Start(w.t, rietest.Options{Bootstrap: bootstrap, Timeout: timeout, Env: w.env(extra...)})
 }
 
-// generate adds n audit events, one every step, ending about now.
+// generate adds n audit events, one every step, ending a minute ago.
+// Steps of a second or more keep the dedup set the collector stores with
+// each cursor (events of its last 5 minutes) small: moto, unlike
+// DynamoDB, takes hundreds of milliseconds to update an item holding
+// thousands of keys.
 func (w *world) generate(n int, step time.Duration) {
 	w.sim.Generate(tenant, onepasswordtest.StreamAuditEvents, n, time.Now().Add(-time.Duration(n)*step-time.Minute), step)
 }

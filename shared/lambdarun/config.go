@@ -1,0 +1,234 @@
+package lambdarun
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/secrets/awssm"
+	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
+)
+
+// Environment variables read by LoadConfig (see the package documentation
+// for what each one accepts).
+const (
+	EnvStateTable       = "WAZUH_PULL_STATE_TABLE"
+	EnvSecretPrefix     = "WAZUH_PULL_SECRET_PREFIX"
+	EnvSecretTTL        = "WAZUH_PULL_SECRET_TTL"
+	EnvSyslogURL        = "WAZUH_PULL_SYSLOG_URL"
+	EnvSyslogTLSSecret  = "WAZUH_PULL_SYSLOG_TLS_SECRET"
+	EnvDeadlineMargin   = "WAZUH_PULL_DEADLINE_MARGIN"
+	EnvRateLimit        = "WAZUH_PULL_RATE_LIMIT"
+	EnvLogLevel         = "WAZUH_PULL_LOG_LEVEL"
+	EnvMetricsNamespace = "WAZUH_PULL_METRICS_NAMESPACE"
+	// EnvLambdaLogLevel is set by Lambda's advanced logging controls; it is
+	// used when EnvLogLevel is not set.
+	EnvLambdaLogLevel = "AWS_LAMBDA_LOG_LEVEL"
+)
+
+// Defaults.
+const (
+	DefaultDeadlineMargin   = 10 * time.Second
+	DefaultMetricsNamespace = "WazuhPull"
+	// DefaultRateBurst is how many requests an invocation may send at once
+	// before pacing starts: small, because the tenant's other streams may
+	// be bursting at the same moment from other execution environments.
+	DefaultRateBurst = 10
+	// MaxDeadlineMargin bounds the margin: Lambda runs at most 15 minutes.
+	MaxDeadlineMargin = 5 * time.Minute
+)
+
+// Config is the validated configuration of a function.
+type Config struct {
+	// Table is the DynamoDB state table (name or ARN).
+	Table string
+	// SecretPrefix is the first part of credential secret ids:
+	// "<SecretPrefix>/<vendor>/<tenant>".
+	SecretPrefix string
+	// SecretTTL is how long a secret read is reused (at most awssm.MaxTTL).
+	SecretTTL time.Duration
+	// SyslogURL is tls://host:port or tcp://host:port.
+	SyslogURL string
+	// SyslogTLSSecret is the Secrets Manager secret (name or ARN) holding
+	// {"ca_pem","client_cert_pem","client_key_pem","server_name"}; "" means
+	// the system CA pool and no client certificate.
+	SyslogTLSSecret string
+	// DeadlineMargin is the time before the invocation's deadline at
+	// which fetching stops, left for delivering, committing and reporting.
+	DeadlineMargin time.Duration
+	// RateLimit is the requests per minute this invocation may send to the
+	// vendor; negative means unpaced.
+	RateLimit float64
+	// RateBurst is the limiter's burst.
+	RateBurst int
+	LogLevel  slog.Level
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics.
+	MetricsNamespace string
+	// NewSource is the vendor's source constructor, from Vendor.Setup.
+	NewSource NewSourceFunc
+}
+
+// SecretID returns the credential secret of a tenant.
+func (c *Config) SecretID(vendor, tenant string) string {
+	return awssm.SecretID(c.SecretPrefix, vendor, tenant)
+}
+
+// LoadConfig reads and validates the configuration from getenv. It does no
+// network I/O, so it can run in the init phase. The error, a *ConfigError,
+// lists every problem found.
+func LoadConfig(v Vendor, getenv func(string) string) (Config, error) {
+	if err := v.validate(); err != nil {
+		return Config{}, &ConfigError{Err: fmt.Errorf("vendor description (a bug in the function's main package): %w", err)}
+	}
+	env := NewEnv(getenv)
+	c := Config{RateBurst: DefaultRateBurst}
+
+	c.Table = env.Required(EnvStateTable, "the DynamoDB table holding stream cursors and leases")
+	if c.Table != "" {
+		if err := checkTableName(c.Table); err != nil {
+			env.Fail(EnvStateTable, "%v", err)
+		}
+	}
+
+	c.SecretPrefix = strings.TrimSuffix(env.String(EnvSecretPrefix, awssm.DefaultPrefix), "/")
+	if err := checkSecretName(c.SecretPrefix, 256); err != nil {
+		env.Fail(EnvSecretPrefix, "%v", err)
+	}
+	c.SecretTTL = env.Duration(EnvSecretTTL, awssm.MaxTTL, time.Second, awssm.MaxTTL)
+
+	c.SyslogURL = env.Required(EnvSyslogURL, "where events go: tls://relay:6514 (a TLS relay in front of wazuh-remoted) or tcp://remoted:514 (private network only)")
+	scheme := ""
+	if c.SyslogURL != "" {
+		ep, err := syslog.ParseURL(c.SyslogURL)
+		switch {
+		case err != nil:
+			env.Fail(EnvSyslogURL, "%v", err)
+		case ep.Scheme == "udp":
+			env.Fail(EnvSyslogURL, "udp:// is not supported in Lambda: UDP cannot confirm delivery, so cursors could move past lost events; use tls:// or tcp://")
+		default:
+			scheme = ep.Scheme
+		}
+	}
+	c.SyslogTLSSecret = env.Lookup(EnvSyslogTLSSecret)
+	switch {
+	case c.SyslogTLSSecret == "":
+	case strings.Contains(c.SyslogTLSSecret, "-----BEGIN"):
+		env.Fail(EnvSyslogTLSSecret, "holds PEM data; it must name a Secrets Manager secret whose JSON holds ca_pem, client_cert_pem and client_key_pem (key material never goes in the environment)")
+	case scheme == "tcp":
+		env.Fail(EnvSyslogTLSSecret, "is set but %s is tcp://, which would send in clear text; use tls:// or remove the TLS secret", EnvSyslogURL)
+	default:
+		if err := checkSecretName(c.SyslogTLSSecret, 2048); err != nil {
+			env.Fail(EnvSyslogTLSSecret, "%v", err)
+		}
+	}
+	for _, name := range []string{"WAZUH_PULL_SYSLOG_CA", "WAZUH_PULL_SYSLOG_CERT", "WAZUH_PULL_SYSLOG_KEY"} {
+		env.Forbid(name, "put ca_pem, client_cert_pem and client_key_pem in the Secrets Manager secret named by "+EnvSyslogTLSSecret)
+	}
+	for _, name := range v.CredentialEnv {
+		env.Forbid(name, fmt.Sprintf("store the credentials as JSON in the Secrets Manager secret %s", awssm.SecretID(c.SecretPrefix, v.Name, "<tenant>")))
+	}
+
+	c.DeadlineMargin = env.Duration(EnvDeadlineMargin, DefaultDeadlineMargin, 0, MaxDeadlineMargin)
+
+	def := -1.0
+	if v.RequestsPerMinute > 0 {
+		def = v.RequestsPerMinute / float64(len(v.Streams))
+	}
+	c.RateLimit = env.Float(EnvRateLimit, def, -1, 1e6)
+	if c.RateLimit == 0 {
+		env.Fail(EnvRateLimit, "0 would never send a request; give requests per minute, or -1 for no pacing")
+	}
+
+	c.LogLevel = logLevel(env)
+	c.MetricsNamespace = env.String(EnvMetricsNamespace, DefaultMetricsNamespace)
+	if err := checkNamespace(c.MetricsNamespace); err != nil {
+		env.Fail(EnvMetricsNamespace, "%v", err)
+	}
+
+	newSource, err := v.Setup(env)
+	if err != nil {
+		env.Fail(v.Name, "%v", err)
+	}
+	c.NewSource = newSource
+	if err := env.Err(); err != nil {
+		return Config{}, err
+	}
+	if c.NewSource == nil {
+		return Config{}, &ConfigError{Err: fmt.Errorf("vendor %s: Setup returned no source constructor", v.Name)}
+	}
+	return c, nil
+}
+
+func logLevel(env *Env) slog.Level {
+	if raw := env.Lookup(EnvLogLevel); raw != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(raw)); err != nil {
+			env.Fail(EnvLogLevel, "%q is not one of debug, info, warn, error", raw)
+			return slog.LevelInfo
+		}
+		return l
+	}
+	// Lambda's own names; an unknown value is Lambda's business, not a
+	// reason to refuse to run.
+	switch strings.ToUpper(env.Lookup(EnvLambdaLogLevel)) {
+	case "TRACE", "DEBUG":
+		return slog.LevelDebug
+	case "WARN":
+		return slog.LevelWarn
+	case "ERROR", "FATAL":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// checkTableName accepts a DynamoDB table name or a table ARN.
+func checkTableName(s string) error {
+	if strings.HasPrefix(s, "arn:") {
+		if !strings.Contains(s, ":dynamodb:") || !strings.Contains(s, ":table/") {
+			return fmt.Errorf("%q is not a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>)", s)
+		}
+		return nil
+	}
+	if len(s) < 3 || len(s) > 255 {
+		return fmt.Errorf("%q must be 3 to 255 characters", s)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return fmt.Errorf("%q may only contain letters, digits, '_', '-' and '.'", s)
+		}
+	}
+	return nil
+}
+
+// checkSecretName accepts what Secrets Manager allows in a name, and ARNs.
+// Names are not secret, so quoting them in an error is fine.
+func checkSecretName(s string, max int) error {
+	if s == "" || len(s) > max {
+		return fmt.Errorf("must be 1 to %d characters", max)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/_+=.@-:", c) >= 0) {
+			return fmt.Errorf("%q may only contain letters, digits and /_+=.@- (a Secrets Manager name or ARN)", s)
+		}
+	}
+	return nil
+}
+
+func checkNamespace(s string) error {
+	if s == "" || len(s) > 255 {
+		return fmt.Errorf("must be 1 to 255 characters")
+	}
+	if strings.HasPrefix(s, "AWS/") {
+		return fmt.Errorf("%q: the AWS/ prefix is reserved for AWS services", s)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._-/#: ", c) >= 0) {
+			return fmt.Errorf("%q may only contain letters, digits and ._-/#: and spaces", s)
+		}
+	}
+	return nil
+}

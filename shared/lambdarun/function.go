@@ -1,0 +1,415 @@
+package lambdarun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"golang.org/x/time/rate"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
+	"github.com/wazuh-pull/wazuh-pull/shared/logx"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/secrets/awssm"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+	"github.com/wazuh-pull/wazuh-pull/shared/state/dynamostore"
+)
+
+// Timing of the end of an invocation.
+const (
+	// maxFinish bounds the final confirmation, commit and run summary once
+	// fetching stopped or the invocation was interrupted.
+	maxFinish = 5 * time.Second
+	minFinish = 500 * time.Millisecond
+	// leaseSlack is added to the time left in the invocation to make the
+	// lease TTL: a commit may land up to the finish timeout after the
+	// deadline, and another execution environment's clock may differ by a
+	// little. A killed invocation's lease then expires soon after its
+	// deadline instead of after dynamostore's default 15 minutes.
+	leaseSlack = 5 * time.Second
+	// shutdownWait is how long the SIGTERM handler lets an interrupted run
+	// commit before it closes the sink. Lambda sends SIGKILL about 500 ms
+	// after SIGTERM (the emulator after 600 ms).
+	shutdownWait = 350 * time.Millisecond
+)
+
+// Options are the parts of a Function that tests replace.
+type Options struct {
+	// Logger receives structured logs (default: JSON on stderr, redacted).
+	Logger *slog.Logger
+	// Redactor learns every secret read (default: a new one).
+	Redactor *redact.Redactor
+	// Metrics receives one EMF line per invocation (default os.Stdout).
+	Metrics io.Writer
+	// Now replaces time.Now.
+	Now func() time.Time
+}
+
+// Function is one execution environment's state: built once in the init
+// phase, reused by every warm invocation. Handle serves one invocation at
+// a time (Lambda never runs two in one environment); Shutdown may run
+// concurrently with it.
+type Function struct {
+	v         Vendor
+	cfg       Config
+	log       *slog.Logger
+	red       *redact.Redactor
+	metrics   io.Writer
+	now       func() time.Time
+	store     state.Store
+	sm        *secretsmanager.Client
+	tlsSecret *awssm.Source // nil: system CA pool, no client certificate
+
+	mu      sync.Mutex
+	tenants map[string]*tenantState
+	current *invocation
+}
+
+// tenantState is kept across warm invocations: the secret cache (so a
+// warm invocation costs no GetSecretValue) and the HTTP client (kept-alive
+// connections, and the limiter's memory of recent requests).
+type tenantState struct {
+	creds *awssm.Source
+	http  *httpx.Client
+}
+
+// invocation is what Shutdown needs to stop the run in progress.
+type invocation struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	mu   sync.Mutex
+	sink *guardedSink
+}
+
+func (inv *invocation) setSink(s *guardedSink) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.sink = s
+}
+
+func (inv *invocation) getSink() *guardedSink {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.sink
+}
+
+// errShutdown is the cancellation cause of a run stopped by SIGTERM.
+var errShutdown = errors.New("lambdarun: execution environment shutting down (SIGTERM)")
+
+// New builds a Function. It does no network I/O: clients connect on first
+// use, inside an invocation.
+func New(v Vendor, cfg Config, db *dynamodb.Client, sm *secretsmanager.Client, opts Options) (*Function, error) {
+	if err := v.validate(); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	if cfg.NewSource == nil || cfg.Table == "" || cfg.SyslogURL == "" {
+		return nil, &ConfigError{Err: errors.New("configuration not loaded (use LoadConfig)")}
+	}
+	if opts.Redactor == nil {
+		opts.Redactor = redact.New()
+	}
+	if opts.Logger == nil {
+		opts.Logger = logx.New(os.Stderr, cfg.LogLevel, opts.Redactor)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = os.Stdout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	f := &Function{
+		v:       v,
+		cfg:     cfg,
+		log:     opts.Logger,
+		red:     opts.Redactor,
+		metrics: opts.Metrics,
+		now:     opts.Now,
+		store:   dynamostore.New(db, cfg.Table),
+		sm:      sm,
+		tenants: map[string]*tenantState{},
+	}
+	if cfg.SyslogTLSSecret != "" {
+		f.tlsSecret = awssm.New(sm, cfg.SyslogTLSSecret, awssm.Options{TTL: cfg.SecretTTL, Redactor: f.red})
+	}
+	return f, nil
+}
+
+// Invoke is the Lambda handler (it implements lambda.Handler): it takes
+// the raw payload, so that a payload that is not JSON at all still gets a
+// precise InputError rather than the runtime library's decoding error,
+// runs Handle and returns the JSON summary.
+func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	in, err := DecodeInput(payload)
+	if err != nil {
+		out := newOutput(&f.v, Input{}, runID(ctx))
+		return nil, f.refuse(ctx, &out, err)
+	}
+	out, err := f.Handle(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("lambdarun: encode summary: %w", err)
+	}
+	return b, nil
+}
+
+// refuse reports an invocation that could not start (invalid input): a
+// log line and the vendor-wide error metric; the dimensions of an invalid
+// input are not trusted.
+func (f *Function) refuse(ctx context.Context, out *Output, err error) error {
+	out.Stop = pipeline.StopError
+	out.Errors = append(out.Errors, pipeline.CodeConfig)
+	f.log.ErrorContext(ctx, "invocation refused", "run_id", out.RunID, "error", err)
+	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), out, false); merr != nil {
+		f.log.Error("metrics not written", "error", merr)
+	}
+	return err
+}
+
+// Handle collects one stream of one tenant: lease, fetch, deliver, commit,
+// per page, until caught up or the deadline margin is reached; then it
+// writes the run_summary event, one EMF metrics line and a log line, and
+// returns the summary. It returns an error (a *RunError) when the stream
+// failed, and none when the stream was skipped because another invocation
+// holds it.
+func (f *Function) Handle(ctx context.Context, in Input) (Output, error) {
+	start := f.now()
+	out := newOutput(&f.v, in, runID(ctx))
+	if err := in.Validate(&f.v); err != nil {
+		return out, f.refuse(ctx, &out, err)
+	}
+	log := f.log.With("tenant", in.Tenant, "stream", in.Stream, "run_id", out.RunID)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	inv := &invocation{cancel: cancel, done: make(chan struct{})}
+	f.setCurrent(inv)
+	defer func() {
+		f.setCurrent(nil)
+		close(inv.done)
+	}()
+
+	err := f.run(ctx, in, inv, &out, log)
+	out.DurationMs = f.now().Sub(start).Milliseconds()
+	if out.Locked {
+		log.Warn("stream skipped: another invocation holds its lease", "summary", out)
+	} else if err != nil || !out.Success {
+		log.Error("stream failed", "summary", out, "error", err)
+	} else {
+		log.Info("stream done", "summary", out)
+	}
+	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), &out, true); merr != nil {
+		log.Error("metrics not written", "error", merr)
+	}
+	if err != nil || !out.Success {
+		return out, &RunError{Output: out, Err: err}
+	}
+	return out, nil
+}
+
+func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Output, log *slog.Logger) error {
+	raw, err := f.openSink(ctx, log)
+	if err != nil {
+		// Without a sink there is nowhere to put an error event: the log
+		// line, the metric and the invocation error are all there is.
+		out.Stop = pipeline.StopError
+		out.Errors = append(out.Errors, pipeline.CodeConfig)
+		return err
+	}
+	s := newGuardedSink(raw)
+	inv.setSink(s)
+	defer s.Close()
+
+	budget, leaseTTL, finish := f.budget(ctx, log)
+	t := f.tenant(in.Tenant, log)
+	runner, err := pipeline.New(pipeline.Config{
+		Envelope:      f.v.Envelope,
+		RunID:         out.RunID,
+		Owner:         owner(out.RunID),
+		Store:         shieldedStore{Store: f.store, finish: finish},
+		Sink:          s,
+		EpochMillis:   f.v.EpochMillis,
+		Budget:        budget,
+		ConfirmPages:  1,
+		FinishTimeout: finish,
+		LeaseTTL:      leaseTTL,
+		Logger:        log,
+		Redactor:      f.red,
+		Now:           f.now,
+	})
+	if err != nil {
+		out.Stop = pipeline.StopError
+		out.Errors = append(out.Errors, pipeline.CodeConfig)
+		return fmt.Errorf("lambdarun: pipeline: %w", err)
+	}
+	src, err := f.cfg.NewSource(ctx, SourceParams{
+		Tenant:      in.Tenant,
+		Stream:      in.Stream,
+		Credentials: t.creds,
+		HTTP:        t.http,
+		Logger:      log,
+	})
+	if err != nil {
+		perr := &pipeline.Error{Code: pipeline.CodeConfig, Message: "cannot set up the " + f.v.Name + " collector", Err: err}
+		out.Stop = pipeline.StopError
+		out.Errors = append(out.Errors, pipeline.CodeConfig)
+		if werr := runner.WriteError(ctx, in.Tenant, in.Stream, perr); werr != nil {
+			log.Error("error event not delivered", "error", werr)
+		}
+		return perr
+	}
+	key := state.Key{Tenant: in.Tenant, Vendor: f.v.Name, Stream: in.Stream}
+	results := runner.Run(ctx, []pipeline.Stream{{Key: key, Name: in.Stream, Source: src}})
+	out.fill(results[0], f.now())
+	// Only this invocation's stream is listed: the tenant's other streams
+	// run in their own invocations, and "<stream>_ran": false for them
+	// would read as a failure.
+	if err := runner.WriteSummary(ctx, pipeline.SummaryInput{Streams: []string{in.Stream}, Tenant: in.Tenant, Results: results}); err != nil {
+		log.Error("run_summary not delivered", "error", err)
+	} else {
+		out.SummaryDelivered = true
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errShutdown) {
+		return cause
+	}
+	return nil
+}
+
+// budget derives the run's deadline, lease TTL and finish timeout from
+// the invocation's deadline.
+func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budget, time.Duration, time.Duration) {
+	margin := f.cfg.DeadlineMargin
+	finish := min(max(margin/2, minFinish), maxFinish)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		// Not under Lambda (a direct call): no time bound but ctx.
+		return pipeline.Budget{}, 0, finish
+	}
+	remaining := deadline.Sub(f.now())
+	if margin > remaining/2 {
+		// A margin this large would leave (almost) no time to fetch, and
+		// the stream would never progress: keep half the invocation.
+		log.Warn("the deadline margin leaves less than half of the invocation; using half the remaining time instead",
+			"margin", margin.String(), "remaining", remaining.String(), "setting", EnvDeadlineMargin)
+		margin = max(remaining/2, 0)
+	}
+	return pipeline.Budget{Deadline: deadline.Add(-margin)}, max(remaining, 0) + finish + leaseSlack, finish
+}
+
+func (f *Function) tenant(name string, log *slog.Logger) *tenantState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.tenants[name]; ok {
+		return t
+	}
+	var lim httpx.Limiter
+	if f.cfg.RateLimit > 0 {
+		lim = &pacer{rate.NewLimiter(rate.Limit(f.cfg.RateLimit/60), f.cfg.RateBurst)}
+	}
+	hc, err := httpx.New(httpx.Config{Limiter: lim, Redactor: f.red, Logger: f.log.With("tenant", name), UserAgent: f.v.UserAgent})
+	if err != nil {
+		// httpx.New fails only on a CA bundle, which we never pass.
+		panic(fmt.Sprintf("lambdarun: httpx.New: %v", err))
+	}
+	t := &tenantState{
+		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red}),
+		http:  hc,
+	}
+	f.tenants[name] = t
+	log.Debug("tenant set up", "secret_id", t.creds.SecretID(), "secret_ttl", f.cfg.SecretTTL.String(), "rate_per_minute", f.cfg.RateLimit)
+	return t
+}
+
+// pacer is a rate limiter that, when the next request's turn comes after
+// the context's deadline, waits for the deadline instead of refusing at
+// once as rate.Limiter.Wait does. The pipeline tells "the time budget ran
+// out" (stop, commit, report a backlog) from "the vendor call failed" (an
+// error event, a failed invocation) by whether its fetch context has
+// expired; an early refusal would turn every paced invocation that
+// reaches its deadline into a failure.
+type pacer struct{ lim *rate.Limiter }
+
+func (p *pacer) Wait(ctx context.Context) error {
+	r := p.lim.Reserve()
+	if !r.OK() {
+		return fmt.Errorf("lambdarun: rate limiter refused a request (burst %d)", p.lim.Burst())
+	}
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel() // give the turn back to the next invocation's budget
+		return ctx.Err()
+	}
+}
+
+func (f *Function) setCurrent(inv *invocation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.current = inv
+}
+
+// Shutdown is the SIGTERM handler. Lambda sends SIGTERM when an invocation
+// timed out and when an idle execution environment is retired. A run in
+// progress is cancelled, so it stops fetching, confirms and commits what
+// it delivered and releases its lease; the sink is then closed, ending
+// the connection cleanly (TLS close_notify) rather than by SIGKILL.
+func (f *Function) Shutdown() {
+	f.mu.Lock()
+	inv := f.current
+	f.mu.Unlock()
+	if inv == nil {
+		f.log.Info("shutting down (SIGTERM); no invocation in progress")
+		return
+	}
+	f.log.Warn("SIGTERM during an invocation: stopping and committing what was delivered")
+	inv.cancel(errShutdown)
+	t := time.NewTimer(shutdownWait)
+	defer t.Stop()
+	select {
+	case <-inv.done:
+	case <-t.C:
+		f.log.Warn("the interrupted run did not finish in time; closing the sink (lines not yet confirmed will be sent again by the next run)")
+	}
+	if s := inv.getSink(); s != nil && !s.closeWithin(50*time.Millisecond) {
+		f.log.Warn("the sink was still busy and could not be closed before the process ends")
+	}
+}
+
+// runID is the Lambda request id (it ties events, logs and metrics to one
+// invocation), or a random id outside Lambda.
+func runID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + rand.Text()[:8]
+}
+
+// owner names the lease holder for diagnostics: the execution environment
+// (its log stream) and the request.
+func owner(runID string) string {
+	if ls := lambdacontext.LogStreamName; ls != "" && len(ls) < 160 {
+		return ls + "/" + runID
+	}
+	return runID
+}

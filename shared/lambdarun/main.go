@@ -1,0 +1,84 @@
+package lambdarun
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/logx"
+	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+)
+
+// Main is the whole main function of a vendor's Lambda: it reads the
+// configuration, builds the AWS clients once per execution environment
+// and serves invocations until the environment is retired. It never
+// returns.
+//
+// The init phase does no network I/O (config.LoadDefaultConfig only reads
+// the environment; credentials, secrets and the state table are reached
+// in the first invocation), so a cold start costs little more than
+// starting the process.
+//
+// A configuration error does not crash the process: Lambda would retry
+// the init and report only "Runtime.ExitError". Every invocation instead
+// fails with the *ConfigError, which names each bad variable, and logs it.
+func Main(v Vendor) {
+	start := time.Now()
+	red := redact.New()
+	cfg, err := LoadConfig(v, os.Getenv)
+	log := logx.New(os.Stderr, cfg.LogLevel, red).With("vendor", v.Name)
+	var f *Function
+	if err == nil {
+		f, err = newFromEnvironment(v, cfg, Options{Logger: log, Redactor: red})
+	}
+	if err != nil {
+		log.Error("invalid configuration: every invocation fails until it is fixed", "error", err)
+		namespace := cfg.MetricsNamespace
+		if namespace == "" {
+			namespace = DefaultMetricsNamespace
+		}
+		lambda.StartHandler(refuseAll(func(ctx context.Context, _ []byte) ([]byte, error) {
+			out := newOutput(&v, Input{}, runID(ctx))
+			out.Stop = "error"
+			out.Errors = append(out.Errors, "CONFIG_INVALID")
+			log.ErrorContext(ctx, "invocation refused: invalid configuration", "run_id", out.RunID, "error", err)
+			if merr := writeMetrics(os.Stdout, namespace, time.Now(), &out, false); merr != nil {
+				log.Error("metrics not written", "error", merr)
+			}
+			return nil, err
+		}))
+		return
+	}
+	log.Info("initialised", "init_ms", time.Since(start).Milliseconds(), "table", cfg.Table,
+		"syslog", cfg.SyslogURL, "deadline_margin", cfg.DeadlineMargin.String(), "rate_per_minute", cfg.RateLimit)
+	lambda.StartWithOptions(lambda.Handler(f), lambda.WithEnableSIGTERM(func() {
+		f.Shutdown()
+		// Nothing is left to do; exiting now spares the runtime the wait
+		// for SIGKILL.
+		os.Exit(0)
+	}))
+}
+
+// refuseAll adapts a function to lambda.Handler.
+type refuseAll func(ctx context.Context, payload []byte) ([]byte, error)
+
+func (r refuseAll) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return r(ctx, payload)
+}
+
+// newFromEnvironment builds the AWS clients from the standard SDK
+// configuration: the function's role credentials, AWS_REGION, and
+// AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER when set
+// (VPC endpoints; loopback servers in tests).
+func newFromEnvironment(v Vendor, cfg Config, opts Options) (*Function, error) {
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	return New(v, cfg, dynamodb.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg), opts)
+}
