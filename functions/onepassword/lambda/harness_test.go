@@ -34,7 +34,7 @@ const (
 // 1Password simulator, and a real rsyslogd running the shipped TLS relay
 // configuration in front of a wazuh-remoted stand-in.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	moto    *awstest.Moto
 	db      *dynamodb.Client       // direct to moto, for the test's own reads
 	sm      *secretsmanager.Client // direct to moto
@@ -48,7 +48,7 @@ type world struct {
 	tlsID   string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{t: t, moto: awstest.SharedMoto(t)}
 	w.db = awstest.DynamoDB(t, w.moto.Endpoint)
@@ -175,7 +175,7 @@ type line struct {
 }
 
 // decodeLine parses "<PRI>{json}" as the relay forwards it.
-func decodeLine(t *testing.T, s string) line {
+func decodeLine(t testing.TB, s string) line {
 	t.Helper()
 	i := strings.IndexByte(s, '{')
 	if !strings.HasPrefix(s, "<") || i < 0 {

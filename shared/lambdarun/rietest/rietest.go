@@ -46,14 +46,18 @@ const InstallHint = "make deps (or: go install github.com/aws/aws-lambda-runtime
 // GOPATH/bin, where go install puts it (a plain `go test` may not have
 // them on PATH; make does).
 func Find() (string, error) {
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+	return find(exec.LookPath, os.Getenv("GOBIN"), filepath.SplitList(build.Default.GOPATH))
+}
+
+func find(lookPath func(string) (string, error), gobin string, gopaths []string) (string, error) {
+	if p, err := lookPath("aws-lambda-rie"); err == nil {
 		return p, nil
 	}
 	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
+	if gobin != "" {
 		dirs = append(dirs, gobin)
 	}
-	for _, gp := range filepath.SplitList(build.Default.GOPATH) {
+	for _, gp := range gopaths {
 		dirs = append(dirs, filepath.Join(gp, "bin"))
 	}
 	for _, d := range dirs {

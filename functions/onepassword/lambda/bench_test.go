@@ -1,0 +1,138 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdazip"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
+)
+
+// BenchmarkColdStart measures the init phase of the bootstrap under the
+// emulator: from the process start to its first request for work, as the
+// emulator reports it ("INIT REPORT", the figure Lambda bills as Init
+// Duration), and the whole first invocation as the caller sees it. The
+// invocation carries an invalid payload so that it needs no network:
+// the init phase must not use any either. Target: init < 100 ms.
+func BenchmarkColdStart(b *testing.B) {
+	bootstrap := rietest.Build(b, pkgPath, b.TempDir())
+	env := []string{
+		// Valid configuration; the endpoints are closed loopback ports,
+		// which an init phase doing network I/O would trip over.
+		"AWS_ENDPOINT_URL=http://127.0.0.1:9",
+		"AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:9",
+		lambdarun.EnvStateTable + "=wazuh-pull-state",
+		lambdarun.EnvSyslogURL + "=tls://127.0.0.1:9",
+		lambdarun.EnvSyslogTLSSecret + "=wazuh-pull/syslog-tls",
+		lambdarun.EnvLogLevel + "=warn",
+	}
+	var initTotal, firstTotal time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := rietest.Start(b, rietest.Options{Bootstrap: bootstrap, Env: env})
+		res, err := r.Invoke(awstest.Context(b, 30*time.Second), []byte(`{}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.ErrorType != "InputError" {
+			b.Fatalf("invocation: %s\n%s", res, r.Log())
+		}
+		inits := r.InitDurations()
+		if len(inits) != 1 {
+			b.Fatalf("%d init reports:\n%s", len(inits), r.Log())
+		}
+		initTotal += inits[0]
+		firstTotal += res.Elapsed
+		r.Stop()
+	}
+	b.StopTimer()
+	initMs := float64(initTotal.Microseconds()) / 1000 / float64(b.N)
+	b.ReportMetric(initMs, "init-ms")
+	b.ReportMetric(float64(firstTotal.Microseconds())/1000/float64(b.N), "first-invoke-ms")
+	if initMs > 100 {
+		b.Logf("WARNING: init %.1f ms is above the 100 ms target", initMs)
+	}
+}
+
+// BenchmarkPackageSize builds the arm64 package as make package does and
+// reports its size. Target: zip < 15 MB.
+func BenchmarkPackageSize(b *testing.B) {
+	var info lambdazip.Info
+	for i := 0; i < b.N; i++ {
+		z := buildPackage(b, b.TempDir())
+		var err error
+		if info, err = lambdazip.Check(z, lambdazip.Want{Machine: 183 /* EM_AARCH64 */}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(info.ZipBytes), "zip-bytes")
+	b.ReportMetric(float64(info.BootstrapBytes), "bootstrap-bytes")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkDynamoDBCallsPerPage counts the DynamoDB requests of warm
+// invocations catching up 20 pages each (counted on the wire, retries
+// included). Per invocation the lease costs one conditional write to take
+// and one to release, and the record one read; in steady state each page
+// costs exactly one conditional write, its commit. Target: at most one
+// conditional write per page in steady state.
+func BenchmarkDynamoDBCallsPerPage(b *testing.B) {
+	w := newBenchWorld(b)
+	bootstrap := rietest.Build(b, pkgPath, b.TempDir())
+	r := rietest.Start(b, rietest.Options{Bootstrap: bootstrap, Timeout: 60, Env: w.env("OP_PAGE_LIMIT=100")})
+	// Warm up: the first run creates the record and caches the secrets.
+	w.generate(100, time.Second)
+	if _, err := r.Invoke(awstest.Context(b, time.Minute), payload("audit")); err != nil {
+		b.Fatal(err)
+	}
+	var pages, updates, reads, others int64
+	var invocations int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		w.generate(2000, time.Second)
+		w.ddb.Reset()
+		b.StartTimer()
+		res, err := r.Invoke(awstest.Context(b, time.Minute), payload("audit"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out lambdarun.Output
+		if err := res.Decode(&out); err != nil || !out.Success || out.Pages != 20 {
+			b.Fatalf("invocation: %+v, %v", out, err)
+		}
+		invocations++
+		pages += out.Pages
+		for op, n := range w.ddb.Counts() {
+			switch op {
+			case "DynamoDB.UpdateItem":
+				updates += int64(n)
+			case "DynamoDB.GetItem":
+				reads += int64(n)
+			default:
+				others += int64(n)
+			}
+		}
+	}
+	b.StopTimer()
+	commits := float64(updates-2*invocations) / float64(pages)
+	b.ReportMetric(float64(updates+reads+others)/float64(pages), "ddb-calls/page")
+	b.ReportMetric(commits, "cond-writes/page")
+	b.ReportMetric(float64(updates+reads+others-pages)/float64(invocations), "ddb-calls/invocation-overhead")
+	if commits > 1 || others != 0 {
+		b.Fatalf("%.2f conditional writes per page in steady state (want at most 1), %d other calls", commits, others)
+	}
+}
+
+// newBenchWorld is newWorld for a benchmark: the same loopback parts.
+func newBenchWorld(b *testing.B) *world {
+	b.Helper()
+	if os.Getenv("AWS_EC2_METADATA_DISABLED") != "true" {
+		b.Fatal("the dummy AWS environment is not set (TestMain must call awstest.Main)")
+	}
+	return newWorld(b)
+}

@@ -1,0 +1,115 @@
+// Package lambdarun runs a vendor collector as an AWS Lambda function:
+// the wiring that is the same for every vendor, so that a function's main
+// package only describes its vendor:
+//
+//	func main() { lambdarun.Main(lambdarun.Vendor{Name: "1password", Streams: …, Setup: …}) }
+//
+// # Invocation
+//
+// EventBridge Scheduler invokes the function once per stream and tenant
+// with the schedule's target input
+//
+//	{"stream": "audit", "tenant": "acme"}
+//
+// (both required, nothing else allowed; the stream must be one of the
+// vendor's, the tenant 1–64 letters, digits, '-' or '_'). The invocation
+// takes the stream's lease in DynamoDB, fetches pages, sends each page
+// to syslog, waits for the peer to confirm receipt and commits the cursor,
+// page after page, until the vendor has nothing more or the time left
+// falls below the deadline margin. It then writes a run_summary event,
+// one EMF metrics line and one log line, and returns the summary (Output):
+//
+//	{"vendor":"1password","tenant":"acme","stream":"audit","run_id":"<request id>",
+//	 "ran":true,"success":true,"stop":"caught_up","locked":false,
+//	 "events":2500,"pages":3,"duplicates":0,"reduced":0,"backlog":false,
+//	 "cursor_advanced":true,"errors":[],"newest_event":"2026-03-02T08:00:00Z",
+//	 "lag_seconds":61.2,"duration_ms":703,"summary_delivered":true}
+//
+// A stream that failed makes the invocation fail (errorType "RunError",
+// the summary in the message), so Lambda's Errors metric, the
+// asynchronous retries and the dead-letter destination see it. A stream
+// whose lease another invocation holds is not a failure: the summary says
+// "locked": true and the invocation succeeds. An invalid payload fails
+// with errorType "InputError", an invalid configuration with
+// "ConfigError"; both messages name exactly what is wrong.
+//
+// # Configuration
+//
+// Environment variables, read and validated once per execution
+// environment (the init phase, which does no network I/O):
+//
+//	WAZUH_PULL_STATE_TABLE        required. DynamoDB table (name or ARN) of cursors and
+//	                              leases, in the layout of dynamostore.CreateTable.
+//	WAZUH_PULL_SYSLOG_URL         required. tls://relay:6514 (a TLS relay in front of
+//	                              wazuh-remoted) or tcp://remoted:514 (private network).
+//	                              udp:// is refused: it cannot confirm delivery.
+//	WAZUH_PULL_SYSLOG_TLS_SECRET  optional, tls:// only. Secrets Manager secret (name or ARN)
+//	                              holding the TLS material as JSON:
+//	                              {"ca_pem":"…","client_cert_pem":"…","client_key_pem":"…",
+//	                               "server_name":"…"}, every field optional (no ca_pem: the
+//	                              system roots; no client certificate: no mTLS). PEM never
+//	                              goes in the environment: a value that looks like PEM,
+//	                              and the host variables WAZUH_PULL_SYSLOG_CA/_CERT/_KEY,
+//	                              are refused.
+//	WAZUH_PULL_SECRET_PREFIX      default "wazuh-pull". The credentials of a tenant are the
+//	                              secret "<prefix>/<vendor>/<tenant>" (e.g.
+//	                              wazuh-pull/1password/acme), a JSON object whose fields
+//	                              are the vendor's (1Password: {"bearer_token","base_url"?}).
+//	                              The host credential variables of the vendor
+//	                              (OP_BEARER_TOKEN, …) are refused.
+//	WAZUH_PULL_SECRET_TTL         default 15m, 1s–15m. How long a secret read is reused by
+//	                              warm invocations; a 401 from the vendor re-reads it at once.
+//	WAZUH_PULL_DEADLINE_MARGIN    default 10s, 0–5m. Fetching stops when less than this is
+//	                              left before the invocation's deadline; the rest delivers
+//	                              the last page, commits and reports. When it exceeds half
+//	                              of an invocation, half is used (and a warning logged).
+//	WAZUH_PULL_RATE_LIMIT         requests per minute this invocation sends to the vendor.
+//	                              Default: the vendor's sustained per-credential limit
+//	                              divided by its number of streams, since a tenant's streams
+//	                              run as concurrent invocations on one credential
+//	                              (1Password: 500/3 ≈ 167). -1: no pacing.
+//	WAZUH_PULL_LOG_LEVEL          debug, info (default), warn or error; when unset,
+//	                              AWS_LAMBDA_LOG_LEVEL (Lambda's logging controls) applies.
+//	WAZUH_PULL_METRICS_NAMESPACE  default "WazuhPull". CloudWatch namespace of the metrics.
+//
+// The AWS SDK reads its usual variables (AWS_REGION, the role's
+// credentials, and AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER
+// for VPC endpoints). A vendor may read its own variables in Setup
+// (1Password: OP_PAGE_LIMIT, OP_LOOKBACK_HOURS).
+//
+// # Time
+//
+// Fetching stops at the invocation deadline minus the margin. The lease
+// lasts for the time left in the invocation plus a few seconds, so a
+// killed invocation's lease soon expires. Commits of pages the syslog
+// peer already confirmed are finished even when the invocation is being
+// interrupted. On SIGTERM (Lambda sends it at a timeout, through the
+// internal extension lambda.WithEnableSIGTERM registers, and when it
+// retires an environment) the run in progress is cancelled, commits what
+// was delivered, releases its lease, and the sink is closed cleanly.
+// Requests are paced so that the time budget, not the limiter, decides
+// when an invocation stops.
+//
+// # Logs and metrics
+//
+// Logs are JSON on stderr (log/slog through logx, so every known secret
+// is masked): one line per invocation with the summary ("stream done",
+// "stream failed" or "stream skipped…"), plus warnings and errors.
+// Each invocation also prints one CloudWatch Embedded Metric Format line
+// on stdout, which CloudWatch Logs turns into metrics without any API
+// call, in the namespace above with the dimension sets
+// [vendor, tenant, stream] and [vendor]:
+//
+//	Events        Count         events delivered and committed
+//	Pages         Count         pages delivered and committed
+//	Duplicates    Count         events suppressed by the dedup set
+//	Errors        Count         error events emitted
+//	Errors_<CODE> Count         the same per error code (Errors_API_HTTP_401, …)
+//	LagSeconds    Seconds       now − newest delivered event (absent when none)
+//	Backlog       None          1 when the vendor had more than the invocation took
+//	Locked        Count         1 when another invocation held the stream
+//	DurationMs    Milliseconds  the invocation's run time
+//
+// An invocation refused for its payload or the configuration emits
+// Errors and Errors_CONFIG_INVALID with the [vendor] dimension only.
+package lambdarun
