@@ -80,8 +80,9 @@
 // # Time
 //
 // Fetching stops at the invocation deadline minus the margin. The lease
-// lasts for the time left in the invocation plus a few seconds, so a
-// killed invocation's lease soon expires. Commits of pages the syslog
+// lasts for the time left in the invocation plus a few seconds (renewed
+// by every commit), so a killed invocation's lease expires within about
+// one invocation length rather than dynamostore's default 15 minutes. Commits of pages the syslog
 // peer already confirmed are finished even when the invocation is being
 // interrupted. On SIGTERM (Lambda sends it at a timeout, through the
 // internal extension lambda.WithEnableSIGTERM registers, and when it
@@ -94,7 +95,8 @@
 //
 // Logs are JSON on stderr (log/slog through logx, so every known secret
 // is masked): one line per invocation with the summary ("stream done",
-// "stream failed" or "stream skipped…"), plus warnings and errors.
+// "stream failed", "stream skipped…" or "stream interrupted…"), plus
+// warnings and errors.
 // Each invocation also prints one CloudWatch Embedded Metric Format line
 // on stdout, which CloudWatch Logs turns into metrics without any API
 // call, in the namespace above with the dimension sets

@@ -205,11 +205,18 @@ func (f *Function) Handle(ctx context.Context, in Input) (Output, error) {
 
 	err := f.run(ctx, in, inv, &out, log)
 	out.DurationMs = f.now().Sub(start).Milliseconds()
-	if out.Locked {
+	switch {
+	case out.Locked:
 		log.Warn("stream skipped: another invocation holds its lease", "summary", out)
-	} else if err != nil || !out.Success {
+	case err != nil:
 		log.Error("stream failed", "summary", out, "error", err)
-	} else {
+	case !out.Success:
+		log.Error("stream failed", "summary", out)
+	case out.Stop == pipeline.StopInterrupted:
+		// The margin did not cover the end of the invocation: what was
+		// delivered is committed, but the margin is probably too small.
+		log.Warn("stream interrupted by the invocation's deadline; the next run continues", "summary", out, "setting", EnvDeadlineMargin)
+	default:
 		log.Info("stream done", "summary", out)
 	}
 	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), &out, true); merr != nil {
@@ -235,7 +242,12 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 	defer s.Close()
 
 	budget, leaseTTL, finish := f.budget(ctx, log)
-	t := f.tenant(in.Tenant, log)
+	t, err := f.tenant(in.Tenant, log)
+	if err != nil {
+		out.Stop = pipeline.StopError
+		out.Errors = append(out.Errors, pipeline.CodeConfig)
+		return err
+	}
 	runner, err := pipeline.New(pipeline.Config{
 		Envelope:      f.v.Envelope,
 		RunID:         out.RunID,
@@ -310,11 +322,11 @@ func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budge
 	return pipeline.Budget{Deadline: deadline.Add(-margin)}, max(remaining, 0) + finish + leaseSlack, finish
 }
 
-func (f *Function) tenant(name string, log *slog.Logger) *tenantState {
+func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if t, ok := f.tenants[name]; ok {
-		return t
+		return t, nil
 	}
 	var lim httpx.Limiter
 	if f.cfg.RateLimit > 0 {
@@ -322,8 +334,7 @@ func (f *Function) tenant(name string, log *slog.Logger) *tenantState {
 	}
 	hc, err := httpx.New(httpx.Config{Limiter: lim, Redactor: f.red, Logger: f.log.With("tenant", name), UserAgent: f.v.UserAgent})
 	if err != nil {
-		// httpx.New fails only on a CA bundle, which we never pass.
-		panic(fmt.Sprintf("lambdarun: httpx.New: %v", err))
+		return nil, fmt.Errorf("lambdarun: vendor HTTP client: %w", err)
 	}
 	t := &tenantState{
 		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red}),
@@ -331,7 +342,7 @@ func (f *Function) tenant(name string, log *slog.Logger) *tenantState {
 	}
 	f.tenants[name] = t
 	log.Debug("tenant set up", "secret_id", t.creds.SecretID(), "secret_ttl", f.cfg.SecretTTL.String(), "rate_per_minute", f.cfg.RateLimit)
-	return t
+	return t, nil
 }
 
 // pacer is a rate limiter that, when the next request's turn comes after

@@ -20,8 +20,8 @@ import (
 func BenchmarkColdStart(b *testing.B) {
 	bootstrap := rietest.Build(b, pkgPath, b.TempDir())
 	env := []string{
-		// Valid configuration; the endpoints are closed loopback ports,
-		// which an init phase doing network I/O would trip over.
+		// A valid configuration whose endpoints are closed loopback
+		// ports: nothing may be contacted, and nothing is.
 		"AWS_ENDPOINT_URL=http://127.0.0.1:9",
 		"AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9",
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:9",
