@@ -223,7 +223,9 @@ func (f *Function) Handle(ctx context.Context, in Input) (Output, error) {
 		log.Error("metrics not written", "error", merr)
 	}
 	if err != nil || !out.Success {
-		return out, &RunError{Output: out, Err: err}
+		// The message goes to Lambda's response, logs and dead-letter
+		// destination: mask anything a vendor error might have echoed.
+		return out, &RunError{Output: out, Err: f.red.Error(err)}
 	}
 	return out, nil
 }
