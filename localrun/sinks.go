@@ -66,36 +66,13 @@ func (s *sinkOptions) confirmPages() int {
 	return s.confirm
 }
 
-func readPEM(path, what string) ([]byte, error) {
-	if path == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", what, err)
-	}
-	return b, nil
-}
-
 // open builds the sink. Key material is read here and handed over as
 // bytes; it never appears in an error.
 func (s *sinkOptions) open(stdoutFile *os.File, maxLine int, log *slog.Logger) (sink.Sink, error) {
 	if s.isStdout() {
 		return newStdout(stdoutFile), nil
 	}
-	ca, err := readPEM(s.caFile, "syslog CA bundle")
-	if err != nil {
-		return nil, err
-	}
-	cert, err := readPEM(s.certFile, "syslog client certificate")
-	if err != nil {
-		return nil, err
-	}
-	key, err := readPEM(s.keyFile, "syslog client key")
-	if err != nil {
-		return nil, err
-	}
-	return syslog.New(syslog.Config{
+	cfg := syslog.Config{
 		URL:                s.target,
 		AllowUDP:           s.allowUDP,
 		Facility:           s.facility,
@@ -104,11 +81,12 @@ func (s *sinkOptions) open(stdoutFile *os.File, maxLine int, log *slog.Logger) (
 		Hostname:           s.hostname,
 		Tag:                s.tag,
 		MaxLine:            maxLine,
-		CAPEM:              ca,
 		ServerName:         s.serverName,
-		ClientCertPEM:      cert,
-		ClientKeyPEM:       key,
 		InsecureSkipVerify: s.insecure,
 		Logger:             log,
-	})
+	}
+	if err := cfg.LoadTLSFiles(s.caFile, s.certFile, s.keyFile); err != nil {
+		return nil, err
+	}
+	return syslog.New(cfg)
 }

@@ -35,8 +35,8 @@ func TestRenderedConfig(t *testing.T) {
 	for name, want := range map[string]string{
 		"maxMessageSize": "256k", // above remoted's 64 KiB: no fragments
 		"parser.escapeControlCharactersOnReceive": "off",
-		"supportOctetCountedFraming":              "off", // newline framing only, like remoted
-		"queue.type":                              "Disk",
+		"supportOctetCountedFraming":              "off",    // newline framing only, like remoted
+		"queue.type":                              "Direct", // forward before confirming: the relay holds nothing
 		"queue.checkpointInterval":                "1",
 		"queue.syncQueueFiles":                    "off",
 		"queue.discardSeverity":                   "8",
@@ -79,14 +79,14 @@ func TestRenderedConfig(t *testing.T) {
 
 func TestRenderRefuses(t *testing.T) {
 	cases := map[string]func(*Params){
-		"must be an absolute path":    func(p *Params) { p.WorkDir = "queue" },
-		"cannot take in a quoted":     func(p *Params) { p.CAFile = `/etc/"x".pem` },
-		"not an IP address":           func(p *Params) { p.ListenAddress = "any" },
-		"is not a TCP port":           func(p *Params) { p.RemotedPort = 0 },
-		"are both":                    func(p *Params) { p.MTLSPort = p.TLSPort },
-		"RemotedHost is empty":        func(p *Params) { p.RemotedHost = "" },
-		"not one of disk, disk-sync":  func(p *Params) { p.Queue = "fast" },
-		"TLSPort 70000 is not a TCP ": func(p *Params) { p.TLSPort = 70000 },
+		"must be an absolute path":           func(p *Params) { p.WorkDir = "queue" },
+		"cannot take in a quoted":            func(p *Params) { p.CAFile = `/etc/"x".pem` },
+		"not an IP address":                  func(p *Params) { p.ListenAddress = "any" },
+		"is not a TCP port":                  func(p *Params) { p.RemotedPort = 0 },
+		"are both":                           func(p *Params) { p.MTLSPort = p.TLSPort },
+		"RemotedHost is empty":               func(p *Params) { p.RemotedHost = "" },
+		"not one of direct, disk, disk-sync": func(p *Params) { p.Queue = "fast" },
+		"TLSPort 70000 is not a TCP ":        func(p *Params) { p.TLSPort = 70000 },
 	}
 	for frag, mutate := range cases {
 		p := params("/etc/relay")

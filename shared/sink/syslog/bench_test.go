@@ -25,7 +25,7 @@ import (
 //
 // Run with -benchtime 200000x; the disk-sync mode is slow by design.
 func BenchmarkTLSToRsyslog(b *testing.B) {
-	for _, q := range []relay.Queue{relay.QueueDisk, relay.QueueMemory, relay.QueueDiskSync} {
+	for _, q := range []relay.Queue{relay.QueueDirect, relay.QueueDisk, relay.QueueMemory, relay.QueueDiskSync} {
 		b.Run("queue="+string(q), func(b *testing.B) { benchTLS(b, q) })
 	}
 }

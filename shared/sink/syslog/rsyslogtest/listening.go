@@ -2,6 +2,7 @@ package rsyslogtest
 
 import (
 	"crypto/tls"
+	"errors"
 	"crypto/x509"
 	"net"
 	"time"
@@ -10,7 +11,10 @@ import (
 // listening reports whether rsyslogd accepts TLS on addr. It probes with a
 // complete handshake (client certificate included) and an orderly close, so
 // rsyslogd has nothing to complain about in its log; a bare connect would
-// leave a "connection non-properly terminated" error for every probe.
+// leave a "connection non-properly terminated" error for every probe. A
+// connect that is accepted but not answered within a second also counts:
+// in Direct mode a relay that cannot reach remoted keeps its imtcp workers
+// waiting on the forward, by design, and serves new handshakes only later.
 func (r *Relay) listening(addr string) bool {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(r.PKI.CAPEM)
@@ -18,17 +22,20 @@ func (r *Relay) listening(addr string) bool {
 	if err != nil {
 		return false
 	}
-	d := &tls.Dialer{
-		NetDialer: &net.Dialer{Timeout: time.Second},
-		Config: &tls.Config{
-			RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: "localhost",
-			// The expired-certificate relay must count as up as well.
-			InsecureSkipVerify: r.opts.ExpiredCert,
-		},
-	}
-	c, err := d.Dial("tcp", addr)
+	raw, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return false
+	}
+	defer raw.Close()
+	c := tls.Client(raw, &tls.Config{
+		RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: "localhost",
+		// The expired-certificate relay must count as up as well.
+		InsecureSkipVerify: r.opts.ExpiredCert,
+	})
+	raw.SetDeadline(time.Now().Add(time.Second))
+	if err := c.Handshake(); err != nil {
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout()
 	}
 	c.Close()
 	return true
