@@ -103,3 +103,43 @@ func lastPeakRSS(t testing.TB, logFile string) int64 {
 	}
 	return peak
 }
+
+// TestRunStopsAtMaxRuntimeAndMaxEvents: a wodle run ends on its own before
+// Wazuh's timeout, commits what it delivered and exits 0; the next run
+// continues.
+func TestRunStopsAtMaxRuntimeAndMaxEvents(t *testing.T) {
+	h := newHarness(t, onepasswordtest.Options{})
+	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, 5000, time.Now().Add(-5*time.Hour), time.Second)
+	d := newDelivery()
+	// Every page takes 300 ms; a 1 s budget fits a few pages.
+	h.sim.Inject(onepasswordtest.Fault{Kind: onepasswordtest.FaultSlow, Delay: 300 * time.Millisecond, Count: 1000})
+	start := time.Now()
+	res := h.run("--source", "audit", "--page-limit", "100", "--max-runtime", "1s")
+	took := time.Since(start)
+	sum := summaries(t, res.lines)
+	if res.exit != 0 || len(sum) != 1 || sum[0]["audit_stop"] != "deadline" || sum[0]["audit_backlog"] != true {
+		t.Fatalf("exit %d summary %v", res.exit, sum)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("run took %v with --max-runtime 1s", took)
+	}
+	events, _ := d.add(res.lines)
+	if events == 0 {
+		t.Fatal("nothing delivered before the deadline")
+	}
+	h.sim.ClearFaults()
+	res = h.run("--source", "audit", "--max-events", "1000", "--page-limit", "250")
+	n, dups := d.add(res.lines)
+	if sum := summaries(t, res.lines)[0]; res.exit != 0 || sum["audit_stop"] != "max_events" || n != 1000 || dups != 0 {
+		t.Fatalf("exit %d, %d events, %d duplicates, summary %v", res.exit, n, dups, sum)
+	}
+	for i := 0; i < 10 && len(d.missing(h.sim.EventIDs("acme", onepasswordtest.StreamAuditEvents))) > 0; i++ {
+		res = h.run("--source", "audit")
+		if _, dups := d.add(res.lines); dups != 0 {
+			t.Fatalf("%d duplicates", dups)
+		}
+	}
+	if miss := d.missing(h.sim.EventIDs("acme", onepasswordtest.StreamAuditEvents)); len(miss) > 0 {
+		t.Fatalf("%d events lost", len(miss))
+	}
+}
