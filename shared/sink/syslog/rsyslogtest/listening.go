@@ -2,8 +2,8 @@ package rsyslogtest
 
 import (
 	"crypto/tls"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"net"
 	"time"
 )
