@@ -77,7 +77,7 @@ func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *
 	cfg := func() httpx.Config {
 		var lim httpx.Limiter
 		if o.rateLimit > 0 {
-			lim = rate.NewLimiter(rate.Limit(o.rateLimit/60), 100)
+			lim = httpx.Pacer(rate.NewLimiter(rate.Limit(o.rateLimit/60), 100))
 		}
 		return httpx.Config{
 			AttemptTimeout: o.httpTimeout,

@@ -23,12 +23,44 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 )
 
-// Limiter paces requests before they are sent (golang.org/x/time/rate).
+// Limiter paces requests before they are sent.
 type Limiter interface {
 	Wait(ctx context.Context) error
+}
+
+// Pacer adapts a token bucket to Limiter. When the next request's turn
+// comes after the context's deadline, it waits until the deadline instead
+// of refusing at once as rate.Limiter.Wait does: the pipeline tells "the
+// time budget ran out" (stop, commit, report a backlog) from "the vendor
+// call failed" by whether its context has ended, and an early refusal
+// would turn every paced run that reaches its deadline into a failure.
+func Pacer(l *rate.Limiter) Limiter { return pacer{l} }
+
+type pacer struct{ lim *rate.Limiter }
+
+func (p pacer) Wait(ctx context.Context) error {
+	r := p.lim.Reserve()
+	if !r.OK() {
+		return fmt.Errorf("httpx: rate limiter refused a request (burst %d)", p.lim.Burst())
+	}
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel() // give the turn back
+		return ctx.Err()
+	}
 }
 
 // Config configures a Client. Zero values take the documented defaults.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 )
@@ -218,5 +220,22 @@ func TestRetryAfterParsing(t *testing.T) {
 	}
 	if d := retryAfter("soon", now); d != 0 {
 		t.Fatal(d)
+	}
+}
+
+// TestPacerWaitsUntilTheDeadline: when the next request's turn comes after
+// the deadline, the pacer waits for the deadline instead of refusing early,
+// so the caller sees its own context end (a clean budget stop).
+func TestPacerWaitsUntilTheDeadline(t *testing.T) {
+	p := Pacer(rate.NewLimiter(rate.Every(time.Hour), 1))
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := p.Wait(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() == nil || time.Since(start) < 90*time.Millisecond {
+		t.Fatalf("err %v after %v; want the context's own deadline", err, time.Since(start))
 	}
 }

@@ -254,7 +254,7 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 		Envelope:      f.v.Envelope,
 		RunID:         out.RunID,
 		Owner:         owner(out.RunID),
-		Store:         shieldedStore{Store: f.store, finish: finish},
+		Store:         f.store,
 		Sink:          s,
 		EpochMillis:   f.v.EpochMillis,
 		Budget:        budget,
@@ -332,7 +332,7 @@ func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 	}
 	var lim httpx.Limiter
 	if f.cfg.RateLimit > 0 {
-		lim = &pacer{rate.NewLimiter(rate.Limit(f.cfg.RateLimit/60), f.cfg.RateBurst)}
+		lim = httpx.Pacer(rate.NewLimiter(rate.Limit(f.cfg.RateLimit/60), f.cfg.RateBurst))
 	}
 	hc, err := httpx.New(httpx.Config{Limiter: lim, Redactor: f.red, Logger: f.log.With("tenant", name), UserAgent: f.v.UserAgent})
 	if err != nil {
@@ -345,35 +345,6 @@ func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 	f.tenants[name] = t
 	log.Debug("tenant set up", "secret_id", t.creds.SecretID(), "secret_ttl", f.cfg.SecretTTL.String(), "rate_per_minute", f.cfg.RateLimit)
 	return t, nil
-}
-
-// pacer is a rate limiter that, when the next request's turn comes after
-// the context's deadline, waits for the deadline instead of refusing at
-// once as rate.Limiter.Wait does. The pipeline tells "the time budget ran
-// out" (stop, commit, report a backlog) from "the vendor call failed" (an
-// error event, a failed invocation) by whether its fetch context has
-// expired; an early refusal would turn every paced invocation that
-// reaches its deadline into a failure.
-type pacer struct{ lim *rate.Limiter }
-
-func (p *pacer) Wait(ctx context.Context) error {
-	r := p.lim.Reserve()
-	if !r.OK() {
-		return fmt.Errorf("lambdarun: rate limiter refused a request (burst %d)", p.lim.Burst())
-	}
-	d := r.Delay()
-	if d == 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		r.Cancel() // give the turn back to the next invocation's budget
-		return ctx.Err()
-	}
 }
 
 func (f *Function) setCurrent(inv *invocation) {

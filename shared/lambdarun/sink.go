@@ -11,7 +11,6 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
-	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
 // Fields of the syslog TLS secret (WAZUH_PULL_SYSLOG_TLS_SECRET).
@@ -144,35 +143,4 @@ func (g *guardedSink) closeLocked() error {
 	}
 	g.closed = true
 	return g.s.Close()
-}
-
-// shieldedStore hands out leases whose Commit is not cut short by the
-// invocation's cancellation. A commit follows a page the syslog peer has
-// already confirmed; abandoning it when SIGTERM or the deadline arrives
-// would only make the next run send that page again (and, with moto, can
-// leave a half-applied write racing the lease release). The commit stays
-// conditional on the lease and the version, and bounded by the finish
-// timeout.
-type shieldedStore struct {
-	state.Store
-	finish time.Duration
-}
-
-func (s shieldedStore) Lock(ctx context.Context, key state.Key, opts state.LockOptions) (state.Lease, error) {
-	l, err := s.Store.Lock(ctx, key, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &shieldedLease{Lease: l, finish: s.finish}, nil
-}
-
-type shieldedLease struct {
-	state.Lease
-	finish time.Duration
-}
-
-func (l *shieldedLease) Commit(ctx context.Context, rec state.Record) (int64, error) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.finish)
-	defer cancel()
-	return l.Lease.Commit(cctx, rec)
 }

@@ -321,3 +321,51 @@ func TestSummaryMatchesSeedShape(t *testing.T) {
 		t.Fatalf("a stream that did not run has no _success, as in the seed")
 	}
 }
+
+// cancelOnConfirm cancels the run right after a confirmation succeeded,
+// as a SIGTERM or deadline landing at that instant would.
+type cancelOnConfirm struct {
+	memSink
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnConfirm) Confirm(ctx context.Context) error {
+	err := c.memSink.Confirm(ctx)
+	c.cancel()
+	return err
+}
+
+// ctxStore fails a commit whose context has ended, as a network store does.
+type ctxStore struct{ state.Store }
+
+func (s ctxStore) Lock(ctx context.Context, k state.Key, o state.LockOptions) (state.Lease, error) {
+	l, err := s.Store.Lock(ctx, k, o)
+	return ctxLease{l}, err
+}
+
+type ctxLease struct{ state.Lease }
+
+func (l ctxLease) Commit(ctx context.Context, rec state.Record) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return l.Lease.Commit(ctx, rec)
+}
+
+func TestCommitOfAConfirmedPageSurvivesCancellation(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := &cancelOnConfirm{cancel: cancel}
+	store := newStore(t)
+	r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "r", Store: ctxStore{store}, Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &pagedSource{n: 60, size: 10}
+	res := r.Run(ctx, []Stream{{Key: key("signin"), Name: "signin", Source: src}})
+	if res[0].Stop != StopInterrupted || !res[0].CursorAdvanced || len(res[0].Errors) != 0 {
+		t.Fatalf("result %+v", res[0])
+	}
+	if _, pos := stored(t, store, key("signin")); pos != 10 {
+		t.Fatalf("committed %d, want the confirmed page (10)", pos)
+	}
+}

@@ -273,7 +273,12 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 	}
 	rec := *sr.pending
 	rec.Version = sr.rec.Version
-	v, err := sr.lease.Commit(cctx, rec)
+	// The page is delivered: abandoning its commit because the run was
+	// cancelled would only make the next run send it again. The commit is
+	// still conditional on the lease and version, and bounded in time.
+	commitCtx, cancelCommit := r.finishContext(ctx)
+	defer cancelCommit()
+	v, err := sr.lease.Commit(commitCtx, rec)
 	sr.pending = nil
 	if err != nil {
 		res.Success = false
