@@ -244,6 +244,12 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 	defer s.Close()
 
 	budget, leaseTTL, finish := f.budget(ctx, log)
+	var leaseUntil time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		// Commits renew the lease, but never past the invocation's hard
+		// deadline: a timed-out invocation frees its stream right away.
+		leaseUntil = dl.Add(finish + leaseSlack)
+	}
 	t, err := f.tenant(in.Tenant, log)
 	if err != nil {
 		out.Stop = pipeline.StopError
@@ -261,6 +267,7 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 		ConfirmPages:  1,
 		FinishTimeout: finish,
 		LeaseTTL:      leaseTTL,
+		LeaseUntil:    leaseUntil,
 		Logger:        log,
 		Redactor:      f.red,
 		Now:           f.now,

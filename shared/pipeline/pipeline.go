@@ -112,6 +112,9 @@ type Config struct {
 	FinishTimeout time.Duration
 	// LeaseTTL bounds a lease left by a runner that died (default 15 min).
 	LeaseTTL time.Duration
+	// LeaseUntil, when set, is a time no lease of this run outlasts (the
+	// hard deadline of a Lambda invocation, plus a little).
+	LeaseUntil time.Time
 	// SeenLimit caps each stream's dedup set (default state.MaxSeen).
 	SeenLimit int
 	Logger    *slog.Logger

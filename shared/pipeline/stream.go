@@ -48,7 +48,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 	}
 	sr.b = b
 	if r.cfg.Store != nil {
-		lease, err := r.cfg.Store.Lock(ctx, s.Key, state.LockOptions{Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL})
+		lease, err := r.cfg.Store.Lock(ctx, s.Key, state.LockOptions{Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL, Until: r.cfg.LeaseUntil})
 		if errors.Is(err, state.ErrLocked) {
 			res.Stop = StopLocked
 			res.Success = true

@@ -92,6 +92,10 @@ type LockOptions struct {
 	// TTL bounds how long a lease survives a runner that died without
 	// releasing it. Stores whose locks die with the process may ignore it.
 	TTL time.Duration
+	// Until, when set, is a time the lease never outlasts, however often
+	// commits renew it: a runner killed at a hard deadline (a Lambda
+	// timeout) then frees its stream right after that deadline.
+	Until time.Time
 }
 
 // Store hands out leases on streams.

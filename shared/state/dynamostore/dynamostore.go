@@ -155,6 +155,15 @@ func (s *Store) itemKey(k state.Key) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(k.String())}
 }
 
+// leaseExpiry is now+ttl in epoch milliseconds, capped at until when set.
+func leaseExpiry(now time.Time, ttl time.Duration, until time.Time) int64 {
+	exp := now.Add(ttl)
+	if !until.IsZero() && until.Before(exp) {
+		exp = until
+	}
+	return exp.UnixMilli()
+}
+
 func (s *Store) ttlValue(now time.Time) types.AttributeValue {
 	return num(now.Add(s.retention).Unix())
 }
@@ -186,7 +195,7 @@ func (s *Store) Lock(ctx context.Context, key state.Key, opts state.LockOptions)
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":owner": str(owner),
 			":token": str(token),
-			":exp":   num(now.Add(ttl).UnixMilli()),
+			":exp":   num(leaseExpiry(now, ttl, opts.Until)),
 			":now":   num(now.UnixMilli()),
 			":ttl":   s.ttlValue(now),
 		},
@@ -206,7 +215,7 @@ func (s *Store) Lock(ctx context.Context, key state.Key, opts state.LockOptions)
 	case err != nil:
 		return nil, fmt.Errorf("dynamostore: lock %s in table %s: %w", key, s.table, err)
 	}
-	return &lease{store: s, key: key, owner: owner, token: token, ttl: ttl}, nil
+	return &lease{store: s, key: key, owner: owner, token: token, ttl: ttl, until: opts.Until}, nil
 }
 
 type lease struct {
@@ -214,6 +223,7 @@ type lease struct {
 	key   state.Key
 	owner string
 	token string
+	until time.Time // the lease never outlasts it (zero: no cap)
 	ttl   time.Duration
 
 	mu       sync.Mutex // serialises Commit and Release of this lease
@@ -285,7 +295,7 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		":updated": str(now.UTC().Format(time.RFC3339Nano)),
 		":commit":  str(commitID),
 		":token":   str(l.token),
-		":exp":     num(now.Add(l.ttl).UnixMilli()),
+		":exp":     num(leaseExpiry(now, l.ttl, l.until)),
 		":ttl":     s.ttlValue(now),
 	}
 	set := "SET #format = :format, #version = :next, #updated = :updated, #commit = :commit, #exp = :exp, #ttl = :ttl"

@@ -560,3 +560,32 @@ func TestCorruptItemIsReported(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaseNeverOutlastsUntil: commits renew a lease, but not past
+// LockOptions.Until, so a runner killed at its hard deadline frees the
+// stream right after it.
+func TestLeaseNeverOutlastsUntil(t *testing.T) {
+	moto := awstest.SharedMoto(t)
+	client := awstest.DynamoDB(t, moto.Endpoint)
+	table := newTable(t, client)
+	clk := newClock()
+	a := New(client, table, WithClock(clk.Now))
+	b := New(client, table, WithClock(clk.Now))
+	la, err := a.Lock(ctx(t), audit, state.LockOptions{Owner: "a", TTL: 10 * time.Minute, Until: clk.Now().Add(2 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if _, err := la.Commit(ctx(t), state.Record{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lock(ctx(t), audit, state.LockOptions{Owner: "b", TTL: time.Minute}); !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("before Until: err %v, want ErrLocked", err)
+	}
+	clk.Advance(90 * time.Second) // past Until, well within the TTL
+	lb, err := b.Lock(ctx(t), audit, state.LockOptions{Owner: "b", TTL: time.Minute})
+	if err != nil {
+		t.Fatalf("the lease outlived its Until: %v", err)
+	}
+	lb.Release(ctx(t))
+}
