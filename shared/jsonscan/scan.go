@@ -333,23 +333,11 @@ func (s *scanner) str() error {
 			s.pos = i + 1
 			return nil
 		case c == '\\':
-			if i+1 >= len(src) {
-				s.pos = i
-				return s.fail("unterminated escape")
+			n, err := s.escape(i)
+			if err != nil {
+				return err
 			}
-			switch src[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(src) || !isHex4(src[i+2:i+6]) {
-					s.pos = i
-					return s.fail("invalid \\u escape")
-				}
-				i += 6
-			default:
-				s.pos = i
-				return s.fail("invalid escape")
-			}
+			i += n
 		case c < 0x20:
 			s.dst = append(s.dst, src[start:i]...)
 			s.dst = append(s.dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
@@ -369,6 +357,28 @@ func (s *scanner) str() error {
 	}
 	s.pos = i
 	return s.fail("unterminated string")
+}
+
+// escape validates the escape sequence at src[i] (a backslash) and returns
+// its length. Escapes are copied as they are, so only their form matters.
+func (s *scanner) escape(i int) (int, error) {
+	src := s.src
+	if i+1 >= len(src) {
+		s.pos = i
+		return 0, s.fail("unterminated escape")
+	}
+	switch src[i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2, nil
+	case 'u':
+		if i+6 > len(src) || !isHex4(src[i+2:i+6]) {
+			s.pos = i
+			return 0, s.fail("invalid \\u escape")
+		}
+		return 6, nil
+	}
+	s.pos = i
+	return 0, s.fail("invalid escape")
 }
 
 func isHex4(b []byte) bool {

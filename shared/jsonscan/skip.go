@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"errors"
 	"unicode/utf8"
 )
 
@@ -192,23 +193,11 @@ func (s *scanner) skipString() error {
 			s.pos = i + 1
 			return nil
 		case c == '\\':
-			if i+1 >= len(src) {
-				s.pos = i
-				return s.fail("unterminated escape")
+			n, err := s.escape(i)
+			if err != nil {
+				return err
 			}
-			switch src[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(src) || !isHex4(src[i+2:i+6]) {
-					s.pos = i
-					return s.fail("invalid \\u escape")
-				}
-				i += 6
-			default:
-				s.pos = i
-				return s.fail("invalid escape")
-			}
+			i += n
 		case c < 0x20:
 			s.dirty = true
 			i++
@@ -228,55 +217,13 @@ func (s *scanner) skipString() error {
 // the member name still quoted and escaped and the raw value. Values are
 // validated. It returns the offset just past the object.
 func Members(src []byte, fn func(name, value []byte) error) (int, error) {
-	s := scanner{src: src}
-	s.skipSpace()
-	if s.pos >= len(src) || src[s.pos] != '{' {
-		return s.pos, s.fail("expected an object")
-	}
-	s.pos++
-	s.skipSpace()
-	if s.pos < len(src) && src[s.pos] == '}' {
-		return s.pos + 1, nil
-	}
-	for {
-		s.skipSpace()
-		if s.pos >= len(src) || src[s.pos] != '"' {
-			return s.pos, s.fail("expected a member name")
+	return MembersFunc(src, func(name, rest []byte) (int, error) {
+		n, err := Skip(rest)
+		if err != nil {
+			return n, err
 		}
-		ns := s.pos
-		if err := s.skipString(); err != nil {
-			return s.pos, err
-		}
-		name := src[ns:s.pos]
-		s.skipSpace()
-		if s.pos >= len(src) || src[s.pos] != ':' {
-			return s.pos, s.fail("expected ':'")
-		}
-		s.pos++
-		s.skipSpace()
-		if s.pos >= len(src) {
-			return s.pos, s.fail("unexpected end of input")
-		}
-		vs := s.pos
-		if err := s.skip(1); err != nil {
-			return s.pos, err
-		}
-		if err := fn(name, src[vs:s.pos]); err != nil {
-			return s.pos, err
-		}
-		s.skipSpace()
-		if s.pos >= len(src) {
-			return s.pos, s.fail("unexpected end of input in object")
-		}
-		switch src[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			return s.pos + 1, nil
-		default:
-			return s.pos, s.fail("expected ',' or '}'")
-		}
-	}
+		return n, fn(name, rest[:n])
+	})
 }
 
 // MembersFunc walks the object at the start of src like Members, but
@@ -316,7 +263,14 @@ func MembersFunc(src []byte, fn func(name, rest []byte) (int, error)) (int, erro
 		}
 		n, err := fn(name, src[s.pos:])
 		if err != nil {
-			return s.pos, err
+			var se *SyntaxError
+			if errors.As(err, &se) {
+				// fn scanned from here: report the offset in src.
+				rebased := *se
+				rebased.Offset += s.pos
+				err = &rebased
+			}
+			return s.pos + max(n, 0), err
 		}
 		if n <= 0 || n > len(src)-s.pos {
 			return s.pos, s.fail("member value not consumed")
@@ -338,42 +292,9 @@ func MembersFunc(src []byte, fn func(name, rest []byte) (int, error)) (int, erro
 }
 
 // Elements calls fn for each element of the array at the start of src.
+// Elements are validated. It returns the offset just past the array.
 func Elements(src []byte, fn func(value []byte) error) (int, error) {
-	s := scanner{src: src}
-	s.skipSpace()
-	if s.pos >= len(src) || src[s.pos] != '[' {
-		return s.pos, s.fail("expected an array")
-	}
-	s.pos++
-	s.skipSpace()
-	if s.pos < len(src) && src[s.pos] == ']' {
-		return s.pos + 1, nil
-	}
-	for {
-		s.skipSpace()
-		if s.pos >= len(src) {
-			return s.pos, s.fail("unexpected end of input in array")
-		}
-		vs := s.pos
-		if err := s.skip(1); err != nil {
-			return s.pos, err
-		}
-		if err := fn(src[vs:s.pos]); err != nil {
-			return s.pos, err
-		}
-		s.skipSpace()
-		if s.pos >= len(src) {
-			return s.pos, s.fail("unexpected end of input in array")
-		}
-		switch src[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			return s.pos + 1, nil
-		default:
-			return s.pos, s.fail("expected ',' or ']'")
-		}
-	}
+	return ScanArray(src, nil, func(elem []byte, _ Class) error { return fn(elem) })
 }
 
 // String decodes a raw JSON string token. Tokens without escapes (the
