@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
+	"github.com/wazuh-pull/wazuh-pull/shared/event"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog/rsyslogtest"
@@ -141,4 +145,68 @@ func TestRelayOutageLosesNothing(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestLineOfExactlyTheMaximumArrivesWhole sends, through the relay, one
+// event whose line (<PRI> included) is exactly --max-line bytes and one a
+// byte longer: the first arrives unchanged, the second reduced (marked)
+// and within the limit.
+func TestLineOfExactlyTheMaximumArrivesWhole(t *testing.T) {
+	const maxLine = 4096
+	rl := rsyslogtest.Start(t, rsyslogtest.Options{})
+	h := newHarness(t, onepasswordtest.Options{})
+	ts := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)
+	// The line is "<134>" + {"integration":"1password","op":{<event>,
+	// "event_type":…,"wazuh_pull":{…}}}; its length is fixed but for the pad.
+	lineLen := func(pad int) int {
+		b, err := event.NewBuilder(event.Config{
+			Envelope: onepassword.Envelope(),
+			Meta:     event.Meta{Tenant: "default", Stream: "audit", RunID: newRunID()},
+			MaxLine:  1 << 20,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _, err := b.Append(nil, []byte(rawEvent("EXACT", ts, pad)), "audit_event", "EXACT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len("<134>") + len(line) - 1
+	}
+	pad := maxLine - lineLen(1) + 1 // pad 0 would be an empty string, which is dropped
+	if lineLen(pad) != maxLine {
+		t.Fatalf("pad arithmetic: %d", lineLen(pad))
+	}
+	h.sim.Ingest("acme", onepasswordtest.StreamAuditEvents, []byte(rawEvent("EXACT", ts, pad)))
+	h.sim.Ingest("acme", onepasswordtest.StreamAuditEvents, []byte(rawEvent("PLUS1", ts, pad+1)))
+	ca := writePEM(t, h.dir, "ca.pem", rl.PKI.CAPEM)
+	res := h.run("--source", "audit", "--max-line", strconv.Itoa(maxLine), "--sink", "tls://"+rl.TLSAddr, "--syslog-ca", ca)
+	if res.exit != 0 {
+		t.Fatalf("exit %d: %s", res.exit, res.stderr)
+	}
+	lines, err := rl.WaitLines(3, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines[:2] {
+		if len(l) > maxLine {
+			t.Fatalf("a line of %d bytes passed --max-line %d", len(l), maxLine)
+		}
+		switch {
+		case strings.Contains(l, `"uuid":"EXACT"`):
+			if len(l) != maxLine || strings.Contains(l, `"reduced"`) {
+				t.Fatalf("the exact-fit line arrived as %d bytes, reduced=%v", len(l), strings.Contains(l, `"reduced"`))
+			}
+		case strings.Contains(l, `"uuid":"PLUS1"`):
+			if !strings.Contains(l, `"reduced":{"original_bytes":`+strconv.Itoa(maxLine+1-len("<134>"))) {
+				t.Fatalf("the line one byte over was not reduced and marked: %.200s…", l)
+			}
+		default:
+			t.Fatalf("unexpected line %.100s", l)
+		}
+	}
+}
+
+func rawEvent(id, ts string, pad int) string {
+	return `{"uuid":"` + id + `","timestamp":"` + ts + `","aux_info":"` + strings.Repeat("p", pad) + `"}`
 }
