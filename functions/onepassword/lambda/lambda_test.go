@@ -88,14 +88,22 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 		t.Errorf("%d GetSecretValue calls over two invocations, want 2 (credentials and TLS material, then cached)", n)
 	}
 
-	// One EMF line per invocation, with the numbers of the summary.
+	// One EMF line per invocation, with the numbers of the summary. The
+	// emulator may answer before the function's last output line has been
+	// read from its pipe: wait for it.
 	var emf []map[string]any
 	var logs []map[string]any
-	for _, m := range r.JSONLines() {
-		if _, ok := m["_aws"]; ok {
-			emf = append(emf, m)
-		} else if m["msg"] != nil {
-			logs = append(logs, m)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		emf, logs = nil, nil
+		for _, m := range r.JSONLines() {
+			if _, ok := m["_aws"]; ok {
+				emf = append(emf, m)
+			} else if m["msg"] != nil {
+				logs = append(logs, m)
+			}
+		}
+		if len(emf) >= 2 || time.Now().After(deadline) {
+			break
 		}
 	}
 	if len(emf) != 2 {
