@@ -14,6 +14,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
+	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -234,3 +235,47 @@ func countFields(v any) int {
 }
 
 var _ pipeline.Source = (*Source)(nil)
+
+func TestParseUTCAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{"2025-03-02T08:15:41.118273645Z", "2025-03-02T07:44:03Z", "2025-03-02T09:02:11.482Z", "2024-02-29T23:59:59.5Z"} {
+		want, _ := time.Parse(time.RFC3339Nano, s)
+		got, ok := parseUTC([]byte(s))
+		if !ok || !got.Equal(want) {
+			t.Errorf("%s: %v %v, want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"2025-02-30T00:00:00Z", "2025-03-02T08:15:41+01:00", "2025-03-02 08:15:41Z", "2025-13-02T08:15:41Z", "2025-03-02T08:15:41.Z", "2025-03-02T08:15:41.1234567891Z"} {
+		if _, ok := parseUTC([]byte(s)); ok {
+			t.Errorf("%s accepted", s)
+		}
+	}
+}
+
+func FuzzItemKeyTime(f *testing.F) {
+	f.Add([]byte(`{"uuid":"A","timestamp":"2025-03-02T08:15:41.118273645Z","x":1}`))
+	f.Add([]byte(`{"timestamp":"2025-03-02T08:15:41+02:00","uuid":"B"}`))
+	f.Add([]byte(`{"uuid":"A\"B","timestamp":"2025-03-02T08:15:41Z"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if _, err := jsonscan.Skip(raw); err != nil || len(raw) == 0 || raw[0] != '{' {
+			return
+		}
+		key, ts := itemKeyTime(raw)
+		var v struct {
+			UUID      string `json:"uuid"`
+			Timestamp string `json:"timestamp"`
+		}
+		if json.Unmarshal(raw, &v) != nil || hasDup(raw) {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, v.Timestamp)
+		if key != v.UUID || (err == nil && !ts.Equal(want)) {
+			t.Fatalf("%s: key %q ts %v; encoding/json says %q %q", raw, key, ts, v.UUID, v.Timestamp)
+		}
+	})
+}
+
+// hasDup reports a repeated uuid or timestamp member, where the first
+// (ours) and the last (encoding/json's) would legitimately differ.
+func hasDup(raw []byte) bool {
+	return bytes.Count(raw, []byte(`"uuid"`)) > 1 || bytes.Count(raw, []byte(`"timestamp"`)) > 1
+}
