@@ -41,13 +41,18 @@ func (r *Redactor) Add(values ...string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	added := false
 	for _, v := range values {
 		for _, form := range forms(v) {
 			if len(form) < minLen || r.has(form) {
 				continue
 			}
 			r.secrets = append(r.secrets, form)
+			added = true
 		}
+	}
+	if !added {
+		return // credentials are registered again on every read
 	}
 	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 	pairs := make([]string, 0, 2*len(r.secrets))
