@@ -141,7 +141,8 @@ func New(v Vendor, cfg Config, db *dynamodb.Client, sm *secretsmanager.Client, o
 		tenants: map[string]*tenantState{},
 	}
 	if cfg.SyslogTLSSecret != "" {
-		f.tlsSecret = awssm.New(sm, cfg.SyslogTLSSecret, awssm.Options{TTL: cfg.SecretTTL, Redactor: f.red})
+		// Certificates and the server name are public; only the key is secret.
+		f.tlsSecret = awssm.New(sm, cfg.SyslogTLSSecret, awssm.Options{TTL: cfg.SecretTTL, Redactor: f.red, Public: []string{TLSFieldCA, TLSFieldClientCert, TLSFieldServerName}})
 	}
 	return f, nil
 }
@@ -346,7 +347,7 @@ func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 		return nil, fmt.Errorf("lambdarun: vendor HTTP client: %w", err)
 	}
 	t := &tenantState{
-		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red}),
+		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields}),
 		http:  hc,
 	}
 	f.tenants[name] = t

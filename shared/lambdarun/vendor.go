@@ -36,6 +36,9 @@ type Vendor struct {
 	// (OP_BEARER_TOKEN, …). They are refused in Lambda, where credentials
 	// come from Secrets Manager only.
 	CredentialEnv []string
+	// PublicFields names fields of the vendor's secret that are not secret
+	// (e.g. "base_url"): they are not masked in logs.
+	PublicFields []string
 	// UserAgent is sent to the vendor API.
 	UserAgent string
 	// Setup reads the vendor's own settings from env once per execution

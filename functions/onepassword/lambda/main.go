@@ -26,6 +26,7 @@ func vendor() lambdarun.Vendor {
 		// 600/min is allowed in bursts, but only 30 000/h (500/min) sustained.
 		RequestsPerMinute: min(onepassword.RequestsPerMinute, onepassword.RequestsPerHour/60),
 		CredentialEnv:     []string{"OP_BEARER_TOKEN", "OP_TOKENS_FILE", "OP_SECRETS_FILE"},
+		PublicFields:      []string{onepassword.FieldBaseURL},
 		UserAgent:         "wazuh-pull/" + version + " (1Password Events API collector; AWS Lambda)",
 		Setup: func(env *lambdarun.Env) (lambdarun.NewSourceFunc, error) {
 			pageLimit := env.Int("OP_PAGE_LIMIT", onepassword.MaxPageLimit, 1, onepassword.MaxPageLimit)

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -75,8 +76,13 @@ type Options struct {
 	TTL time.Duration
 	// Now replaces time.Now, for tests.
 	Now func() time.Time
-	// Redactor, if set, learns every value read before Get returns it.
+	// Redactor, if set, learns every value read before Get returns it,
+	// except the fields named in Public.
 	Redactor *redact.Redactor
+	// Public names fields that are configuration, not secrets (a base URL,
+	// an FQDN, a security level): masking them would only blank useful
+	// context out of every log line.
+	Public []string
 }
 
 // Source is a secrets.Source backed by one Secrets Manager secret. It is
@@ -88,6 +94,7 @@ type Source struct {
 	ttl      time.Duration
 	now      func() time.Time
 	redactor *redact.Redactor
+	public   []string
 
 	// fetch is a one-slot semaphore held during GetSecretValue; unlike a
 	// mutex, waiting for it respects the caller's context.
@@ -117,6 +124,7 @@ func New(client *secretsmanager.Client, secretID string, opts Options) *Source {
 		ttl:      ttl,
 		now:      now,
 		redactor: opts.Redactor,
+		public:   opts.Public,
 		fetch:    make(chan struct{}, 1),
 	}
 }
@@ -150,7 +158,11 @@ func (s *Source) Get(ctx context.Context) (secrets.Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.redactor.Add(creds.Values()...)
+	for field, v := range creds {
+		if !slices.Contains(s.public, field) {
+			s.redactor.Add(v)
+		}
+	}
 
 	s.mu.Lock()
 	// A value whose read began before an Invalidate may predate a

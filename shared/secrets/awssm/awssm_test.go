@@ -297,3 +297,19 @@ func TestErrorMapping(t *testing.T) {
 }
 
 var _ secrets.Source = (*Source)(nil)
+
+// TestPublicFieldsAreNotMasked: configuration fields of a secret stay
+// readable in logs; the secret fields are masked.
+func TestPublicFieldsAreNotMasked(t *testing.T) {
+	sm, _ := client(t)
+	id := createSecret(t, sm, `{"bearer_token":"TOKENxSECRETx123","base_url":"https://events.1password.eu"}`)
+	red := redact.New()
+	src := New(sm, id, Options{Redactor: red, Public: []string{"base_url"}})
+	if _, err := src.Get(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	got := red.String("POST https://events.1password.eu/api/v2/auditevents with TOKENxSECRETx123")
+	if got != "POST https://events.1password.eu/api/v2/auditevents with "+redact.Mask {
+		t.Fatalf("got %q", got)
+	}
+}
