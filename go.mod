@@ -12,6 +12,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	golang.org/x/sys v0.50.0
 	golang.org/x/time v0.16.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
