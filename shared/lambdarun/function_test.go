@@ -224,7 +224,7 @@ func TestHandleDeliversCommitsAndReports(t *testing.T) {
 	if string(dims) != `[["vendor","tenant","stream"],["vendor"]]` || cw["Namespace"] != "WazuhPull" {
 		t.Errorf("EMF directive = %v", cw)
 	}
-	for k, want := range map[string]any{"Events": 250.0, "Pages": 3.0, "Errors": 0.0, "Backlog": 0.0, "Locked": 0.0, "vendor": "testvendor", "tenant": "acme", "stream": "alpha", "run_id": out.RunID} {
+	for k, want := range map[string]any{"Events": 250.0, "Pages": 3.0, "Errors": 0.0, "Backlog": 0.0, "locked": false, "vendor": "testvendor", "tenant": "acme", "stream": "alpha", "run_id": out.RunID} {
 		if m[0][k] != want {
 			t.Errorf("EMF %s = %v, want %v", k, m[0][k], want)
 		}
@@ -252,7 +252,7 @@ func TestHandleLockedIsACleanExit(t *testing.T) {
 	if !out.Locked || out.Ran || !out.Success || out.Stop != "locked" || out.Events != 0 || out.CursorAdvanced {
 		t.Fatalf("output = %+v", out)
 	}
-	if m := fx.emf(); m[0]["Locked"] != 1.0 || m[0]["Errors"] != 0.0 {
+	if m := fx.emf(); m[0]["locked"] != true || m[0]["Errors"] != 0.0 {
 		t.Errorf("EMF = %v", m[0])
 	}
 	if !strings.Contains(fx.logs.String(), "another invocation holds its lease") {

@@ -12,14 +12,11 @@ import (
 // per invocation. Per-code error counts are named ErrorMetricPrefix+code,
 // e.g. "Errors_API_HTTP_401".
 const (
-	MetricEvents     = "Events"
-	MetricPages      = "Pages"
-	MetricDuplicates = "Duplicates"
-	MetricErrors     = "Errors"
-	MetricLag        = "LagSeconds"
-	MetricBacklog    = "Backlog"
-	MetricLocked     = "Locked"
-	MetricDuration   = "DurationMs"
+	MetricEvents  = "Events"
+	MetricPages   = "Pages"
+	MetricErrors  = "Errors"
+	MetricLag     = "LagSeconds"
+	MetricBacklog = "Backlog"
 	// ErrorMetricPrefix starts the per-error-code metrics.
 	ErrorMetricPrefix = "Errors_"
 )
@@ -84,14 +81,14 @@ func runMetrics(o *Output) []metric {
 		}
 		return 0
 	}
+	// Each metric costs per month for every tenant and stream, so only what
+	// alarms and dashboards need is a metric; duplicates, lock skips and
+	// duration stay plain fields of the same line (Logs Insights reads them).
 	ms := []metric{
 		{MetricEvents, "Count", float64(o.Events)},
 		{MetricPages, "Count", float64(o.Pages)},
-		{MetricDuplicates, "Count", float64(o.Duplicates)},
 		{MetricErrors, "Count", float64(len(o.Errors))},
 		{MetricBacklog, "None", b2f(o.Backlog)},
-		{MetricLocked, "Count", b2f(o.Locked)},
-		{MetricDuration, "Milliseconds", float64(o.DurationMs)},
 	}
 	if o.LagSeconds != nil {
 		ms = append(ms, metric{MetricLag, "Seconds", *o.LagSeconds})
@@ -119,7 +116,8 @@ func writeMetrics(w io.Writer, namespace string, at time.Time, o *Output, validS
 		dims["tenant"] = o.Tenant
 		dims["stream"] = o.Stream
 	}
-	props := map[string]any{"run_id": o.RunID, "stop": o.Stop, "success": o.Success}
+	props := map[string]any{"run_id": o.RunID, "stop": o.Stop, "success": o.Success,
+		"duplicates": o.Duplicates, "locked": o.Locked, "duration_ms": o.DurationMs}
 	line, err := emfLine(namespace, at, dims, runMetrics(o), props)
 	if err != nil {
 		return err

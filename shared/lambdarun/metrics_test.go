@@ -50,10 +50,16 @@ func TestEMFShape(t *testing.T) {
 			t.Errorf("metric %s has no numeric value at the root", name)
 		}
 	}
-	for k, want := range map[string]float64{"Events": 7, "Pages": 2, "Duplicates": 1, "Errors": 3, "Errors_API_HTTP_429": 2,
-		"Errors_DELIVERY_FAILED": 1, "Backlog": 1, "Locked": 0, "LagSeconds": 12.5, "DurationMs": 900} {
+	for k, want := range map[string]float64{"Events": 7, "Pages": 2, "Errors": 3, "Errors_API_HTTP_429": 2,
+		"Errors_DELIVERY_FAILED": 1, "Backlog": 1, "LagSeconds": 12.5} {
 		if m[k] != want || !names[k] {
 			t.Errorf("%s = %v (declared %v), want %v", k, m[k], names[k], want)
+		}
+	}
+	// Plain fields, not metrics: they would cost per tenant and stream.
+	for k, want := range map[string]any{"duplicates": 1.0, "locked": false, "duration_ms": 900.0} {
+		if m[k] != want || names[k] {
+			t.Errorf("%s = %v (declared as a metric: %v), want the plain field %v", k, m[k], names[k], want)
 		}
 	}
 	if len(names) > 100 {
