@@ -30,7 +30,7 @@ var OssecRemote string
 
 // Params are the values substituted into Config.
 type Params struct {
-	WorkDir       string // absolute directory for the disk queue
+	WorkDir       string // absolute rsyslog work directory (and disk queue, in the disk modes)
 	ListenAddress string // address the TLS inputs bind to
 	TLSPort       int    // TLS input, server authentication only
 	MTLSPort      int    // TLS input requiring a client certificate

@@ -104,13 +104,14 @@
 //
 //	Events        Count         events delivered and committed
 //	Pages         Count         pages delivered and committed
-//	Duplicates    Count         events suppressed by the dedup set
 //	Errors        Count         error events emitted
 //	Errors_<CODE> Count         the same per error code (Errors_API_HTTP_401, …)
 //	LagSeconds    Seconds       now − newest delivered event (absent when none)
 //	Backlog       None          1 when the vendor had more than the invocation took
-//	Locked        Count         1 when another invocation held the stream
-//	DurationMs    Milliseconds  the invocation's run time
+//
+// The same line carries duplicates, locked, duration_ms, run_id, stop and
+// success as plain fields: as metrics they would be billed per tenant and
+// stream.
 //
 // An invocation refused for its payload or the configuration emits
 // Errors and Errors_CONFIG_INVALID with the [vendor] dimension only.
