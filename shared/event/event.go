@@ -36,6 +36,43 @@ const minLine = 1024
 type Envelope struct {
 	Integration string // "1password", "proofpoint", "cortex_xdr"
 	Namespace   string // "op", "pp", "xdr"
+	// TypeKey is the member that carries the event type (default
+	// "event_type"; the Cortex XDR seed used "type").
+	TypeKey string
+	// SourceKey is the member of error and run_summary events that names
+	// the stream or "orchestrator" (default "source"; the Cortex XDR seed
+	// used "error_source").
+	SourceKey string
+}
+
+// Default member names of an Envelope.
+const (
+	DefaultTypeKey   = "event_type"
+	DefaultSourceKey = "source"
+)
+
+// Type is the member that carries the event type.
+func (e Envelope) Type() string {
+	if e.TypeKey == "" {
+		return DefaultTypeKey
+	}
+	return e.TypeKey
+}
+
+// Source is the member of error and summary events that names the stream.
+func (e Envelope) Source() string {
+	if e.SourceKey == "" {
+		return DefaultSourceKey
+	}
+	return e.SourceKey
+}
+
+// ScanOptions are the reshaping options of a builder for this envelope
+// whose vendor fields epochMillis hold epoch milliseconds. A source that
+// classifies events with them (jsonscan.ScanArray) lets the builder copy
+// clean events as they are.
+func (e Envelope) ScanOptions(epochMillis []string) jsonscan.Options {
+	return jsonscan.Options{DropTopLevel: []string{e.Type(), MetaKey}, EpochMillis: epochMillis}
 }
 
 // Meta is the per-stream metadata added to every line.
@@ -64,6 +101,7 @@ type Builder struct {
 	cfg       Config
 	prefix    []byte // {"integration":"…","<ns>":
 	metaPre   []byte // "wazuh_pull":{"tenant":…,"stream":…,"run_id":…,"dedup_key":
+	typePre   []byte // "event_type":
 	opts      jsonscan.Options
 	scratch   []byte
 	reduceBuf []byte
@@ -102,15 +140,16 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	b.metaPre = append(b.metaPre, `,"run_id":`...)
 	b.metaPre = appendString(b.metaPre, cfg.Meta.RunID)
 	b.metaPre = append(b.metaPre, `,"dedup_key":`...)
-	b.opts = ScanOptions(cfg.EpochMillis)
+	b.opts = cfg.Envelope.ScanOptions(cfg.EpochMillis)
+	b.typePre = appendString(nil, cfg.Envelope.Type())
+	b.typePre = append(b.typePre, ':')
 	return b, nil
 }
 
-// ScanOptions are the reshaping options of a builder whose vendor fields
-// epochMillis hold epoch milliseconds. A source that classifies events with
-// them (jsonscan.ScanArray) lets the builder copy clean events as they are.
+// ScanOptions are the scan options of the default envelope (see
+// Envelope.ScanOptions).
 func ScanOptions(epochMillis []string) jsonscan.Options {
-	return jsonscan.Options{DropTopLevel: []string{"event_type", MetaKey}, EpochMillis: epochMillis}
+	return Envelope{}.ScanOptions(epochMillis)
 }
 
 // AppendClassified is Append for an event that jsonscan.ScanArray already
@@ -185,7 +224,7 @@ func (b *Builder) appendTail(dst []byte, objStart int, eventType, dedupKey strin
 	if len(dst)-objStart > 1 {
 		dst = append(dst, ',')
 	}
-	dst = append(dst, `"event_type":`...)
+	dst = append(dst, b.typePre...)
 	dst = appendString(dst, eventType)
 	dst = append(dst, ',')
 	dst = append(dst, b.metaPre...)

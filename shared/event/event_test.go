@@ -237,3 +237,30 @@ func FuzzAppend(f *testing.F) {
 		}
 	})
 }
+
+func TestEnvelopeTypeKey(t *testing.T) {
+	b, err := NewBuilder(Config{
+		Envelope: Envelope{Integration: "cortex_xdr", Namespace: "xdr", TypeKey: "type"},
+		Meta:     Meta{Tenant: "default", Stream: "alerts", RunID: "run-1"},
+		MaxLine:  59_999,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A vendor "type" member would clash with ours: it is replaced, on the
+	// copy path and on the rebuilding path alike.
+	for _, raw := range []string{`{"alert_id":"7","type":"vendor"}`, `{"alert_id":"7","type":"vendor","x":null}`} {
+		line, _, err := b.Append(nil, []byte(raw), "alert", "7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := decodeLine(t, line)
+		xdr := m["xdr"].(map[string]any)
+		if xdr["type"] != "alert" || xdr["event_type"] != nil || xdr["alert_id"] != "7" {
+			t.Errorf("%s: got %s", raw, line)
+		}
+		if bytes.Count(line, []byte(`"type"`)) != 1 {
+			t.Errorf("%s: duplicate type member: %s", raw, line)
+		}
+	}
+}

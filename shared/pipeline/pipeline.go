@@ -284,7 +284,7 @@ func (r *Runner) errorFields(streamName string, err error) (event.Fields, string
 		detail = detail[:maxDetail]
 	}
 	return event.Fields{
-		{Key: "source", Value: streamName},
+		{Key: r.cfg.Envelope.Source(), Value: streamName},
 		{Key: "error_code", Value: code},
 		{Key: "error_message", Value: message},
 		{Key: "timestamp", Value: event.SeedTime(r.cfg.Now())},

@@ -26,7 +26,11 @@ type SummaryInput struct {
 // <name>_stop (why the stream stopped, e.g. "caught_up", "max_bytes",
 // "locked"); the seed's rules ignore them.
 func SummaryFields(in SummaryInput, now string) event.Fields {
-	f := event.Fields{{Key: "source", Value: "orchestrator"}}
+	return summaryFields(event.DefaultSourceKey, in, now)
+}
+
+func summaryFields(sourceKey string, in SummaryInput, now string) event.Fields {
+	f := event.Fields{{Key: sourceKey, Value: "orchestrator"}}
 	if len(in.Tenants) > 0 {
 		f = append(f, event.Field{Key: "mode", Value: "multi_tenant"})
 	}
@@ -85,7 +89,7 @@ func (r *Runner) WriteSummary(ctx context.Context, in SummaryInput) error {
 	if err != nil {
 		return fmt.Errorf("pipeline: summary: %w", err)
 	}
-	line, _, err := b.AppendFields(nil, SummaryFields(in, event.SeedTime(r.cfg.Now())), event.TypeRunSummary, r.cfg.RunID+":summary")
+	line, _, err := b.AppendFields(nil, summaryFields(r.cfg.Envelope.Source(), in, event.SeedTime(r.cfg.Now())), event.TypeRunSummary, r.cfg.RunID+":summary")
 	if err != nil {
 		return fmt.Errorf("pipeline: summary: %w", err)
 	}
