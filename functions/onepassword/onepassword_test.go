@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,33 +126,6 @@ func TestAudienceURL(t *testing.T) {
 	}
 	if AudienceURL("not-a-jwt") != "" {
 		t.Error("garbage token")
-	}
-}
-
-func TestReadTokensFile(t *testing.T) {
-	dir := t.TempDir()
-	write := func(body string, mode os.FileMode) string {
-		p := filepath.Join(dir, "t.json")
-		os.WriteFile(p, []byte(body), 0o600)
-		os.Chmod(p, mode)
-		return p
-	}
-	ok := write(`{"tenants":[{"name":"client-a","bearer_token":"SECRETA"},{"name":"b_2","bearer_token":"SECRETB","base_url":"https://events.1password.eu"}]}`, 0o640)
-	list, err := ReadTokensFile(ok)
-	if err != nil || len(list) != 2 || list[1].BaseURL == "" {
-		t.Fatalf("%v %v", list, err)
-	}
-	for _, bad := range []string{
-		`{"tenants":[]}`, `{"tenants":[{"name":"x"}]}`, `{"tenants":[{"name":"a b","bearer_token":"SECRETX"}]}`,
-		`{"tenants":[{"name":"a","bearer_token":"SECRETX"},{"name":"a","bearer_token":"SECRETY"}]}`, `{"tenants":[{"name":"a","bearer_token":"SECRETX"`,
-	} {
-		_, err := ReadTokensFile(write(bad, 0o640))
-		if err == nil || strings.Contains(err.Error(), "SECRET") {
-			t.Errorf("%s: err %v", bad, err)
-		}
-	}
-	if _, err := ReadTokensFile(write(`{"tenants":[{"name":"a","bearer_token":"SECRETX"}]}`, 0o666)); err == nil {
-		t.Error("world-writable tokens file accepted")
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package hostrun
 
 import (
 	"crypto/rand"
@@ -19,8 +19,8 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/stdout"
 )
 
-// newRunID names one run in every event it emits: time-ordered, unique.
-func newRunID() string {
+// NewRunID names one run in every event it emits: time-ordered, unique.
+func NewRunID() string {
 	var b [4]byte
 	rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
@@ -57,15 +57,15 @@ func newStdout(f *os.File) *stdout.Sink {
 	if err != nil {
 		// Stat of stdout failing means there is nowhere to report to.
 		fmt.Fprintln(os.Stderr, "localrun:", err)
-		os.Exit(exitFailed)
+		os.Exit(ExitFailed)
 	}
 	return s
 }
 
 // httpClient returns a factory of vendor clients: one per tenant, each
-// with its own pacing, since 1Password's limits apply per token. The CA
+// with its own pacing, since vendors' limits apply per credential. The CA
 // bundle is checked here, so the factory itself cannot fail.
-func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *httpx.Client, error) {
+func (o *options) httpClient(version string, red *redact.Redactor, log *slog.Logger) (func() *httpx.Client, error) {
 	var ca []byte
 	if o.caBundle != "" {
 		b, err := os.ReadFile(o.caBundle)
@@ -77,7 +77,7 @@ func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *
 	cfg := func() httpx.Config {
 		var lim httpx.Limiter
 		if o.rateLimit > 0 {
-			lim = httpx.Pacer(rate.NewLimiter(rate.Limit(o.rateLimit/60), 100))
+			lim = httpx.Pacer(rate.NewLimiter(rate.Limit(o.rateLimit/60), o.d.Burst()))
 		}
 		return httpx.Config{
 			AttemptTimeout: o.httpTimeout,
@@ -86,7 +86,7 @@ func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *
 			Limiter:        lim,
 			Redactor:       red,
 			Logger:         log,
-			UserAgent:      "wazuh-pull/" + version + " (1Password Events API collector)",
+			UserAgent:      "wazuh-pull/" + version + " (" + o.d.Title + " collector)",
 		}
 	}
 	if _, err := httpx.New(cfg()); err != nil {
