@@ -381,4 +381,3 @@ func parseUTC(b []byte) (time.Time, bool) {
 	}
 	return t, true
 }
-

@@ -12,9 +12,9 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/filestore"
-	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
 // collect is `localrun <vendor>`.
@@ -198,4 +198,3 @@ func fatal(ctx context.Context, d *spec.Descriptor, out sink.Sink, runID string,
 	}
 	return ExitFailed
 }
-

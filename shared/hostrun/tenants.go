@@ -11,9 +11,9 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/filestore"
-	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
 // tenantSpec is one tenant of a run.

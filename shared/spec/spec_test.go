@@ -15,9 +15,9 @@ func TestValidateFindsEveryMistake(t *testing.T) {
 		t.Fatalf("toy descriptor: %v", err)
 	}
 	for _, c := range []struct {
-		name  string
+		name   string
 		break_ func(d *spec.Descriptor)
-		want  string
+		want   string
 	}{
 		{"name", func(d *spec.Descriptor) { d.Name = "toy/x" }, "name:"},
 		{"command", func(d *spec.Descriptor) { d.Command = "Toy" }, "command"},

@@ -16,8 +16,8 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
-	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
 // Descriptor is the toy vendor.
