@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/functions/registry"
 	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
 )
 
@@ -50,6 +51,6 @@ func main() {
 		time.Sleep(hostrun.ShutdownGrace)
 		os.Exit(exitInterrupted)
 	}()
-	app := &hostrun.App{Name: "localrun", Version: version, Vendors: vendors(), Demos: demos()}
+	app := &hostrun.App{Name: "localrun", Version: version, Vendors: registry.Vendors(), Demos: registry.Demos()}
 	os.Exit(app.Main(ctx, os.Args[1:], hostrun.IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
 }

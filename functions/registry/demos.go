@@ -1,15 +1,15 @@
 //go:build !nodemo
 
-package main
+package registry
 
 import (
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
 )
 
-// demos are the vendors' simulators for `localrun demo`. A production
-// build (make build: -tags nodemo) leaves them and net/http/httptest out.
-func demos() map[string]hostrun.Demo {
+// Demos returns the vendors' simulators for `localrun demo`, by command. A
+// production build (-tags nodemo) leaves them, and net/http/httptest, out.
+func Demos() map[string]hostrun.Demo {
 	return map[string]hostrun.Demo{
 		"onepassword": {Start: func(events int) (*hostrun.DemoRun, error) {
 			s := onepasswordtest.StartDemo(events)
