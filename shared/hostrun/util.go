@@ -3,12 +3,14 @@ package hostrun
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -32,15 +34,38 @@ func NewRunID() string {
 func newLogger(debug int, logFile string, stderr io.Writer, red *redact.Redactor) (*slog.Logger, func(), error) {
 	switch {
 	case logFile != "":
-		f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := openLogFile(logFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
+			return nil, nil, err
 		}
 		return logx.New(f, logx.Level(debug), red), func() { f.Close() }, nil
 	case debug > 0:
 		return logx.New(stderr, logx.Level(debug), red), func() {}, nil
 	}
 	return logx.Discard(), func() {}, nil
+}
+
+// openLogFile opens the diagnostics file for appending. It runs as root
+// under Wazuh: a symbolic link planted where the log file goes would make
+// it append to (and create) any file, so links are refused, as is anything
+// but a regular file.
+func openLogFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("open log file %s: it is a symbolic link; refusing to follow it", path)
+		}
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("open log file %s: not a regular file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 func isTerminal(w io.Writer) bool {
