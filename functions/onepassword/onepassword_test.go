@@ -250,3 +250,31 @@ func FuzzItemKeyTime(f *testing.F) {
 func hasDup(raw []byte) bool {
 	return bytes.Count(raw, []byte(`"uuid"`)) > 1 || bytes.Count(raw, []byte(`"timestamp"`)) > 1
 }
+
+// TestUnauthorizedNamesWhereTheTokenComesFrom: the error event of a 401
+// tells the operator what to fix in this deployment, the seed's variable
+// on a host and the secret's field in Lambda, never the token.
+func TestUnauthorizedNamesWhereTheTokenComesFrom(t *testing.T) {
+	sim := onepasswordtest.New(onepasswordtest.Options{})
+	defer sim.Close()
+	sim.AddAccount("a", onepasswordtest.Account{Seed: 1})
+	for _, c := range []struct {
+		where func(string) string
+		want  string
+	}{
+		{nil, "verify OP_BEARER_TOKEN is correct"},
+		{func(f string) string { return `field "` + f + `" of the Secrets Manager secret wp/1password/acme` }, `verify field "bearer_token" of the Secrets Manager secret wp/1password/acme is correct`},
+	} {
+		hc, _ := httpx.New(httpx.Config{BaseBackoff: time.Millisecond, MaxAttempts: 1})
+		coll, err := New(Config{BaseURL: sim.URL, HTTP: hc, Where: c.where}, "acme", secrets.Static{FieldBearerToken: "WRONG-TOKEN-123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := coll.NewSource(Streams()[0], Legacy{})
+		src.Start(context.Background(), state.Record{})
+		_, err = src.Fetch(context.Background())
+		if pipeline.CodeOf(err) != pipeline.CodeHTTP401 || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "WRONG-TOKEN") {
+			t.Errorf("error %v, want %s saying %q", err, pipeline.CodeHTTP401, c.want)
+		}
+	}
+}
