@@ -174,7 +174,9 @@ type Result struct {
 	Success bool
 	// Stop says why the stream stopped.
 	Stop string
-	// Backlog is true when the vendor had more events than this run took.
+	// Backlog is true when the vendor had more events than this run took:
+	// on a budget stop, and on an error stop after the vendor said it had
+	// more or with fetched events left undelivered.
 	Backlog bool
 	// Events counts vendor events delivered (confirmed); Duplicates the
 	// events suppressed by the dedup set; Reduced the events cut to fit.
