@@ -290,7 +290,8 @@ func SeedTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z"
 
 // appendString appends s as a JSON string. Only what JSON requires is
 // escaped (quotes, backslashes, control characters); invalid UTF-8 becomes
-// U+FFFD so a line is always valid.
+// U+FFFD so a line is always valid, and so does NUL, at which Wazuh's JSON
+// parser would end the string (as jsonscan.Strip does for vendor text).
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -311,6 +312,8 @@ func appendString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case 0:
+				dst = append(dst, `\ufffd`...)
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
