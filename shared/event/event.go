@@ -70,7 +70,8 @@ func (e Envelope) Source() string {
 // ScanOptions are the reshaping options of a builder for this envelope
 // whose vendor fields epochMillis hold epoch milliseconds. A source that
 // classifies events with them (jsonscan.ScanArray) lets the builder copy
-// clean events as they are.
+// clean events as they are. Sources run by the pipeline take them from
+// pipeline.ScanOptions instead, which cannot disagree with the builder.
 func (e Envelope) ScanOptions(epochMillis []string) jsonscan.Options {
 	return jsonscan.Options{DropTopLevel: []string{e.Type(), MetaKey}, EpochMillis: epochMillis}
 }
@@ -113,6 +114,9 @@ type Info struct {
 	Reduced bool
 	// Bytes is the line length without '\n'.
 	Bytes int
+	// Copied is true when the event was copied into its line as it came
+	// (AppendClassified's fast path) rather than rebuilt.
+	Copied bool
 }
 
 // NewBuilder checks cfg and precomputes the constant parts of every line.
@@ -166,10 +170,16 @@ func (b *Builder) AppendClassified(dst, raw []byte, c jsonscan.Class, eventType,
 	dst = b.appendTail(dst, objStart, eventType, dedupKey, nil)
 	if len(dst)-start <= b.cfg.MaxLine && c.Fields+overheadFields <= b.cfg.MaxFields {
 		dst = append(dst, '\n')
-		return dst, Info{Bytes: len(dst) - start - 1}, nil
+		return dst, Info{Bytes: len(dst) - start - 1, Copied: true}, nil
 	}
 	return b.Append(dst[:start], raw, eventType, dedupKey)
 }
+
+// ScanOptions returns the options this builder reshapes events with, the
+// ones a classification must have been made under for AppendClassified to
+// copy. The pipeline hands them to sources (pipeline.ScanOptions); callers
+// must not modify them.
+func (b *Builder) ScanOptions() *jsonscan.Options { return &b.opts }
 
 // Envelope returns the builder's envelope.
 func (b *Builder) Envelope() Envelope { return b.cfg.Envelope }

@@ -114,6 +114,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 		fetchCtx, cancel = context.WithDeadline(ctx, sr.sh.deadline)
 		defer cancel()
 	}
+	fetchCtx = withScanOptions(fetchCtx, sr.b.ScanOptions())
 	var buf []byte
 	for {
 		if stop := sr.budgetStop(ctx); stop != "" {
@@ -147,11 +148,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 				continue
 			}
 			var info event.Info
-			if it.Scan.Opts != nil {
-				buf, info, err = sr.b.AppendClassified(buf, it.Raw, it.Scan, it.Type, it.Key)
-			} else {
-				buf, info, err = sr.b.Append(buf, it.Raw, it.Type, it.Key)
-			}
+			buf, info, err = sr.appendItem(buf, &it)
 			if err != nil {
 				// Never dropped in silence: the operator gets an event
 				// naming the item, and can fetch it from the vendor.
