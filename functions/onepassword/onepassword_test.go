@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,3 +320,40 @@ func (s *bufSink) Overhead() int                           { return 0 }
 func (s *bufSink) Write(_ context.Context, b []byte) error { s.buf.Write(b); return nil }
 func (s *bufSink) Confirm(context.Context) error           { return nil }
 func (s *bufSink) Close() error                            { return nil }
+
+// A body that never ends (a broken proxy, a hostile server) fails the
+// page at MaxResponseBytes with its own error code, after one request.
+func TestEndlessResponseFailsAtThePageLimit(t *testing.T) {
+	var requests, written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(200)
+		w.Write([]byte(`{"cursor":"c","has_more":true,"items":[`))
+		event := []byte(`{"uuid":"X","timestamp":"2026-01-01T00:00:00Z","action":"grant"},`)
+		for range 4 * MaxResponseBytes / len(event) { // bounded, far past the limit
+			n, err := w.Write(event)
+			if written.Add(int64(n)); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	hc, err := httpx.New(httpx.Config{BaseBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{BaseURL: srv.URL, HTTP: hc}, "default", secrets.Static{FieldBearerToken: "tok-1234567890"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := c.NewSource(Streams()[0], Legacy{})
+	src.Start(context.Background(), state.Record{})
+	_, err = src.Fetch(context.Background())
+	var pe *pipeline.Error
+	if !errors.As(err, &pe) || pe.Code != pipeline.CodeResponseTooLarge || !strings.Contains(pe.Message, "larger than any valid page") {
+		t.Fatalf("err = %v", err)
+	}
+	if requests.Load() != 1 {
+		t.Fatalf("%d requests", requests.Load())
+	}
+}

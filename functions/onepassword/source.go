@@ -178,6 +178,8 @@ func httpMessage(err error) string {
 		return "1Password Events API request timed out"
 	case pipeline.CodeConnection:
 		return "1Password Events API unreachable — verify network connectivity"
+	case pipeline.CodeResponseTooLarge:
+		return "1Password Events API response is larger than any valid page — not read (a proxy or server fault)"
 	}
 	return "1Password Events API returned an unexpected response"
 }

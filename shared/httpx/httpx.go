@@ -78,7 +78,9 @@ type Config struct {
 	// one fails the request at once (default 5 min). Waits never pass the
 	// context's deadline.
 	MaxRetryAfter time.Duration
-	// MaxBody bounds a response body (default 256 MiB).
+	// MaxBody bounds a response body (default DefaultMaxBody); a request
+	// may set its own (Request.MaxBody). A larger body fails the request
+	// with a BodyTooLargeError (API_RESPONSE_TOO_LARGE).
 	MaxBody int64
 	// CABundlePEM adds trusted CAs to the system pool (TLS-inspecting proxies).
 	CABundlePEM []byte
@@ -123,7 +125,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxRetryAfter = 5 * time.Minute
 	}
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 256 << 20
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -201,6 +203,10 @@ type Request struct {
 	Header http.Header
 	// Buf, when set, is reused to hold the response body.
 	Buf []byte
+	// MaxBody, when positive, replaces the client's response body limit
+	// for this request: set it to the largest page the vendor may
+	// legally send.
+	MaxBody int64
 }
 
 // Response is a successful (2xx) answer.
@@ -309,24 +315,36 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if err != nil {
 		return nil, transportError(ctx, actx, "request", err)
 	}
+	// Closing a body that was not read to the end drops the connection,
+	// which is what an oversized or endless body deserves.
 	defer resp.Body.Close()
-	buf := bytes.NewBuffer(req.Buf[:0])
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxBody+1))
-	if err != nil {
-		return nil, transportError(ctx, actx, "read response body", err)
-	}
-	if n > c.cfg.MaxBody {
-		return nil, &StatusError{Status: resp.StatusCode, Msg: fmt.Sprintf("response body larger than %d bytes", c.cfg.MaxBody)}
-	}
-	c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", n, "duration", time.Since(start).String())
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Only the start matters (the snippet); a hostile error body is
+		// not read to its end.
+		b, err := readBody(io.LimitReader(resp.Body, maxErrorBody), -1, maxErrorBody, req.Buf)
+		if err != nil && !errors.Is(err, errBodyTooLarge) {
+			return nil, transportError(ctx, actx, "read response body", err)
+		}
+		c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", len(b), "duration", time.Since(start).String())
 		return nil, &StatusError{
 			Status:     resp.StatusCode,
-			Body:       snippet(c.cfg.Redactor.String(buf.String())),
+			Body:       snippet(c.cfg.Redactor.String(string(b))),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: buf.Bytes()}, nil
+	limit := c.cfg.MaxBody
+	if req.MaxBody > 0 {
+		limit = req.MaxBody
+	}
+	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf)
+	if errors.Is(err, errBodyTooLarge) {
+		return nil, &BodyTooLargeError{Status: resp.StatusCode, Limit: limit, ContentLength: resp.ContentLength}
+	}
+	if err != nil {
+		return nil, transportError(ctx, actx, "read response body", err)
+	}
+	c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", len(data), "duration", time.Since(start).String())
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
 // retryable says whether err deserves another attempt and how long to wait.
