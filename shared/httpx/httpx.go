@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -172,6 +173,56 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, http: &http.Client{Transport: rt, CheckRedirect: noRedirects}}, nil
 }
 
+// Redactor is the client's redactor, for sources that derive credentials
+// the request headers do not show in full (register them with Add or
+// AddPair before the first request).
+func (c *Client) Redactor() *redact.Redactor { return c.cfg.Redactor }
+
+// registerCredentials adds the credentials a request carries to the
+// redactor before it is sent, in every form a server may echo them: the
+// token of "Bearer x", the base64 of "Basic b" and the principal and secret
+// it decodes to (AddPair), a bare Authorization value (an API key), and
+// the values of headers named like credentials (X-Api-Key, x-xdr-auth-id).
+// A source thus cannot forget a derived form, such as Proofpoint's Basic
+// header.
+func (c *Client) registerCredentials(h http.Header) {
+	for name, values := range h {
+		switch {
+		case name == "Authorization" || name == "Proxy-Authorization":
+			for _, v := range values {
+				scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " ")
+				if !ok {
+					c.cfg.Redactor.Add(scheme) // a bare key
+					continue
+				}
+				cred = strings.TrimSpace(cred)
+				c.cfg.Redactor.Add(cred)
+				if strings.EqualFold(scheme, "Basic") {
+					if dec, err := base64.StdEncoding.DecodeString(cred); err == nil {
+						if user, pass, ok := strings.Cut(string(dec), ":"); ok {
+							c.cfg.Redactor.AddPair(user, pass)
+						}
+					}
+				}
+			}
+		case credentialHeader(name):
+			c.cfg.Redactor.Add(values...)
+		}
+	}
+}
+
+// credentialHeader reports whether a (canonical) header name says it
+// carries a credential.
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"key", "token", "secret", "auth", "signature", "password", "cookie"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // noRedirects keeps credentials from following a redirect to another host.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
@@ -248,8 +299,9 @@ func IsLoopback(host string) bool {
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	u, err := CheckURL(req.URL)
 	if err != nil {
-		return nil, err
+		return nil, c.redact(err)
 	}
+	c.registerCredentials(req.Header)
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if c.cfg.Limiter != nil {
