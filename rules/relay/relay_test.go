@@ -169,3 +169,33 @@ func TestRenderRemote(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRenderPeers: whatever identities are given, Render either refuses
+// them or produces a configuration whose permittedPeer arrays hold exactly
+// those names, with nothing that could end the quoted strings.
+func FuzzRenderPeers(f *testing.F) {
+	f.Add("wazuh-pull-onepassword", "*.senders.example.org")
+	f.Add(`x","*`, "a..b")
+	f.Add("*", "\"]\n*")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		p := params("/etc/relay")
+		p.PermittedPeers = []string{a, b}
+		conf, err := Render(p)
+		if err != nil {
+			if CheckPeer(a) == nil && CheckPeer(b) == nil {
+				t.Fatalf("valid peers %q, %q refused: %v", a, b, err)
+			}
+			return
+		}
+		if CheckPeer(a) != nil || CheckPeer(b) != nil {
+			t.Fatalf("Render took %q, %q that CheckPeer refuses", a, b)
+		}
+		want := `permittedPeer=["` + a + `","` + b + `"]`
+		if strings.Count(conf, want) != 2 || strings.Count(conf, "permittedPeer=") != 2 {
+			t.Fatalf("peers rendered wrongly: want %s twice", want)
+		}
+		if placeholder.MatchString(conf) {
+			t.Fatal("placeholder left")
+		}
+	})
+}

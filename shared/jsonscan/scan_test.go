@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func strip(t testing.TB, in string, opts *Options) string {
@@ -539,4 +540,31 @@ func TestClassificationSeesEscapedNamesAndNUL(t *testing.T) {
 			t.Errorf("%s: clean=%v, want %v", elem, got.Clean, clean)
 		}
 	}
+}
+
+// FuzzNameMatchesDecoded: a quoted name matches exactly the string
+// encoding/json decodes it to (escapes, surrogates and all).
+func FuzzNameMatchesDecoded(f *testing.F) {
+	for _, s := range []string{`event_\u0074ype`, `items`, `a\u0000`, `\ud83d\ude00`, `\ud800`, `\udc00\u0041`, `x\/y`, `\"\\`, "\xff"} {
+		f.Add(s, "event_type")
+	}
+	f.Fuzz(func(t *testing.T, inner, want string) {
+		quoted := []byte(`"` + inner + `"`)
+		if _, err := Skip(quoted); err != nil || len(quoted) != 2+len(inner) {
+			return
+		}
+		var decoded string
+		if err := json.Unmarshal(quoted, &decoded); err != nil {
+			return // raw control characters: not a JSON string encoding/json reads
+		}
+		if !utf8.ValidString(inner) {
+			return // encoding/json replaces invalid bytes; names keep them and match nothing valid
+		}
+		if got := Name(quoted, decoded); !got {
+			t.Fatalf("Name(%s, %q) = false", quoted, decoded)
+		}
+		if Name(quoted, want) != (want == decoded) {
+			t.Fatalf("Name(%s, %q) = %v, decoded %q", quoted, want, !(want == decoded), decoded)
+		}
+	})
 }
