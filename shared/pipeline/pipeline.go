@@ -36,8 +36,8 @@ type Item struct {
 	// Time is the event's own time (zero if unknown).
 	Time time.Time
 	// Scan is set when the source already validated and classified Raw
-	// with jsonscan.ScanArray under event.ScanOptions: a clean event is
-	// then copied into its line instead of rebuilt.
+	// with jsonscan.ScanArray under ScanOptions(ctx) of its Fetch: a clean
+	// event is then copied into its line instead of rebuilt.
 	Scan jsonscan.Class
 }
 
@@ -174,13 +174,20 @@ type Result struct {
 	Success bool
 	// Stop says why the stream stopped.
 	Stop string
-	// Backlog is true when the vendor had more events than this run took.
+	// Backlog is true when the vendor had more events than this run took:
+	// on a budget stop, and on an error stop after the vendor said it had
+	// more or with fetched events left undelivered.
 	Backlog bool
 	// Events counts vendor events delivered (confirmed); Duplicates the
 	// events suppressed by the dedup set; Reduced the events cut to fit.
 	Events, Duplicates, Reduced int64
-	Pages                       int64
-	Bytes                       int64
+	// Copied counts events copied into their lines as they came (the fast
+	// path); Unclassified those the source did not classify under the
+	// stream's options (see ScanOptions), rebuilt even when clean. Both
+	// count events built, delivered or not.
+	Copied, Unclassified int64
+	Pages                int64
+	Bytes                int64
 	// CursorAdvanced is true when at least one commit landed.
 	CursorAdvanced bool
 	// Errors lists the error codes emitted for this stream.

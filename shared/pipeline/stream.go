@@ -31,6 +31,18 @@ type streamRun struct {
 
 	bytes  int64 // written by this stream
 	events int64
+	// more is what the last fetched page said: the vendor has more events
+	// right now. A stream that stops on an error reports it as its backlog.
+	more bool
+}
+
+// failedBacklog records, for a stream stopping on an error, whether events
+// are left behind: the vendor said it had more, or fetched events were not
+// delivered (undelivered counts them).
+func (sr *streamRun) failedBacklog(undelivered int64) {
+	if sr.more || undelivered > 0 {
+		sr.res.Backlog = true
+	}
 }
 
 func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result) {
@@ -102,6 +114,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 		fetchCtx, cancel = context.WithDeadline(ctx, sr.sh.deadline)
 		defer cancel()
 	}
+	fetchCtx = withScanOptions(fetchCtx, sr.b.ScanOptions())
 	var buf []byte
 	for {
 		if stop := sr.budgetStop(ctx); stop != "" {
@@ -117,10 +130,12 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Stop, res.Backlog = StopDeadline, true
 			default:
 				res.Stop = StopError
+				sr.failedBacklog(0) // pending pages are still confirmed by finish
 				r.emitError(ctx, sr.s, res, err)
 			}
 			return
 		}
+		sr.more = page.More
 		buf = buf[:0]
 		for _, n := range page.Notices {
 			buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: n.Code, Message: n.Message, Detail: n.Detail})
@@ -133,11 +148,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 				continue
 			}
 			var info event.Info
-			if it.Scan.Opts != nil {
-				buf, info, err = sr.b.AppendClassified(buf, it.Raw, it.Scan, it.Type, it.Key)
-			} else {
-				buf, info, err = sr.b.Append(buf, it.Raw, it.Type, it.Key)
-			}
+			buf, info, err = sr.appendItem(buf, &it)
 			if err != nil {
 				// Never dropped in silence: the operator gets an event
 				// naming the item, and can fetch it from the vendor.
@@ -171,6 +182,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Stop = StopInterrupted
 				res.Backlog = true
 			}
+			sr.failedBacklog(sr.pendingEvents + pageEvents)
 			sr.dropPending() // not delivered: nothing written since the last confirmation counts
 			r.emitError(ctx, sr.s, res, &Error{Code: CodeDeliveryFailed, Message: "writing events to the sink failed", Err: err})
 			return
@@ -244,6 +256,7 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 		defer cancel()
 	}
 	if err := r.cfg.Sink.Confirm(cctx); err != nil {
+		sr.failedBacklog(sr.pendingEvents)
 		sr.dropPending()
 		res.Success = false
 		res.Stop = StopError
@@ -283,6 +296,7 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 	if err != nil {
 		res.Success = false
 		res.Stop = StopError
+		sr.failedBacklog(0)
 		r.emitError(ctx, sr.s, res, &Error{Code: CodeStateWrite, Message: "delivered events but could not save the cursor; the next run may repeat them", Err: err})
 		sr.confirmQuietly(ctx)
 		return false
