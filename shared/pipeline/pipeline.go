@@ -31,7 +31,9 @@ type Item struct {
 	Raw []byte
 	// Type is the event_type put in the envelope.
 	Type string
-	// Key is the stable dedup key; "" means never deduplicated.
+	// Key is the stable dedup key; "" means never deduplicated. Any bytes
+	// and any length will do: the pipeline remembers its digest
+	// (state.KeyDigest), computed once per item.
 	Key string
 	// Time is the event's own time (zero if unknown).
 	Time time.Time

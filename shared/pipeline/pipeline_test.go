@@ -165,7 +165,7 @@ func TestCommitsEveryDeliveredPage(t *testing.T) {
 		t.Fatalf("lines: %d, first %v", len(lines), lines[0])
 	}
 	// The dedup set holds only keys inside the page's overlap window.
-	if len(rec.Seen) != 3 || rec.Seen[2].Key != "E000024" {
+	if len(rec.Seen) != 3 || rec.Seen[2].Digest != state.KeyDigest("E000024") {
 		t.Fatalf("seen = %+v", rec.Seen)
 	}
 }
@@ -367,5 +367,68 @@ func TestCommitOfAConfirmedPageSurvivesCancellation(t *testing.T) {
 	}
 	if _, pos := stored(t, store, key("signin")); pos != 10 {
 		t.Fatalf("committed %d, want the confirmed page (10)", pos)
+	}
+}
+
+// keySource serves fixed items once, then nothing, with a cursor that only
+// moves when it served something (like a vendor cursor at the end of its
+// log), and serves its items again from the start when restarted at 0.
+type keySource struct {
+	items []Item
+	pos   int
+}
+
+func (k *keySource) Start(ctx context.Context, rec state.Record) error {
+	k.pos = 0
+	if len(rec.Cursor) > 0 {
+		var c struct{ Pos int }
+		if err := json.Unmarshal(rec.Cursor, &c); err != nil {
+			return err
+		}
+		k.pos = c.Pos
+	}
+	return nil
+}
+
+func (k *keySource) Fetch(ctx context.Context) (*Page, error) {
+	page := &Page{Items: k.items[k.pos:], SeenSince: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	k.pos = len(k.items)
+	page.Cursor, _ = json.Marshal(struct{ Pos int }{k.pos})
+	return page, nil
+}
+
+// TestUnusualKeysNeverFailACommit is the regression for a 1Password uuid
+// that was not valid UTF-8: the commit failed on every run and the same
+// page was sent forever. Keys are now digests: any bytes, any length.
+func TestUnusualKeysNeverFailACommit(t *testing.T) {
+	store := newStore(t)
+	at := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+	keys := []string{"\xff\xfe\xfd-not-utf8", strings.Repeat("long", 5000), "nul\x00binary\x01\x02", "\xed\xa0\x80"}
+	src := &keySource{}
+	for i, k := range keys {
+		src.items = append(src.items, Item{Raw: []byte(fmt.Sprintf(`{"n":%d}`, i)), Type: "audit_event", Key: k, Time: at})
+	}
+	// A key too large for any Wazuh line: the event is reported, not
+	// forwarded, and the commit is not affected either.
+	src.items = append(src.items, Item{Raw: []byte(`{"n":9}`), Type: "audit_event", Key: strings.Repeat("k", 1<<20), Time: at})
+	res := newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if r := res[0]; !r.CursorAdvanced || r.Events != int64(len(keys)) || fmt.Sprint(r.Errors) != "["+CodeInvalidEvent+"]" {
+		t.Fatalf("result %+v", r)
+	}
+	rec, _ := stored(t, store, key("audit"))
+	if len(rec.Seen) != len(keys) {
+		t.Fatalf("%d keys remembered, want %d", len(rec.Seen), len(keys))
+	}
+	// A restart from the beginning: every one of them is recognised.
+	l, _ := store.Lock(context.Background(), key("audit"), state.LockOptions{})
+	rec.Cursor = json.RawMessage(`{"Pos":0}`)
+	if _, err := l.Commit(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	l.Release(context.Background())
+	sink := &memSink{}
+	res = newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if r := res[0]; r.Duplicates != int64(len(keys)) || r.Events != 0 || fmt.Sprint(r.Errors) != "["+CodeInvalidEvent+"]" {
+		t.Fatalf("re-served keys: %+v", r)
 	}
 }

@@ -128,9 +128,15 @@ func (sr *streamRun) loop(ctx context.Context) {
 		var pageEvents int64
 		var newest time.Time
 		for _, it := range page.Items {
-			if it.Key != "" && sr.seen.has(it.Key) {
-				res.Duplicates++
-				continue
+			// The key is hashed once; the digest is what the set holds.
+			dedup := it.Key != ""
+			var digest state.Digest
+			if dedup {
+				digest = state.KeyDigest(it.Key)
+				if sr.seen.has(digest) {
+					res.Duplicates++
+					continue
+				}
 			}
 			var info event.Info
 			if it.Scan.Opts != nil {
@@ -148,8 +154,8 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Reduced++
 				sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
 			}
-			if it.Key != "" && len(it.Key) <= state.MaxSeenKeyLen {
-				sr.seen.add(it.Key, it.Time)
+			if dedup {
+				sr.seen.add(digest, it.Time)
 			}
 			if it.Time.After(newest) {
 				newest = it.Time

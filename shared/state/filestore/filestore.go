@@ -8,6 +8,10 @@
 // a killed run never blocks the next one. Writes go to a temporary file that
 // is fsynced, renamed over the state file, and followed by an fsync of the
 // directory, so a crash leaves either the old or the new state, never a mix.
+//
+// A record's dedup keys are stored as one base64 string of digests and
+// times (see record.go); records written by earlier versions, with the
+// keys themselves, are still read.
 package filestore
 
 import (
@@ -28,8 +32,10 @@ import (
 )
 
 // Format is written into every state file so that a future layout change
-// can be detected instead of misread.
-const Format = 1
+// can be detected instead of misread. Format 2 stores dedup keys as
+// digests; files of format 1 (dedup keys as strings) are read and
+// rewritten as format 2 by the next commit.
+const Format = 2
 
 const (
 	formatKey  = "wazuh_pull_format"
@@ -182,8 +188,8 @@ func (s *Store) read() (*document, error) {
 	}
 	if raw, ok := doc.top[formatKey]; ok {
 		var f int
-		if err := json.Unmarshal(raw, &f); err != nil || f != Format {
-			return nil, fmt.Errorf("filestore: %s: %w: unsupported format %s", s.path, state.ErrCorrupt, raw)
+		if err := json.Unmarshal(raw, &f); err != nil || f < 1 || f > Format {
+			return nil, fmt.Errorf("filestore: %s: %w: unsupported format %s (this build reads 1 to %d)", s.path, state.ErrCorrupt, raw, Format)
 		}
 	}
 	if raw, ok := doc.top[streamsKey]; ok {
@@ -350,6 +356,9 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 	if l.lockFile == nil {
 		return 0, fmt.Errorf("filestore: commit %s: %w", l.key, state.ErrLeaseLost)
 	}
+	if len(rec.Seen) > state.MaxSeen {
+		return 0, fmt.Errorf("filestore: commit %s: %d dedup keys: %w", l.key, len(rec.Seen), state.ErrSeenTooLarge)
+	}
 	unlock, err := l.store.writeLock(ctx)
 	if err != nil {
 		return 0, err
@@ -382,6 +391,16 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, err
 	}
 	return rec.Version, nil
+}
+
+// Renew has nothing to extend: the flock lasts as long as the process.
+func (l *lease) Renew(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lockFile == nil {
+		return fmt.Errorf("filestore: renew %s: %w", l.key, state.ErrLeaseLost)
+	}
+	return nil
 }
 
 func (l *lease) Release(ctx context.Context) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/statetest"
@@ -33,6 +34,77 @@ func TestContract(t *testing.T) {
 			return s
 		},
 	})
+}
+
+var audit = state.Key{Tenant: "default", Vendor: "1password", Stream: "audit"}
+
+// TestReadsEarlierFormats: state files written before dedup keys became
+// digests keep working: their keys are read, digested, and suppress the
+// same events; the next commit rewrites them compactly.
+func TestReadsEarlierFormats(t *testing.T) {
+	for _, c := range []struct{ name, seen string }{
+		{"objects", `[{"k":"E1","t":"2026-03-02T08:00:00.5Z"},{"k":"Zoë \"q\"","t":"2026-03-02T08:00:01Z"},{"k":"zero","t":"0001-01-01T00:00:00Z"}]`},
+		{"strings", `["1772438400500000000 E1","1772438401000000000 Zoë \"q\"","0 zero"]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "state.json")
+			doc := `{"wazuh_pull_format":1,"streams":{"default/1password/audit":{"version":4,"cursor":{"cursor":"c"},"seen":` + c.seen + `,"updated_at":"2026-03-02T08:00:02Z"}},"audit_cursor":"seed"}`
+			if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release(context.Background())
+			rec, err := l.Load(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []state.Seen{
+				{Digest: state.KeyDigest("E1"), At: time.Date(2026, 3, 2, 8, 0, 1, 0, time.UTC)},
+				{Digest: state.KeyDigest(`Zoë "q"`), At: time.Date(2026, 3, 2, 8, 0, 1, 0, time.UTC)},
+				{Digest: state.KeyDigest("zero")},
+			}
+			if rec.Version != 4 || string(rec.Cursor) != `{"cursor":"c"}` || len(rec.Seen) != len(want) {
+				t.Fatalf("record %+v", rec)
+			}
+			for i := range want {
+				if rec.Seen[i].Digest != want[i].Digest || !rec.Seen[i].At.Equal(want[i].At) {
+					t.Fatalf("Seen[%d] = %x at %s, want %x at %s", i, rec.Seen[i].Digest, rec.Seen[i].At, want[i].Digest, want[i].At)
+				}
+			}
+			if _, err := l.Commit(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(p)
+			if !strings.Contains(string(b), `"wazuh_pull_format": 2`) || strings.Contains(string(b), "E1") || !strings.Contains(string(b), `"audit_cursor": "seed"`) {
+				t.Fatalf("after a commit the file is not format 2 with digests and the seed keys kept:\n%s", b)
+			}
+			again, err := l.Load(context.Background())
+			if err != nil || len(again.Seen) != 3 || again.Seen[1].Digest != want[1].Digest {
+				t.Fatalf("reload: %+v, %v", again, err)
+			}
+		})
+	}
+}
+
+func TestRefusesAFutureFormat(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(p, []byte(`{"wazuh_pull_format":3,"streams":{}}`), 0o600)
+	s, _ := New(p)
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Load(context.Background()); !errors.Is(err, state.ErrCorrupt) {
+		t.Fatalf("Load of a format 3 file: %v, want ErrCorrupt", err)
+	}
 }
 
 func TestAdoptsSeedStateFileAndKeepsItsKeys(t *testing.T) {
@@ -117,7 +189,10 @@ func TestNoTempFilesLeftBehind(t *testing.T) {
 
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"version":3,"cursor":{"cursor":"x"},"seen":["1740916800123000000 KEY","0 z"],"updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":3,"seen":[{"k":"KEY","t":"2026-01-01T00:00:00.5Z"}],"updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":3,"seen":"AAAAAAAAAAAAAAAAAAAAAAI=","updated_at":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"seen":["nope"]}`))
+	f.Add([]byte(`{"seen":"%%%"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		rec, err := decodeRecord(raw)
 		if err != nil {
@@ -125,7 +200,10 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		enc, err := encodeRecord(rec)
 		if err != nil {
-			return // e.g. a key that is not valid UTF-8
+			if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) {
+				return
+			}
+			t.Fatalf("a decoded record does not encode: %v", err)
 		}
 		again, err := decodeRecord(enc)
 		if err != nil {
@@ -135,7 +213,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip changed the record")
 		}
 		for i := range rec.Seen {
-			if again.Seen[i].Key != rec.Seen[i].Key || !again.Seen[i].At.Equal(rec.Seen[i].At) {
+			if again.Seen[i].Digest != rec.Seen[i].Digest || !again.Seen[i].At.Equal(rec.Seen[i].At) {
 				t.Fatalf("seen[%d] changed: %+v -> %+v", i, rec.Seen[i], again.Seen[i])
 			}
 		}
