@@ -112,7 +112,11 @@ type Config struct {
 	// FinishTimeout bounds the final confirmation, commit and error events
 	// after the run was cancelled or ran out of time (default 5 s).
 	FinishTimeout time.Duration
-	// LeaseTTL bounds a lease left by a runner that died (default 15 min).
+	// LeaseTTL is how long a stream's lease lasts after it was taken,
+	// committed through or renewed (default DefaultLeaseTTL). While a
+	// stream runs, the pipeline renews it whenever a third of it passed
+	// without a commit, so a runner that dies frees its stream within
+	// LeaseTTL while a slow page never loses it.
 	LeaseTTL time.Duration
 	// LeaseUntil, when set, is a time no lease of this run outlasts (the
 	// hard deadline of a Lambda invocation, plus a little).
@@ -141,7 +145,7 @@ func (c *Config) defaults() error {
 		c.FinishTimeout = 5 * time.Second
 	}
 	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 15 * time.Minute
+		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.SeenLimit <= 0 || c.SeenLimit > state.MaxSeen {
 		c.SeenLimit = state.MaxSeen
@@ -154,6 +158,9 @@ func (c *Config) defaults() error {
 	}
 	return nil
 }
+
+// DefaultLeaseTTL is the lease duration when Config.LeaseTTL is zero.
+const DefaultLeaseTTL = time.Minute
 
 // Stop reasons reported per stream.
 const (

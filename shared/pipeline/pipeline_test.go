@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -430,5 +431,105 @@ func TestUnusualKeysNeverFailACommit(t *testing.T) {
 	res = newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
 	if r := res[0]; r.Duplicates != int64(len(keys)) || r.Events != 0 || fmt.Sprint(r.Errors) != "["+CodeInvalidEvent+"]" {
 		t.Fatalf("re-served keys: %+v", r)
+	}
+}
+
+// countingStore counts commits and renewals; renewErr, when set, is what
+// Renew returns.
+type countingStore struct {
+	state.Store
+	commits, renews atomic.Int64
+	renewErr        error
+}
+
+func (s *countingStore) Lock(ctx context.Context, k state.Key, o state.LockOptions) (state.Lease, error) {
+	l, err := s.Store.Lock(ctx, k, o)
+	if err != nil {
+		return nil, err
+	}
+	return &countingLease{Lease: l, s: s}, nil
+}
+
+type countingLease struct {
+	state.Lease
+	s *countingStore
+}
+
+func (l *countingLease) Commit(ctx context.Context, rec state.Record) (int64, error) {
+	l.s.commits.Add(1)
+	return l.Lease.Commit(ctx, rec)
+}
+
+func (l *countingLease) Renew(ctx context.Context) error {
+	l.s.renews.Add(1)
+	if l.s.renewErr != nil {
+		return l.s.renewErr
+	}
+	return l.Lease.Renew(ctx)
+}
+
+// blockingSource's first Fetch waits until release is closed, ctx ends or
+// giveUp passed, as a slow vendor page would.
+type blockingSource struct {
+	pagedSource
+	release chan struct{}
+	giveUp  time.Duration
+	once    bool
+}
+
+func (b *blockingSource) Fetch(ctx context.Context) (*Page, error) {
+	if !b.once {
+		b.once = true
+		select {
+		case <-b.release:
+		case <-time.After(b.giveUp):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return b.pagedSource.Fetch(ctx)
+}
+
+// TestLeaseRenewedWhileAPageIsInFlight: a page that takes several lease
+// TTLs does not lose the lease: it is renewed every third of its TTL.
+func TestLeaseRenewedWhileAPageIsInFlight(t *testing.T) {
+	store := &countingStore{Store: newStore(t)}
+	const ttl = 30 * time.Millisecond
+	// Progress, not time, decides: the page completes after three
+	// renewals. Renewals come every ttl/3; a pipeline that never renews
+	// gets the page after a thousand TTLs and fails below.
+	src := &blockingSource{pagedSource: pagedSource{n: 5, size: 10}, release: make(chan struct{}), giveUp: 1000 * ttl}
+	go func() {
+		for store.renews.Load() < 3 {
+			time.Sleep(ttl / 10)
+		}
+		close(src.release)
+	}()
+	r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "r", Store: store, Sink: &memSink{}, LeaseTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if !res[0].Success || res[0].Events != 5 || !res[0].CursorAdvanced || store.renews.Load() < 3 {
+		t.Fatalf("result %+v after %d renewals", res[0], store.renews.Load())
+	}
+}
+
+// TestLeaseTakenOverStopsTheStream: when a renewal finds the lease taken
+// over, the stream stops at once, says so, and does not try to commit.
+func TestLeaseTakenOverStopsTheStream(t *testing.T) {
+	store := &countingStore{Store: newStore(t), renewErr: fmt.Errorf("renew: %w", state.ErrLeaseLost)}
+	src := &blockingSource{pagedSource: pagedSource{n: 5, size: 10}, release: make(chan struct{}), giveUp: 30 * time.Second}
+	sink := &memSink{}
+	r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "r", Store: store, Sink: sink, LeaseTTL: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if res[0].Success || res[0].Stop != StopError || fmt.Sprint(res[0].Errors) != "["+CodeStateWrite+"]" || store.commits.Load() != 0 {
+		t.Fatalf("result %+v, %d commits", res[0], store.commits.Load())
+	}
+	if lines := sink.lines(t); len(lines) != 1 || lines[0]["error_code"] != CodeStateWrite {
+		t.Fatalf("delivered %v, want the error event", lines)
 	}
 }
