@@ -192,6 +192,9 @@ type Result struct {
 	Bytes                       int64
 	// CursorAdvanced is true when at least one commit landed.
 	CursorAdvanced bool
+	// SkippedCommits counts commits left out because the cursor and the
+	// dedup set were exactly what was stored: an idle run writes no state.
+	SkippedCommits int64
 	// Errors lists the error codes emitted for this stream.
 	Errors []string
 	// Newest is the newest event time delivered (zero if none).

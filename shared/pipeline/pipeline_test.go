@@ -468,6 +468,36 @@ func (l *countingLease) Renew(ctx context.Context) error {
 	return l.Lease.Renew(ctx)
 }
 
+// TestIdleRunWritesNoState: a run that finds nothing new (same cursor, no
+// new keys) does not commit; one that finds something does.
+func TestIdleRunWritesNoState(t *testing.T) {
+	store := &countingStore{Store: newStore(t)}
+	src := &pagedSource{n: 25, size: 10}
+	run := func() Result {
+		return newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})[0]
+	}
+	if r := run(); !r.Success || r.Events != 25 || store.commits.Load() != 3 {
+		t.Fatalf("first run: %+v, %d commits", r, store.commits.Load())
+	}
+	for i := range 2 {
+		r := run()
+		if !r.Success || r.Events != 0 || r.CursorAdvanced || r.SkippedCommits != 1 {
+			t.Fatalf("idle run %d: %+v", i, r)
+		}
+		if n := store.commits.Load(); n != 3 {
+			t.Fatalf("idle run %d committed (%d commits in all)", i, n)
+		}
+	}
+	rec, pos := stored(t, store, key("audit"))
+	if rec.Version != 3 || pos != 25 {
+		t.Fatalf("record after idle runs: version %d, pos %d", rec.Version, pos)
+	}
+	src.n = 27
+	if r := run(); r.Events != 2 || !r.CursorAdvanced || store.commits.Load() != 4 {
+		t.Fatalf("run with new events: %+v, %d commits", r, store.commits.Load())
+	}
+}
+
 // blockingSource's first Fetch waits until release is closed, ctx ends or
 // giveUp passed, as a slow vendor page would.
 type blockingSource struct {

@@ -69,3 +69,17 @@ func (s *seenSet) snapshot(since time.Time, limit int) []state.Seen {
 	}
 	return slices.Clone(s.order)
 }
+
+// sameSeen reports whether two dedup sets would be stored identically
+// (times to the second, as stores keep them).
+func sameSeen(a, b []state.Seen) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Digest != b[i].Digest || state.SeenSeconds(a[i].At) != state.SeenSeconds(b[i].At) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -351,6 +352,14 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 	}
 	rec := *sr.pending
 	rec.Version = sr.rec.Version
+	if rec.Version > 0 && bytes.Equal(rec.Cursor, sr.rec.Cursor) && sameSeen(rec.Seen, sr.rec.Seen) {
+		// Nothing new: the stored record already says all this. An idle
+		// run then writes nothing but its lease.
+		sr.pending = nil
+		res.SkippedCommits++
+		sr.log.Info("nothing new since the last commit; state not written", "version", rec.Version)
+		return true
+	}
 	// The page is delivered: abandoning its commit because the run was
 	// cancelled would only make the next run send it again. The commit is
 	// still conditional on the lease and version, and bounded in time.
