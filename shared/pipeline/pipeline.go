@@ -35,7 +35,10 @@ type Item struct {
 	// and any length will do: the pipeline remembers its digest
 	// (state.KeyDigest), computed once per item.
 	Key string
-	// Time is the event's own time (zero if unknown).
+	// Time is the event's own time (zero if unknown). The dedup set keeps
+	// a key while its Time is at or after the page's SeenSince; the newest
+	// Time delivered (ignoring times more than MaxFutureSkew ahead of the
+	// clock) is reported as Result.Newest.
 	Time time.Time
 	// Scan is set when the source already validated and classified Raw
 	// with jsonscan.ScanArray under event.ScanOptions: a clean event is
@@ -162,6 +165,12 @@ func (c *Config) defaults() error {
 // DefaultLeaseTTL is the lease duration when Config.LeaseTTL is zero.
 const DefaultLeaseTTL = time.Minute
 
+// MaxFutureSkew is how far ahead of the local clock an event's time may be
+// and still count as the newest delivered event: a vendor clock a little
+// ahead is normal, a timestamp years ahead is not a reason to report a
+// negative lag (or, for a source, to move its restart point).
+const MaxFutureSkew = time.Minute
+
 // Stop reasons reported per stream.
 const (
 	StopCaughtUp    = "caught_up"
@@ -197,7 +206,8 @@ type Result struct {
 	SkippedCommits int64
 	// Errors lists the error codes emitted for this stream.
 	Errors []string
-	// Newest is the newest event time delivered (zero if none).
+	// Newest is the newest event time delivered (zero if none), ignoring
+	// times more than MaxFutureSkew ahead of the clock.
 	Newest time.Time
 }
 

@@ -498,6 +498,26 @@ func TestIdleRunWritesNoState(t *testing.T) {
 	}
 }
 
+// TestFarFutureTimeIsNotTheNewestEvent: an event stamped years ahead does
+// not become the newest delivered event (it would report a negative lag).
+func TestFarFutureTimeIsNotTheNewestEvent(t *testing.T) {
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	real := now.Add(-time.Minute)
+	src := &keySource{items: []Item{
+		{Raw: []byte(`{"n":1}`), Type: "audit_event", Key: "a", Time: real},
+		{Raw: []byte(`{"n":2}`), Type: "audit_event", Key: "b", Time: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Raw: []byte(`{"n":3}`), Type: "audit_event", Key: "c", Time: now.Add(30 * time.Second)}, // a little ahead: fine
+	}}
+	r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "r", Store: newStore(t), Sink: &memSink{}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if res[0].Events != 3 || !res[0].Newest.Equal(now.Add(30*time.Second)) {
+		t.Fatalf("newest = %s (events %d), want %s", res[0].Newest, res[0].Events, now.Add(30*time.Second))
+	}
+}
+
 // blockingSource's first Fetch waits until release is closed, ctx ends or
 // giveUp passed, as a slow vendor page would.
 type blockingSource struct {

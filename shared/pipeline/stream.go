@@ -200,6 +200,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 		}
 		var pageEvents int64
 		var newest time.Time
+		futureLimit := r.cfg.Now().Add(MaxFutureSkew)
 		for _, it := range page.Items {
 			// The key is hashed once; the digest is what the set holds.
 			dedup := it.Key != ""
@@ -230,7 +231,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 			if dedup {
 				sr.seen.add(digest, it.Time)
 			}
-			if it.Time.After(newest) {
+			if it.Time.After(newest) && !it.Time.After(futureLimit) {
 				newest = it.Time
 			}
 			pageEvents++
