@@ -107,6 +107,154 @@ func TestRefusesAFutureFormat(t *testing.T) {
 	}
 }
 
+// TestLockFileLinkIsNotFollowed: a symbolic link planted under a lock
+// file's name, pointing at another file (here the state file itself, and
+// a file outside the directory), is refused; neither target changes.
+func TestLockFileLinkIsNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Lock(context.Background(), audit, state.LockOptions{})
+	if _, err := l.Commit(context.Background(), state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	l.Release(context.Background())
+	before, _ := os.ReadFile(p)
+	outside := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(outside, []byte("precious"), 0o600)
+
+	signin := state.Key{Tenant: "default", Vendor: "1password", Stream: "signin"}
+	itemusage := state.Key{Tenant: "default", Vendor: "1password", Stream: "itemusage"}
+	for k, target := range map[state.Key]string{signin: p, itemusage: outside} {
+		if err := os.Symlink(target, s.LockPath(k)); err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Lock(context.Background(), k, state.LockOptions{Owner: "x"})
+		if err == nil {
+			l.Release(context.Background())
+			t.Fatalf("Lock through a link to %s succeeded", target)
+		}
+		if !strings.Contains(err.Error(), "symbolic link") {
+			t.Fatalf("Lock through a link: %v, want an error naming the link", err)
+		}
+	}
+	if after, _ := os.ReadFile(p); string(after) != string(before) {
+		t.Fatalf("the state file changed through a lock link:\n%s", after)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "precious" {
+		t.Fatalf("a file outside the directory changed through a lock link: %q", b)
+	}
+	// The write lock is guarded the same way.
+	os.Remove(p + ".lock")
+	os.Symlink(outside, p+".lock")
+	l, err = s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Commit(context.Background(), state.Record{Version: 1}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("Commit with a linked write lock: %v, want an error naming the link", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "precious" {
+		t.Fatalf("the write lock link's target changed: %q", b)
+	}
+}
+
+// TestStateFileLinkIsNotFollowed: a state file that is a link is neither
+// read nor written through.
+func TestStateFileLinkIsNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "other.json")
+	os.WriteFile(outside, []byte(`{"streams":{}}`), 0o600)
+	p := filepath.Join(dir, "state.json")
+	os.Symlink(outside, p)
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Load(context.Background()); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("Load through a linked state file: %v", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != `{"streams":{}}` {
+		t.Fatalf("the link's target changed: %s", b)
+	}
+}
+
+// TestUnsafeDirectoryRefused: a state directory others could write to, or
+// owned by another user, is refused with a clear error before anything is
+// written.
+func TestUnsafeDirectoryRefused(t *testing.T) {
+	for _, mode := range []os.FileMode{0o770, 0o757, 0o1777} {
+		dir := filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(filepath.Join(dir, "state.json"))
+		if err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+			t.Fatalf("mode %04o: New = %v, want a refusal naming the permission", mode, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("mode %04o: something was written: %v", mode, entries)
+		}
+	}
+	// A directory owned by someone else.
+	var dir string
+	if os.Geteuid() == 0 {
+		dir = filepath.Join(t.TempDir(), "theirs")
+		os.Mkdir(dir, 0o755)
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		dir = "/" // owned by root, and this test does not run as root
+	}
+	_, err := New(filepath.Join(dir, "state.json"))
+	if err == nil || !strings.Contains(err.Error(), "is owned by uid") {
+		t.Fatalf("directory owned by another user: New = %v, want a refusal naming the owner", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a state file was created in a directory owned by another user")
+	}
+}
+
+// TestStaleTempFilesRemoved: a temporary file left by a writer that
+// crashed between creating and renaming it is removed by the next commit;
+// other files are not.
+func TestStaleTempFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	stale := p + ".tmp-CRASHED1234"
+	other := filepath.Join(dir, "other.json.tmp-KEEP")
+	os.WriteFile(stale, []byte(`{"half":`), 0o600)
+	os.WriteFile(other, []byte(`x`), 0o600)
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Lock(context.Background(), audit, state.LockOptions{})
+	defer l.Release(context.Background())
+	if _, err := l.Commit(context.Background(), state.Record{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale temp file still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("another file's temp file was removed: %v", err)
+	}
+}
+
 func TestAdoptsSeedStateFileAndKeepsItsKeys(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	seed := `{"audit_cursor": "c-audit", "audit_last_poll": "2026-03-22T10:00:00Z", "client-a.signin_cursor": "c-signin"}`
