@@ -80,6 +80,11 @@ func (s *Source) Start(ctx context.Context, rec state.Record) error {
 		if err := json.Unmarshal(rec.Cursor, &s.cur); err != nil {
 			return &pipeline.Error{Code: pipeline.CodeStateRead, Message: "stored 1Password cursor is unreadable; fix or remove the state record", Err: err}
 		}
+		// A far-future time stored before times were clamped would make a
+		// refused cursor restart after events not yet collected.
+		if limit := now.Add(pipeline.MaxFutureSkew); s.cur.LastTS.After(limit) {
+			s.cur.LastTS = limit
+		}
 	} else if rec.Version == 0 && s.legacy.Cursor != "" {
 		s.cur = Cursor{Cursor: s.legacy.Cursor}
 		s.c.cfg.Logger.Info("adopting the seed wodle's cursor", "stream", s.def.Name, "tenant", s.c.tenant)
@@ -194,6 +199,10 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		haveItems      bool
 		newest         = s.cur.LastTS
 		sawHasMoreType = true
+		// last_ts is where a refused cursor restarts: an event stamped
+		// in the future must not move it past now (plus a small skew),
+		// or the restart would skip every event until that time.
+		limit = s.c.cfg.Now().Add(pipeline.MaxFutureSkew)
 	)
 	s.items = s.items[:0]
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
@@ -231,8 +240,11 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 			it := pipeline.Item{Raw: raw, Type: s.def.EventType, Scan: class}
 			if raw[0] == '{' {
 				it.Key, it.Time = itemKeyTime(raw)
-				if it.Time.After(newest) {
-					newest = it.Time
+				if ts := it.Time; ts.After(newest) {
+					if ts.After(limit) {
+						ts = limit
+					}
+					newest = ts
 				}
 			}
 			s.items = append(s.items, it)

@@ -83,9 +83,10 @@
 // # Time
 //
 // Fetching stops at the invocation deadline minus the margin. The lease
-// lasts for the time left in the invocation plus a few seconds (renewed
-// by every commit), so a killed invocation's lease expires within about
-// one invocation length rather than dynamostore's default 15 minutes. Commits of pages the syslog
+// lasts one minute from when it was taken, committed through or renewed
+// (the pipeline renews it every 20 s while a page is slow), and never
+// past the invocation's deadline plus a few seconds, so a killed or hung
+// invocation frees its stream within about a minute. Commits of pages the syslog
 // peer already confirmed are finished even when the invocation is being
 // interrupted. On SIGTERM (Lambda sends it at a timeout, through the
 // internal extension lambda.WithEnableSIGTERM registers, and when it

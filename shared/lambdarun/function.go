@@ -33,11 +33,16 @@ const (
 	// fetching stopped or the invocation was interrupted.
 	maxFinish = 5 * time.Second
 	minFinish = 500 * time.Millisecond
-	// leaseSlack is added to the time left in the invocation to make the
-	// lease TTL: a commit may land up to the finish timeout after the
-	// deadline, and another execution environment's clock may differ by a
-	// little. A killed invocation's lease then expires soon after its
-	// deadline instead of after dynamostore's default 15 minutes.
+	// leaseTTL is how long a stream's lease outlives the last sign of
+	// life of its invocation: the pipeline renews it every third of it
+	// (commits renew it too), so a killed or hung invocation frees its
+	// stream within about a minute, and the next scheduled run is not
+	// skipped.
+	leaseTTL = time.Minute
+	// leaseSlack is added to the invocation's deadline and the finish
+	// timeout to make the time no lease outlasts, however often renewed: a
+	// commit may land up to the finish timeout after the deadline, and
+	// another execution environment's clock may differ by a little.
 	leaseSlack = 5 * time.Second
 	// shutdownWait is how long the SIGTERM handler lets an interrupted run
 	// commit before it closes the sink. Lambda sends SIGKILL about 500 ms
@@ -252,10 +257,10 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 	inv.setSink(s)
 	defer s.Close()
 
-	budget, leaseTTL, finish := f.budget(ctx, log)
+	budget, finish := f.budget(ctx, log)
 	var leaseUntil time.Time
 	if dl, ok := ctx.Deadline(); ok {
-		// Commits renew the lease, but never past the invocation's hard
+		// Renewals never extend the lease past the invocation's hard
 		// deadline: a timed-out invocation frees its stream right away.
 		leaseUntil = dl.Add(finish + leaseSlack)
 	}
@@ -313,15 +318,15 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 	return nil
 }
 
-// budget derives the run's deadline, lease TTL and finish timeout from
-// the invocation's deadline.
-func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budget, time.Duration, time.Duration) {
+// budget derives the run's deadline and finish timeout from the
+// invocation's deadline.
+func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budget, time.Duration) {
 	margin := f.cfg.DeadlineMargin
 	finish := min(max(margin/2, minFinish), maxFinish)
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		// Not under Lambda (a direct call): no time bound but ctx.
-		return pipeline.Budget{}, 0, finish
+		return pipeline.Budget{}, finish
 	}
 	remaining := deadline.Sub(f.now())
 	if margin > remaining/2 {
@@ -331,7 +336,7 @@ func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budge
 			"margin", margin.String(), "remaining", remaining.String(), "setting", EnvDeadlineMargin)
 		margin = max(remaining/2, 0)
 	}
-	return pipeline.Budget{Deadline: deadline.Add(-margin)}, max(remaining, 0) + finish + leaseSlack, finish
+	return pipeline.Budget{Deadline: deadline.Add(-margin)}, finish
 }
 
 // source builds the invocation's stream source from the vendor's

@@ -31,9 +31,14 @@ type Item struct {
 	Raw []byte
 	// Type is the event_type put in the envelope.
 	Type string
-	// Key is the stable dedup key; "" means never deduplicated.
+	// Key is the stable dedup key; "" means never deduplicated. Any bytes
+	// and any length will do: the pipeline remembers its digest
+	// (state.KeyDigest), computed once per item.
 	Key string
-	// Time is the event's own time (zero if unknown).
+	// Time is the event's own time (zero if unknown). The dedup set keeps
+	// a key while its Time is at or after the page's SeenSince; the newest
+	// Time delivered (ignoring times more than MaxFutureSkew ahead of the
+	// clock) is reported as Result.Newest.
 	Time time.Time
 	// Scan is set when the source already validated and classified Raw
 	// with jsonscan.ScanArray under ScanOptions(ctx) of its Fetch: a clean
@@ -110,7 +115,11 @@ type Config struct {
 	// FinishTimeout bounds the final confirmation, commit and error events
 	// after the run was cancelled or ran out of time (default 5 s).
 	FinishTimeout time.Duration
-	// LeaseTTL bounds a lease left by a runner that died (default 15 min).
+	// LeaseTTL is how long a stream's lease lasts after it was taken,
+	// committed through or renewed (default DefaultLeaseTTL). While a
+	// stream runs, the pipeline renews it whenever a third of it passed
+	// without a commit, so a runner that dies frees its stream within
+	// LeaseTTL while a slow page never loses it.
 	LeaseTTL time.Duration
 	// LeaseUntil, when set, is a time no lease of this run outlasts (the
 	// hard deadline of a Lambda invocation, plus a little).
@@ -139,7 +148,7 @@ func (c *Config) defaults() error {
 		c.FinishTimeout = 5 * time.Second
 	}
 	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 15 * time.Minute
+		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.SeenLimit <= 0 || c.SeenLimit > state.MaxSeen {
 		c.SeenLimit = state.MaxSeen
@@ -152,6 +161,15 @@ func (c *Config) defaults() error {
 	}
 	return nil
 }
+
+// DefaultLeaseTTL is the lease duration when Config.LeaseTTL is zero.
+const DefaultLeaseTTL = time.Minute
+
+// MaxFutureSkew is how far ahead of the local clock an event's time may be
+// and still count as the newest delivered event: a vendor clock a little
+// ahead is normal, a timestamp years ahead is not a reason to report a
+// negative lag (or, for a source, to move its restart point).
+const MaxFutureSkew = time.Minute
 
 // Stop reasons reported per stream.
 const (
@@ -190,9 +208,13 @@ type Result struct {
 	Bytes                int64
 	// CursorAdvanced is true when at least one commit landed.
 	CursorAdvanced bool
+	// SkippedCommits counts commits left out because the cursor and the
+	// dedup set were exactly what was stored: an idle run writes no state.
+	SkippedCommits int64
 	// Errors lists the error codes emitted for this stream.
 	Errors []string
-	// Newest is the newest event time delivered (zero if none).
+	// Newest is the newest event time delivered (zero if none), ignoring
+	// times more than MaxFutureSkew ahead of the clock.
 	Newest time.Time
 }
 

@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
@@ -22,6 +25,9 @@ type streamRun struct {
 	lease state.Lease
 	rec   state.Record
 	seen  seenSet
+
+	renewed   atomic.Int64 // when the lease was last extended (UnixNano, local clock)
+	leaseLost atomic.Bool  // another runner took the stream over
 
 	pending       *state.Record // to commit after the next confirmation
 	pendingPages  int64
@@ -60,6 +66,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 	}
 	sr.b = b
 	if r.cfg.Store != nil {
+		locking := time.Now()
 		lease, err := r.cfg.Store.Lock(ctx, s.Key, state.LockOptions{Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL, Until: r.cfg.LeaseUntil})
 		if errors.Is(err, state.ErrLocked) {
 			res.Stop = StopLocked
@@ -75,9 +82,15 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 			return
 		}
 		sr.lease = lease
+		sr.renewed.Store(locking.UnixNano())
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		stopRenewing := sr.renewLease(ctx, cancel)
 		defer func() {
-			fctx, cancel := r.finishContext(ctx)
-			defer cancel()
+			stopRenewing()
+			cancel()
+			fctx, cancelFinish := r.finishContext(ctx)
+			defer cancelFinish()
 			if err := lease.Release(fctx); err != nil {
 				sr.log.Warn("releasing the stream lease failed; it expires on its own", "error", r.cfg.Redactor.String(err.Error()))
 			}
@@ -99,7 +112,67 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 		return
 	}
 	sr.loop(ctx)
+	if sr.leaseLost.Load() {
+		// The commit would be refused: the next holder starts from the
+		// stored cursor and may send the delivered pages again.
+		sr.dropPending()
+		res.Stop, res.Backlog = StopError, true
+		r.emitError(ctx, s, res, &Error{Code: CodeStateWrite, Message: "another runner took over the stream's lease; stopped without saving the cursor, the next run may repeat delivered events"})
+	}
 	sr.finish(ctx)
+}
+
+// renewLease keeps the lease alive while the stream runs: whenever a third
+// of its TTL passed since it was last extended (by Lock, a commit or a
+// renewal), it renews it, so a slow page never loses it while a runner
+// that dies frees the stream within the TTL. If the lease was taken over,
+// it marks the stream and cancels it. It returns a function that stops the
+// renewals and waits for them to end.
+func (sr *streamRun) renewLease(ctx context.Context, cancel context.CancelFunc) func() {
+	every := sr.r.cfg.LeaseTTL / 3
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTimer(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if wait := every - time.Since(time.Unix(0, sr.renewed.Load())); wait > 0 {
+				t.Reset(wait)
+				continue
+			}
+			rctx, rcancel := context.WithTimeout(ctx, every)
+			renewing := time.Now()
+			err := sr.lease.Renew(rctx)
+			rcancel()
+			switch {
+			case err == nil:
+				sr.renewed.Store(renewing.UnixNano())
+				t.Reset(every)
+			case errors.Is(err, state.ErrLeaseLost):
+				sr.log.Error("the stream's lease was taken over; stopping", "error", sr.r.cfg.Redactor.String(err.Error()))
+				sr.leaseLost.Store(true)
+				cancel()
+				return
+			default:
+				// Try again soon; the lease is still ours for a while.
+				sr.log.Warn("renewing the stream lease failed; retrying", "error", sr.r.cfg.Redactor.String(err.Error()))
+				t.Reset(max(every/4, time.Millisecond))
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		wg.Wait()
+	}
 }
 
 func (r *Runner) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -142,10 +215,17 @@ func (sr *streamRun) loop(ctx context.Context) {
 		}
 		var pageEvents int64
 		var newest time.Time
+		futureLimit := r.cfg.Now().Add(MaxFutureSkew)
 		for _, it := range page.Items {
-			if it.Key != "" && sr.seen.has(it.Key) {
-				res.Duplicates++
-				continue
+			// The key is hashed once; the digest is what the set holds.
+			dedup := it.Key != ""
+			var digest state.Digest
+			if dedup {
+				digest = state.KeyDigest(it.Key)
+				if sr.seen.has(digest) {
+					res.Duplicates++
+					continue
+				}
 			}
 			var info event.Info
 			buf, info, err = sr.appendItem(buf, &it)
@@ -159,10 +239,10 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Reduced++
 				sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
 			}
-			if it.Key != "" && len(it.Key) <= state.MaxSeenKeyLen {
-				sr.seen.add(it.Key, it.Time)
+			if dedup {
+				sr.seen.add(digest, it.Time)
 			}
-			if it.Time.After(newest) {
+			if it.Time.After(newest) && !it.Time.After(futureLimit) {
 				newest = it.Time
 			}
 			pageEvents++
@@ -286,11 +366,20 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 	}
 	rec := *sr.pending
 	rec.Version = sr.rec.Version
+	if rec.Version > 0 && bytes.Equal(rec.Cursor, sr.rec.Cursor) && sameSeen(rec.Seen, sr.rec.Seen) {
+		// Nothing new: the stored record already says all this. An idle
+		// run then writes nothing but its lease.
+		sr.pending = nil
+		res.SkippedCommits++
+		sr.log.Info("nothing new since the last commit; state not written", "version", rec.Version)
+		return true
+	}
 	// The page is delivered: abandoning its commit because the run was
 	// cancelled would only make the next run send it again. The commit is
 	// still conditional on the lease and version, and bounded in time.
 	commitCtx, cancelCommit := r.finishContext(ctx)
 	defer cancelCommit()
+	committing := time.Now()
 	v, err := sr.lease.Commit(commitCtx, rec)
 	sr.pending = nil
 	if err != nil {
@@ -303,6 +392,7 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 	}
 	rec.Version = v
 	sr.rec = rec
+	sr.renewed.Store(committing.UnixNano()) // a commit extends the lease
 	res.CursorAdvanced = true
 	return true
 }
