@@ -144,4 +144,3 @@ func FuzzParseBundle(f *testing.F) {
 		}
 	})
 }
-
