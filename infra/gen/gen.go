@@ -296,7 +296,7 @@ func buildVendor(desc spec.Descriptor) (vendor, error) {
 		)
 	}
 	lb := desc.Lookback
-	v.Params = append(v.Params, numberParam(v.ID+"LookbackHours", hours(lb.Default), "1", strconv.Itoa(int(lb.Max.Hours())),
+	v.Params = append(v.Params, numberParam(v.ID+"LookbackHours", hours(lb.Default), hours(min(lb.Default, time.Hour)), strconv.Itoa(int(lb.Max.Hours())),
 		fmt.Sprintf("%s: how far back a stream with no cursor starts, in hours (at most %g).", desc.Env(spec.EnvLookback), math.Floor(lb.Max.Hours()))))
 	v.Env = append(v.Env, envVar{Name: desc.Env(spec.EnvLookback), Ref: v.ID + "LookbackHours"})
 
