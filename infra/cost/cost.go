@@ -397,6 +397,11 @@ func Table(f Figures, a Assumptions, p Prices) string {
 		fmt.Fprintf(&w, " **$%.2f** |", r.Total()+fixed.Total()/float64(a.Tenants))
 	}
 	fmt.Fprintln(&w)
+	fmt.Fprintf(&w, "| … the same with one secret per tenant for %d vendors |", a.Vendors)
+	for _, s := range f.Scenarios {
+		fmt.Fprintf(&w, " $%.2f |", Tenant(f, s, PerTenant, false, a, p).Total()+fixed.Total()/float64(a.Tenants))
+	}
+	fmt.Fprintln(&w)
 
 	fmt.Fprintf(&w, "\nMeasured per invocation (%s):\n\n", f.Note)
 	fmt.Fprintf(&w, "| Scenario | events | pages | vendor requests | DynamoDB writes (WRU) | reads (RRU) | state item | log lines (bytes) | metric values |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
