@@ -21,6 +21,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/logx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets/awssm"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -82,6 +83,9 @@ type Function struct {
 
 	mu      sync.Mutex
 	tenants map[string]*tenantState
+	// bundles are the shared secrets of the grouped layouts, by id: one
+	// read serves every tenant in them.
+	bundles map[string]*awssm.Source
 	current *invocation
 }
 
@@ -89,8 +93,14 @@ type Function struct {
 // warm invocation costs no GetSecretValue) and the HTTP client (kept-alive
 // connections, and the limiter's memory of recent requests).
 type tenantState struct {
-	creds *awssm.Source
+	creds credentials
 	http  *httpx.Client
+}
+
+// credentials is a tenant's secret, or its member of a shared secret.
+type credentials interface {
+	secrets.Source
+	SecretID() string
 }
 
 // invocation is what Shutdown needs to stop the run in progress.
@@ -152,6 +162,7 @@ func New(v spec.Descriptor, cfg Config, db *dynamodb.Client, sm *secretsmanager.
 		store:   dynamostore.New(db, cfg.Table),
 		sm:      sm,
 		tenants: map[string]*tenantState{},
+		bundles: map[string]*awssm.Source{},
 	}
 	if cfg.SyslogTLSSecret != "" {
 		// Certificates and the server name are public; only the key is secret.
@@ -188,7 +199,7 @@ func (f *Function) refuse(ctx context.Context, out *Output, err error) error {
 	out.Stop = pipeline.StopError
 	out.Errors = append(out.Errors, pipeline.CodeConfig)
 	f.log.ErrorContext(ctx, "invocation refused", "run_id", out.RunID, "error", err)
-	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), out, false); merr != nil {
+	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), out, metricsOptions{}); merr != nil {
 		f.log.Error("metrics not written", "error", merr)
 	}
 	return err
@@ -233,8 +244,14 @@ func (f *Function) Handle(ctx context.Context, in Input) (Output, error) {
 	default:
 		log.Info("stream done", "summary", out)
 	}
-	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), &out, true); merr != nil {
+	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), &out, metricsOptions{validStream: true, perTenant: f.cfg.TenantMetrics}); merr != nil {
 		log.Error("metrics not written", "error", merr)
+	}
+	var cfgErr *ConfigError
+	if errors.As(err, &cfgErr) {
+		// A deployment mistake found on first use (the TLS secret's
+		// content): reported like any invalid configuration.
+		return out, cfgErr
 	}
 	if err != nil || !out.Success {
 		// The message goes to Lambda's response, logs and dead-letter
@@ -342,7 +359,10 @@ func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budge
 // source builds the invocation's stream source from the vendor's
 // collector. It does no network I/O.
 func (f *Function) source(in Input, t *tenantState, log *slog.Logger) (pipeline.Source, error) {
-	secretID := t.creds.SecretID()
+	where := "the Secrets Manager secret " + t.creds.SecretID()
+	if m, ok := t.creds.(*awssm.Member); ok {
+		where = fmt.Sprintf("member %q of the Secrets Manager secret %s", m.Name(), m.SecretID())
+	}
 	c, err := f.v.New(spec.Params{
 		Tenant:      in.Tenant,
 		Credentials: t.creds,
@@ -352,7 +372,7 @@ func (f *Function) source(in Input, t *tenantState, log *slog.Logger) (pipeline.
 		Logger:      log,
 		Redactor:    f.red,
 		Where: func(field string) string {
-			return fmt.Sprintf("field %q of the Secrets Manager secret %s", field, secretID)
+			return fmt.Sprintf("field %q of %s", field, where)
 		},
 		Now: f.now,
 	})
@@ -376,13 +396,25 @@ func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambdarun: vendor HTTP client: %w", err)
 	}
-	t := &tenantState{
-		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields()}),
-		http:  hc,
-	}
+	t := &tenantState{creds: f.credentials(name), http: hc}
 	f.tenants[name] = t
 	log.Debug("tenant set up", "secret_id", t.creds.SecretID(), "secret_ttl", f.cfg.SecretTTL.String(), "rate_per_minute", f.cfg.RateLimit)
 	return t, nil
+}
+
+// credentials returns the tenant's credential source in the configured
+// layout; f.mu is held.
+func (f *Function) credentials(tenant string) credentials {
+	id, member := f.cfg.SecretLocation(f.v.Name, tenant)
+	if member == "" {
+		return awssm.New(f.sm, id, awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields()})
+	}
+	b, ok := f.bundles[id]
+	if !ok {
+		b = awssm.New(f.sm, id, awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields(), Bundle: true})
+		f.bundles[id] = b
+	}
+	return b.Member(member)
 }
 
 func (f *Function) setCurrent(inv *invocation) {

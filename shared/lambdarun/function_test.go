@@ -222,10 +222,10 @@ func TestHandleDeliversCommitsAndReports(t *testing.T) {
 	}
 	cw := m[0]["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
 	dims, _ := json.Marshal(cw["Dimensions"])
-	if string(dims) != `[["vendor","tenant","stream"],["vendor"]]` || cw["Namespace"] != "WazuhPull" {
+	if string(dims) != `[["vendor","stream"]]` || cw["Namespace"] != "WazuhPull" {
 		t.Errorf("EMF directive = %v", cw)
 	}
-	for k, want := range map[string]any{"Events": 250.0, "Pages": 3.0, "Errors": 0.0, "Backlog": 0.0, "locked": false, "vendor": "testvendor", "tenant": "acme", "stream": "alpha", "run_id": out.RunID} {
+	for k, want := range map[string]any{"Events": 250.0, "Failed": 0.0, "Pages": 3.0, "Errors": 0.0, "Backlog": 0.0, "locked": false, "vendor": "testvendor", "tenant": "acme", "stream": "alpha", "run_id": out.RunID} {
 		if m[0][k] != want {
 			t.Errorf("EMF %s = %v, want %v", k, m[0][k], want)
 		}
@@ -287,7 +287,7 @@ func TestHandleFailureIsAnInvocationError(t *testing.T) {
 		t.Errorf("version %d: the delivered first page must be committed", v)
 	}
 	m := fx.emf()[0]
-	if m["Errors"] != 1.0 || m["Errors_API_HTTP_500"] != 1.0 || m["success"] != false {
+	if m["Errors"] != 1.0 || m["Errors_API_HTTP_500"] != 1.0 || m["Failed"] != 1.0 || m["success"] != false {
 		t.Errorf("EMF = %v", m)
 	}
 	lines, _ := fx.down.WaitLines(102, 5*time.Second)

@@ -49,7 +49,7 @@ func Main(v spec.Descriptor, version string) {
 			out.Stop = "error"
 			out.Errors = append(out.Errors, "CONFIG_INVALID")
 			log.ErrorContext(ctx, "invocation refused: invalid configuration", "run_id", out.RunID, "error", err)
-			if merr := writeMetrics(os.Stdout, namespace, time.Now(), &out, false); merr != nil {
+			if merr := writeMetrics(os.Stdout, namespace, time.Now(), &out, metricsOptions{}); merr != nil {
 				log.Error("metrics not written", "error", merr)
 			}
 			return nil, err
