@@ -201,6 +201,13 @@ type Request struct {
 	Header http.Header
 	// Buf, when set, is reused to hold the response body.
 	Buf []byte
+	// OnAttempt, when set, is called once for every attempt about to be
+	// made: before the first (prev nil) and, when a failed attempt is to be
+	// retried, before waiting for the retry (prev is that attempt's error).
+	// An error it returns ends the request with that error. Callers count
+	// requests against a vendor quota with it, and refuse retries the
+	// quota cannot afford.
+	OnAttempt func(prev error) error
 }
 
 // Response is a successful (2xx) answer.
@@ -244,6 +251,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.OnAttempt != nil {
+		if err := req.OnAttempt(nil); err != nil {
+			return nil, c.redact(err)
+		}
+	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if c.cfg.Limiter != nil {
@@ -263,6 +275,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return nil, c.redact(lastErr)
 		}
+		if req.OnAttempt != nil {
+			if err := req.OnAttempt(err); err != nil {
+				return nil, c.redact(err)
+			}
+		}
 		c.cfg.Logger.Info("retrying vendor request", "url", c.cfg.Redactor.String(u.Redacted()), "attempt", attempt, "wait", wait.String(), "error", c.cfg.Redactor.String(err.Error()))
 		t := time.NewTimer(wait)
 		select {
@@ -281,6 +298,10 @@ func contextCause(ctx context.Context, err error) error {
 	// rate.Limiter refuses early when the wait would pass the deadline.
 	return fmt.Errorf("%v: %w", err, context.DeadlineExceeded)
 }
+
+// Redactor is the client's redactor, for credentials the caller derives
+// itself (an HTTP Basic header, a signed value).
+func (c *Client) Redactor() *redact.Redactor { return c.cfg.Redactor }
 
 func (c *Client) redact(err error) error {
 	return c.cfg.Redactor.Error(err)
