@@ -224,8 +224,8 @@ func (g *gen) run() []*Event {
 
 type threat struct {
 	id, value, kind, class, status, url string
-	campaign                          string
-	at                                time.Time
+	campaign                            string
+	at                                  time.Time
 }
 
 func (g *gen) threat(at time.Time, status string) threat {
