@@ -176,6 +176,7 @@ type harness struct {
 	cfg   Config
 	red   *redact.Redactor
 	runs  int
+	pages int64 // pages delivered by poll
 	// attemptTimeout bounds one HTTP attempt (default 10 s).
 	attemptTimeout time.Duration
 	// creds overrides the credential source.
@@ -324,4 +325,11 @@ func (h *harness) budget() *quota.Rolling {
 		}
 	}
 	return b
+}
+
+func jsonUnmarshal(t testing.TB, raw []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
 }

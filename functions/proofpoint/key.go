@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"hash"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -37,12 +38,16 @@ const keyLen = 22
 // concurrent use.
 type keyer struct {
 	h       hash.Hash
+	sum     []byte
 	scratch []byte
+	final   []byte
+	order   []uint64
 	stack   [][]member
 	elems   [][][]byte
 }
 
 type member struct {
+	prefix      uint64 // the name's first 8 bytes, big-endian: most comparisons end here
 	name, value []byte
 }
 
@@ -50,38 +55,37 @@ type member struct {
 // time (messageTime or clickTime, zero if absent). Input that is not valid
 // JSON still gets a key (of its raw bytes) so that it can be reported.
 func (k *keyer) key(typ string, raw []byte) (string, time.Time) {
-	k.scratch = append(k.scratch[:0], typ...)
-	k.scratch = append(k.scratch, 0)
-	var own time.Time
-	w := walker{k: k, src: raw, own: &own}
+	k.scratch = k.scratch[:0]
+	k.final = append(k.final[:0], typ...)
+	k.final = append(k.final, 0)
+	w := walker{k: k, src: raw}
 	w.space()
+	// The top-level object is assembled straight into the hashed buffer.
 	canon, drop, ok := w.value(0)
 	if ok {
 		w.space()
 		ok = w.i == len(raw)
 	}
-	if k.h == nil {
-		k.h = sha256.New()
-	}
-	h := k.h
-	h.Reset()
-	if !ok {
+	switch {
+	case !ok:
 		// Not canonicalisable: hash the bytes as given, marked apart.
-		h.Write([]byte(typ))
-		h.Write([]byte{1})
-		h.Write(raw)
-		own = time.Time{}
-	} else {
-		h.Write(k.scratch[:len(typ)+1])
-		if !drop {
-			h.Write(canon)
-		}
+		k.final = append(k.final[:len(typ)], 1)
+		k.final = append(k.final, raw...)
+		w.own = time.Time{}
+	case drop:
+		k.final = k.final[:len(typ)+1]
+	case !w.top:
+		k.final = append(k.final, canon...)
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	if k.h == nil {
+		k.h, k.sum = sha256.New(), make([]byte, 0, sha256.Size)
+	}
+	k.h.Reset()
+	k.h.Write(k.final)
+	k.sum = k.h.Sum(k.sum[:0])
 	var out [keyLen]byte
-	base64.RawURLEncoding.Encode(out[:], sum[:16])
-	return string(out[:]), own
+	base64.RawURLEncoding.Encode(out[:], k.sum[:16])
+	return string(out[:]), w.own
 }
 
 // maxKeyDepth bounds nesting (TAP events are three levels deep).
@@ -94,7 +98,8 @@ type walker struct {
 	k   *keyer
 	src []byte
 	i   int
-	own *time.Time
+	own time.Time // messageTime or clickTime of the top-level object
+	top bool // the top-level object was assembled into k.final
 }
 
 func (w *walker) space() {
@@ -133,12 +138,11 @@ func (w *walker) value(depth int) (canon []byte, drop, ok bool) {
 		}
 		tok := w.src[start:w.i]
 		if escaped {
-			var s string
-			if json.Unmarshal(tok, &s) != nil {
+			lo := len(w.k.scratch)
+			var ok bool
+			if w.k.scratch, ok = appendCanonToken(w.k.scratch, tok); !ok {
 				return nil, false, false
 			}
-			lo := len(w.k.scratch)
-			w.k.scratch = appendCanonString(w.k.scratch, s)
 			tok = w.k.scratch[lo:]
 		}
 		switch {
@@ -181,16 +185,21 @@ func (w *walker) lit(s string) bool {
 
 // str skips the string at w.i and reports whether it holds escapes.
 func (w *walker) str() (escaped, ok bool) {
-	i := w.i + 1
-	for i < len(w.src) {
-		switch w.src[i] {
+	rest := w.src[w.i+1:]
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return false, false
+	}
+	if bytes.IndexByte(rest[:q], '\\') < 0 {
+		w.i += q + 2
+		return false, true
+	}
+	for i := 0; i < len(rest); i++ {
+		switch rest[i] {
 		case '"':
-			w.i = i + 1
-			return escaped, true
+			w.i += i + 2
+			return true, true
 		case '\\':
-			escaped = true
-			i += 2
-		default:
 			i++
 		}
 	}
@@ -214,13 +223,8 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 		if w.i >= len(w.src) || w.src[w.i] != '"' {
 			return nil, false, false
 		}
-		start := w.i
-		escaped, ok := w.str()
+		name, prefix, ok := w.name()
 		if !ok {
-			return nil, false, false
-		}
-		name := w.lowerName(w.src[start:w.i], escaped)
-		if name == nil {
 			return nil, false, false
 		}
 		w.space()
@@ -234,15 +238,17 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 		if !ok {
 			return nil, false, false
 		}
-		if depth == 0 && w.own != nil && (string(name) == `"messagetime"` || string(name) == `"clicktime"`) {
-			if s, ok := rawString(w.src[valStart:w.i]); ok {
-				if t, ok := parseTime(s); ok {
-					*w.own = t
+		if depth == 0 && (string(name) == `"messagetime"` || string(name) == `"clicktime"`) {
+			if tok := w.src[valStart:w.i]; len(tok) > 2 && tok[0] == '"' {
+				if t, ok := parseUTC(tok[1 : len(tok)-1]); ok {
+					w.own = t
+				} else if s, ok := rawString(tok); ok {
+					w.own, _ = parseTime(s)
 				}
 			}
 		}
 		if !drop {
-			members = append(members, member{name, v})
+			members = append(members, member{prefix, name, v})
 		}
 		w.space()
 		if w.i >= len(w.src) {
@@ -256,46 +262,71 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 			if len(members) == 0 {
 				return nil, true, true
 			}
-			sortMembers(members)
-			lo := len(w.k.scratch)
-			w.k.scratch = append(w.k.scratch, '{')
-			for i, m := range members {
-				if i > 0 {
-					w.k.scratch = append(w.k.scratch, ',')
-				}
-				w.k.scratch = append(w.k.scratch, m.name...)
-				w.k.scratch = append(w.k.scratch, ':')
-				w.k.scratch = append(w.k.scratch, m.value...)
+			order := w.k.sortMembers(members)
+			dst := &w.k.scratch
+			if depth == 0 {
+				dst, w.top = &w.k.final, true
 			}
-			w.k.scratch = append(w.k.scratch, '}')
-			return w.k.scratch[lo:], false, true
+			lo := len(*dst)
+			*dst = append(*dst, '{')
+			for i, o := range order {
+				m := &members[o&0xffff]
+				if i > 0 {
+					*dst = append(*dst, ',')
+				}
+				*dst = append(*dst, m.name...)
+				*dst = append(*dst, ':')
+				*dst = append(*dst, m.value...)
+			}
+			*dst = append(*dst, '}')
+			return (*dst)[lo:], false, true
 		default:
 			return nil, false, false
 		}
 	}
 }
 
-// lowerName returns the quoted member name in lower case, decoded if it
-// held escapes.
-func (w *walker) lowerName(tok []byte, escaped bool) []byte {
-	if escaped {
-		var s string
-		if json.Unmarshal(tok, &s) != nil {
-			return nil
+// name reads the member name at w.i and returns it quoted and in lower
+// case (decoded if it held escapes), with its sort prefix: names are read
+// for every member of every event, so the common case (no escapes) is one
+// pass.
+func (w *walker) name() ([]byte, uint64, bool) {
+	start := w.i
+	rest := w.src[start+1:]
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return nil, 0, false
+	}
+	inner := rest[:q]
+	var tok []byte
+	if bytes.IndexByte(inner, '\\') < 0 {
+		w.i = start + q + 2
+		tok = w.src[start:w.i]
+	} else {
+		if _, ok := w.str(); !ok {
+			return nil, 0, false
 		}
 		lo := len(w.k.scratch)
-		w.k.scratch = appendCanonString(w.k.scratch, s)
+		var ok bool
+		if w.k.scratch, ok = appendCanonToken(w.k.scratch, w.src[start:w.i]); !ok {
+			return nil, 0, false
+		}
 		tok = w.k.scratch[lo:]
+		inner = tok[1 : len(tok)-1]
 	}
+	var prefix uint64
 	upper := false
-	for _, c := range tok {
+	for j, c := range inner {
 		if c >= 'A' && c <= 'Z' {
 			upper = true
-			break
+			c += 'a' - 'A'
+		}
+		if j < 8 {
+			prefix |= uint64(c) << (56 - 8*j)
 		}
 	}
 	if !upper {
-		return tok
+		return tok, prefix, true
 	}
 	lo := len(w.k.scratch)
 	for _, c := range tok {
@@ -304,7 +335,7 @@ func (w *walker) lowerName(tok []byte, escaped bool) []byte {
 		}
 		w.k.scratch = append(w.k.scratch, c)
 	}
-	return w.k.scratch[lo:]
+	return w.k.scratch[lo:], prefix, true
 }
 
 func (w *walker) array(depth int) ([]byte, bool, bool) {
@@ -359,17 +390,55 @@ func (w *walker) array(depth int) ([]byte, bool, bool) {
 	}
 }
 
-// sortMembers orders members by name, then value (names repeat only in
-// odd input, and must not make the order depend on input order).
-func sortMembers(m []member) {
-	for i := 1; i < len(m); i++ {
-		for j := i; j > 0 && lessMember(m[j], m[j-1]); j-- {
-			m[j], m[j-1] = m[j-1], m[j]
+// sortMembers returns the order of members by name, then value (names
+// repeat only in odd input, and must not make the order depend on input
+// order), as indices in the low 16 bits of the returned values. It sorts
+// plain integers made of each name's first six bytes and the index, then
+// settles the few runs of names that share those bytes: far cheaper than
+// moving the members themselves around.
+func (k *keyer) sortMembers(m []member) []uint64 {
+	order := k.order[:0]
+	if len(m) > 0xffff {
+		for i := 1; i < len(m); i++ {
+			for j := i; j > 0 && lessMember(m[j], m[j-1]); j-- {
+				m[j], m[j-1] = m[j-1], m[j]
+			}
+		}
+		for i := range m {
+			order = append(order, uint64(i))
+		}
+		k.order = order
+		return order
+	}
+	for i := range m {
+		order = append(order, m[i].prefix&^0xffff|uint64(i))
+	}
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && order[j] < order[j-1]; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && order[j]>>16 == order[i]>>16 {
+			j++
+		}
+		run := order[i:j]
+		for a := 1; a < len(run); a++ {
+			for b := a; b > 0 && lessMember(m[run[b]&0xffff], m[run[b-1]&0xffff]); b-- {
+				run[b], run[b-1] = run[b-1], run[b]
+			}
+		}
+		i = j
+	}
+	k.order = order
+	return order
 }
 
 func lessMember(a, b member) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
 	if c := bytes.Compare(a.name, b.name); c != 0 {
 		return c < 0
 	}
@@ -392,6 +461,102 @@ func appendCanonString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// appendCanonToken appends the canonical form of a JSON string token that
+// holds escapes: decoded, then escaped again the one way appendCanonString
+// does.
+func appendCanonToken(dst, tok []byte) ([]byte, bool) {
+	if len(tok) < 2 {
+		return dst, false
+	}
+	var buf [utf8.UTFMax]byte
+	dst = append(dst, '"')
+	in := tok[1 : len(tok)-1]
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' {
+			dst = appendCanonByte(dst, c)
+			continue
+		}
+		if i+1 >= len(in) {
+			return dst, false
+		}
+		i++
+		switch in[i] {
+		case '"', '\\', '/':
+			dst = appendCanonByte(dst, in[i])
+		case 'b':
+			dst = appendCanonByte(dst, '\b')
+		case 'f':
+			dst = appendCanonByte(dst, '\f')
+		case 'n':
+			dst = appendCanonByte(dst, '\n')
+		case 'r':
+			dst = appendCanonByte(dst, '\r')
+		case 't':
+			dst = appendCanonByte(dst, '\t')
+		case 'u':
+			r, n, ok := hexRune(in[i:])
+			if !ok {
+				return dst, false
+			}
+			i += n - 1 // at the last hex digit
+			if utf16.IsSurrogate(r) {
+				// A pair is two escapes; anything else is U+FFFD, as
+				// encoding/json decodes it.
+				lo, m, ok := rune(0), 0, false
+				if i+2 < len(in) && in[i+1] == '\\' {
+					lo, m, ok = hexRune(in[i+2:])
+				}
+				if d := utf16.DecodeRune(r, lo); ok && d != utf8.RuneError {
+					r = d
+					i += 1 + m
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			n = utf8.EncodeRune(buf[:], r)
+			for _, b := range buf[:n] {
+				dst = appendCanonByte(dst, b)
+			}
+		default:
+			return dst, false
+		}
+	}
+	return append(dst, '"'), true
+}
+
+// hexRune reads "uXXXX" at the start of b and returns the code unit and
+// the bytes read.
+func hexRune(b []byte) (rune, int, bool) {
+	if len(b) < 5 || b[0] != 'u' {
+		return 0, 0, false
+	}
+	var r rune
+	for _, c := range b[1:5] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, 0, false
+		}
+	}
+	return r, 5, true
+}
+
+func appendCanonByte(dst []byte, c byte) []byte {
+	switch {
+	case c == '"' || c == '\\':
+		return append(dst, '\\', c)
+	case c < 0x20:
+		return append(dst, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+	}
+	return append(dst, c)
 }
 
 // rawString decodes a JSON string token.
@@ -426,11 +591,11 @@ func parseTime(s string) (time.Time, bool) {
 
 // parseUTC parses "2006-01-02T15:04:05[.fraction]Z" without allocating, the
 // form TAP serves; it runs for every event.
-func parseUTC(b string) (time.Time, bool) {
+func parseUTC[S ~string | ~[]byte](b S) (time.Time, bool) {
 	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
-	num := func(s string) (int, bool) {
+	num := func(s S) (int, bool) {
 		n := 0
 		for i := 0; i < len(s); i++ {
 			c := s[i]

@@ -22,6 +22,7 @@ func (h *harness) poll(sink *lineSink, end time.Time, every time.Duration) {
 		if !res[0].Success {
 			h.t.Fatalf("run at %v: %+v", now, res[0])
 		}
+		h.pages += res[0].Pages
 	}
 }
 
