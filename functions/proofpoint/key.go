@@ -99,7 +99,7 @@ type walker struct {
 	src []byte
 	i   int
 	own time.Time // messageTime or clickTime of the top-level object
-	top bool // the top-level object was assembled into k.final
+	top bool      // the top-level object was assembled into k.final
 }
 
 func (w *walker) space() {
