@@ -111,9 +111,9 @@ func (c *Collector) Check(ctx context.Context, opts CheckOptions) *CheckReport {
 			sc.Reachable, sc.Detail = true, "ok"
 		default:
 			if _, ok := isStatus(err, http.StatusUnauthorized); ok {
-				rep.Credentials = "refused (401): verify PP_PRINCIPAL and PP_SECRET"
+				rep.Credentials = "refused (401): verify " + cfg.Where(FieldPrincipal) + "; " + cfg.Where(FieldSecret)
 			}
-			sc.Detail = pipeline.CodeOf(err) + ": " + httpMessage(err) + ": " + cfg.HTTP.Redactor().String(err.Error())
+			sc.Detail = pipeline.CodeOf(err) + ": " + c.httpMessage(err) + ": " + cfg.HTTP.Redactor().String(err.Error())
 		}
 		rep.Streams = append(rep.Streams, sc)
 	}

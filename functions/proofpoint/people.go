@@ -137,7 +137,7 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			if errors.As(err, &pe) {
 				p.Err = pe
 			} else {
-				p.Err = &pipeline.Error{Code: pipeline.CodeOf(err), Message: httpMessage(err), Detail: detail, Err: err}
+				p.Err = &pipeline.Error{Code: pipeline.CodeOf(err), Message: s.c.httpMessage(err), Detail: detail, Err: err}
 			}
 			return p, nil
 		}

@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -214,6 +213,9 @@ type Config struct {
 	HTTP   *httpx.Client
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Where names where a credential field comes from in this deployment,
+	// for error messages (default: the host's variable names).
+	Where func(field string) string
 }
 
 func (c *Config) defaults() error {
@@ -283,64 +285,18 @@ func (c *Config) defaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Where == nil {
+		c.Where = func(field string) string {
+			if v, ok := CredentialVars()[field]; ok {
+				return v
+			}
+			return field
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("proofpoint: %w", err)
 	}
 	return nil
-}
-
-// FromEnv reads the collector settings of the PP_* variables that are set
-// (lookback, overlap, safety lag, people interval and window, daily limit,
-// reserve and base URL); unset ones keep their current value. Credentials
-// and file paths are the caller's.
-func (c *Config) FromEnv(getenv func(string) string) error {
-	var errs []error
-	num := func(name string, min, max float64) (float64, bool) {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return 0, false
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < min || f > max {
-			errs = append(errs, fmt.Errorf("%s=%q must be a number from %g to %g", name, v, min, max))
-			return 0, false
-		}
-		return f, true
-	}
-	if v := getenv(EnvBaseURL); v != "" {
-		c.BaseURL = v
-	}
-	if h, ok := num(EnvLookbackHours, 0.01, MaxAge.Hours()); ok {
-		c.Lookback = time.Duration(h * float64(time.Hour))
-	}
-	if m, ok := num(EnvOverlapMinutes, 0, 24*60); ok {
-		c.Overlap = time.Duration(m * float64(time.Minute))
-		if c.Overlap == 0 {
-			c.Overlap = time.Nanosecond // "0" means none, not the default
-		}
-	}
-	if s, ok := num(EnvSafetyLag, 0, 3600); ok {
-		c.SafetyLag = time.Duration(s * float64(time.Second))
-		if c.SafetyLag == 0 {
-			c.SafetyLag = time.Nanosecond
-		}
-	}
-	if s, ok := num(EnvPeopleInterval, 60, 90*24*3600); ok {
-		c.PeopleInterval = time.Duration(s * float64(time.Second))
-	}
-	if w, ok := num(EnvPeopleWindow, 14, 90); ok {
-		if w != 14 && w != 30 && w != 90 {
-			errs = append(errs, fmt.Errorf("%s=%v must be 14, 30 or 90", EnvPeopleWindow, w))
-		}
-		c.PeopleWindow = int(w)
-	}
-	if n, ok := num(EnvDailyRequests, 1, 1e6); ok {
-		c.SIEMRequestsPerDay = int(n)
-	}
-	if n, ok := num(EnvBudgetReserve, 0, 1e6); ok {
-		c.BudgetReserve = int(n)
-	}
-	return errors.Join(errs...)
 }
 
 // Collector talks to TAP for one tenant.
@@ -398,7 +354,7 @@ func (c *Collector) credentials(ctx context.Context) (secrets.Credentials, error
 		return nil, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "cannot read the Proofpoint credentials", Err: err}
 	}
 	if err := cr.Require(FieldPrincipal, FieldSecret); err != nil {
-		return nil, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "missing required Proofpoint service principal or secret", Detail: "PP_PRINCIPAL and PP_SECRET / secrets file / systemd credentials (pp_principal, pp_secret)", Err: err}
+		return nil, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "missing required Proofpoint service principal or secret", Detail: c.cfg.Where(FieldPrincipal) + "; " + c.cfg.Where(FieldSecret), Err: err}
 	}
 	// The Basic header is a value of its own: register it so that an
 	// echoed header is masked too.
@@ -446,7 +402,7 @@ func (c *Collector) get(ctx context.Context, path string, q url.Values, onAttemp
 }
 
 // httpMessage is the operator-facing message of a failed call.
-func httpMessage(err error) string {
+func (c *Collector) httpMessage(err error) string {
 	var se *httpx.StatusError
 	if errors.As(err, &se) && se.Status == http.StatusForbidden {
 		return "Proofpoint TAP refused access — the credential is valid but not allowed to read this customer's data"
@@ -455,7 +411,7 @@ func httpMessage(err error) string {
 	case pipeline.CodeHTTP400:
 		return "Proofpoint TAP refused the request parameters"
 	case pipeline.CodeHTTP401:
-		return "Authentication failed — verify PP_PRINCIPAL and PP_SECRET (the TAP service principal and its secret)"
+		return "Authentication failed — verify the TAP service principal and secret: " + c.cfg.Where(FieldPrincipal) + "; " + c.cfg.Where(FieldSecret)
 	case pipeline.CodeHTTP429:
 		return "Proofpoint TAP request limit reached (rolling 24 hours) — collection resumes when the pool refills"
 	case pipeline.CodeHTTP500:

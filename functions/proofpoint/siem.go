@@ -394,5 +394,5 @@ func (s *siemSource) callError(err error, detail string) error {
 		now := s.c.cfg.Now()
 		detail += fmt.Sprintf(" counted=%d limit=%d (another client may share the credential)", s.budget.Used(now), s.budget.Limit())
 	}
-	return &pipeline.Error{Code: pipeline.CodeOf(err), Message: httpMessage(err), Detail: detail, Err: err}
+	return &pipeline.Error{Code: pipeline.CodeOf(err), Message: s.c.httpMessage(err), Detail: detail, Err: err}
 }

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
+	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/filestore"
 )
@@ -141,25 +144,38 @@ func TestStoredPositionIsValidated(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnvAndValidation(t *testing.T) {
-	env := map[string]string{EnvLookbackHours: "48", EnvOverlapMinutes: "45", EnvSafetyLag: "90", EnvPeopleInterval: "3600", EnvPeopleWindow: "30", EnvDailyRequests: "900", EnvBudgetReserve: "50", EnvBaseURL: "https://tap.example"}
-	var c Config
-	if err := c.FromEnv(func(k string) string { return env[k] }); err != nil {
+func TestDescriptorSettingsAndConfigValidation(t *testing.T) {
+	d := Descriptor()
+	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Lookback != 48*time.Hour || c.Overlap != 45*time.Minute || c.SafetyLag != 90*time.Second || c.PeopleInterval != time.Hour || c.PeopleWindow != 30 || c.SIEMRequestsPerDay != 900 || c.BudgetReserve != 50 || c.BaseURL != "https://tap.example" {
+	env := map[string]string{EnvOverlapMinutes: "45", EnvSafetyLag: "90", EnvPeopleInterval: "3600", EnvPeopleWindow: "30", EnvDailyRequests: "900", EnvBudgetReserve: "50"}
+	lookup := func(env map[string]string) func(s *spec.Setting) (string, string) {
+		return func(s *spec.Setting) (string, string) { return env[s.Env], s.Env }
+	}
+	vals, err := d.Resolve(lookup(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, _ := httpx.New(httpx.Config{})
+	col, err := d.New(spec.Params{Tenant: "acme", Credentials: secrets.Static{}, HTTP: hc, Settings: vals, Lookback: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := col.(adapter).c.Config()
+	if c.Lookback != 48*time.Hour || c.Overlap != 45*time.Minute || c.SafetyLag != 90*time.Second || c.PeopleInterval != time.Hour || c.PeopleWindow != 30 || c.SIEMRequestsPerDay != 900 || c.BudgetReserve != 50 {
 		t.Fatalf("config %+v", c)
 	}
-	for k, v := range map[string]string{EnvLookbackHours: "200", EnvPeopleWindow: "20", EnvOverlapMinutes: "x", EnvSafetyLag: "-1"} {
-		var c Config
-		if err := c.FromEnv(func(n string) string {
-			if n == k {
-				return v
-			}
-			return ""
-		}); err == nil {
+	if vals, _ = d.Resolve(lookup(nil)); vals.Float(settingOverlap) != 30 || vals.Int(settingSafetyLag) != 120 || vals.Int(settingPeopleEvery) != 86400 {
+		t.Fatalf("defaults %v", vals)
+	}
+	for k, v := range map[string]string{EnvPeopleWindow: "20", EnvOverlapMinutes: "0", EnvSafetyLag: "-1", EnvDailyRequests: "x"} {
+		if _, err := d.Resolve(lookup(map[string]string{k: v})); err == nil {
 			t.Errorf("%s=%s accepted", k, v)
 		}
+	}
+	if _, err := d.New(spec.Params{Tenant: "acme", Credentials: secrets.Static{}, HTTP: hc, Settings: resolveSettings(t, d, map[string]string{EnvDailyRequests: "100", EnvBudgetReserve: "100"}), Lookback: time.Hour}); err == nil {
+		t.Error("a reserve as large as the pool was accepted")
 	}
 	h := newHarness(t, proofpointtest.Options{})
 	for _, bad := range []func(*Config){
@@ -171,7 +187,7 @@ func TestConfigFromEnvAndValidation(t *testing.T) {
 	} {
 		cfg := h.collector().Config()
 		bad(&cfg)
-		if _, err := New(cfg, "acme", nil); err == nil {
+		if _, err := New(cfg, "acme", secrets.Static{}); err == nil {
 			t.Errorf("invalid config accepted: %+v", cfg)
 		}
 	}
@@ -233,4 +249,14 @@ func TestSeenLimitCoversTheOverlap(t *testing.T) {
 	if c.SeenLimit(600, 5*time.Minute) <= (Config{}).SeenLimit(600, 5*time.Minute) {
 		t.Fatal("a longer overlap needs more keys")
 	}
+}
+
+// resolveSettings resolves a descriptor's settings from env.
+func resolveSettings(t *testing.T, d spec.Descriptor, env map[string]string) spec.Values {
+	t.Helper()
+	v, err := d.Resolve(func(s *spec.Setting) (string, string) { return env[s.Env], s.Env })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -62,6 +62,9 @@ type Traffic struct {
 	// FalsePositive is the share of events whose threat status is
 	// falsePositive (excluded by the API unless asked for).
 	FalsePositive float64
+	// IndexedAt, when set, makes every event visible at that time (a
+	// batch TAP indexed late) instead of after MaxIndexLag.
+	IndexedAt time.Time
 	// Seed varies the events (0: derived from the tenant and From).
 	Seed uint64
 }
@@ -88,6 +91,11 @@ func (s *Server) Generate(tenantName string, t Traffic) int {
 	t.defaults(tenantName)
 	g := &gen{rng: rand.New(rand.NewPCG(t.Seed, 0x51e)), t: t}
 	events := g.run()
+	if !t.IndexedAt.IsZero() {
+		for _, e := range events {
+			e.Indexed = t.IndexedAt
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tn := s.tenantLocked(tenantName)
@@ -435,6 +443,8 @@ func (g *gen) click() *Event {
 	clickTime := created
 	status := g.status()
 	th := g.threat(created.Add(-time.Duration(g.rng.Int64N(int64(2*time.Hour)))).Truncate(time.Millisecond), status)
+	// A click is on a URL, whatever threat the message carried.
+	th.kind, th.value = "url", "https://login."+strings.ToLower(g.word(6))+"-phish.test/"+g.word(3)
 	if g.chance(g.t.Retroactive) {
 		// The URL was classified after the click: the event is created
 		// with the verdict and carries the old click time.

@@ -358,12 +358,27 @@ func TestFaultsFireOnceEach(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	d := StartDemo("demo")
+	d := StartDemo(150)
 	defer d.Close()
 	f := &fixture{t: t, srv: d.Server, cred: Credentials{d.Principal, d.Secret}}
+	if d.Env["PP_BASE_URL"] != d.URL || d.Env["PP_PRINCIPAL"] != d.Principal || d.Env["PP_SECRET"] != d.Secret {
+		t.Fatalf("demo env %v", d.Env)
+	}
+	n := len(d.Server.Events("demo"))
+	if n < 100 || n > 250 {
+		t.Fatalf("%d events for a demo of about 150", n)
+	}
 	now := time.Now().UTC().Truncate(time.Second)
 	a := f.get("/v2/siem/all", interval(now.Add(-time.Hour), now.Add(-time.Minute)), &f.cred)
 	if a.status != 200 || !strings.Contains(a.body, "queryEndTime") {
 		t.Fatalf("demo answer %d %.200s", a.status, a.body)
+	}
+	// Between adds events of the last minutes, visible only now.
+	q := interval(now.Add(-15*time.Minute), now.Add(-time.Minute))
+	before := f.get("/v2/siem/all", q, &f.cred)
+	d.Between()
+	after := f.get("/v2/siem/all", q, &f.cred)
+	if len(after.body) <= len(before.body) || len(d.Server.Events("demo")) <= n {
+		t.Fatal("Between added no late events to a recent window")
 	}
 }
