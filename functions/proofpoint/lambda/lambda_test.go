@@ -120,6 +120,7 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 	now := time.Now().UTC()
 	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-72 * time.Hour), To: now.Add(-time.Hour), MessagesPerHour: 12, ClicksPerHour: 6})
 	r := w.start(bootstrap, 2, "PP_LOOKBACK_HOURS=73", lambdarun.EnvDeadlineMargin+"="+margin, lambdarun.EnvRateLimit+"=240")
+	// timedOut counts invocations interrupted before their last commit.
 	var invocations, timedOut, stoppedAtDeadline, locked int
 	prev := w.record("siem")
 	deadline := time.Now().Add(3 * time.Minute)
@@ -134,6 +135,12 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		}
 		switch {
 		case res.TimedOut:
+			timedOut++
+		case res.ErrorType == "RunError" && (strings.Contains(res.ErrorMessage, "(STATE_WRITE_ERROR)") || strings.Contains(res.ErrorMessage, "(DELIVERY_FAILED)")):
+			// The deadline (or a slow moto on a busy machine) cut the
+			// last commit or confirmation short: the window was not
+			// recorded as delivered and the next invocation repeats it,
+			// like after a timeout.
 			timedOut++
 		case res.ErrorType != "":
 			t.Fatalf("invocation %d: %s\n%s", invocations, res, tail(r.Log(), 4000))
@@ -185,6 +192,9 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 	}
 	if margin == "0s" && timedOut == 0 {
 		t.Error("no invocation was interrupted by the function timeout")
+	}
+	if timedOut > invocations/2 && margin != "0s" {
+		t.Errorf("%d of %d invocations were cut short despite the margin", timedOut, invocations)
 	}
 	// Every request counted: the stored budget knows what TAP counted.
 	if used, stored := w.sim.PoolUsed(tenant, "siem"), prev.siem.Budget; len(stored) == 0 || used < 74 {
