@@ -91,7 +91,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkStateAfterCatchUp catches up 7 days of a tenant with about 600
+// BenchmarkStateAfterCatchUp catches up 7 days of a tenant with about 200
 // events an hour through the real pipeline and file store, then polls it
 // every 5 minutes for a day while events keep coming, and reports the
 // stored record of the SIEM stream: its size is bounded whatever the
@@ -101,7 +101,7 @@ func BenchmarkStateAfterCatchUp(b *testing.B) {
 		t := &testing.T{}
 		h := newHarness(t, proofpointtest.Options{})
 		h.cfg.Lookback = MaxAge
-		h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-MaxAge), To: t0.Add(24 * time.Hour), MessagesPerHour: 330, ClicksPerHour: 100})
+		h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-MaxAge), To: t0.Add(24 * time.Hour), MessagesPerHour: 100, ClicksPerHour: 40})
 		h.clock.Set(t0.Add(5 * time.Minute))
 		res := h.run(context.Background(), &lineSink{}, h.store, StreamSIEM)
 		if !res[0].Success {
