@@ -258,6 +258,13 @@ type Request struct {
 	// for this request: set it to the largest page the vendor may
 	// legally send.
 	MaxBody int64
+	// OnAttempt, when set, is called once for every attempt about to be
+	// made: before the first (prev nil) and, when a failed attempt is to be
+	// retried, before waiting for the retry (prev is that attempt's error).
+	// An error it returns ends the request with that error. Callers count
+	// requests against a vendor quota with it, and refuse retries the
+	// quota cannot afford.
+	OnAttempt func(prev error) error
 }
 
 // Response is a successful (2xx) answer.
@@ -302,6 +309,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		return nil, c.redact(err)
 	}
 	c.registerCredentials(req.Header)
+	if req.OnAttempt != nil {
+		if err := req.OnAttempt(nil); err != nil {
+			return nil, c.redact(err)
+		}
+	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if c.cfg.Limiter != nil {
@@ -320,6 +332,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return nil, c.redact(lastErr)
+		}
+		if req.OnAttempt != nil {
+			if err := req.OnAttempt(err); err != nil {
+				return nil, c.redact(err)
+			}
 		}
 		c.cfg.Logger.Info("retrying vendor request", "url", c.cfg.Redactor.String(u.Redacted()), "attempt", attempt, "wait", wait.String(), "error", c.cfg.Redactor.String(err.Error()))
 		t := time.NewTimer(wait)

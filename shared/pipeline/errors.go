@@ -33,6 +33,10 @@ const (
 	CodeResponseTooLarge = "API_RESPONSE_TOO_LARGE"
 )
 
+// CodeRequestBudget (added) means a vendor request quota (such as a rolling
+// 24-hour pool) is nearly used up: the run stopped before exceeding it.
+const CodeRequestBudget = "API_REQUEST_BUDGET"
+
 // Error is an error that knows its seed error code and an operator-facing
 // message. Detail adds context (endpoint, status) and never holds secrets.
 type Error struct {

@@ -40,6 +40,12 @@ type Item struct {
 	// Time delivered (ignoring times more than MaxFutureSkew ahead of the
 	// clock) is reported as Result.Newest.
 	Time time.Time
+	// SeenAt, when set, is the time the dedup key is remembered under
+	// instead of Time (see Page.SeenSince). A source sets it when the event
+	// can be served again for longer than its own time suggests: a vendor
+	// that selects events by when it indexed or classified them may serve
+	// an event with an old timestamp in a new window.
+	SeenAt time.Time
 	// Scan is set when the source already validated and classified Raw
 	// with jsonscan.ScanArray under ScanOptions(ctx) of its Fetch: a clean
 	// event is then copied into its line instead of rebuilt.
@@ -60,6 +66,11 @@ type Page struct {
 	SeenSince time.Time
 	// Notices are error events to deliver with this page.
 	Notices []Notice
+	// Err, when set, ends the stream after this page as if Fetch had
+	// returned it: the page (items, notices, cursor) is delivered and
+	// committed first. A source uses it when a failed call changed what its
+	// cursor records (requests spent against a vendor quota).
+	Err error
 }
 
 // Source is one stream of one tenant of one vendor.

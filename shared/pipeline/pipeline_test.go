@@ -583,3 +583,72 @@ func TestLeaseTakenOverStopsTheStream(t *testing.T) {
 		t.Fatalf("delivered %v, want the error event", lines)
 	}
 }
+
+// windowSource serves one page whose events carry old own times but are
+// remembered under the page's window end, the way a vendor that selects
+// by classification time re-serves an event with an old timestamp.
+type windowSource struct {
+	t0     time.Time
+	served int
+	err    error // set on the page as Page.Err
+}
+
+func (w *windowSource) Start(ctx context.Context, rec state.Record) error { return nil }
+
+func (w *windowSource) Fetch(ctx context.Context) (*Page, error) {
+	w.served++
+	end := w.t0.Add(time.Hour)
+	page := &Page{Cursor: json.RawMessage(fmt.Sprintf(`{"fetch":%d}`, w.served)), SeenSince: end.Add(-30 * time.Minute), Err: w.err}
+	for i := range 3 {
+		page.Items = append(page.Items, Item{
+			Raw:    []byte(fmt.Sprintf(`{"uuid":"R%d"}`, i)),
+			Type:   "click",
+			Key:    fmt.Sprintf("R%d", i),
+			Time:   w.t0.Add(-72 * time.Hour), // days before the window
+			SeenAt: end,
+		})
+	}
+	return page, nil
+}
+
+func TestSeenAtDecidesHowLongAKeyIsKept(t *testing.T) {
+	store := newStore(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sink := &memSink{}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("siem"), Name: "siem", Source: &windowSource{t0: t0}}})
+	if res[0].Events != 3 {
+		t.Fatalf("result %+v", res[0])
+	}
+	rec, _ := stored(t, store, key("siem"))
+	if len(rec.Seen) != 3 || !rec.Seen[0].At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("keys of old events must be kept under SeenAt, got %+v", rec.Seen)
+	}
+	// Served again in the next run: suppressed, although their own time
+	// is long before SeenSince.
+	res = newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("siem"), Name: "siem", Source: &windowSource{t0: t0}}})
+	if res[0].Events != 0 || res[0].Duplicates != 3 {
+		t.Fatalf("re-served events not suppressed: %+v", res[0])
+	}
+}
+
+func TestPageErrCommitsThePageThenFails(t *testing.T) {
+	store := newStore(t)
+	sink := &memSink{}
+	src := &windowSource{t0: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), err: &Error{Code: CodeHTTP429, Message: "quota used up"}}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("siem"), Name: "siem", Source: src}})
+	r := res[0]
+	if r.Success || r.Stop != StopError || !r.Backlog || r.Events != 3 || !r.CursorAdvanced || fmt.Sprint(r.Errors) != "[API_HTTP_429]" {
+		t.Fatalf("result %+v", r)
+	}
+	if src.served != 1 {
+		t.Fatalf("fetched %d pages after a page with Err, want 1", src.served)
+	}
+	rec, _ := stored(t, store, key("siem"))
+	if string(rec.Cursor) != `{"fetch":1}` {
+		t.Fatalf("cursor %s: the page carrying Err must be committed", rec.Cursor)
+	}
+	lines := sink.lines(t)
+	if len(lines) != 4 || lines[3]["error_code"] != CodeHTTP429 {
+		t.Fatalf("lines %v: want the page's events, then the error event", lines)
+	}
+}

@@ -240,7 +240,11 @@ func (sr *streamRun) loop(ctx context.Context) {
 				sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
 			}
 			if dedup {
-				sr.seen.add(digest, it.Time)
+				at := it.Time
+				if !it.SeenAt.IsZero() {
+					at = it.SeenAt
+				}
+				sr.seen.add(digest, at)
 			}
 			if it.Time.After(newest) && !it.Time.After(futureLimit) {
 				newest = it.Time
@@ -277,6 +281,19 @@ func (sr *streamRun) loop(ctx context.Context) {
 		sr.pendingBytes += int64(len(buf))
 		if newest.After(sr.pendingNewest) {
 			sr.pendingNewest = newest
+		}
+		if page.Err != nil {
+			// The page is pending: finish delivers and commits it.
+			switch {
+			case ctx.Err() != nil:
+				res.Stop, res.Backlog = StopInterrupted, true
+			case fetchCtx.Err() != nil:
+				res.Stop, res.Backlog = StopDeadline, true
+			default:
+				res.Stop, res.Backlog = StopError, true
+				r.emitError(ctx, sr.s, res, page.Err)
+			}
+			return
 		}
 		if !page.More {
 			res.Stop = StopCaughtUp
