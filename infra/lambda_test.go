@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
 	"github.com/wazuh-pull/wazuh-pull/functions/registry"
 	"github.com/wazuh-pull/wazuh-pull/infra/cost"
