@@ -19,6 +19,8 @@ type LogtestRequest struct {
 	// session's earlier events. Empty starts a new session (each new
 	// session loads the ruleset, about a second).
 	Token string `json:"token,omitempty"`
+	// Options: {"rules_debug": true} lists every rule tried (RulesDebug).
+	Options map[string]any `json:"options,omitempty"`
 }
 
 // LogtestResult is what analysisd made of the event.
@@ -28,6 +30,8 @@ type LogtestResult struct {
 	CodeMsg  int      `json:"codemsg"`
 	Messages []string `json:"messages"`
 	Output   Event    `json:"output"`
+	// RulesDebug lists the rules tried, with Options rules_debug.
+	RulesDebug []string `json:"rules_debug,omitempty"`
 }
 
 // Event is an analysed event, as in logtest output, alerts.json and
