@@ -15,9 +15,11 @@ import (
 type recorder struct {
 	lines  []string
 	refuse bool
-	// afterConfirm, if set, runs after each successful Confirm (a test
-	// interrupts a run there, as SIGTERM would between two pages).
-	afterConfirm func()
+	// afterConfirm, if set, runs after each successful Confirm with the
+	// number of confirmations so far (a run is interrupted there, as
+	// SIGTERM would between two pages).
+	afterConfirm func(n int)
+	confirms     int
 }
 
 var _ sink.Sink = (*recorder)(nil)
@@ -43,8 +45,9 @@ func (r *recorder) Confirm(context.Context) error {
 	if r.refuse {
 		return errNotConfirmed
 	}
+	r.confirms++
 	if r.afterConfirm != nil {
-		r.afterConfirm()
+		r.afterConfirm(r.confirms)
 	}
 	return nil
 }

@@ -125,17 +125,21 @@ func (g *standinGen) run(ctx context.Context, r standinRun) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if r.cancel {
-		// Only the first stream runs: a stream that starts in a cancelled
-		// run cannot even lock its state.
-		r.streams = r.streams[:1]
-		rec.afterConfirm = cancel
+		// Each stream delivers one page; the last one says more wait and
+		// is interrupted after it. (Interrupting earlier would start the
+		// later streams in a cancelled run, which cannot even lock state.)
+		rec.afterConfirm = func(n int) {
+			if n == len(r.streams) {
+				cancel()
+			}
+		}
 	}
 	var streams []pipeline.Stream
-	for _, s := range r.streams {
+	for i, s := range r.streams {
 		streams = append(streams, pipeline.Stream{
 			Key:    state.Key{Tenant: "default", Vendor: g.env.Integration, Stream: s.name},
 			Name:   s.name,
-			Source: &staticSource{records: s.records, err: s.err, more: r.cancel},
+			Source: &staticSource{records: s.records, err: s.err, more: r.cancel && i == len(r.streams)-1},
 		})
 	}
 	results := runner.Run(runCtx, streams)
