@@ -17,10 +17,11 @@ import (
 //     (!"#$%&'()*+,-.:;<=>?[]{|}), \D \W \S
 //     their complements, \. ANY character (a plain . is a literal dot),
 //     \t tab, \$ \| \< \( \) \\ the literal characters;
-//   - + and * repeat the previous token; ( ) group, one level deep;
+//   - + and * repeat the previous character or class;
 //   - every other character, including . ? [ ] { }, is literal.
 //
-// Constructs outside this list are refused rather than guessed.
+// Constructs outside this list, and OS_Regex's parentheses (whose
+// matching differs from a Go group's), are refused rather than guessed.
 func OSRegex(pattern string) (*regexp.Regexp, error) {
 	var alts []string
 	for _, alt := range splitTopLevel(pattern) {
@@ -33,23 +34,17 @@ func OSRegex(pattern string) (*regexp.Regexp, error) {
 	return regexp.Compile("(?i)(?:" + strings.Join(alts, "|") + ")")
 }
 
-// splitTopLevel splits on | outside parentheses and escapes.
+// splitTopLevel splits on unescaped |.
 func splitTopLevel(p string) []string {
 	var out []string
-	depth, start := 0, 0
+	start := 0
 	for i := 0; i < len(p); i++ {
 		switch p[i] {
 		case '\\':
 			i++
-		case '(':
-			depth++
-		case ')':
-			depth--
 		case '|':
-			if depth == 0 {
-				out = append(out, p[start:i])
-				start = i + 1
-			}
+			out = append(out, p[start:i])
+			start = i + 1
 		}
 	}
 	return append(out, p[start:])
@@ -84,7 +79,6 @@ func translateAlt(a string) (string, error) {
 		end = "$"
 		a = a[:len(a)-1]
 	}
-	depth := 0
 	prevToken := false
 	for i := 0; i < len(a); i++ {
 		c := a[i]
@@ -106,29 +100,16 @@ func translateAlt(a string) (string, error) {
 			}
 			b.WriteByte(c)
 			prevToken = false
-		case '(':
-			depth++
-			if depth > 1 {
-				return "", fmt.Errorf("nested parentheses")
-			}
-			b.WriteString("(")
-			prevToken = false
-		case ')':
-			depth--
-			if depth < 0 {
-				return "", fmt.Errorf("unbalanced parenthesis")
-			}
-			b.WriteString(")")
-			prevToken = true
+		case '(', ')':
+			// OS_Regex groups capture and match in ways a Go group does not
+			// (the engine refuses "abcc" for ^(ab)c+$): refused here.
+			return "", fmt.Errorf("parentheses are not translated")
 		case '^', '$':
 			return "", fmt.Errorf("%c inside a pattern", c)
 		default:
 			b.WriteString(regexp.QuoteMeta(string(c)))
 			prevToken = true
 		}
-	}
-	if depth != 0 {
-		return "", fmt.Errorf("unbalanced parenthesis")
 	}
 	b.WriteString(end)
 	return b.String(), nil
