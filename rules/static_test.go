@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -410,5 +411,17 @@ func TestPatternsCompile(t *testing.T) {
 				t.Errorf("rule %d: %v", r.ID, err)
 			}
 		}
+	}
+}
+
+// TestReadmeReferenceIsCurrent: the rules reference in README.md is the
+// one the rule files give (go run ./rules/casegen/gencases rewrites it).
+func TestReadmeReferenceIsCurrent(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), rules.ReferenceMarkdown(loadSet(t))) {
+		t.Fatal("rules/README.md's rules reference is out of date: run go run ./rules/casegen/gencases")
 	}
 }
