@@ -198,7 +198,7 @@ func cortexXDRCases() []CaseSpec {
 	cases := healthCases("xdr", map[string]int{
 		"base": 100599, "401": 100580, "429": 100581, "conn": 100582, "state": 100583, "400": 100584, "500": 100585,
 		"unexpected-status": 100586, "invalid-response": 100587, "unexpected": 100588, "fatal": 100589, "delivery": 100590,
-		"reduced": 100591, "cursor-reset": 100592, "gap": 100593, "invalid-event": 100594, "config": 100595,
+		"reduced": 100591, "cursor-reset": 100592, "gap": 100593, "invalid-event": 100594, "config": 100595, "too-large": 100598,
 		"401-repeat": 100596, "delivery-repeat": 100597,
 		"summary": 100501, "summary-failed": 100502, "summary-backlog": 100503, "summary-budget": 100504, "summary-locked": 100505, "summary-behind": 100506,
 	})

@@ -608,6 +608,9 @@ func pipelineOnlyErrors(stream string) []pipelineError {
 		{pipeline.Error{Code: pipeline.CodeCursorReset, Message: "the vendor refused the stored position; collection restarted with overlap", Detail: "restart=2026-03-02T11:55:00Z"}, stream},
 		{pipeline.Error{Code: pipeline.CodeCollectionGap, Message: "a window could not be collected", Detail: "from=2026-02-20T00:00:00Z to=2026-02-22T00:00:00Z: older than the vendor keeps"}, stream},
 		{pipeline.Error{Code: pipeline.CodeInvalidEvent, Message: "a vendor event could not be decoded and was not forwarded", Detail: "key=\"EXAMPLEKEY\""}, stream},
+		// shared/pipeline gains CodeResponseTooLarge (httpx refuses a body
+		// over its limit); the literal keeps this branch building before it.
+		{pipeline.Error{Code: "API_RESPONSE_TOO_LARGE", Message: "the response exceeded its size limit and was not read", Detail: "endpoint=/api/v2/auditevents limit=268435456"}, stream},
 		{pipeline.Error{Code: "API_HTTP_403", Message: "a code added after these rules", Detail: "endpoint=/v2/example"}, stream},
 	}
 }

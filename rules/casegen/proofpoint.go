@@ -305,7 +305,7 @@ func proofpointCases() []CaseSpec {
 	return append(healthCases("pp", map[string]int{
 		"base": 100670, "401": 100671, "429": 100672, "conn": 100673, "state": 100674, "400": 100675, "500": 100676,
 		"unexpected-status": 100677, "invalid-response": 100678, "unexpected": 100679, "fatal": 100680, "delivery": 100681,
-		"reduced": 100682, "cursor-reset": 100683, "gap": 100684, "invalid-event": 100685, "config": 100686,
+		"reduced": 100682, "cursor-reset": 100683, "gap": 100684, "invalid-event": 100685, "config": 100686, "too-large": 100689,
 		"401-repeat": 100687, "delivery-repeat": 100688,
 		"summary": 100690, "summary-failed": 100691, "summary-backlog": 100692, "summary-budget": 100693, "summary-locked": 100694, "summary-behind": 100695,
 	}),
@@ -371,6 +371,7 @@ func healthCases(ns string, ids map[string]int) []CaseSpec {
 		{"collection gap", errOf("error-gap"), []int{ids["gap"]}},
 		{"undecodable record", errOf("error-invalid-event"), []int{ids["invalid-event"]}},
 		{"invalid configuration", errOf("error-config"), []int{ids["config"]}},
+		{"response over its size limit", errOf("error-too-large"), []int{ids["too-large"]}},
 		{"credential refused twice", Then(errOf("error-401-1"), errOf("error-401-2")), []int{ids["401"], ids["401-repeat"]}},
 		{"delivery failing three times", Then(errOf("error-delivery-1"), errOf("error-delivery-2"), errOf("error-delivery-3")), []int{ids["delivery"], ids["delivery"], ids["delivery-repeat"]}},
 		{"run summary: healthy", summary("healthy"), []int{ids["summary"]}},

@@ -194,6 +194,7 @@ func (g *standinGen) standinHealth(ctx context.Context, streams []string, sample
 		{"error-gap", pipeline.Error{Code: pipeline.CodeCollectionGap, Message: "a window could not be collected", Detail: "older than the vendor keeps"}},
 		{"error-invalid-event", pipeline.Error{Code: pipeline.CodeInvalidEvent, Message: "a vendor event could not be decoded and was not forwarded", Detail: "key=\"EXAMPLE\""}},
 		{"error-config", pipeline.Error{Code: pipeline.CodeConfig, Message: "invalid configuration", Detail: "lookback must be positive"}},
+		{"error-too-large", pipeline.Error{Code: "API_RESPONSE_TOO_LARGE", Message: "the response exceeded its size limit and was not read", Detail: "limit=268435456"}},
 		{"error-unknown-code", pipeline.Error{Code: "API_HTTP_403", Message: "a code added after these rules", Detail: "status=403"}},
 	}
 	for _, e := range errs {
