@@ -127,11 +127,3 @@ func VendorByName(name string) (Vendor, error) {
 
 // FieldPrefix is the prefix of the vendor's fields in rules ("op.").
 func (v Vendor) FieldPrefix() string { return v.Namespace + "." }
-
-// DataField is a rule field as the dashboards name it (data.<field>).
-func DataField(field string) string {
-	if strings.HasPrefix(field, "data.") {
-		return field
-	}
-	return "data." + field
-}

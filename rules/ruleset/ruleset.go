@@ -80,16 +80,6 @@ func (r *Rule) Correlation() bool {
 	return r.Frequency > 0 || r.IfMatchedSID != 0 || r.IfMatchedGroup != ""
 }
 
-// HasGroup reports whether the rule has group g.
-func (r *Rule) HasGroup(g string) bool {
-	for _, x := range r.Groups {
-		if x == g {
-			return true
-		}
-	}
-	return false
-}
-
 func containsInt(s []int, v int) bool {
 	for _, x := range s {
 		if x == v {
@@ -298,14 +288,6 @@ type Set struct {
 	byID  map[int]*Rule
 }
 
-// LoadOrder sorts file names the way analysisd loads rule files: by
-// basename, across all rule directories.
-func LoadOrder(names []string) []string {
-	out := append([]string(nil), names...)
-	sort.SliceStable(out, func(i, j int) bool { return filepath.Base(out[i]) < filepath.Base(out[j]) })
-	return out
-}
-
 // NewSet orders files by basename and indexes their rules. A duplicate id
 // is an error (Wazuh would skip the later rule with a warning).
 func NewSet(files []*File) (*Set, error) {
@@ -345,23 +327,6 @@ func (s *Set) Children(id int) []*Rule {
 		if containsInt(r.Parents(), id) {
 			out = append(out, r)
 		}
-	}
-	return out
-}
-
-// Ancestors returns the chain of if_sid parents from r up to a root
-// (following the first parent at each step).
-func (s *Set) Ancestors(r *Rule) []*Rule {
-	var out []*Rule
-	seen := map[int]bool{r.ID: true}
-	for cur := r; len(cur.Parents()) > 0; {
-		p := s.byID[cur.Parents()[0]]
-		if p == nil || seen[p.ID] {
-			break
-		}
-		seen[p.ID] = true
-		out = append(out, p)
-		cur = p
 	}
 	return out
 }
