@@ -229,3 +229,37 @@ func TestNextLines(t *testing.T) {
 		t.Fatalf("nextLines on the rest = %q, %d, %q", head, n, rest)
 	}
 }
+
+// FuzzNextLines: the steps a paced write sends are b cut at line ends,
+// in order, none with more than n lines, together holding every line.
+func FuzzNextLines(f *testing.F) {
+	f.Add([]byte("a\n\nb\nc\n"), 2)
+	f.Add([]byte("\n\n\n"), 1)
+	f.Add([]byte(""), 3)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		if n < 1 || n > 1000 || len(b) > 0 && b[len(b)-1] != '\n' {
+			return // the sink only ever cuts whole lines, in steps of at least one
+		}
+		total, err := checkLines(b, len(b)+1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var joined []byte
+		got, rest := 0, b
+		for len(rest) > 0 {
+			head, lines, r := nextLines(rest, n)
+			if lines > n || len(head) == 0 && len(r) == len(rest) {
+				t.Fatalf("nextLines(%q, %d) = %q, %d lines, rest %q", rest, n, head, lines, r)
+			}
+			if len(head) > 0 && head[len(head)-1] != '\n' {
+				t.Fatalf("a step ends inside a line: %q", head)
+			}
+			joined = append(joined, head...)
+			got += lines
+			rest = r
+		}
+		if got != total || string(joined) != string(b) {
+			t.Fatalf("steps hold %d of %d lines, %q of %q", got, total, joined, b)
+		}
+	})
+}
