@@ -108,7 +108,9 @@ type Config struct {
 	// confirmation (default 1: confirm and commit every page).
 	ConfirmPages int
 	// FinishTimeout bounds the final confirmation, commit and error events
-	// after the run was cancelled or ran out of time (default 5 s).
+	// after the run was cancelled or ran out of time (default 5 s). While
+	// the run's context is live and its deadline is later, they may run
+	// until that deadline instead.
 	FinishTimeout time.Duration
 	// LeaseTTL bounds a lease left by a runner that died (default 15 min).
 	LeaseTTL time.Duration
