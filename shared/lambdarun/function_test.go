@@ -39,7 +39,6 @@ type fakeSource struct {
 
 	next  int
 	pages int
-	buf   [][]byte
 }
 
 func (s *fakeSource) Start(_ context.Context, rec state.Record) error {
