@@ -235,8 +235,10 @@ func (r *Runner) share(left int) share {
 	b := r.cfg.Budget
 	s := share{}
 	if !b.Deadline.IsZero() {
-		remaining := b.Deadline.Sub(r.cfg.Now())
-		s.deadline = r.cfg.Now().Add(remaining / time.Duration(left))
+		// One reading of the clock: two would move the share's deadline
+		// past the budget by however long the goroutine waited between them.
+		now := r.cfg.Now()
+		s.deadline = now.Add(b.Deadline.Sub(now) / time.Duration(left))
 	}
 	if b.MaxBytes > 0 {
 		s.maxBytes = max((b.MaxBytes-r.bytes)/int64(left), 0)
