@@ -82,7 +82,9 @@ func TestMillionEventBacklogInWodleRuns(t *testing.T) {
 	}
 }
 
-// lastPeakRSS reads the peak RSS that the last finished run logged.
+// lastPeakRSS reads the peak RSS that the last finished run logged. A log
+// line that is not JSON, a read error, or no "run finished" record with a
+// positive peak fails the test: a silent 0 would pass any memory target.
 func lastPeakRSS(t testing.TB, logFile string) int64 {
 	t.Helper()
 	f, err := os.Open(logFile)
@@ -93,14 +95,23 @@ func lastPeakRSS(t testing.TB, logFile string) int64 {
 	var peak int64
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		var rec struct {
 			Msg  string `json:"msg"`
 			Peak int64  `json:"peak_rss_kib"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "run finished" {
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("%s line %d is not JSON: %v: %.200q", logFile, n, err, sc.Bytes())
+		}
+		if rec.Msg == "run finished" {
 			peak = rec.Peak
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", logFile, err)
+	}
+	if peak <= 0 {
+		t.Fatalf("%s: no \"run finished\" record with a peak RSS", logFile)
 	}
 	return peak
 }
