@@ -62,7 +62,7 @@ if ! rsyslog_ok; then
 	fi
 fi
 if rsyslog_ok; then
-	say rsyslogd "$(command -v rsyslogd) ($(rsyslogd -v 2>/dev/null | head -n 1 | cut -d, -f1), $how)"
+	say rsyslogd "$(command -v rsyslogd) (rsyslog $(rsyslogd -v 2>/dev/null | awk 'NR == 1 {print $2}'), $how)"
 fi
 
 # --- the Lambda Runtime Interface Emulator, pinned
