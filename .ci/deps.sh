@@ -90,6 +90,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 	tools="moto_server/cfn-lint"
 	if ! command -v python3 >/dev/null; then
 		fail "$tools" "${missing[*]} not on PATH and no python3 to build ${venv#"$root"/} with: install python3, or put moto_server and cfn-lint on PATH"
+	# Ask the index once, quickly, before building anything: an unreachable
+	# index must fail now, in one line, not after pip's retries.
+	elif ! index=$(python3 - 2>&1 <<'PY'
+import os, sys, urllib.request
+url = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"
+try:
+    urllib.request.urlopen(url.rstrip("/") + "/pip/", timeout=10).close()
+except Exception as e:
+    sys.exit("%s: %s" % (url, e))
+PY
+	); then
+		fail "$tools" "${missing[*]} not on PATH and the Python package index is unreachable (${index##*$'\n'}); install them (pip install 'moto[server]' cfn-lint) in a virtual environment on PATH, or set PIP_INDEX_URL"
 	else
 		if [ ! -x "$venv/bin/python" ]; then
 			if ! python3 -m venv "$venv" >"$log" 2>&1; then
@@ -103,15 +115,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 		fi
 		if [ ! -x "$venv/bin/python" ]; then
 			fail "$tools" "${missing[*]} not on PATH and python3 -m venv ${venv#"$root"/} failed: $(last)"
-		# Ask the index once, quickly, before a long install: an unreachable
-		# index must fail now, in one line, not after pip's retries.
-		elif ! "$venv/bin/python" -m pip download --no-deps --no-cache-dir --timeout 10 --retries 0 \
-			-d "$venv/.probe" "pip" >"$log" 2>&1; then
-			fail "$tools" "${missing[*]} not on PATH and the Python package index is unreachable ($(last)); install them (pip install 'moto[server]' cfn-lint) in a virtual environment on PATH, or set PIP_INDEX_URL"
 		elif ! "$venv/bin/python" -m pip install --disable-pip-version-check --timeout 30 "${missing[@]}" >"$log" 2>&1; then
 			fail "$tools" "pip install ${missing[*]} into ${venv#"$root"/} failed: $(last)"
 		fi
-		rm -rf "$venv/.probe"
 	fi
 fi
 for tool in moto_server cfn-lint; do
