@@ -6,7 +6,8 @@
 // taken it out of the pipe: Confirm waits until the kernel reports the pipe
 // empty (FIONREAD, TIOCINQ on Linux). Wazuh cancels its reader and sends SIGTERM at the wodle
 // timeout, and whatever is still in the pipe then is lost; a cursor
-// committed for those lines would skip them forever.
+// committed for those lines would skip them forever (docs/wazuh.md, "The
+// wodle path").
 //
 // That query is Linux's (the Wazuh manager runs on Linux). Elsewhere the
 // sink writes to terminals and files as usual, but refuses to confirm
