@@ -63,9 +63,10 @@ test: deps vet unit bench-once
 # Measures every benchmark and compares each figure with its target in
 # .ci/bench-targets.txt: exits non-zero when one is missed or missing.
 # The raw output is kept in $(BENCH_OUT).
+# The table is printed even when a benchmark failed.
 bench:
-	@set -o pipefail; $(GO) test -count=1 -run '^$$' -bench . -benchmem -timeout 45m ./... | tee $(BENCH_OUT)
-	$(GO) run ./.ci/benchcheck -targets .ci/bench-targets.txt $(BENCH_OUT)
+	@set -o pipefail; $(GO) test -count=1 -run '^$$' -bench . -benchmem -timeout 45m ./... | tee $(BENCH_OUT); status=$$?; \
+		$(GO) run ./.ci/benchcheck -targets .ci/bench-targets.txt $(BENCH_OUT) && exit $$status
 
 # The whole of make test, RUNS times in a row (default 5), while LOAD
 # CPU-bound processes (default 2) compete for the CPUs: a suite that
