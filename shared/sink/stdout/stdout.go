@@ -104,6 +104,9 @@ func (s *Sink) Confirm(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
+		if readerGone(s.f) {
+			return fmt.Errorf("stdout sink: the reader closed the pipe with %d bytes unread", n)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stdout sink: %d bytes still unread by the wodle reader: %w", n, ctx.Err())
