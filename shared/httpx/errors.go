@@ -78,3 +78,10 @@ func transportError(ctx, attemptCtx context.Context, op string, err error) error
 	}
 	return te
 }
+
+// prepareError is a Request.Prepare failure: never retried, since the hook
+// decides for itself (an ended context, a refused signature).
+type prepareError struct{ err error }
+
+func (e *prepareError) Error() string { return e.err.Error() }
+func (e *prepareError) Unwrap() error { return e.err }
