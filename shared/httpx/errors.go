@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -16,6 +17,9 @@ type StatusError struct {
 	// RetryAfter is the server's requested wait, if any.
 	RetryAfter time.Duration
 	Msg        string
+	// Header holds the response headers (a Date header tells the server's
+	// clock, which matters when a signed timestamp was refused).
+	Header http.Header
 }
 
 func (e *StatusError) Error() string {

@@ -335,6 +335,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 			Status:     resp.StatusCode,
 			Body:       snippet(c.cfg.Redactor.String(buf.String())),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			Header:     resp.Header,
 		}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: buf.Bytes()}, nil
