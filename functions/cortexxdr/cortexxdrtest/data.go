@@ -37,9 +37,9 @@ type AlertSpec struct {
 type alert struct {
 	id       int64
 	sid      string // alert_id as served
-	inserted int64 // ms
-	detected int64 // ms
-	visible  int64 // ms
+	inserted int64  // ms
+	detected int64  // ms
+	visible  int64  // ms
 	severity string
 	wide     int
 	oversize int
@@ -47,7 +47,9 @@ type alert struct {
 	source   string
 }
 
-func alertHash(seed int64, a *alert) uint64 { return mix(uint64(seed) ^ uint64(a.id)*0x2545f4914f6cdd1d) }
+func alertHash(seed int64, a *alert) uint64 {
+	return mix(uint64(seed) ^ uint64(a.id)*0x2545f4914f6cdd1d)
+}
 
 func externalID(seed int64, a *alert) string { return hexString(alertHash(seed, a)^0xe7, 32) }
 
