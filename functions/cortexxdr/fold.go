@@ -32,6 +32,7 @@ type foldMember struct {
 	raw    []byte // "name":value as reshaped
 	fields int
 	order  int
+	kind   int // what moves first: 0 object, 1 list, 2 scalar
 }
 
 // foldInto makes the reshaped record at buf[start:] fit Wazuh's field
@@ -39,10 +40,12 @@ type foldMember struct {
 // that would decode to more keeps its fields up to the budget and moves
 // the rest into one string member, FoldedKey, holding a JSON object of
 // them. The rule is deterministic and depends only on the record: the
-// members of keptWhenFolding never move; the others move largest first
-// (most decoded fields, so an object such as dynamic_fields goes before
-// any list or scalar), ties by name, until the record fits. The folded
-// object lists its members in the record's order.
+// members of keptWhenFolding never move; of the others, objects move first
+// (those with the most fields first, e.g. dynamic_fields), then lists (the
+// per-event fields of a v2 alert: actor_*, action_*, causality_*, …), then
+// scalars (alert-level fields, the most useful to rules), each group in
+// name order, until the record fits. The folded object lists its members
+// in the record's order.
 func (d *decoder) foldInto(buf []byte, start int) ([]byte, int) {
 	obj := buf[start:]
 	var members []foldMember
@@ -51,7 +54,14 @@ func (d *decoder) foldInto(buf []byte, start int) ([]byte, int) {
 		n := valueFields(value)
 		raw := make([]byte, 0, len(name)+1+len(value))
 		raw = append(append(append(raw, name...), ':'), value...)
-		members = append(members, foldMember{name: string(name[1 : len(name)-1]), raw: raw, fields: n, order: len(members)})
+		kind := 2
+		switch value[0] {
+		case '{':
+			kind = 0
+		case '[':
+			kind = 1
+		}
+		members = append(members, foldMember{name: string(name[1 : len(name)-1]), raw: raw, fields: n, order: len(members), kind: kind})
 		total += n
 		return nil
 	})
@@ -62,6 +72,9 @@ func (d *decoder) foldInto(buf []byte, start int) ([]byte, int) {
 		}
 	}
 	slices.SortStableFunc(candidates, func(a, b *foldMember) int {
+		if a.kind != b.kind {
+			return a.kind - b.kind
+		}
 		if a.fields != b.fields {
 			return b.fields - a.fields
 		}

@@ -45,7 +45,7 @@ func buildSchedule(t testing.TB, sim *cortexxdrtest.Server, start time.Time, spa
 	s := schedule{alerts: sim.AddAlerts(testFQDN, specs)}
 	statuses := []string{"under_investigation", "resolved_true_positive", "resolved_false_positive"}
 	for i := 0; i < 40; i++ {
-		created := start.Add(time.Duration(rng.Int64N(int64(span - 2*time.Hour)))).Truncate(time.Millisecond)
+		created := start.Add(time.Duration(rng.Int64N(int64(max(span-2*time.Hour, span/3))))).Truncate(time.Millisecond)
 		id := sim.AddIncident(testFQDN, cortexxdrtest.IncidentSpec{Created: created, Lag: lag(), AlertCount: 1 + rng.IntN(4)})
 		at := created
 		for j, st := range statuses[:1+rng.IntN(3)] {

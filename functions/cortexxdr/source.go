@@ -142,16 +142,16 @@ func (s *Source) query(ctx context.Context, from, to int64, offset int) (*reply,
 		}
 		s.buf = resp.Body[:0]
 		r, derr := s.dec.decode(resp.Body)
-		if errors.Is(derr, errEnvelopeIn200) {
-			cr, _ := s.c.credentials(ctx)
-			return nil, s.c.apiError(envelopeError(resp.Body), s.def.Path, cr)
-		}
 		if derr == nil {
 			return r, nil
 		}
 		if attempt < invalidReplyRetries && ctx.Err() == nil {
 			s.c.cfg.Logger.Warn("invalid Cortex XDR reply; asking again", "stream", s.def.Name, "tenant", s.c.tenant, "error", derr)
 			continue
+		}
+		if errors.Is(derr, errEnvelopeIn200) {
+			cr, _ := s.c.credentials(ctx)
+			return nil, s.c.apiError(envelopeError(resp.Body), s.def.Path, cr)
 		}
 		return nil, &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: s.def.Name + " reply is not a valid Cortex XDR reply", Detail: "endpoint=" + s.def.Path, Err: derr}
 	}

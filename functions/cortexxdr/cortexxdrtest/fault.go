@@ -95,6 +95,23 @@ func FaultKinds() []FaultKind {
 
 func (k FaultKind) apiLevel() bool { return k == FaultEmptyPage || k == FaultErrorIn200 }
 
+// Phases of a request at which faults fire.
+const (
+	phaseTransport = iota // before authentication
+	phaseAfterAuth        // transport-level faults with AfterAuth
+	phaseAPI              // API-level faults
+)
+
+func (f *Fault) phase() int {
+	switch {
+	case f.Kind.apiLevel():
+		return phaseAPI
+	case f.AfterAuth:
+		return phaseAfterAuth
+	}
+	return phaseTransport
+}
+
 // Fault describes a fault to inject; it applies to the next Count requests
 // that match Stream. Faults are consumed in the order they were injected.
 type Fault struct {
@@ -109,6 +126,10 @@ type Fault struct {
 	Delay time.Duration
 	// Status overrides the status of FaultEchoHeaders (default 500).
 	Status int
+	// AfterAuth fires a transport-level fault after the request was
+	// authenticated, as a failing back end does: the nonce is then spent,
+	// and a retry must bring a fresh one.
+	AfterAuth bool
 }
 
 type pendingFault struct {

@@ -534,11 +534,11 @@ func (s *Server) ResetRequests() {
 	s.records, s.requests = nil, 0
 }
 
-func (s *Server) takeFault(stream string, apiLevel bool, rec *RequestRecord) *Fault {
+func (s *Server) takeFault(stream string, phase int, rec *RequestRecord) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if f.Kind.apiLevel() != apiLevel || (f.Stream != "" && f.Stream != stream) {
+		if f.phase() != phase || (f.Stream != "" && f.Stream != stream) {
 			continue
 		}
 		f.remaining--
@@ -659,7 +659,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, rec, http.StatusRequestEntityTooLarge, "Request Entity Too Large", nil)
 		return
 	}
-	if f := s.takeFault(stream, false, rec); f != nil {
+	if f := s.takeFault(stream, phaseTransport, rec); f != nil {
 		if s.applyTransportFault(sw, r, f, stream, body, rec) {
 			return
 		}
@@ -717,6 +717,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 		return
 	}
 	s.mu.Unlock()
+	if sw, ok := w.(*statusWriter); ok {
+		if f := s.takeFault(stream, phaseAfterAuth, rec); f != nil && s.applyTransportFault(sw, r, f, stream, body, rec) {
+			return
+		}
+	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		s.writeError(w, rec, http.StatusBadRequest, "Content-Type must be application/json", nil)
 		return
@@ -726,7 +731,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 		s.writeError(w, rec, status, msg, nil)
 		return
 	}
-	if f := s.takeFault(stream, true, rec); f != nil && f.Kind == FaultErrorIn200 {
+	if f := s.takeFault(stream, phaseAPI, rec); f != nil && f.Kind == FaultErrorIn200 {
 		s.writeError(w, rec, http.StatusOK, "An internal error occurred", nil)
 		return
 	} else if f != nil {
