@@ -1,6 +1,7 @@
 package cortexxdr
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -41,6 +42,7 @@ func newDecoder(def StreamDef) *decoder {
 	default:
 		d.keyField, d.timeKey = "incident_id", "modification_time"
 	}
+	d.opts.Capture = [2]string{d.keyField, d.timeKey}
 	return d
 }
 
@@ -157,10 +159,19 @@ func (d *decoder) records(src []byte) (int, error) {
 			}
 			d.buf = out
 			fields := res.Fields
+			var idValue, timeValue []byte
 			if fields > fieldBudget {
 				d.buf, fields = d.foldInto(d.buf, start)
+				idValue, timeValue = topLevel(d.buf[start:], d.keyField, d.timeKey)
+			} else {
+				if sp := res.Captured[0]; sp.End > 0 {
+					idValue = out[sp.Start:sp.End]
+				}
+				if sp := res.Captured[1]; sp.End > 0 {
+					timeValue = out[sp.Start:sp.End]
+				}
 			}
-			d.add(d.buf[start:], start, fields)
+			d.add(start, len(d.buf)-start, fields, idValue, timeValue)
 			i += n
 		case 'n':
 			n, err := jsonscan.Skip(src[i:])
@@ -200,29 +211,21 @@ func skipSpace(src []byte, i int) int {
 	return i
 }
 
-var errFound = errors.New("found")
-
-// add records one reshaped object (obj, at start in d.buf) as an item,
-// with its dedup key and time.
-func (d *decoder) add(obj []byte, start, fields int) {
+// add records one reshaped object (size bytes at start in d.buf) as an
+// item, with its dedup key and time read from the values of its id and
+// time members.
+func (d *decoder) add(start, size, fields int, idValue, timeValue []byte) {
 	var id string
 	ms := int64(-1)
-	haveID, haveTime := false, false
-	jsonscan.Members(obj, func(name, value []byte) error {
-		switch {
-		case !haveID && jsonscan.Name(name, d.keyField):
-			id, haveID = idString(value)
-		case !haveTime && jsonscan.Name(name, d.timeKey):
-			if v, ok := millis(value); ok {
-				ms = v
-			}
-			haveTime = true
+	haveID := false
+	if idValue != nil {
+		id, haveID = idString(idValue)
+	}
+	if timeValue != nil {
+		if v, ok := millis(timeValue); ok {
+			ms = v
 		}
-		if haveID && haveTime {
-			return errFound
-		}
-		return nil
-	})
+	}
 	it := pipeline.Item{Type: d.def.EventType, Scan: jsonscan.Class{Opts: &d.opts, Clean: true, Fields: fields}}
 	if ms >= 0 {
 		it.Time = time.UnixMilli(ms).UTC()
@@ -235,7 +238,7 @@ func (d *decoder) add(obj []byte, start, fields int) {
 			it.Key = id + ":" + strconv.FormatInt(ms, 10)
 		}
 	}
-	d.spans = append(d.spans, [2]int{start, start + len(obj)})
+	d.spans = append(d.spans, [2]int{start, start + size})
 	d.items = append(d.items, it)
 	d.times = append(d.times, ms)
 }
@@ -308,4 +311,78 @@ func envelopeError(body []byte) error {
 		status = http.StatusInternalServerError
 	}
 	return &httpx.StatusError{Status: status, Body: string(body[:min(len(body), 512)])}
+}
+
+// topLevel returns the values of two top-level members of obj, which must
+// be compact, valid JSON (jsonscan.Strip's output): it only looks for the
+// ends of tokens. (Only folded records need it: Strip locates the id and
+// time of the others as it writes them.)
+func topLevel(obj []byte, a, b string) (va, vb []byte) {
+	i := 1
+	for i < len(obj) && obj[i] == '"' {
+		end := stringEnd(obj, i)
+		name := obj[i+1 : end]
+		i = end + 2 // past the closing quote and ':'
+		start := i
+		i = valueEnd(obj, i)
+		if va == nil && string(name) == a {
+			va = obj[start:i]
+		} else if vb == nil && string(name) == b {
+			vb = obj[start:i]
+		}
+		if va != nil && vb != nil || i >= len(obj) || obj[i] != ',' {
+			break
+		}
+		i++
+	}
+	return va, vb
+}
+
+// stringEnd returns the index of the quote closing the string at i.
+func stringEnd(src []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(src[j:], '"')
+		if k < 0 {
+			return len(src) - 1
+		}
+		j += k
+		bs := 0
+		for p := j - 1; p > i && src[p] == '\\'; p-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return j
+		}
+		j++
+	}
+}
+
+// valueEnd returns the index just past the value at i.
+func valueEnd(src []byte, i int) int {
+	switch src[i] {
+	case '"':
+		return stringEnd(src, i) + 1
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(src); j++ {
+			switch src[j] {
+			case '"':
+				j = stringEnd(src, j)
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(src)
+	}
+	j := i
+	for j < len(src) && src[j] != ',' && src[j] != '}' && src[j] != ']' {
+		j++
+	}
+	return j
 }

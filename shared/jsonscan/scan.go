@@ -55,22 +55,34 @@ type Options struct {
 	// zero or negative integers dropped, and an array left empty is
 	// dropped. Values that are not integers are kept as they came.
 	UnsetEpochLists bool
+	// Capture names up to two top-level members whose values Strip
+	// locates in its output (Result.Captured), so a caller reads an
+	// event's id and time without walking the event again. It does not
+	// change the output.
+	Capture [2]string
 }
+
+// Span locates a value in Strip's output: dst[Start:End]. End is 0 when
+// the member is absent (or was dropped).
+type Span struct{ Start, End int }
 
 // Result describes what Strip produced.
 type Result struct {
 	// Fields is an upper bound of the fields Wazuh's JSON decoder makes of
 	// the output: one per scalar and one per array.
 	Fields int
+	// Captured locates the values of Options.Capture in the returned dst.
+	Captured [2]Span
 }
 
 type scanner struct {
-	src    []byte
-	pos    int
-	dst    []byte
-	opts   *Options
-	fields int
-	dirty  bool // the walker saw something Strip would change
+	src      []byte
+	pos      int
+	dst      []byte
+	opts     *Options
+	fields   int
+	dirty    bool // the walker saw something Strip would change
+	captured [2]Span
 }
 
 func (s *scanner) fail(msg string) error {
@@ -96,7 +108,7 @@ func Strip(dst, src []byte, opts *Options) ([]byte, int, Result, error) {
 	if err := s.object(1); err != nil {
 		return dst, s.pos, Result{}, err
 	}
-	return s.dst, s.pos, Result{Fields: s.fields}, nil
+	return s.dst, s.pos, Result{Fields: s.fields, Captured: s.captured}, nil
 }
 
 func (s *scanner) skipSpace() {
@@ -150,6 +162,7 @@ func (s *scanner) object(depth int) error {
 		if depth == 1 && s.isDropped(name) {
 			drop = true
 		}
+		valStart := -1
 		switch c := s.src[s.pos]; {
 		case drop:
 			if err := s.skipValue(depth); err != nil {
@@ -177,12 +190,14 @@ func (s *scanner) object(depth int) error {
 				}
 			}
 			s.dst = append(s.dst, ':')
+			valStart = len(s.dst)
 			if err := s.epochMillis(); err != nil {
 				return err
 			}
 			first = false
 		case c == '[' && s.opts.UnsetEpochLists && s.isEpochMillis(name):
 			s.dst = append(s.dst, ':')
+			valStart = len(s.dst)
 			kept, err := s.epochList(depth + 1)
 			if err != nil {
 				return err
@@ -194,10 +209,18 @@ func (s *scanner) object(depth int) error {
 			first = false
 		default:
 			s.dst = append(s.dst, ':')
+			valStart = len(s.dst)
 			if err := s.value(depth); err != nil {
 				return err
 			}
 			first = false
+		}
+		if depth == 1 && valStart >= 0 && len(s.dst) > valStart && (s.opts.Capture[0] != "" || s.opts.Capture[1] != "") {
+			for k, c := range s.opts.Capture {
+				if c != "" && string(name) == c {
+					s.captured[k] = Span{valStart, len(s.dst)}
+				}
+			}
 		}
 		s.skipSpace()
 		if s.pos >= len(s.src) {

@@ -551,3 +551,60 @@ func FuzzStripUnsetEpochListsMatchesReference(f *testing.F) {
 		}
 	})
 }
+
+func TestCaptureLocatesTopLevelValues(t *testing.T) {
+	opts := &Options{EpochMillis: []string{"ts"}, UnsetEpochLists: true, Capture: [2]string{"id", "ts"}}
+	cases := []struct{ in, id, ts string }{
+		{`{"id":"a","ts":1740916800123}`, `"a"`, `"2025-03-02T12:00:00.123Z"`},
+		{`{"x":{"id":1},"ts":[0],"id":12345678901}`, `"12345678901"`, ``},
+		{`{"ts":0,"id":null,"o":{"ts":5}}`, ``, ``},
+		{` { "id" : [1, null] , "y":"" }`, `[1]`, ``},
+	}
+	for _, c := range cases {
+		out, _, res, err := Strip([]byte("prefix"), []byte(c.in), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := func(sp Span) string {
+			if sp.End == 0 {
+				return ""
+			}
+			return string(out[sp.Start:sp.End])
+		}
+		if got(res.Captured[0]) != c.id || got(res.Captured[1]) != c.ts {
+			t.Errorf("Strip(%s) captured %q %q, want %q %q", c.in, got(res.Captured[0]), got(res.Captured[1]), c.id, c.ts)
+		}
+	}
+}
+
+// FuzzCaptureAgreesWithMembers: a captured value is the value of that
+// top-level member in the output, as a walk of the output finds it.
+func FuzzCaptureAgreesWithMembers(f *testing.F) {
+	f.Add([]byte(`{"id":"a","ts":[1,0],"n":{"id":2}}`))
+	f.Add([]byte(`{"ts":null,"id":""}`))
+	opts := &Options{EpochMillis: []string{"ts"}, UnsetEpochLists: true, Capture: [2]string{"id", "ts"}}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, _, res, err := Strip(nil, in, opts)
+		if err != nil || hasDuplicateNames(out) {
+			return
+		}
+		want := [2]string{}
+		Members(out, func(name, v []byte) error {
+			for k, c := range opts.Capture {
+				if Name(name, c) {
+					want[k] = string(v)
+				}
+			}
+			return nil
+		})
+		for k, sp := range res.Captured {
+			got := ""
+			if sp.End > 0 {
+				got = string(out[sp.Start:sp.End])
+			}
+			if got != want[k] {
+				t.Fatalf("Strip(%q) = %s: captured %q for %q, the output has %q", in, out, got, opts.Capture[k], want[k])
+			}
+		}
+	})
+}

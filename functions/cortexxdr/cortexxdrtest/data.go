@@ -143,7 +143,14 @@ func appendAlert(b []byte, seed int64, a *alert, compact bool) []byte {
 		return append(b, a.raw...)
 	}
 	h := alertHash(seed, a)
-	events := 1 + int(h>>60)%3
+	// Most alerts stem from one event; correlations carry a few.
+	events := 1
+	switch h >> 58 { // 0-63
+	case 0, 1, 2, 3, 4, 5, 6, 7, 8, 9:
+		events = 2
+	case 10, 11, 12:
+		events = 3
+	}
 	str := func(k, v string) { b = appendKey(b, k); b = appendStr(b, v) }
 	num := func(k string, v int64) { b = appendKey(b, k); b = strconv.AppendInt(b, v, 10) }
 	null := func(k string) { b = appendKey(b, k); b = append(b, "null"...) }
