@@ -35,7 +35,14 @@ type alertWindow struct {
 	// window was narrowed and more alerts may wait after To.
 	Upper  int64 `json:"upper"`
 	Offset int   `json:"offset"`
+	// Total is total_count when paging (re)started; Rescans counts the
+	// times the window was read again because its count grew.
+	Total   int `json:"total"`
+	Rescans int `json:"rescans,omitempty"`
 }
+
+// maxRescans bounds how often one window is read again.
+const maxRescans = 3
 
 func (c *alertCursor) decode(raw json.RawMessage) error {
 	var v alertCursor
@@ -45,14 +52,15 @@ func (c *alertCursor) decode(raw json.RawMessage) error {
 	if v.Watermark <= 0 || v.Span < 0 {
 		return errors.New("alerts cursor has no valid watermark")
 	}
-	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0) {
+	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0) {
 		return errors.New("alerts cursor holds an inconsistent window")
 	}
 	*c = v
 	return nil
 }
 
-// fetchAlerts returns the next page of alerts.
+// fetchAlerts returns the next page of alerts (the API's traps it avoids
+// are listed in docs/cortexxdr.md).
 //
 // A paging run freezes its filter, server_creation_time from the
 // watermark to a bound a couple of minutes behind the API's clock (Lag):
@@ -104,6 +112,18 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 	w.Offset += n
 	done := n == 0 || (r.total >= 0 && w.Offset >= r.total) || (r.total < 0 && n < s.c.cfg.PageSize)
 	if !done {
+		return s.pageWith(r.items, notices, cur, true, w.From)
+	}
+	if r.total > w.Total && w.Rescans < maxRescans {
+		// Alerts of this window became visible while it was paged (later
+		// than Lag allows for): one that sorts before the offset reached
+		// would be skipped. Read the window again; the pipeline's dedup
+		// set holds every alert id of the window, so only the new ones
+		// are delivered.
+		s.c.cfg.Logger.Warn("alerts appeared in a window being read; reading it again", "tenant", s.c.tenant,
+			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "count_was", w.Total, "count_now", r.total)
+		w.Offset, w.Total = 0, r.total
+		w.Rescans++
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
 	if r.total >= ResultCap {
@@ -160,7 +180,7 @@ func (s *Source) openAlertWindow(ctx context.Context) (*alertWindow, *reply, err
 		} else {
 			cur.Span = 0
 		}
-		w := &alertWindow{From: from, To: to, Upper: upper}
+		w := &alertWindow{From: from, To: to, Upper: upper, Total: r.total}
 		cur.Window = w
 		return w, r, nil
 	}

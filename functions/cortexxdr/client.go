@@ -39,7 +39,7 @@ func newNonce() (string, error) {
 // current time in epoch milliseconds: Authorization is the lower-case hex
 // SHA-256 of key, nonce and timestamp concatenated. It must run for every
 // attempt, retries included, because the API refuses a replayed nonce or a
-// stale timestamp.
+// stale timestamp (docs/cortexxdr.md, Authentication).
 func sign(h http.Header, cr creds, now time.Time) error {
 	h.Set("x-xdr-auth-id", cr.keyID)
 	if !cr.advanced {

@@ -69,13 +69,13 @@ func (c *cancellingSink) Write(ctx context.Context, b []byte) error {
 
 func TestCrashMidCatchUpLosesNothingAndRepeatsAtMostAPage(t *testing.T) {
 	kinds := []string{"sink", "commit", "cancel"}
-	for trial := 0; trial < 6; trial++ {
+	for trial := 0; trial < 5; trial++ {
 		t.Run(fmt.Sprint(trial), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(trial), 99))
 			e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
 			e.cfg.WindowMax = 500 // several windows, so crashes land in window openings too
 			var specs []cortexxdrtest.AlertSpec
-			for i := 0; i < 2600; i++ {
+			for i := 0; i < 1600; i++ {
 				at := t0.Add(-5 * time.Hour).Add(time.Duration(rng.Int64N(int64(4 * time.Hour)))).Truncate(time.Millisecond)
 				specs = append(specs, cortexxdrtest.AlertSpec{Inserted: at, Lag: time.Duration(rng.Int64N(int64(time.Minute)))})
 			}
@@ -96,7 +96,7 @@ func TestCrashMidCatchUpLosesNothingAndRepeatsAtMostAPage(t *testing.T) {
 			// a fresh runner on the same state file.
 			for c := 0; c < 2; c++ {
 				kind := kinds[rng.IntN(len(kinds))]
-				at := 1 + rng.IntN(25)
+				at := 1 + rng.IntN(18)
 				var res []pipeline.Result
 				switch kind {
 				case "sink":

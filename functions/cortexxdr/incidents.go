@@ -35,7 +35,8 @@ func (c *incidentCursor) decode(raw json.RawMessage) error {
 	return nil
 }
 
-// fetchIncidents returns the next page of incident changes.
+// fetchIncidents returns the next page of incident changes
+// (docs/cortexxdr.md, Traps).
 //
 // Incidents are filtered and sorted on modification_time, which every
 // change moves to the present: an incident changed while a run pages

@@ -128,3 +128,30 @@ func TestMillisecondBeyondTheCapIsReported(t *testing.T) {
 		t.Fatalf("errors %v, result %+v", errs, res[0])
 	}
 }
+
+// An alert that becomes visible later than Lag allows, while its window is
+// paged, and sorts before the offset already reached, is not skipped: the
+// window's count grew, so it is read again.
+func TestAlertVisibleWhileItsWindowIsPagedIsNotSkipped(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.cfg.PageSize = 10
+	var specs []cortexxdrtest.AlertSpec
+	for i := 0; i < 250; i++ {
+		specs = append(specs, cortexxdrtest.AlertSpec{Inserted: t0.Add(-10*time.Minute + time.Duration(i)*time.Second)})
+	}
+	ids := e.sim.AddAlerts(testFQDN, specs)
+	// Inserted inside the run's window, detected long ago (so it sorts
+	// first), visible two seconds into the run, after the first pages.
+	late := e.sim.AddAlert(testFQDN, cortexxdrtest.AlertSpec{Inserted: t0.Add(-150 * time.Second), Detected: t0.Add(-9 * time.Hour), Lag: 152 * time.Second})
+	res := e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	d := delivered(t, e.sink)
+	for _, id := range append(ids, late) {
+		if d["alert"][id] != 1 {
+			t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
+		}
+	}
+	if res[0].Duplicates == 0 {
+		t.Fatal("the window was not read again")
+	}
+}
