@@ -14,7 +14,8 @@ export AWS_EC2_METADATA_DISABLED := true
 unexport AWS_PROFILE AWS_SESSION_TOKEN
 
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
-FUNCTIONS := onepassword
+# Every vendor with a Lambda main (functions/<vendor>/lambda) is packaged.
+FUNCTIONS := $(patsubst functions/%/lambda/main.go,%,$(wildcard functions/*/lambda/main.go))
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 20s
@@ -23,8 +24,9 @@ FUZZTIME ?= 20s
 
 all: build
 
+# The production binary leaves the demo's simulators out (-tags nodemo).
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/localrun ./localrun
+	$(GO) build -trimpath -tags nodemo -ldflags '$(LDFLAGS)' -o bin/localrun ./localrun
 
 demo:
 	$(GO) run ./localrun demo

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog/rsyslogtest"
@@ -161,7 +162,7 @@ func TestLineOfExactlyTheMaximumArrivesWhole(t *testing.T) {
 	lineLen := func(pad int) int {
 		b, err := event.NewBuilder(event.Config{
 			Envelope: onepassword.Envelope(),
-			Meta:     event.Meta{Tenant: "default", Stream: "audit", RunID: newRunID()},
+			Meta:     event.Meta{Tenant: "default", Stream: "audit", RunID: hostrun.NewRunID()},
 			MaxLine:  1 << 20,
 		})
 		if err != nil {

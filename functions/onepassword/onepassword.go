@@ -43,6 +43,7 @@ func KnownHosts() []string {
 // StreamDef describes one 1Password event stream.
 type StreamDef struct {
 	Name      string // seed stream name: audit, signin, itemusage
+	Help      string
 	Path      string
 	EventType string
 	Feature   string // introspect feature that grants it
@@ -51,9 +52,9 @@ type StreamDef struct {
 // Streams returns the three streams in the seed's order.
 func Streams() []StreamDef {
 	return []StreamDef{
-		{Name: "audit", Path: "/api/v2/auditevents", EventType: "audit_event", Feature: "auditevents"},
-		{Name: "signin", Path: "/api/v2/signinattempts", EventType: "signin_attempt", Feature: "signinattempts"},
-		{Name: "itemusage", Path: "/api/v2/itemusages", EventType: "item_usage", Feature: "itemusages"},
+		{Name: "audit", Help: "audit events: actions of team members and administrators", Path: "/api/v2/auditevents", EventType: "audit_event", Feature: "auditevents"},
+		{Name: "signin", Help: "sign-in attempts, successful and failed", Path: "/api/v2/signinattempts", EventType: "signin_attempt", Feature: "signinattempts"},
+		{Name: "itemusage", Help: "item usage in shared vaults", Path: "/api/v2/itemusages", EventType: "item_usage", Feature: "itemusages"},
 	}
 }
 
@@ -109,6 +110,9 @@ type Config struct {
 	HTTP   *httpx.Client
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Where names where a credential field comes from in this deployment,
+	// for error messages (default: the host's variable names).
+	Where func(field string) string
 }
 
 func (c *Config) defaults() error {
@@ -135,6 +139,14 @@ func (c *Config) defaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Where == nil {
+		c.Where = func(field string) string {
+			if field == FieldBearerToken {
+				return "OP_BEARER_TOKEN"
+			}
+			return field
+		}
 	}
 	return nil
 }
@@ -231,7 +243,7 @@ func (c *Collector) credentials(ctx context.Context) (secrets.Credentials, error
 		return nil, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "cannot read the 1Password bearer token", Err: err}
 	}
 	if err := cr.Require(FieldBearerToken); err != nil {
-		return nil, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "missing required 1Password bearer token", Detail: "OP_BEARER_TOKEN / secrets file / systemd credential (op_bearer_token)", Err: err}
+		return nil, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "missing required 1Password bearer token", Detail: c.cfg.Where(FieldBearerToken), Err: err}
 	}
 	return cr, nil
 }

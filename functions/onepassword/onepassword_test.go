@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,33 +129,6 @@ func TestAudienceURL(t *testing.T) {
 	}
 }
 
-func TestReadTokensFile(t *testing.T) {
-	dir := t.TempDir()
-	write := func(body string, mode os.FileMode) string {
-		p := filepath.Join(dir, "t.json")
-		os.WriteFile(p, []byte(body), 0o600)
-		os.Chmod(p, mode)
-		return p
-	}
-	ok := write(`{"tenants":[{"name":"client-a","bearer_token":"SECRETA"},{"name":"b_2","bearer_token":"SECRETB","base_url":"https://events.1password.eu"}]}`, 0o640)
-	list, err := ReadTokensFile(ok)
-	if err != nil || len(list) != 2 || list[1].BaseURL == "" {
-		t.Fatalf("%v %v", list, err)
-	}
-	for _, bad := range []string{
-		`{"tenants":[]}`, `{"tenants":[{"name":"x"}]}`, `{"tenants":[{"name":"a b","bearer_token":"SECRETX"}]}`,
-		`{"tenants":[{"name":"a","bearer_token":"SECRETX"},{"name":"a","bearer_token":"SECRETY"}]}`, `{"tenants":[{"name":"a","bearer_token":"SECRETX"`,
-	} {
-		_, err := ReadTokensFile(write(bad, 0o640))
-		if err == nil || strings.Contains(err.Error(), "SECRET") {
-			t.Errorf("%s: err %v", bad, err)
-		}
-	}
-	if _, err := ReadTokensFile(write(`{"tenants":[{"name":"a","bearer_token":"SECRETX"}]}`, 0o666)); err == nil {
-		t.Error("world-writable tokens file accepted")
-	}
-}
-
 // FuzzDecodePage feeds arbitrary bytes to the page decoder and builds the
 // lines of every item it yields. Whatever the input: no panic; every line
 // is one valid JSON object within the size and field limits, free of raw
@@ -278,4 +249,32 @@ func FuzzItemKeyTime(f *testing.F) {
 // (ours) and the last (encoding/json's) would legitimately differ.
 func hasDup(raw []byte) bool {
 	return bytes.Count(raw, []byte(`"uuid"`)) > 1 || bytes.Count(raw, []byte(`"timestamp"`)) > 1
+}
+
+// TestUnauthorizedNamesWhereTheTokenComesFrom: the error event of a 401
+// tells the operator what to fix in this deployment, the seed's variable
+// on a host and the secret's field in Lambda, never the token.
+func TestUnauthorizedNamesWhereTheTokenComesFrom(t *testing.T) {
+	sim := onepasswordtest.New(onepasswordtest.Options{})
+	defer sim.Close()
+	sim.AddAccount("a", onepasswordtest.Account{Seed: 1})
+	for _, c := range []struct {
+		where func(string) string
+		want  string
+	}{
+		{nil, "verify OP_BEARER_TOKEN is correct"},
+		{func(f string) string { return `field "` + f + `" of the Secrets Manager secret wp/1password/acme` }, `verify field "bearer_token" of the Secrets Manager secret wp/1password/acme is correct`},
+	} {
+		hc, _ := httpx.New(httpx.Config{BaseBackoff: time.Millisecond, MaxAttempts: 1})
+		coll, err := New(Config{BaseURL: sim.URL, HTTP: hc, Where: c.where}, "acme", secrets.Static{FieldBearerToken: "WRONG-TOKEN-123"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := coll.NewSource(Streams()[0], Legacy{})
+		src.Start(context.Background(), state.Record{})
+		_, err = src.Fetch(context.Background())
+		if pipeline.CodeOf(err) != pipeline.CodeHTTP401 || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "WRONG-TOKEN") {
+			t.Errorf("error %v, want %s saying %q", err, pipeline.CodeHTTP401, c.want)
+		}
+	}
 }

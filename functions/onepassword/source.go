@@ -148,7 +148,7 @@ func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &pipeline.Error{Code: pipeline.CodeOf(err), Message: httpMessage(err), Detail: "endpoint=" + s.def.Path, Err: err}
+			return nil, &pipeline.Error{Code: pipeline.CodeOf(err), Message: s.c.httpMessage(err), Detail: "endpoint=" + s.def.Path, Err: err}
 		}
 		s.buf = resp.Body[:0]
 		page, perr := s.decode(resp.Body)
@@ -164,12 +164,12 @@ func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 }
 
-func httpMessage(err error) string {
+func (c *Collector) httpMessage(err error) string {
 	switch pipeline.CodeOf(err) {
 	case pipeline.CodeHTTP400:
 		return "Bad request — the request body or cursor was refused"
 	case pipeline.CodeHTTP401:
-		return "Authentication failed — verify OP_BEARER_TOKEN is correct, not expired, and has this feature"
+		return "Authentication failed — verify " + c.cfg.Where(FieldBearerToken) + " is correct, not expired, and has this feature"
 	case pipeline.CodeHTTP429:
 		return "1Password Events API rate limit reached — retries exhausted"
 	case pipeline.CodeHTTP500:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets/awssm"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
 // Environment variables read by LoadConfig (see the package documentation
@@ -65,8 +66,12 @@ type Config struct {
 	LogLevel  slog.Level
 	// MetricsNamespace is the CloudWatch namespace of the EMF metrics.
 	MetricsNamespace string
-	// NewSource is the vendor's source constructor, from Vendor.Setup.
-	NewSource NewSourceFunc
+	// Settings are the vendor's own settings that Lambda reads
+	// (spec.Setting.Lambda), from their variables.
+	Settings spec.Values
+	// Lookback is how far back a stream without a cursor starts
+	// (<prefix>_LOOKBACK_HOURS).
+	Lookback time.Duration
 }
 
 // SecretID returns the credential secret of a tenant.
@@ -77,9 +82,9 @@ func (c *Config) SecretID(vendor, tenant string) string {
 // LoadConfig reads and validates the configuration from getenv. It does no
 // network I/O, so it can run in the init phase. The error, a *ConfigError,
 // lists every problem found.
-func LoadConfig(v Vendor, getenv func(string) string) (Config, error) {
-	if err := v.validate(); err != nil {
-		return Config{}, &ConfigError{Err: fmt.Errorf("vendor description (a bug in the function's main package): %w", err)}
+func LoadConfig(v spec.Descriptor, getenv func(string) string) (Config, error) {
+	if err := v.Validate(); err != nil {
+		return Config{}, &ConfigError{Err: fmt.Errorf("vendor description (a bug in the vendor's package): %w", err)}
 	}
 	env := NewEnv(getenv)
 	c := Config{RateBurst: DefaultRateBurst}
@@ -125,14 +130,23 @@ func LoadConfig(v Vendor, getenv func(string) string) (Config, error) {
 	for _, name := range []string{"WAZUH_PULL_SYSLOG_CA", "WAZUH_PULL_SYSLOG_CERT", "WAZUH_PULL_SYSLOG_KEY"} {
 		env.Forbid(name, "put ca_pem, client_cert_pem and client_key_pem in the Secrets Manager secret named by "+EnvSyslogTLSSecret)
 	}
-	for _, name := range v.CredentialEnv {
-		env.Forbid(name, fmt.Sprintf("store the credentials as JSON in the Secrets Manager secret %s", awssm.SecretID(c.SecretPrefix, v.Name, "<tenant>")))
+	secretID := awssm.SecretID(c.SecretPrefix, v.Name, "<tenant>")
+	for _, name := range v.HostEnv() {
+		instead := fmt.Sprintf("store the credentials as JSON in the Secrets Manager secret %s", secretID)
+		for _, cr := range v.Credentials {
+			if cr.Env == name {
+				instead = fmt.Sprintf("put %q in each tenant's Secrets Manager secret %s", cr.Field, secretID)
+			}
+		}
+		env.Forbid(name, instead)
 	}
 
 	c.DeadlineMargin = env.Duration(EnvDeadlineMargin, DefaultDeadlineMargin, 0, MaxDeadlineMargin)
 
 	def := -1.0
 	if v.RequestsPerMinute > 0 {
+		// The tenant's streams run as separate, concurrent invocations
+		// sharing one credential.
 		def = v.RequestsPerMinute / float64(len(v.Streams))
 	}
 	c.RateLimit = env.Float(EnvRateLimit, def, -1, 1e6)
@@ -146,18 +160,38 @@ func LoadConfig(v Vendor, getenv func(string) string) (Config, error) {
 		env.Fail(EnvMetricsNamespace, "%v", err)
 	}
 
-	newSource, err := v.Setup(env)
-	if err != nil {
-		env.Fail(v.Name, "%v", err)
-	}
-	c.NewSource = newSource
+	c.Lookback = env.Hours(v.Env(spec.EnvLookback), v.Lookback.Default, v.Lookback.Max)
+	c.Settings = lambdaSettings(&v, env)
 	if err := env.Err(); err != nil {
 		return Config{}, err
 	}
-	if c.NewSource == nil {
-		return Config{}, &ConfigError{Err: fmt.Errorf("vendor %s: Setup returned no source constructor", v.Name)}
-	}
 	return c, nil
+}
+
+// lambdaSettings reads the vendor settings Lambda accepts from their
+// variables; the others keep their defaults.
+func lambdaSettings(v *spec.Descriptor, env *Env) spec.Values {
+	vals, err := v.Resolve(func(s *spec.Setting) (string, string) {
+		if !s.Lambda {
+			return "", ""
+		}
+		return env.Lookup(s.Env), s.Env
+	})
+	if err != nil {
+		for _, e := range unjoin(err) {
+			name, msg, _ := strings.Cut(e.Error(), ": ")
+			env.Fail(name, "%s", msg)
+		}
+	}
+	return vals
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func logLevel(env *Env) slog.Level {

@@ -10,25 +10,47 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
+
+// newSourceFunc builds the source of one invocation in tests.
+type newSourceFunc func(ctx context.Context, p spec.Params, stream string) (pipeline.Source, error)
 
 // testVendor is a vendor with two streams and a documented limit of 600
 // requests a minute; its source is set per test.
-func testVendor(newSource NewSourceFunc) Vendor {
-	return Vendor{
-		Name:              "testvendor",
-		Envelope:          event.Envelope{Integration: "testvendor", Namespace: "tv"},
-		Streams:           []string{"alpha", "beta"},
+func testVendor(newSource newSourceFunc) spec.Descriptor {
+	return spec.Descriptor{
+		Name:        "testvendor",
+		Command:     "testvendor",
+		Title:       "Test Vendor API",
+		Envelope:    event.Envelope{Integration: "testvendor", Namespace: "tv"},
+		Streams:     []spec.Stream{{Name: "alpha", Help: "a"}, {Name: "beta", Help: "b"}},
+		AllStreams:  "all",
+		EnvPrefix:   "TV",
+		HostDir:     "testvendor",
+		Credentials: []spec.Credential{{Field: "api_key", Env: "TV_API_KEY", Required: true, Help: "key"}},
+		Lookback:    spec.Lookback{Default: 24 * time.Hour, Max: 48 * time.Hour},
+		Settings: []spec.Setting{{Name: "page-size", Env: "TV_PAGE_SIZE", Kind: spec.Int, Default: "10", Min: 1, Max: 100, Lambda: true, Help: "page"},
+			{Name: "host-only", Env: "TV_HOST_ONLY", Kind: spec.Int, Default: "3", Help: "not read in Lambda"}},
 		RequestsPerMinute: 600,
-		CredentialEnv:     []string{"TV_API_KEY"},
-		Setup: func(env *Env) (NewSourceFunc, error) {
-			env.Int("TV_PAGE_SIZE", 10, 1, 100)
-			return newSource, nil
+		New: func(p spec.Params) (spec.Collector, error) {
+			return testCollector{p: p, newSource: newSource}, nil
 		},
 	}
 }
 
-func noSource(context.Context, SourceParams) (pipeline.Source, error) {
+type testCollector struct {
+	p         spec.Params
+	newSource newSourceFunc
+}
+
+func (c testCollector) Source(stream string, _ spec.SourceOptions) (pipeline.Source, error) {
+	return c.newSource(context.Background(), c.p, stream)
+}
+
+func (c testCollector) Check(context.Context, []string) spec.Report { return spec.Report{} }
+
+func noSource(context.Context, spec.Params, string) (pipeline.Source, error) {
 	return nil, errors.New("not used")
 }
 
@@ -51,7 +73,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Table != "wazuh-pull-state" || c.SecretPrefix != "wazuh-pull" || c.SecretTTL != 15*time.Minute ||
 		c.SyslogURL != "tls://relay.example.org:6514" || c.SyslogTLSSecret != "" ||
 		c.DeadlineMargin != DefaultDeadlineMargin || c.LogLevel != slog.LevelInfo ||
-		c.MetricsNamespace != "WazuhPull" || c.RateBurst != DefaultRateBurst || c.NewSource == nil {
+		c.MetricsNamespace != "WazuhPull" || c.RateBurst != DefaultRateBurst || c.Settings.Int("page-size") != 10 ||
+		c.Lookback != 24*time.Hour {
 		t.Errorf("defaults = %+v", c)
 	}
 	// Two streams share the credential's 600 a minute.
@@ -73,6 +96,9 @@ func TestLoadConfigSettings(t *testing.T) {
 		EnvRateLimit:        "-1",
 		EnvLogLevel:         "debug",
 		EnvMetricsNamespace: "Security/WazuhPull",
+		"TV_PAGE_SIZE":      "50",
+		"TV_LOOKBACK_HOURS": "1.5",
+		"TV_HOST_ONLY":      "9",
 	} {
 		env[k] = v
 	}
@@ -84,6 +110,11 @@ func TestLoadConfigSettings(t *testing.T) {
 		c.RateLimit != -1 || c.LogLevel != slog.LevelDebug || c.MetricsNamespace != "Security/WazuhPull" ||
 		!strings.HasPrefix(c.SyslogTLSSecret, "arn:aws:secretsmanager:") {
 		t.Errorf("config = %+v", c)
+	}
+	// Vendor settings marked for Lambda are read; host-only ones keep
+	// their default.
+	if c.Settings.Int("page-size") != 50 || c.Settings.Int("host-only") != 3 || c.Lookback != 90*time.Minute {
+		t.Errorf("vendor settings = %v, lookback %v", c.Settings, c.Lookback)
 	}
 	if got := c.SecretID("testvendor", "acme"); got != "prod/wazuh/testvendor/acme" {
 		t.Errorf("secret id = %q", got)
@@ -119,7 +150,10 @@ func TestLoadConfigErrors(t *testing.T) {
 			[]string{"WAZUH_PULL_SYSLOG_KEY: must not be set in Lambda", "WAZUH_PULL_SYSLOG_CA: must not be set in Lambda", EnvSyslogTLSSecret},
 			[]string{"MIGHAgEAMBMG", "/etc/ca.pem"}},
 		{"credential in the environment", map[string]string{"TV_API_KEY": secretValue},
-			[]string{"TV_API_KEY: must not be set in Lambda", "wazuh-pull/testvendor/<tenant>"}, []string{secretValue}},
+			[]string{"TV_API_KEY: must not be set in Lambda", `put "api_key" in each tenant's Secrets Manager secret wazuh-pull/testvendor/<tenant>`}, []string{secretValue}},
+		{"host credential files", map[string]string{"TV_SECRETS_FILE": "/etc/tv.secrets"},
+			[]string{"TV_SECRETS_FILE: must not be set in Lambda"}, []string{"/etc/tv.secrets"}},
+		{"lookback", map[string]string{"TV_LOOKBACK_HOURS": "49"}, []string{`TV_LOOKBACK_HOURS: "49" is not a number of hours above 0 and at most 48`}, nil},
 		{"bad durations", map[string]string{EnvSecretTTL: "1h", EnvDeadlineMargin: "10"},
 			[]string{EnvSecretTTL + `: "1h" is not a duration from 1s to 15m0s`, EnvDeadlineMargin + `: "10" is not a duration`}, nil},
 		{"rate zero", map[string]string{EnvRateLimit: "0"}, []string{EnvRateLimit + ": 0 would never send"}, nil},
@@ -160,10 +194,10 @@ func TestLoadConfigErrors(t *testing.T) {
 
 func TestLoadConfigRejectsBrokenVendor(t *testing.T) {
 	v := testVendor(noSource)
-	v.Streams = []string{"a/b"}
-	v.Setup = nil
+	v.Streams = []spec.Stream{{Name: "a/b"}}
+	v.New = nil
 	_, err := LoadConfig(v, getenv(validEnv()))
-	if err == nil || !strings.Contains(err.Error(), "vendor has no Setup") || !strings.Contains(err.Error(), "vendor stream") {
+	if err == nil || !strings.Contains(err.Error(), "no constructor") || !strings.Contains(err.Error(), "stream: \"a/b\"") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -1,8 +1,8 @@
 // Package lambdarun runs a vendor collector as an AWS Lambda function:
 // the wiring that is the same for every vendor, so that a function's main
-// package only describes its vendor:
+// package only names its vendor's descriptor (shared/spec):
 //
-//	func main() { lambdarun.Main(lambdarun.Vendor{Name: "1password", Streams: …, Setup: …}) }
+//	func main() { lambdarun.Main(onepassword.Descriptor(), version) }
 //
 // # Invocation
 //
@@ -54,9 +54,10 @@
 //	WAZUH_PULL_SECRET_PREFIX      default "wazuh-pull". The credentials of a tenant are the
 //	                              secret "<prefix>/<vendor>/<tenant>" (e.g.
 //	                              wazuh-pull/1password/acme), a JSON object whose fields
-//	                              are the vendor's (1Password: {"bearer_token","base_url"?}).
-//	                              The host credential variables of the vendor
-//	                              (OP_BEARER_TOKEN, …) are refused.
+//	                              are the vendor's credential fields (1Password:
+//	                              {"bearer_token","base_url"?}). The host variables of the
+//	                              vendor that hold or point to credentials (OP_BEARER_TOKEN,
+//	                              OP_BASE_URL, OP_SECRETS_FILE, OP_TOKENS_FILE, …) are refused.
 //	WAZUH_PULL_SECRET_TTL         default 15m, 1s–15m. How long a secret read is reused by
 //	                              warm invocations; a 401 from the vendor re-reads it at once.
 //	WAZUH_PULL_DEADLINE_MARGIN    default 10s, 0–5m. Fetching stops when less than this is
@@ -74,8 +75,10 @@
 //
 // The AWS SDK reads its usual variables (AWS_REGION, the role's
 // credentials, and AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER
-// for VPC endpoints). A vendor may read its own variables in Setup
-// (1Password: OP_PAGE_LIMIT, OP_LOOKBACK_HOURS).
+// for VPC endpoints). The vendor's <prefix>_LOOKBACK_HOURS and its settings
+// marked for Lambda in its descriptor are read too (1Password:
+// OP_LOOKBACK_HOURS, OP_PAGE_LIMIT); its other settings keep their
+// defaults.
 //
 // # Time
 //

@@ -22,6 +22,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets/awssm"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/dynamostore"
 )
@@ -54,6 +55,8 @@ type Options struct {
 	Metrics io.Writer
 	// Now replaces time.Now.
 	Now func() time.Time
+	// Version is the build's version, sent in the User-Agent.
+	Version string
 }
 
 // Function is one execution environment's state: built once in the init
@@ -61,7 +64,8 @@ type Options struct {
 // a time (Lambda never runs two in one environment); Shutdown may run
 // concurrently with it.
 type Function struct {
-	v         Vendor
+	v         spec.Descriptor
+	version   string
 	cfg       Config
 	log       *slog.Logger
 	red       *redact.Redactor
@@ -110,11 +114,11 @@ var errShutdown = errors.New("lambdarun: execution environment shutting down (SI
 
 // New builds a Function. It does no network I/O: clients connect on first
 // use, inside an invocation.
-func New(v Vendor, cfg Config, db *dynamodb.Client, sm *secretsmanager.Client, opts Options) (*Function, error) {
-	if err := v.validate(); err != nil {
+func New(v spec.Descriptor, cfg Config, db *dynamodb.Client, sm *secretsmanager.Client, opts Options) (*Function, error) {
+	if err := v.Validate(); err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	if cfg.NewSource == nil || cfg.Table == "" || cfg.SyslogURL == "" {
+	if cfg.Settings == nil || cfg.Table == "" || cfg.SyslogURL == "" {
 		return nil, &ConfigError{Err: errors.New("configuration not loaded (use LoadConfig)")}
 	}
 	if opts.Redactor == nil {
@@ -129,8 +133,12 @@ func New(v Vendor, cfg Config, db *dynamodb.Client, sm *secretsmanager.Client, o
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
 	f := &Function{
 		v:       v,
+		version: opts.Version,
 		cfg:     cfg,
 		log:     opts.Logger,
 		red:     opts.Redactor,
@@ -278,13 +286,7 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 		out.Errors = append(out.Errors, pipeline.CodeConfig)
 		return fmt.Errorf("lambdarun: pipeline: %w", err)
 	}
-	src, err := f.cfg.NewSource(ctx, SourceParams{
-		Tenant:      in.Tenant,
-		Stream:      in.Stream,
-		Credentials: t.creds,
-		HTTP:        t.http,
-		Logger:      log,
-	})
+	src, err := f.source(in, t, log)
 	if err != nil {
 		perr := &pipeline.Error{Code: pipeline.CodeConfig, Message: "cannot set up the " + f.v.Name + " collector", Err: err}
 		out.Stop = pipeline.StopError
@@ -332,6 +334,29 @@ func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budge
 	return pipeline.Budget{Deadline: deadline.Add(-margin)}, max(remaining, 0) + finish + leaseSlack, finish
 }
 
+// source builds the invocation's stream source from the vendor's
+// collector. It does no network I/O.
+func (f *Function) source(in Input, t *tenantState, log *slog.Logger) (pipeline.Source, error) {
+	secretID := t.creds.SecretID()
+	c, err := f.v.New(spec.Params{
+		Tenant:      in.Tenant,
+		Credentials: t.creds,
+		HTTP:        t.http,
+		Settings:    f.cfg.Settings,
+		Lookback:    f.cfg.Lookback,
+		Logger:      log,
+		Redactor:    f.red,
+		Where: func(field string) string {
+			return fmt.Sprintf("field %q of the Secrets Manager secret %s", field, secretID)
+		},
+		Now: f.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.Source(in.Stream, spec.SourceOptions{})
+}
+
 func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -342,12 +367,12 @@ func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 	if f.cfg.RateLimit > 0 {
 		lim = httpx.Pacer(rate.NewLimiter(rate.Limit(f.cfg.RateLimit/60), f.cfg.RateBurst))
 	}
-	hc, err := httpx.New(httpx.Config{Limiter: lim, Redactor: f.red, Logger: f.log.With("tenant", name), UserAgent: f.v.UserAgent})
+	hc, err := httpx.New(httpx.Config{Limiter: lim, Redactor: f.red, Logger: f.log.With("tenant", name), UserAgent: "wazuh-pull/" + f.version + " (" + f.v.Title + " collector; AWS Lambda)"})
 	if err != nil {
 		return nil, fmt.Errorf("lambdarun: vendor HTTP client: %w", err)
 	}
 	t := &tenantState{
-		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields}),
+		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields()}),
 		http:  hc,
 	}
 	f.tenants[name] = t

@@ -20,6 +20,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog/rsyslogtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/dynamostore"
 )
@@ -132,7 +133,7 @@ func (fx *fixture) function(src *fakeSource, set map[string]string) *Function {
 	for k, v := range set {
 		env[k] = v
 	}
-	v := testVendor(func(context.Context, SourceParams) (pipeline.Source, error) { return src, nil })
+	v := testVendor(func(context.Context, spec.Params, string) (pipeline.Source, error) { return src, nil })
 	cfg, err := LoadConfig(v, getenv(env))
 	if err != nil {
 		fx.t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
@@ -64,13 +65,13 @@ func DecodeInput(payload []byte) (Input, error) {
 
 // Validate checks the input against the vendor's streams and the state
 // key rules.
-func (in Input) Validate(v *Vendor) error {
+func (in Input) Validate(v *spec.Descriptor) error {
 	var msgs []string
 	switch {
 	case in.Stream == "":
-		msgs = append(msgs, fmt.Sprintf(`"stream" is required: one of %s`, strings.Join(v.Streams, ", ")))
-	case !v.hasStream(in.Stream):
-		msgs = append(msgs, fmt.Sprintf(`"stream" %q is not a %s stream: use one of %s`, in.Stream, v.Name, strings.Join(v.Streams, ", ")))
+		msgs = append(msgs, fmt.Sprintf(`"stream" is required: one of %s`, strings.Join(v.StreamNames(), ", ")))
+	case !hasStream(v, in.Stream):
+		msgs = append(msgs, fmt.Sprintf(`"stream" %q is not a %s stream: use one of %s`, in.Stream, v.Name, strings.Join(v.StreamNames(), ", ")))
 	}
 	if in.Tenant == "" {
 		msgs = append(msgs, `"tenant" is required: 1-64 letters, digits, '-' or '_' (it names the state record and the secret)`)
@@ -145,7 +146,12 @@ func (o Output) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-func newOutput(v *Vendor, in Input, runID string) Output {
+func hasStream(v *spec.Descriptor, name string) bool {
+	_, ok := v.Stream(name)
+	return ok
+}
+
+func newOutput(v *spec.Descriptor, in Input, runID string) Output {
 	return Output{Vendor: v.Name, Tenant: in.Tenant, Stream: in.Stream, RunID: runID, Errors: []string{}}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/shared/logx"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
 // Main is the whole main function of a vendor's Lambda: it reads the
@@ -27,14 +28,14 @@ import (
 // A configuration error does not crash the process: Lambda would retry
 // the init and report only "Runtime.ExitError". Every invocation instead
 // fails with the *ConfigError, which names each bad variable, and logs it.
-func Main(v Vendor) {
+func Main(v spec.Descriptor, version string) {
 	start := time.Now()
 	red := redact.New()
 	cfg, err := LoadConfig(v, os.Getenv)
 	log := logx.New(os.Stderr, cfg.LogLevel, red).With("vendor", v.Name)
 	var f *Function
 	if err == nil {
-		f, err = newFromEnvironment(v, cfg, Options{Logger: log, Redactor: red})
+		f, err = newFromEnvironment(v, cfg, Options{Logger: log, Redactor: red, Version: version})
 	}
 	if err != nil {
 		log.Error("invalid configuration: every invocation fails until it is fixed", "error", err)
@@ -77,7 +78,7 @@ func (r refuseAll) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // configuration: the function's role credentials, AWS_REGION, and
 // AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER when set
 // (VPC endpoints; loopback servers in tests).
-func newFromEnvironment(v Vendor, cfg Config, opts Options) (*Function, error) {
+func newFromEnvironment(v spec.Descriptor, cfg Config, opts Options) (*Function, error) {
 	awsCfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return nil, &ConfigError{Err: err}

@@ -1,14 +1,16 @@
-package main
+package hostrun
 
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -19,8 +21,8 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/stdout"
 )
 
-// newRunID names one run in every event it emits: time-ordered, unique.
-func newRunID() string {
+// NewRunID names one run in every event it emits: time-ordered, unique.
+func NewRunID() string {
 	var b [4]byte
 	rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
@@ -32,15 +34,38 @@ func newRunID() string {
 func newLogger(debug int, logFile string, stderr io.Writer, red *redact.Redactor) (*slog.Logger, func(), error) {
 	switch {
 	case logFile != "":
-		f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := openLogFile(logFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
+			return nil, nil, err
 		}
 		return logx.New(f, logx.Level(debug), red), func() { f.Close() }, nil
 	case debug > 0:
 		return logx.New(stderr, logx.Level(debug), red), func() {}, nil
 	}
 	return logx.Discard(), func() {}, nil
+}
+
+// openLogFile opens the diagnostics file for appending. It runs as root
+// under Wazuh: a symbolic link planted where the log file goes would make
+// it append to (and create) any file, so links are refused, as is anything
+// but a regular file.
+func openLogFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("open log file %s: it is a symbolic link; refusing to follow it", path)
+		}
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("open log file %s: not a regular file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -57,15 +82,15 @@ func newStdout(f *os.File) *stdout.Sink {
 	if err != nil {
 		// Stat of stdout failing means there is nowhere to report to.
 		fmt.Fprintln(os.Stderr, "localrun:", err)
-		os.Exit(exitFailed)
+		os.Exit(ExitFailed)
 	}
 	return s
 }
 
 // httpClient returns a factory of vendor clients: one per tenant, each
-// with its own pacing, since 1Password's limits apply per token. The CA
+// with its own pacing, since vendors' limits apply per credential. The CA
 // bundle is checked here, so the factory itself cannot fail.
-func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *httpx.Client, error) {
+func (o *options) httpClient(version string, red *redact.Redactor, log *slog.Logger) (func() *httpx.Client, error) {
 	var ca []byte
 	if o.caBundle != "" {
 		b, err := os.ReadFile(o.caBundle)
@@ -77,7 +102,7 @@ func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *
 	cfg := func() httpx.Config {
 		var lim httpx.Limiter
 		if o.rateLimit > 0 {
-			lim = httpx.Pacer(rate.NewLimiter(rate.Limit(o.rateLimit/60), 100))
+			lim = httpx.Pacer(rate.NewLimiter(rate.Limit(o.rateLimit/60), o.d.Burst()))
 		}
 		return httpx.Config{
 			AttemptTimeout: o.httpTimeout,
@@ -86,7 +111,7 @@ func (o *opOptions) httpClient(red *redact.Redactor, log *slog.Logger) (func() *
 			Limiter:        lim,
 			Redactor:       red,
 			Logger:         log,
-			UserAgent:      "wazuh-pull/" + version + " (1Password Events API collector)",
+			UserAgent:      "wazuh-pull/" + version + " (" + o.d.Title + " collector)",
 		}
 	}
 	if _, err := httpx.New(cfg()); err != nil {

@@ -1,0 +1,19 @@
+//go:build !nodemo
+
+package registry
+
+import (
+	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
+)
+
+// Demos returns the vendors' simulators for `localrun demo`, by command. A
+// production build (-tags nodemo) leaves them, and net/http/httptest, out.
+func Demos() map[string]hostrun.Demo {
+	return map[string]hostrun.Demo{
+		"onepassword": {Start: func(events int) (*hostrun.DemoRun, error) {
+			s := onepasswordtest.StartDemo(events)
+			return &hostrun.DemoRun{Env: s.Env, About: "1Password Events API simulator at " + s.Server.URL, Between: s.Between, Stop: s.Server.Close}, nil
+		}},
+	}
+}
