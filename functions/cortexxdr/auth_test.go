@@ -80,7 +80,7 @@ func mustInt(t testing.TB, s string) int64 {
 func TestSigningOncePerRequestIsRefusedOnRetry(t *testing.T) {
 	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{}, cortexxdrtest.Key{})
 	e.sim.Inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultInternalError, AfterAuth: true})
-	cr, err := parseCredentials(e.creds)
+	cr, err := parseCredentials(e.creds, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

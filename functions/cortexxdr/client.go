@@ -79,8 +79,8 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 			if err := c.pacer.wait(r.Context(), attempt > 1); err != nil {
 				return err
 			}
-			if c.cfg.BaseURL != "" {
-				r.Host = host // a test or demo address stands in for api-<fqdn>
+			if r.URL.Host != host {
+				r.Host = host // another address stands in for api-<fqdn>
 			}
 			return sign(r.Header, cr, c.cfg.Now())
 		}

@@ -46,12 +46,12 @@ func TestCredentialErrorsNameFieldsNeverValues(t *testing.T) {
 		{secrets.Credentials{FieldFQDN: secret, FieldAPIKeyID: "7", FieldAPIKey: secret}, pipeline.CodeConfig, "XDR_FQDN is not"},
 		{secrets.Credentials{FieldFQDN: "acme.xdr.us.paloaltonetworks.com", FieldAPIKeyID: "7", FieldAPIKey: secret, FieldSecurityLevel: secret}, pipeline.CodeConfig, "XDR_SECURITY_LEVEL"},
 	} {
-		_, err := parseCredentials(tc.creds)
+		_, err := parseCredentials(tc.creds, nil)
 		if err == nil || pipeline.CodeOf(err) != tc.code || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), secret) {
 			t.Errorf("%v: error %v", tc.creds[FieldSecurityLevel], err)
 		}
 	}
-	cr, err := parseCredentials(secrets.Credentials{FieldFQDN: "acme.xdr.us.paloaltonetworks.com", FieldAPIKeyID: " 12 ", FieldAPIKey: "k", FieldSecurityLevel: "Standard"})
+	cr, err := parseCredentials(secrets.Credentials{FieldFQDN: "acme.xdr.us.paloaltonetworks.com", FieldAPIKeyID: " 12 ", FieldAPIKey: "k", FieldSecurityLevel: "Standard"}, nil)
 	if err != nil || cr.advanced || cr.keyID != "12" {
 		t.Fatalf("%+v %v", cr, err)
 	}

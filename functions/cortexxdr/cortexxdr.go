@@ -99,11 +99,17 @@ const (
 	FieldAPIKeyID      = "api_key_id"
 	FieldAPIKey        = "api_key"
 	FieldSecurityLevel = "security_level"
+	// FieldBaseURL (optional, public) replaces https://api-<fqdn>, like
+	// Config.BaseURL: for tests, the demo, or a reverse proxy in front of
+	// the API. Requests still name api-<fqdn> as their Host.
+	FieldBaseURL = "base_url"
 )
 
 // PublicFields are the credential fields that are not secret: they may
 // appear in logs and check reports.
-func PublicFields() []string { return []string{FieldFQDN, FieldAPIKeyID, FieldSecurityLevel} }
+func PublicFields() []string {
+	return []string{FieldFQDN, FieldAPIKeyID, FieldSecurityLevel, FieldBaseURL}
+}
 
 // Environment variables of the seed wodle (run.sh and its .secrets file).
 // On a host, credentials resolve as the seed resolved them:
@@ -113,6 +119,8 @@ const (
 	EnvAPIKeyID      = "XDR_API_KEY_ID"
 	EnvAPIKey        = "XDR_API_KEY"
 	EnvSecurityLevel = "XDR_SECURITY_LEVEL"
+	// EnvBaseURL is ours (the seed always used https://api-<fqdn>).
+	EnvBaseURL = "XDR_BASE_URL"
 	EnvStateFile     = "XDR_STATE_FILE"
 	EnvSecretsFile   = "XDR_SECRETS_FILE"
 	EnvLookbackHours = "XDR_LOOKBACK_HOURS"
@@ -136,6 +144,7 @@ func HostVars() map[string]string {
 		FieldAPIKeyID:      EnvAPIKeyID,
 		FieldAPIKey:        EnvAPIKey,
 		FieldSecurityLevel: EnvSecurityLevel,
+		FieldBaseURL:       EnvBaseURL,
 	}
 }
 
@@ -197,6 +206,9 @@ type Config struct {
 	// Sleep waits d or until ctx ends (default: a timer). Tests pass a
 	// simulated clock's sleep so that pacing costs no real time.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Where says where a credential field comes from in this deployment,
+	// for error messages (default: the seed's variable names).
+	Where func(field string) string
 }
 
 func (c *Config) defaults() error {
@@ -306,6 +318,7 @@ type creds struct {
 	keyID    string
 	key      string
 	advanced bool
+	baseURL  string // "": https://api-<fqdn>
 }
 
 func (cr creds) level() string {
@@ -320,17 +333,26 @@ func (c *Collector) credentials(ctx context.Context) (creds, error) {
 	if err != nil {
 		return creds{}, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "cannot read the Cortex XDR credentials", Err: err}
 	}
-	return parseCredentials(raw)
+	return parseCredentials(raw, c.cfg.Where)
 }
 
 // parseCredentials checks a credential set the way the seed did: the FQDN
 // is normalised (NormaliseFQDN) and must look like a host name, the key id
 // must be a number, the security level is advanced (the default) or
 // standard. Errors name fields and variables, never values.
-func parseCredentials(raw secrets.Credentials) (creds, error) {
+func parseCredentials(raw secrets.Credentials, where func(string) string) (creds, error) {
 	if err := raw.Require(FieldFQDN, FieldAPIKeyID, FieldAPIKey); err != nil {
-		return creds{}, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "missing required Cortex XDR credentials",
-			Detail: "XDR_FQDN, XDR_API_KEY_ID, XDR_API_KEY / secrets file / systemd credentials (xdr_fqdn, xdr_api_key_id, xdr_api_key)", Err: err}
+		detail := "XDR_FQDN, XDR_API_KEY_ID, XDR_API_KEY / secrets file / systemd credentials (xdr_fqdn, xdr_api_key_id, xdr_api_key)"
+		if where != nil {
+			var missing []string
+			for _, f := range []string{FieldFQDN, FieldAPIKeyID, FieldAPIKey} {
+				if raw[f] == "" {
+					missing = append(missing, where(f))
+				}
+			}
+			detail = strings.Join(missing, "; ")
+		}
+		return creds{}, &pipeline.Error{Code: pipeline.CodeMissingCredential, Message: "missing required Cortex XDR credentials", Detail: detail, Err: err}
 	}
 	fqdn, err := NormaliseFQDN(raw[FieldFQDN])
 	if err != nil {
@@ -340,7 +362,7 @@ func parseCredentials(raw secrets.Credentials) (creds, error) {
 	if !isDigits(id) {
 		return creds{}, &pipeline.Error{Code: pipeline.CodeConfig, Message: "XDR_API_KEY_ID must be the key's numeric ID (the ID column of the API Keys page)"}
 	}
-	cr := creds{fqdn: fqdn, keyID: id, key: strings.TrimSpace(raw[FieldAPIKey]), advanced: true}
+	cr := creds{fqdn: fqdn, keyID: id, key: strings.TrimSpace(raw[FieldAPIKey]), advanced: true, baseURL: strings.TrimSpace(raw[FieldBaseURL])}
 	switch strings.ToLower(strings.TrimSpace(raw[FieldSecurityLevel])) {
 	case "", SecurityAdvanced:
 	case SecurityStandard:
@@ -395,9 +417,12 @@ func NormaliseFQDN(raw string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
-// APIURL is the tenant's API base URL for these credentials.
+// apiURL is the tenant's API base URL for these credentials.
 func (c *Collector) apiURL(cr creds) (string, error) {
 	base := c.cfg.BaseURL
+	if base == "" {
+		base = cr.baseURL
+	}
 	if base == "" {
 		base = "https://api-" + cr.fqdn
 	}

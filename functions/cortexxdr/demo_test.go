@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
@@ -13,22 +14,28 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/state/filestore"
 )
 
-// The demo tenant, wired the way `localrun demo` would: its URL as the
-// base-URL override, its clock as the collector's.
+// The demo tenant, on the real clock, wired from its environment the way
+// `localrun demo` does: two runs, the second finding only what Between
+// added.
 func TestDemoTenantServesTwoRuns(t *testing.T) {
-	d := cortexxdrtest.NewDemo()
-	defer d.Close()
-	env := d.Env()
+	d := cortexxdrtest.StartDemo(40)
+	defer d.Server.Close()
+	env := d.Env
+	lag, err := time.ParseDuration(env["XDR_LAG"])
+	if err != nil {
+		t.Fatal(err)
+	}
 	hc, _ := httpx.New(httpx.Config{})
-	c, err := New(Config{BaseURL: env["XDR_BASE_URL"], HTTP: hc, Now: d.Clock.Now, Sleep: d.Clock.Sleep}, "default", secrets.Static{
-		FieldFQDN: env["XDR_FQDN"], FieldAPIKeyID: env["XDR_API_KEY_ID"], FieldAPIKey: env["XDR_API_KEY"], FieldSecurityLevel: env["XDR_SECURITY_LEVEL"]})
+	c, err := New(Config{Lag: lag, Lookback: 4 * time.Hour, HTTP: hc, RequestsPerSecond: 10}, "default", secrets.Static{
+		FieldFQDN: env["XDR_FQDN"], FieldAPIKeyID: env["XDR_API_KEY_ID"], FieldAPIKey: env["XDR_API_KEY"],
+		FieldSecurityLevel: env["XDR_SECURITY_LEVEL"], FieldBaseURL: env["XDR_BASE_URL"]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	store, _ := filestore.New(filepath.Join(t.TempDir(), "state.json"))
 	sink := &recordingSink{}
 	run := func() {
-		r, _ := pipeline.New(pipeline.Config{Envelope: Envelope(), EpochMillis: EpochMillis(), RunID: "demo", Store: store, Sink: sink, Now: d.Clock.Now})
+		r, _ := pipeline.New(pipeline.Config{Envelope: Envelope(), EpochMillis: EpochMillis(), RunID: "demo", Store: store, Sink: sink})
 		var streams []pipeline.Stream
 		for _, def := range Streams() {
 			streams = append(streams, pipeline.Stream{Key: state.Key{Tenant: "default", Vendor: Vendor, Stream: def.Name}, Name: def.Name, Source: c.NewSource(def, Legacy{})})
@@ -37,13 +44,13 @@ func TestDemoTenantServesTwoRuns(t *testing.T) {
 	}
 	run()
 	first := delivered(t, sink)
-	if len(first["alert"]) != 41 || len(first["incident"]) != 4 {
+	if len(first["alert"]) != 40 || len(first["incident"]) != 5 {
 		t.Fatalf("first run: %d alerts, %d incidents", len(first["alert"]), len(first["incident"]))
 	}
-	d.Advance()
+	d.Between()
 	run()
 	second := delivered(t, sink)
-	if len(second["alert"]) != 44 || len(second["incident"]) != 5 {
+	if len(second["alert"]) != 43 || len(second["incident"]) != 6 {
 		t.Fatalf("after the second run: %d alerts, %d incidents", len(second["alert"]), len(second["incident"]))
 	}
 }

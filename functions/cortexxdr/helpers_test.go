@@ -273,3 +273,13 @@ func jsonField(obj []byte, name string) ([]byte, bool) {
 	})
 	return out, found
 }
+
+// staticCreds are the tenant's credentials with the simulator as base URL,
+// for collectors built without env's Config (tests never leave loopback).
+func staticCreds(e *env) secrets.Static {
+	cr := secrets.Credentials{FieldBaseURL: e.sim.URL}
+	for k, v := range e.creds {
+		cr[k] = v
+	}
+	return secrets.Static(cr)
+}

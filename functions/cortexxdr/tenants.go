@@ -69,7 +69,7 @@ func ReadTenantsFile(path string) ([]Tenant, error) {
 			return nil, fmt.Errorf("tenant %q appears twice", t.Name)
 		}
 		seen[t.Name] = true
-		if _, err := parseCredentials(t.Credentials()); err != nil {
+		if _, err := parseCredentials(t.Credentials(), nil); err != nil {
 			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
 		}
 	}

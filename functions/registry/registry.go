@@ -4,6 +4,7 @@
 package registry
 
 import (
+	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr"
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
@@ -13,5 +14,6 @@ import (
 func Vendors() []spec.Descriptor {
 	return []spec.Descriptor{
 		onepassword.Descriptor(),
+		cortexxdr.Descriptor(),
 	}
 }

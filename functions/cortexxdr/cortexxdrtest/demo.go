@@ -4,45 +4,46 @@ import (
 	"time"
 )
 
-// Demo is a simulator on loopback with a little realistic data, for the
-// `localrun demo` command: point a collector at URL (its base-URL
-// override) with FQDN and the key, and give it Clock.Now and Clock.Sleep
-// as its Now and Sleep; it then collects as from a real tenant, and
-// Advance plays the next ten minutes of that tenant in no time.
-type Demo struct {
-	*Server
-	// Clock is the demo's simulated clock, started at the real time.
-	Clock         *Clock
-	FQDN          string
-	KeyID         string
-	Key           string
-	SecurityLevel string // "advanced"
-	round         int
-}
-
-// DemoFQDN is the demo tenant's host (never resolved: requests go to URL).
+// DemoFQDN is the demo tenant's host (never resolved: requests go to the
+// simulator's URL).
 const DemoFQDN = "demo.xdr.us.paloaltonetworks.com"
 
-// NewDemo starts a demo simulator. Its first data set spans the three
-// hours before the clock's start: about forty alerts, some of them
-// uploaded late by endpoints that were offline (detected hours before
-// they were inserted), a burst sharing one millisecond, and incidents in
-// several states. Every record is older than a collector's two-minute
-// lag, so a first run reads all of it.
-func NewDemo() *Demo {
-	clock := NewClock(time.Now().UTC().Truncate(time.Millisecond))
-	srv := New(Options{Now: clock.Now})
+// demoLag is the collector lag the demo asks for (XDR_LAG): what Between
+// adds must be old enough for the second run, which starts right after.
+const demoLag = time.Second
+
+// DemoScenario is a simulated tenant on loopback for `localrun demo`.
+type DemoScenario struct {
+	Server *Server
+	// Env points a collector at the tenant: the seed's XDR_* variables,
+	// XDR_BASE_URL (the simulator's address), a lookback covering the
+	// data and a one-second lag (XDR_LAG), so the second run, right after
+	// the first, sees what Between added.
+	Env map[string]string
+	// Between plays what happens before the second run: new alerts, one
+	// uploaded late by an endpoint that was offline, and an incident
+	// moving on in its lifecycle.
+	Between func()
+}
+
+// StartDemo starts the demo tenant on the real clock, with about events
+// alerts over the last three hours (some uploaded late, detected hours
+// before they were inserted, and a burst sharing one millisecond) and
+// incidents in several states.
+func StartDemo(events int) *DemoScenario {
+	events = max(events, 10)
+	srv := New(Options{})
 	srv.AddTenant(DemoFQDN, Tenant{Seed: 42})
 	id, key := srv.AddKey(DemoFQDN, Key{})
-	d := &Demo{Server: srv, Clock: clock, FQDN: DemoFQDN, KeyID: id, Key: key, SecurityLevel: "advanced"}
-	now := clock.Now()
+	now := time.Now()
 	base := now.Add(-3 * time.Hour)
+	step := (3*time.Hour - 10*time.Minute) / time.Duration(events)
 	var specs []AlertSpec
-	for i := 0; i < 36; i++ {
-		at := base.Add(time.Duration(i) * 4 * time.Minute)
+	for i := 0; i < events-5; i++ {
+		at := base.Add(time.Duration(i) * step)
 		sp := AlertSpec{Inserted: at, Lag: 20 * time.Second}
 		if i%9 == 4 {
-			sp.Detected = at.Add(-6 * time.Hour) // uploaded by an endpoint back online
+			sp.Detected = at.Add(-6 * time.Hour)
 		}
 		specs = append(specs, sp)
 	}
@@ -51,41 +52,43 @@ func NewDemo() *Demo {
 		specs = append(specs, AlertSpec{Inserted: burst, Severity: "high"})
 	}
 	srv.AddAlerts(DemoFQDN, specs)
-	for i, st := range []string{"", "under_investigation", "resolved_true_positive", ""} {
-		created := base.Add(time.Duration(i) * 30 * time.Minute)
-		inc := srv.AddIncident(DemoFQDN, IncidentSpec{Created: created, AlertCount: 2 + i})
-		if st != "" {
-			srv.ChangeIncident(DemoFQDN, inc, IncidentChange{At: created.Add(40 * time.Minute), Status: st, AssignTo: "Ana Analyst",
-				ResolveComment: map[bool]string{true: "Contained; host reimaged"}[st == "resolved_true_positive"]})
+	var first string
+	statuses := []string{"", "under_investigation", "resolved_true_positive", "", "resolved_false_positive"}
+	for i := 0; i < max(events/10, len(statuses)); i++ {
+		created := base.Add(time.Duration(i) * 20 * time.Minute)
+		inc := srv.AddIncident(DemoFQDN, IncidentSpec{Created: created, AlertCount: 1 + i%4})
+		if i == 0 {
+			first = inc
+		}
+		if st := statuses[i%len(statuses)]; st != "" {
+			ch := IncidentChange{At: created.Add(30 * time.Minute), Status: st, AssignTo: "Ana Analyst"}
+			if st != "under_investigation" {
+				ch.ResolveComment = "Contained; host reimaged"
+			}
+			srv.ChangeIncident(DemoFQDN, inc, ch)
 		}
 	}
-	return d
-}
-
-// Advance plays the next ten minutes: new alerts arrive, one of them a
-// late upload detected hours ago, and an incident moves on in its
-// lifecycle; then the clock moves ten minutes on.
-func (d *Demo) Advance() {
-	d.round++
-	t0 := d.Clock.Now()
-	d.AddAlerts(d.FQDN, []AlertSpec{
-		{Inserted: t0.Add(1 * time.Minute), Lag: 30 * time.Second},
-		{Inserted: t0.Add(3 * time.Minute), Severity: "critical", Lag: 10 * time.Second},
-		{Inserted: t0.Add(5 * time.Minute), Detected: t0.Add(-5 * time.Hour)},
-	})
-	vs := d.IncidentVersions(d.FQDN)
-	d.ChangeIncident(d.FQDN, vs[0].ID, IncidentChange{At: t0.Add(4 * time.Minute), Status: "under_investigation", AddAlerts: 1, AssignTo: "Ana Analyst"})
-	d.Clock.Advance(10 * time.Minute)
-}
-
-// Env returns the seed's variables for the demo tenant, plus XDR_BASE_URL
-// for the address override (the name is a suggestion for the wiring).
-func (d *Demo) Env() map[string]string {
-	return map[string]string{
-		"XDR_FQDN":           d.FQDN,
-		"XDR_API_KEY_ID":     d.KeyID,
-		"XDR_API_KEY":        d.Key,
-		"XDR_SECURITY_LEVEL": d.SecurityLevel,
-		"XDR_BASE_URL":       d.URL,
+	return &DemoScenario{
+		Server: srv,
+		Env: map[string]string{
+			"XDR_FQDN":           DemoFQDN,
+			"XDR_API_KEY_ID":     id,
+			"XDR_API_KEY":        key,
+			"XDR_SECURITY_LEVEL": "advanced",
+			"XDR_BASE_URL":       srv.URL,
+			"XDR_LOOKBACK_HOURS": "4",
+			"XDR_LAG":            demoLag.String(),
+		},
+		Between: func() {
+			// Dated one lag back: after the first run's bound, before the
+			// second's.
+			at := time.Now().Add(-demoLag)
+			srv.AddAlerts(DemoFQDN, []AlertSpec{
+				{Inserted: at},
+				{Inserted: at, Severity: "critical"},
+				{Inserted: at, Detected: at.Add(-5 * time.Hour)},
+			})
+			srv.ChangeIncident(DemoFQDN, first, IncidentChange{At: at, Status: "under_investigation", AddAlerts: 1, AssignTo: "Ana Analyst"})
+		},
 	}
 }
