@@ -120,7 +120,7 @@ const (
 	EnvAPIKey        = "XDR_API_KEY"
 	EnvSecurityLevel = "XDR_SECURITY_LEVEL"
 	// EnvBaseURL is ours (the seed always used https://api-<fqdn>).
-	EnvBaseURL = "XDR_BASE_URL"
+	EnvBaseURL       = "XDR_BASE_URL"
 	EnvStateFile     = "XDR_STATE_FILE"
 	EnvSecretsFile   = "XDR_SECRETS_FILE"
 	EnvLookbackHours = "XDR_LOOKBACK_HOURS"
