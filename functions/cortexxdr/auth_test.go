@@ -126,7 +126,7 @@ func TestUnauthorizedExplainsKeyAndClock(t *testing.T) {
 		wrongKey bool
 		want     []string
 	}{
-		{"wrong key", 0, true, []string{"XDR_API_KEY_ID and XDR_API_KEY", "check this host's clock"}},
+		{"wrong key", 0, true, []string{"(XDR_API_KEY_ID; XDR_API_KEY)", "check this host's clock", "security level (XDR_SECURITY_LEVEL)"}},
 		{"clock off", -10 * time.Minute, false, []string{"check this host's clock", "differs from the API's by about -10m0s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -199,22 +199,22 @@ func (c *Collector) apiError(err error, path string, cr creds) error {
 			code = pipeline.CodeHTTP429
 			msg = "Cortex XDR rate limit reached (10 requests per second per tenant, shared by every tool using the tenant) — retries exhausted"
 		case se.Status == http.StatusUnauthorized:
-			msg = "Authentication failed (HTTP 401) — check XDR_API_KEY_ID and XDR_API_KEY and that the key has not expired or been deleted"
+			msg = fmt.Sprintf("Authentication failed (HTTP 401) — check the API key ID and key (%s; %s) and that the key has not expired or been deleted", c.name(FieldAPIKeyID), c.name(FieldAPIKey))
 			if cr.advanced {
 				msg += "; an advanced key also signs the request time, so check this host's clock (NTP)"
 				if s := c.ClockSkew(); s != 0 {
 					msg += fmt.Sprintf(": it differs from the API's by about %s", s.Round(time.Second))
 				}
-				msg += ", and that XDR_SECURITY_LEVEL matches the key (advanced or standard)"
+				msg += ", and that the security level (" + c.name(FieldSecurityLevel) + ") matches the key (advanced or standard)"
 			} else {
-				msg += ", and that XDR_SECURITY_LEVEL matches the key (standard or advanced)"
+				msg += ", and that the security level (" + c.name(FieldSecurityLevel) + ") matches the key (standard or advanced)"
 			}
 		case se.Status == http.StatusPaymentRequired:
 			msg = "The Cortex XDR tenant's licence does not include this API (HTTP 402)"
 		case se.Status == http.StatusForbidden:
 			msg = "The API key's role may not use this API (HTTP 403) — give the key a role that can view alerts and incidents"
 		case se.Status == http.StatusNotFound:
-			msg = "Not found (HTTP 404) — check XDR_FQDN: the tenant host from the console's API URL, e.g. acme.xdr.us.paloaltonetworks.com"
+			msg = "Not found (HTTP 404) — check the tenant host (" + c.name(FieldFQDN) + "): the host of the console's API URL without api-, e.g. acme.xdr.us.paloaltonetworks.com"
 		case se.Status == http.StatusBadRequest:
 			msg = "Cortex XDR refused the request (HTTP 400): a filter, sort or paging value was not accepted"
 		case se.Status >= 500:
@@ -228,9 +228,18 @@ func (c *Collector) apiError(err error, path string, cr creds) error {
 	case pipeline.CodeTimeout:
 		msg = "Cortex XDR API request timed out"
 	case pipeline.CodeConnection:
-		msg = "Cortex XDR API unreachable — check XDR_FQDN, DNS, proxy and network access to api-" + cr.fqdn
+		msg = "Cortex XDR API unreachable — check the tenant host (" + c.name(FieldFQDN) + "), DNS, proxy and network access to api-" + cr.fqdn
 	default:
 		msg = "Cortex XDR API request failed"
 	}
 	return &pipeline.Error{Code: code, Message: msg, Detail: detail, Err: err}
+}
+
+// name says where a credential field comes from: the deployment's Where,
+// else the seed's variable.
+func (c *Collector) name(field string) string {
+	if c.cfg.Where != nil {
+		return c.cfg.Where(field)
+	}
+	return HostVars()[field]
 }

@@ -26,7 +26,7 @@ func TestLicenceRoleAndFQDNBecomeClearErrorEvents(t *testing.T) {
 	}{
 		{"licence", cortexxdrtest.Tenant{Unlicensed: []string{"alerts"}}, cortexxdrtest.Key{}, "", []string{"alerts"}, pipeline.CodeHTTPUnexpected, "licence does not include this API (HTTP 402)"},
 		{"role", cortexxdrtest.Tenant{}, cortexxdrtest.Key{Streams: []string{"alerts"}}, "", []string{"incidents"}, pipeline.CodeHTTPUnexpected, "role may not use this API (HTTP 403)"},
-		{"fqdn", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, "https://api-acme.xdr.us.paloaltonetworks.com/", []string{"alerts", "incidents"}, pipeline.CodeHTTPUnexpected, "check XDR_FQDN"},
+		{"fqdn", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, "https://api-acme.xdr.us.paloaltonetworks.com/", []string{"alerts", "incidents"}, pipeline.CodeHTTPUnexpected, "check the tenant host (XDR_FQDN)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, cortexxdrtest.Options{}, tc.tenant, tc.key)
