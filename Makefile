@@ -43,6 +43,12 @@ deps:
 	@command -v moto_server >/dev/null || echo "NOTE: moto_server not on PATH: pip install 'moto[server]' (the DynamoDB and Secrets Manager tests will fail without it)"
 	@command -v cfn-lint >/dev/null || echo "NOTE: cfn-lint not on PATH: pip install cfn-lint (the infrastructure tests will fail without it)"
 
+# The rule tests replay events through a real Wazuh engine (shared/wazuhlab):
+# built once into ~/.cache from ../shared/wazuh-engine, unless WAZUH_LAB names one.
+.PHONY: engine
+engine:
+	@bash shared/wazuhlab/engine.sh
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
@@ -54,7 +60,7 @@ unit:
 bench-once:
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime=1x -timeout 15m ./...
 
-test: deps vet unit bench-once
+test: deps engine vet unit bench-once
 
 bench:
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -timeout 30m ./...

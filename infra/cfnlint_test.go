@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/registry"
+	"github.com/wazuh-pull/wazuh-pull/infra/gen"
 )
 
 // allowedFindings lists cfn-lint rule ids that may be reported without
@@ -87,33 +90,59 @@ func reportFindings(t *testing.T, findings []cfnLintFinding) {
 	}
 }
 
-// TestCfnLint lints the template as a user deploys it with the defaults,
-// and again with every optional feature on (TLS secret, KMS keys, VPC,
-// reserved concurrency, an existing table, both alarm targets), so that
-// the resources behind each Condition are checked too. cfn-lint runs the
-// AWS::LanguageExtensions expansion and the SAM transform itself.
+// everyOption turns every optional feature on, so that the resources
+// behind each Condition are linted too.
+var everyOption = []string{
+	"SyslogAddress=relay.example.org:6515",
+	"SyslogTlsSecretArn=arn:aws:secretsmanager:us-east-1:123456789012:secret:wazuh-pull/syslog-tls-AbCdEf",
+	"SecretsKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+	"StateTableKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+	"SubnetIds=subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+	"SecurityGroupIds=sg-0123456789abcdef0",
+	"ReservedConcurrency=9",
+	"ExistingStateTableName=wazuh-pull-retained",
+	"AlarmEmail=secops@example.org",
+	"AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:secops",
+	"TenantMetrics=true",
+}
+
+// TestCfnLint lints the template as a user deploys it with the defaults
+// and with tcp in a VPC and per-vendor secrets, and the template
+// generated with the toy vendor added (as a new vendor gets it) with
+// every vendor's tenants and every optional feature on (TLS secret, KMS
+// keys, VPC, reserved concurrency, an existing table, both alarm targets,
+// per-tenant secrets and metrics), so that the resources behind each
+// Condition are checked too. cfn-lint runs the AWS::LanguageExtensions
+// expansion and the SAM transform itself.
 func TestCfnLint(t *testing.T) {
 	t.Parallel()
-	cases := map[string][]string{
-		"defaults": nil,
-		"every-option": {"--parameters",
-			"SyslogUrl=tls://relay.example.org:6514",
-			"Tenants=acme,globex-eu,t_3",
-			"SyslogTlsSecretArn=arn:aws:secretsmanager:us-east-1:123456789012:secret:wazuh-pull/syslog-tls-AbCdEf",
-			"SecretsKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-			"StateTableKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-			"SubnetIds=subnet-0123456789abcdef0,subnet-0123456789abcdef1",
-			"SecurityGroupIds=sg-0123456789abcdef0",
-			"ReservedConcurrency=9",
-			"ExistingStateTableName=wazuh-pull-retained",
-			"AlarmEmail=secops@example.org",
-			"AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:secops",
-		},
+	var tenants []string
+	for _, v := range registry.Vendors() {
+		tenants = append(tenants, gen.VendorID(v)+"Tenants=acme,globex-eu,t_3")
 	}
-	for name, extra := range cases {
+	withToy, err := gen.Template(vendorsUnderTest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	toyPath := filepath.Join(t.TempDir(), "with-toy.yaml")
+	if err := os.WriteFile(toyPath, withToy, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Each run costs seconds of CPU: the checked-in template with the
+	// defaults and with tcp in a VPC, and the one with the toy vendor
+	// (the registered vendors' resources are the same) with every option.
+	cases := map[string]struct {
+		path string
+		args []string
+	}{
+		"defaults":               {templatePath, nil},
+		"per-vendor-secrets-tcp": {templatePath, append([]string{"--parameters", "SyslogScheme=tcp", "SyslogAddress=10.0.1.20:514", "SecretLayout=vendor", "SubnetIds=subnet-0123456789abcdef0", "SecurityGroupIds=sg-0123456789abcdef0"}, tenants...)},
+		"toy-and-every-option":   {toyPath, append(append([]string{"--parameters"}, everyOption...), append(tenants, "ToyTenants=acme,t_3", "SecretLayout=tenant")...)},
+	}
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			reportFindings(t, cfnLint(t, templatePath, extra...))
+			reportFindings(t, cfnLint(t, c.path, c.args...))
 		})
 	}
 }

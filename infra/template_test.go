@@ -7,63 +7,107 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
+	"github.com/wazuh-pull/wazuh-pull/functions/registry"
+	"github.com/wazuh-pull/wazuh-pull/infra/gen"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets/awssm"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec/spectest"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
-// Logical ids the assertions rely on.
+// Logical ids of the shared resources the assertions rely on.
 const (
-	functionID       = "OnePasswordFunction"
-	functionRoleID   = "FunctionRole"
-	schedulerRoleID  = "SchedulerRole"
-	tableID          = "StateTable"
-	scheduleDLQID    = "ScheduleDeadLetterQueue"
-	failureQueueID   = "FunctionFailureQueue"
-	logGroupID       = "FunctionLogGroup"
-	functionReadme   = "../functions/onepassword/lambda/README.md"
-	makefilePath     = "../Makefile"
-	packagedZip      = "../dist/onepassword.zip"
-	tenantsParameter = "Tenants"
+	schedulerRoleID = "SchedulerRole"
+	tableID         = "StateTable"
+	scheduleDLQID   = "ScheduleDeadLetterQueue"
+	failureQueueID  = "FunctionFailureQueue"
+	makefilePath    = "../Makefile"
 )
 
-// testTenants stand in for the Tenants parameter when Fn::ForEach is
-// expanded: with '-' and '_', which logical ids cannot hold.
+// testTenants stand in for every vendor's tenants parameter when
+// Fn::ForEach is expanded: with '-' and '_', which logical ids cannot hold.
 var testTenants = []string{"acme", "globex-eu", "t_3"}
 
-// refused are the variables the function refuses in Lambda
-// (functions/onepassword/lambda/README.md): credentials and key material
-// belong in Secrets Manager.
-var refused = []string{
-	"OP_BEARER_TOKEN", "OP_TOKENS_FILE", "OP_SECRETS_FILE", "OP_BASE_URL",
-	"WAZUH_PULL_SYSLOG_CA", "WAZUH_PULL_SYSLOG_CERT", "WAZUH_PULL_SYSLOG_KEY",
+// vendorsUnderTest are the registered vendors and the toy vendor: the
+// toy proves that a descriptor alone gets a vendor its resources.
+func vendorsUnderTest() []spec.Descriptor {
+	return append(registry.Vendors(), spectest.Descriptor())
 }
 
-// fixture is the template with Fn::ForEach expanded for testTenants.
+// vendorIDs are a vendor's logical ids.
+type vendorIDs struct {
+	spec.Descriptor
+	id string
+}
+
+func ids(d spec.Descriptor) vendorIDs { return vendorIDs{d, gen.VendorID(d)} }
+func (v vendorIDs) function() string  { return v.id + "Function" }
+func (v vendorIDs) role() string      { return v.id + "Role" }
+func (v vendorIDs) logGroup() string  { return v.id + "LogGroup" }
+func (v vendorIDs) tenants() string   { return v.id + "Tenants" }
+func (v vendorIDs) enabled() string   { return v.id + "Enabled" }
+func (v vendorIDs) schedule(s spec.Stream) string {
+	if s.Schedule != "" {
+		return v.id + gen.StreamID(s.Name) + "Schedule"
+	}
+	return v.id + "Schedule"
+}
+
+// refused are the variables a vendor's function refuses in Lambda:
+// credentials and key material belong in Secrets Manager.
+func refused(d spec.Descriptor) []string {
+	return append(d.HostEnv(), "WAZUH_PULL_SYSLOG_CA", "WAZUH_PULL_SYSLOG_CERT", "WAZUH_PULL_SYSLOG_KEY")
+}
+
+// fixture is a template with Fn::ForEach expanded for testTenants.
 type fixture struct {
+	vendors   []vendorIDs
 	tmpl      map[string]any
 	params    map[string]any
 	resources map[string]any
 }
 
+// load generates the template for the registered vendors and the toy.
+// The checked-in template.yaml is the same generator's output for the
+// registered vendors (TestTemplateUpToDate), so what holds here holds
+// there.
 func load(t *testing.T) *fixture {
 	t.Helper()
-	tmpl := loadTemplate(t)
-	raw, ok := tmpl["Resources"].(map[string]any)
-	if !ok {
-		t.Fatal("template has no Resources mapping")
-	}
-	res, err := expandForEach(raw, map[string][]string{tenantsParameter: testTenants})
+	descs := vendorsUnderTest()
+	raw, err := gen.Template(descs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	params, _ := tmpl["Parameters"].(map[string]any)
-	return &fixture{tmpl: tmpl, params: params, resources: res}
+	return fixtureOf(t, raw, descs)
+}
+
+func fixtureOf(t *testing.T, raw []byte, descs []spec.Descriptor) *fixture {
+	t.Helper()
+	tmpl, err := parseTemplate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{tmpl: tmpl}
+	lists := map[string][]string{}
+	for _, d := range descs {
+		f.vendors = append(f.vendors, ids(d))
+		lists[ids(d).tenants()] = testTenants
+	}
+	resources, ok := tmpl["Resources"].(map[string]any)
+	if !ok {
+		t.Fatal("template has no Resources mapping")
+	}
+	if f.resources, err = expandForEach(resources, lists); err != nil {
+		t.Fatal(err)
+	}
+	f.params, _ = tmpl["Parameters"].(map[string]any)
+	return f
 }
 
 func (f *fixture) resource(t *testing.T, id, typ string) map[string]any {
@@ -127,97 +171,203 @@ func TestTransforms(t *testing.T) {
 	}
 }
 
+// TestTemplateUpToDate: the checked-in template is exactly what the
+// generator writes for the registered vendors.
+func TestTemplateUpToDate(t *testing.T) {
+	want, err := gen.Template(registry.Vendors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("infra/template.yaml is not what the generator writes for the registered vendors; regenerate it with:\n\tgo generate ./infra\n(or: go run ./infra/cmd/gentemplate -o infra/template.yaml)")
+	}
+}
+
+// TestEveryVendorIsDeployed: each vendor has its function, role, log
+// group, invocation config and alarms, all present only when its tenants
+// parameter is not empty; the toy vendor's come from its descriptor alone.
+func TestEveryVendorIsDeployed(t *testing.T) {
+	f := load(t)
+	if len(f.vendors) < 2 || f.vendors[len(f.vendors)-1].Name != "toy" {
+		t.Fatalf("vendors under test: %v", f.vendors)
+	}
+	conds, _ := f.tmpl["Conditions"].(map[string]any)
+	for _, v := range f.vendors {
+		for id, typ := range map[string]string{
+			v.function(): "AWS::Serverless::Function", v.role(): "AWS::IAM::Role", v.logGroup(): "AWS::Logs::LogGroup",
+			v.id + "EventInvokeConfig": "AWS::Lambda::EventInvokeConfig", v.id + "ErrorsAlarm": "AWS::CloudWatch::Alarm",
+			v.id + "ThrottlesAlarm": "AWS::CloudWatch::Alarm", v.id + "FailingStreamsAlarm": "AWS::CloudWatch::Alarm",
+			v.id + "NoEventsAlarm": "AWS::CloudWatch::Alarm", v.id + "LagAlarm": "AWS::CloudWatch::Alarm",
+			v.id + "StaleStreamsAlarm": "AWS::CloudWatch::Alarm", v.id + "RunsRule": "AWS::CloudWatch::InsightRule",
+		} {
+			f.resource(t, id, typ)
+		}
+		// The enabling condition: the tenants list is not empty.
+		want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Fn::Join": []any{"", map[string]any{"Ref": v.tenants()}}}, ""}}}}
+		if got, _ := json.Marshal(conds[v.enabled()]); string(got) != mustJSON(want) {
+			t.Errorf("condition %s = %s, want %s", v.enabled(), got, mustJSON(want))
+		}
+		for _, tenants := range []struct {
+			value string
+			on    bool
+		}{{"", false}, {"acme", true}, {"acme,globex", true}} {
+			if got := evalCondition(t, f, conds[v.enabled()], map[string]string{v.tenants(): tenants.value}); got != tenants.on {
+				t.Errorf("%s with %s=%q is %v", v.enabled(), v.tenants(), tenants.value, got)
+			}
+		}
+	}
+	// Every per-vendor resource carries its vendor's condition; the shared
+	// ones are never conditional on a vendor.
+	for id, r := range f.resources {
+		cond, _ := r.(map[string]any)["Condition"].(string)
+		var owner *vendorIDs
+		for i, v := range f.vendors {
+			if strings.HasPrefix(id, v.id) {
+				owner = &f.vendors[i]
+			}
+		}
+		switch {
+		case owner != nil && cond != owner.enabled():
+			t.Errorf("%s has condition %q, want %s", id, cond, owner.enabled())
+		case owner == nil && strings.HasSuffix(cond, "Enabled"):
+			t.Errorf("shared resource %s depends on %s", id, cond)
+		}
+	}
+	// The toy vendor: its beta stream has its own default schedule, with
+	// its own parameter and alarms, and its Lambda setting is a parameter.
+	if d, _ := f.paramDefault(t, "ToyBetaSchedule"); d != "rate(1 hour)" {
+		t.Errorf("ToyBetaSchedule default %q, want the descriptor's rate(1 hour)", d)
+	}
+	if d, _ := f.paramDefault(t, "ToyBetaStaleAlarmSeconds"); d != "7200" {
+		t.Errorf("ToyBetaStaleAlarmSeconds default %q, want two hours for an hourly stream", d)
+	}
+	for _, id := range []string{"ToyBetaLagAlarm", "ToyBetaStaleStreamsAlarm", "ToyLagAlarm", "ToyStaleStreamsAlarm"} {
+		f.resource(t, id, "AWS::CloudWatch::Alarm")
+	}
+	if d, _ := f.paramDefault(t, "ToyPageSize"); d != "10" {
+		t.Errorf("ToyPageSize default %q, want the setting's 10", d)
+	}
+	if desc := dig(t, f.params, "ToyPageSize", "Description"); !strings.Contains(desc.(string), "events per request") || !strings.Contains(desc.(string), "TOY_PAGE_SIZE") {
+		t.Errorf("ToyPageSize description %q lacks the setting's help", desc)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 func TestFunction(t *testing.T) {
 	f := load(t)
 	fns := f.ofType("AWS::Serverless::Function")
-	if len(fns) != 1 || len(f.ofType("AWS::Lambda::Function")) != 0 {
-		t.Fatalf("want exactly one function (a SAM function), got %d SAM and %d plain", len(fns), len(f.ofType("AWS::Lambda::Function")))
+	if len(fns) != len(f.vendors) || len(f.ofType("AWS::Lambda::Function")) != 0 {
+		t.Fatalf("want one SAM function per vendor (%d), got %d SAM and %d plain", len(f.vendors), len(fns), len(f.ofType("AWS::Lambda::Function")))
 	}
-	fn := f.resource(t, functionID, "AWS::Serverless::Function")
-	props := dig(t, fn, "Properties")
-	for key, want := range map[string]string{"Runtime": "provided.al2023", "Handler": "bootstrap", "CodeUri": packagedZip} {
-		if got := dig(t, props, key); got != want {
-			t.Errorf("%s = %v, want %s", key, got, want)
+	mk, err := os.ReadFile(makefilePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range f.vendors {
+		fn := f.resource(t, v.function(), "AWS::Serverless::Function")
+		props := dig(t, fn, "Properties")
+		packaged := "../dist/" + v.Command + ".zip"
+		for key, want := range map[string]string{"Runtime": "provided.al2023", "Handler": "bootstrap", "CodeUri": packaged} {
+			if got := dig(t, props, key); got != want {
+				t.Errorf("%s: %s = %v, want %s", v.Name, key, got, want)
+			}
+		}
+		if got := stringList(dig(t, props, "Architectures")); !slices.Equal(got, []string{"arm64"}) {
+			t.Errorf("%s: Architectures = %v, want [arm64]", v.Name, got)
+		}
+		if !isGetAtt(dig(t, props, "Role"), v.role(), "Arn") {
+			t.Errorf("%s: Role = %v, want its own least-privilege role", v.Name, props.(map[string]any)["Role"])
+		}
+		// SAM would attach managed policies (with wildcards) for these.
+		for _, key := range []string{"Policies", "Events", "EventInvokeConfig", "DeadLetterQueue"} {
+			if _, ok := lookup(props, key); ok {
+				t.Errorf("%s: function sets %s; the template wires these explicitly", v.Name, key)
+			}
+		}
+		if !isRef(dig(t, props, "MemorySize"), "MemorySize") || !isRef(dig(t, props, "Timeout"), "Timeout") {
+			t.Errorf("%s: MemorySize and Timeout must come from their parameters", v.Name)
+		}
+		// The zip is what `make package` builds: every functions/<command>/lambda.
+		if v.Name != "toy" {
+			if _, err := os.Stat("../functions/" + v.Command + "/lambda/main.go"); err != nil {
+				t.Errorf("%s: no functions/%s/lambda/main.go for make package to build %s", v.Name, v.Command, packaged)
+			}
+		}
+
+		// Structured logs in its own group with a retention; Lambda must
+		// not filter what the function writes (the EMF line has no "level"
+		// key and counts as INFO).
+		lc := dig(t, props, "LoggingConfig")
+		if dig(t, lc, "LogFormat") != "JSON" {
+			t.Errorf("%s: LoggingConfig.LogFormat must be JSON", v.Name)
+		}
+		if lvl := dig(t, lc, "ApplicationLogLevel"); lvl != "DEBUG" && lvl != "TRACE" {
+			t.Errorf("%s: ApplicationLogLevel = %v: above DEBUG Lambda drops debug logs, above INFO the EMF metrics", v.Name, lvl)
+		}
+		if !isRef(dig(t, lc, "LogGroup"), v.logGroup()) {
+			t.Errorf("%s: LoggingConfig.LogGroup must be its log group", v.Name)
+		}
+		lg := f.resource(t, v.logGroup(), "AWS::Logs::LogGroup")
+		if ret := f.resolve(t, dig(t, lg, "Properties", "RetentionInDays")); ret == "" || ret == nil {
+			t.Errorf("%s: the log group has no retention", v.Name)
+		}
+
+		// VPC placement only under its Condition.
+		cond, yes, no, ok := fnIf(dig(t, props, "VpcConfig"))
+		if !ok || cond != "UseVpc" || !isNoValue(no) {
+			t.Fatalf("%s: VpcConfig must be Fn::If [UseVpc, {...}, AWS::NoValue]", v.Name)
+		}
+		for _, key := range []string{"SubnetIds", "SecurityGroupIds"} {
+			if _, ok := lookup(yes, key); !ok {
+				t.Errorf("%s: VpcConfig lacks %s", v.Name, key)
+			}
+		}
+		if rc, ok := lookup(props, "ReservedConcurrentExecutions"); ok {
+			if c, _, no, ok := fnIf(rc); !ok || c != "HasReservedConcurrency" || !isNoValue(no) {
+				t.Errorf("%s: ReservedConcurrentExecutions must be optional (Fn::If with AWS::NoValue)", v.Name)
+			}
 		}
 	}
-	if got := stringList(dig(t, props, "Architectures")); !slices.Equal(got, []string{"arm64"}) {
-		t.Errorf("Architectures = %v, want [arm64]", got)
-	}
-	if !isGetAtt(dig(t, props, "Role"), functionRoleID, "Arn") {
-		t.Errorf("Role = %v, want the template's own least-privilege role", props.(map[string]any)["Role"])
-	}
-	// SAM would attach managed policies (with wildcards) for these.
-	for _, key := range []string{"Policies", "Events", "EventInvokeConfig", "DeadLetterQueue"} {
-		if _, ok := lookup(props, key); ok {
-			t.Errorf("function sets %s; the template wires these explicitly", key)
-		}
+	if !bytes.Contains(mk, []byte("-o dist/$$f.zip")) || !bytes.Contains(mk, []byte("$(wildcard functions/*/lambda/main.go)")) {
+		t.Errorf("the Makefile's package target no longer builds dist/<command>.zip for every functions/<command>/lambda; update CodeUri in infra/gen")
 	}
 
 	// Sane defaults, and the deadline margin well inside the timeout.
 	if d, _ := f.paramDefault(t, "MemorySize"); d != "256" {
 		t.Errorf("MemorySize default = %q, want 256", d)
 	}
-	timeout, _ := f.paramDefault(t, "Timeout")
-	if timeout != "300" {
-		t.Errorf("Timeout default = %q, want 300", timeout)
-	}
-	if !isRef(dig(t, props, "MemorySize"), "MemorySize") || !isRef(dig(t, props, "Timeout"), "Timeout") {
-		t.Error("MemorySize and Timeout must come from their parameters")
+	if d, _ := f.paramDefault(t, "Timeout"); d != "300" {
+		t.Errorf("Timeout default = %q, want 300", d)
 	}
 	marginRaw, _ := f.paramDefault(t, "DeadlineMargin")
 	margin, err := time.ParseDuration(marginRaw)
 	if err != nil || margin > lambdarun.MaxDeadlineMargin || margin*2 >= 300*time.Second {
 		t.Errorf("DeadlineMargin default %q: want a duration well under the timeout (%v)", marginRaw, err)
 	}
-
-	// The zip is what `make package` builds.
-	if _, err := os.Stat(makefilePath); err == nil {
-		mk, _ := os.ReadFile(makefilePath)
-		if !bytes.Contains(mk, []byte("-o dist/$$f.zip")) || !regexp.MustCompile(`(?m)^FUNCTIONS :=.*\bonepassword\b`).Match(mk) {
-			t.Errorf("the Makefile's package target no longer builds dist/onepassword.zip; update CodeUri (%s)", packagedZip)
-		}
-	}
-
-	// Structured logs in a group with a retention; Lambda must not filter
-	// what the function writes (the EMF line has no "level" key and
-	// counts as INFO).
-	lc := dig(t, props, "LoggingConfig")
-	if dig(t, lc, "LogFormat") != "JSON" {
-		t.Error("LoggingConfig.LogFormat must be JSON")
-	}
-	if lvl := dig(t, lc, "ApplicationLogLevel"); lvl != "DEBUG" && lvl != "TRACE" {
-		t.Errorf("ApplicationLogLevel = %v: above DEBUG Lambda drops debug logs, above INFO the EMF metrics", lvl)
-	}
-	if !isRef(dig(t, lc, "LogGroup"), logGroupID) {
-		t.Error("LoggingConfig.LogGroup must be the template's log group")
-	}
-	lg := f.resource(t, logGroupID, "AWS::Logs::LogGroup")
-	if ret := f.resolve(t, dig(t, lg, "Properties", "RetentionInDays")); ret == "" || ret == nil {
-		t.Error("the log group has no retention")
-	}
-
-	// VPC placement only under its Condition.
-	cond, yes, no, ok := fnIf(dig(t, props, "VpcConfig"))
-	if !ok || cond != "UseVpc" || !isNoValue(no) {
-		t.Fatalf("VpcConfig must be Fn::If [UseVpc, {...}, AWS::NoValue]")
-	}
-	for _, key := range []string{"SubnetIds", "SecurityGroupIds"} {
-		if _, ok := lookup(yes, key); !ok {
-			t.Errorf("VpcConfig lacks %s", key)
-		}
-	}
-	if rc, ok := lookup(props, "ReservedConcurrentExecutions"); ok {
-		if c, _, no, ok := fnIf(rc); !ok || c != "HasReservedConcurrency" || !isNoValue(no) {
-			t.Error("ReservedConcurrentExecutions must be optional (Fn::If with AWS::NoValue)")
-		}
-	}
 }
 
-// readmeVariables reads the Configuration table of the function's README:
-// variable name → default column.
-func readmeVariables(t *testing.T) map[string]string {
+// sharedVariables are the shared/lambdarun variables every function gets
+// (AWS_LAMBDA_LOG_LEVEL is Lambda's own).
+var sharedVariables = []string{lambdarun.EnvStateTable, lambdarun.EnvSecretPrefix, lambdarun.EnvSecretTTL, lambdarun.EnvSecretLayout,
+	lambdarun.EnvSyslogURL, lambdarun.EnvSyslogTLSSecret, lambdarun.EnvSyslogClientCert, lambdarun.EnvDeadlineMargin, lambdarun.EnvRateLimit,
+	lambdarun.EnvLogLevel, lambdarun.EnvMetricsNamespace, lambdarun.EnvTenantMetrics}
+
+// readmeVariables reads the Configuration table of a function's README:
+// variable name → default column; nil when the vendor has no README.
+func readmeVariables(t *testing.T, path string) map[string]string {
 	t.Helper()
-	raw, err := os.ReadFile(functionReadme)
+	raw, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,84 +386,114 @@ func readmeVariables(t *testing.T) map[string]string {
 		}
 	}
 	if len(vars) < 5 {
-		t.Fatalf("%s: found only %d variables in the Configuration table; has its layout changed?", functionReadme, len(vars))
+		t.Fatalf("%s: found only %d variables in the Configuration table; has its layout changed?", path, len(vars))
 	}
 	return vars
 }
 
 func TestEnvironment(t *testing.T) {
 	f := load(t)
-	vars, ok := dig(t, f.resources[functionID], "Properties", "Environment", "Variables").(map[string]any)
-	if !ok {
-		t.Fatal("Environment.Variables is not a mapping")
-	}
-	documented := readmeVariables(t)
-
-	// Every lambdarun variable is documented (the README is the contract
-	// the template follows), except the one Lambda sets itself.
-	for _, name := range []string{lambdarun.EnvStateTable, lambdarun.EnvSecretPrefix, lambdarun.EnvSecretTTL,
-		lambdarun.EnvSyslogURL, lambdarun.EnvSyslogTLSSecret, lambdarun.EnvDeadlineMargin, lambdarun.EnvRateLimit,
-		lambdarun.EnvLogLevel, lambdarun.EnvMetricsNamespace} {
-		if _, ok := documented[name]; !ok {
-			t.Errorf("%s (shared/lambdarun) is not in the function README's table", name)
-		}
-	}
-	for name, def := range documented {
-		v, ok := vars[name]
+	for _, v := range f.vendors {
+		vars, ok := dig(t, f.resources[v.function()], "Properties", "Environment", "Variables").(map[string]any)
 		if !ok {
-			t.Errorf("%s (README default %s) is not set", name, def)
-			continue
+			t.Fatalf("%s: Environment.Variables is not a mapping", v.Name)
 		}
-		cond, yes, no, isIf := fnIf(v)
-		switch {
-		case !isIf:
-		case def == "required":
-			if isNoValue(yes) || isNoValue(no) {
-				t.Errorf("%s is required but may be left out (Fn::If [%s, …] with AWS::NoValue)", name, cond)
+		// Exactly the shared variables, the lookback and the vendor's
+		// Lambda settings.
+		want := append(slices.Clone(sharedVariables), v.Env(spec.EnvLookback))
+		for _, s := range v.Settings {
+			if s.Lambda {
+				want = append(want, s.Env)
 			}
-		case isNoValue(yes) || !isNoValue(no):
+		}
+		var got []string
+		for name := range vars {
+			got = append(got, name)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: variables %v, want %v", v.Name, got, want)
+		}
+		for name, val := range vars {
+			cond, yes, no, isIf := fnIf(val)
 			// An optional variable is either set or absent, never empty,
 			// so the function's own default applies.
-			t.Errorf("%s: want Fn::If [%s, value, AWS::NoValue]", name, cond)
+			if isIf && (isNoValue(yes) || !isNoValue(no)) && name != lambdarun.EnvStateTable {
+				t.Errorf("%s: %s: want Fn::If [%s, value, AWS::NoValue]", v.Name, name, cond)
+			}
 		}
-		// A variable fed from a parameter has the README's default.
-		if want, ok := strings.CutPrefix(def, "`"); ok && strings.HasSuffix(want, "`") && strings.Count(def, "`") == 2 {
-			want = strings.TrimSuffix(want, "`")
-			param, isRef := refName(v)
-			if !isRef {
-				t.Errorf("%s = %v, want a parameter defaulting to %s", name, v, want)
+		// Specific wiring.
+		if cond, yes, no, ok := fnIf(vars[lambdarun.EnvStateTable]); !ok || cond != "CreateStateTable" || !isRef(yes, tableID) || !isRef(no, "ExistingStateTableName") {
+			t.Errorf("%s: %s = %v, want the template's table or the existing one", v.Name, lambdarun.EnvStateTable, vars[lambdarun.EnvStateTable])
+		}
+		if s, _ := subString(vars[lambdarun.EnvSyslogURL]); s != "${SyslogScheme}://${SyslogAddress}" {
+			t.Errorf("%s: %s = %v, want <SyslogScheme>://<SyslogAddress>", v.Name, lambdarun.EnvSyslogURL, vars[lambdarun.EnvSyslogURL])
+		}
+		if cond, _, _, ok := fnIf(vars[lambdarun.EnvSyslogTLSSecret]); !ok || cond != "HasTlsSecret" {
+			t.Errorf("%s: %s must be set only when the TLS secret parameter is given", v.Name, lambdarun.EnvSyslogTLSSecret)
+		}
+		if cond, yes, _, ok := fnIf(vars[lambdarun.EnvSyslogClientCert]); !ok || cond != "UseTls" || yes != "required" {
+			t.Errorf("%s: %s = %v, want required whenever the scheme is tls", v.Name, lambdarun.EnvSyslogClientCert, vars[lambdarun.EnvSyslogClientCert])
+		}
+		if !isRef(vars[lambdarun.EnvRateLimit], v.id+"RateLimit") || !isRef(vars[v.Env(spec.EnvLookback)], v.id+"LookbackHours") {
+			t.Errorf("%s: rate limit and lookback must come from the vendor's own parameters", v.Name)
+		}
+		// The vendor's numbers are the function's own defaults.
+		if d, _ := f.paramDefault(t, v.id+"LookbackHours"); d != strconv.FormatFloat(v.Lookback.Default.Hours(), 'f', -1, 64) {
+			t.Errorf("%s: lookback default %s, the descriptor's is %v", v.Name, d, v.Lookback.Default)
+		}
+		cfg, err := lambdarun.LoadConfig(v.Descriptor, func(k string) string {
+			return map[string]string{lambdarun.EnvStateTable: "wazuh-pull-state", lambdarun.EnvSyslogURL: "tcp://10.0.0.1:514"}[k]
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rate, _ := f.paramDefault(t, v.id+"RateLimit")
+		if r, _ := strconv.ParseFloat(rate, 64); r > cfg.RateLimit || r < cfg.RateLimit-0.01 {
+			t.Errorf("%s: rate limit default %s, the function's is %v (the template may only round down)", v.Name, rate, cfg.RateLimit)
+		}
+
+		// The function's README, where there is one, documents exactly
+		// these variables with the template's defaults; the common
+		// (WAZUH_PULL_*) ones may be documented once, in the 1Password
+		// function's README, which the others point to.
+		documented := readmeVariables(t, "../functions/"+v.Command+"/lambda/README.md")
+		if documented == nil && v.Name != "toy" {
+			t.Errorf("%s: no functions/%s/lambda/README.md", v.Name, v.Command)
+		}
+		common := readmeVariables(t, "../functions/onepassword/lambda/README.md")
+		for name, def := range documented {
+			val, ok := vars[name]
+			if !ok {
+				t.Errorf("%s: %s (README default %s) is not set", v.Name, name, def)
 				continue
 			}
-			if got, _ := f.paramDefault(t, param); got != want {
-				t.Errorf("%s: parameter %s defaults to %q, the README says %q", name, param, got, want)
+			if want, ok := strings.CutPrefix(def, "`"); ok && strings.HasSuffix(want, "`") && strings.Count(def, "`") == 2 {
+				if param, isRef := refName(val); isRef {
+					if got, _ := f.paramDefault(t, param); got != strings.TrimSuffix(want, "`") {
+						t.Errorf("%s: %s: parameter %s defaults to %q, the README says %s", v.Name, name, param, got, def)
+					}
+				}
 			}
 		}
-	}
-	for name := range vars {
-		if _, ok := documented[name]; !ok {
-			t.Errorf("%s is set but not documented in %s", name, functionReadme)
+		for name := range vars {
+			_, own := documented[name]
+			_, shared := common[name]
+			if documented != nil && !own && !(strings.HasPrefix(name, "WAZUH_PULL_") && shared) {
+				t.Errorf("%s: %s is set but not documented in its README", v.Name, name)
+			}
 		}
-	}
-	// Specific wiring of the two required ones.
-	if cond, yes, no, ok := fnIf(vars[lambdarun.EnvStateTable]); !ok || cond != "CreateStateTable" || !isRef(yes, tableID) || !isRef(no, "ExistingStateTableName") {
-		t.Errorf("%s = %v, want the template's table or the existing one", lambdarun.EnvStateTable, vars[lambdarun.EnvStateTable])
-	}
-	if !isRef(vars[lambdarun.EnvSyslogURL], "SyslogUrl") {
-		t.Errorf("%s must be the SyslogUrl parameter", lambdarun.EnvSyslogURL)
-	}
-	if d, has := f.paramDefault(t, "SyslogUrl"); has {
-		t.Errorf("SyslogUrl has a default (%q); the destination must be given", d)
-	}
-	if cond, _, _, ok := fnIf(vars[lambdarun.EnvSyslogTLSSecret]); !ok || cond != "HasTlsSecret" {
-		t.Errorf("%s must be set only when the TLS secret parameter is given", lambdarun.EnvSyslogTLSSecret)
 	}
 
 	// The refused variables appear nowhere in the template (comments aside),
 	// and nothing looks like key material.
 	walkStrings(f.tmpl, func(s string) {
-		for _, r := range refused {
-			if strings.Contains(s, r) {
-				t.Errorf("template mentions %s (%q): the function refuses it in Lambda", r, s)
+		for _, v := range f.vendors {
+			for _, r := range refused(v.Descriptor) {
+				if strings.Contains(s, r) {
+					t.Errorf("template mentions %s (%q): the function refuses it in Lambda", r, s)
+				}
 			}
 		}
 		if strings.Contains(s, "-----BEGIN") {
@@ -334,22 +514,55 @@ func TestParameters(t *testing.T) {
 		}
 		return regexp.MustCompile(s)
 	}
-	if typ := dig(t, f.params, tenantsParameter, "Type"); typ != "CommaDelimitedList" {
-		t.Errorf("Tenants is a %v, want CommaDelimitedList", typ)
-	}
-	tenant := pattern(tenantsParameter)
-	for _, name := range []string{"acme", "globex-eu", "t_3", "A", strings.Repeat("x", 64), strings.Repeat("x", 65), "", "a b", "a/b", "a.b", "ü", " acme"} {
-		if got, want := tenant.MatchString(name), state.ValidateName(name) == nil; got != want {
-			t.Errorf("Tenants pattern accepts %q: %v, the function: %v", name, got, want)
+	for _, v := range f.vendors {
+		if typ := dig(t, f.params, v.tenants(), "Type"); typ != "CommaDelimitedList" {
+			t.Errorf("%s is a %v, want CommaDelimitedList", v.tenants(), typ)
+		}
+		if d, has := f.paramDefault(t, v.tenants()); !has || d != "" {
+			t.Errorf("%s defaults to %q; empty leaves the vendor out", v.tenants(), d)
+		}
+		tenant := pattern(v.tenants())
+		for _, name := range []string{"acme", "globex-eu", "t_3", "A", strings.Repeat("x", 64), strings.Repeat("x", 65), "a b", "a/b", "a.b", "ü", " acme"} {
+			if got, want := tenant.MatchString(name), state.ValidateName(name) == nil; got != want {
+				t.Errorf("%s pattern accepts %q: %v, the function: %v", v.tenants(), name, got, want)
+			}
+		}
+		// "" is the empty list; among names, the Rules refuse it.
+		if !tenant.MatchString("") {
+			t.Errorf("%s pattern refuses the empty default", v.tenants())
+		}
+		for _, s := range v.Streams {
+			d, _ := f.paramDefault(t, v.schedule(s))
+			want := s.Schedule
+			if want == "" {
+				want = gen.DefaultSchedule
+			}
+			if d != want || !pattern(v.schedule(s)).MatchString(d) {
+				t.Errorf("%s: stream %s schedule %s defaults to %q, want %q", v.Name, s.Name, v.schedule(s), d, want)
+			}
+		}
+		// Secrets are referenced, never passed: no parameter is meant for
+		// one (the vendor's own name aside: "Onepassword…").
+		secretish := regexp.MustCompile(`(?i)token|password|passphrase|private|pem|apikey|api_key`)
+		for name := range f.params {
+			if rest, ok := strings.CutPrefix(name, v.id); ok && secretish.MatchString(rest) {
+				t.Errorf("parameter %s looks like it carries a secret; reference a Secrets Manager secret instead", name)
+			}
 		}
 	}
-	url := pattern("SyslogUrl")
+	if got := stringList(dig(t, f.params, "SyslogScheme", "AllowedValues")); !slices.Equal(got, []string{"tls", "tcp"}) {
+		t.Errorf("SyslogScheme allows %v, want tls and tcp (udp cannot confirm delivery)", got)
+	}
+	if d, has := f.paramDefault(t, "SyslogAddress"); has {
+		t.Errorf("SyslogAddress has a default (%q); the destination must be given", d)
+	}
+	addr := pattern("SyslogAddress")
 	for in, want := range map[string]bool{
-		"tls://relay.example.org:6514": true, "tcp://10.0.1.20:514": true, "tls://[fd00::1]:6514": true,
-		"udp://relay:514": false, "tls://user:pw@relay:6514": false, "tls://relay:6514/x": false, "": false, "relay:6514": false,
+		"relay.example.org:6515": true, "10.0.1.20:514": true, "[fd00::1]:6515": true,
+		"tls://relay:6514": false, "user:pw@relay:6514": false, "relay:6514/x": false, "": false, "relay": false,
 	} {
-		if got := url.MatchString(in); got != want {
-			t.Errorf("SyslogUrl pattern on %q = %v, want %v", in, got, want)
+		if got := addr.MatchString(in); got != want {
+			t.Errorf("SyslogAddress pattern on %q = %v, want %v", in, got, want)
 		}
 	}
 	tls := pattern("SyslogTlsSecretArn")
@@ -370,18 +583,21 @@ func TestParameters(t *testing.T) {
 	if d, _ := f.paramDefault(t, "SecretPrefix"); d != awssm.DefaultPrefix {
 		t.Errorf("SecretPrefix default %q, the function's is %q", d, awssm.DefaultPrefix)
 	}
+	var layouts []string
+	for _, l := range awssm.Layouts() {
+		layouts = append(layouts, string(l))
+	}
+	if got := stringList(dig(t, f.params, "SecretLayout", "AllowedValues")); !slices.Equal(got, layouts) {
+		t.Errorf("SecretLayout allows %v, the function %v", got, layouts)
+	}
+	if d, _ := f.paramDefault(t, "SecretLayout"); d != string(awssm.LayoutTenantVendor) {
+		t.Errorf("SecretLayout default %q", d)
+	}
 	if d, _ := f.paramDefault(t, "MetricsNamespace"); d != lambdarun.DefaultMetricsNamespace {
 		t.Errorf("MetricsNamespace default %q, the function's is %q", d, lambdarun.DefaultMetricsNamespace)
 	}
-	if d, _ := f.paramDefault(t, "ScheduleExpression"); d != "rate(5 minutes)" {
-		t.Errorf("ScheduleExpression default %q, want rate(5 minutes)", d)
-	}
-	// Secrets are referenced, never passed: no parameter is meant for one.
-	secretish := regexp.MustCompile(`(?i)token|password|passphrase|private|pem|apikey|api_key`)
-	for name := range f.params {
-		if secretish.MatchString(name) {
-			t.Errorf("parameter %s looks like it carries a secret; reference a Secrets Manager secret instead", name)
-		}
+	if d, _ := f.paramDefault(t, "TenantMetrics"); d != "false" {
+		t.Errorf("TenantMetrics default %q: per-tenant metrics are opt-in", d)
 	}
 }
 
@@ -438,11 +654,34 @@ func roleStatements(t *testing.T, role map[string]any) []statement {
 
 func actions(s statement) []string { return stringList(s.m["Action"]) }
 
-func resources(s statement) []any {
-	if l, ok := s.m["Resource"].([]any); ok {
-		return l
+// resources returns a statement's resources, each with the conditions of
+// the Fn::If branches that lead to it.
+func resources(s statement) []conditional {
+	var out []conditional
+	var walk func(v any, conds []string)
+	walk = func(v any, conds []string) {
+		if l, ok := v.([]any); ok {
+			for _, e := range l {
+				walk(e, conds)
+			}
+			return
+		}
+		if cond, yes, no, ok := fnIf(v); ok {
+			walk(yes, append(slices.Clone(conds), cond))
+			walk(no, append(slices.Clone(conds), "!"+cond))
+			return
+		}
+		if !isNoValue(v) {
+			out = append(out, conditional{v, conds})
+		}
 	}
-	return []any{s.m["Resource"]}
+	walk(s.m["Resource"], nil)
+	return out
+}
+
+type conditional struct {
+	v     any
+	conds []string
 }
 
 // TestIAMNoWildcards covers every policy in the template: explicit actions
@@ -450,12 +689,12 @@ func resources(s statement) []any {
 func TestIAMNoWildcards(t *testing.T) {
 	f := load(t)
 	roles := f.ofType("AWS::IAM::Role")
-	if len(roles) != 2 {
-		t.Errorf("want 2 roles (function, scheduler), got %d", len(roles))
+	if len(roles) != 1+len(f.vendors) {
+		t.Errorf("want %d roles (one per function, the scheduler's), got %d", 1+len(f.vendors), len(roles))
 	}
-	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::AccessKey"} {
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy", "AWS::IAM::User", "AWS::IAM::AccessKey"} {
 		if n := len(f.ofType(typ)); n != 0 {
-			t.Errorf("template has %d %s; keep permissions in the two roles", n, typ)
+			t.Errorf("template has %d %s; keep permissions in the roles", n, typ)
 		}
 	}
 	for id, role := range roles {
@@ -478,7 +717,7 @@ func TestIAMNoWildcards(t *testing.T) {
 				}
 			}
 			for _, r := range resources(s) {
-				if r == "*" && !slices.Contains(s.conds, "UseVpc") {
+				if r.v == "*" && !slices.Contains(s.conds, "UseVpc") {
 					t.Errorf("%s: statement %v allows Resource \"*\" outside the VPC condition", id, s.m["Sid"])
 				}
 			}
@@ -486,9 +725,23 @@ func TestIAMNoWildcards(t *testing.T) {
 	}
 }
 
+// arnOf fills an ARN pattern's pseudo parameters and prefix.
+var arnOf = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "us-east-1", "${AWS::AccountId}", "123456789012", "${SecretPrefix}", awssm.DefaultPrefix).Replace
+
+func secretARN(layout awssm.Layout, vendor, tenant string) string {
+	id, _ := layout.Locate(awssm.DefaultPrefix, vendor, tenant)
+	return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + id + "-AbCdEf"
+}
+
 func TestFunctionRole(t *testing.T) {
 	f := load(t)
-	role := f.resource(t, functionRoleID, "AWS::IAM::Role")
+	for _, v := range f.vendors {
+		t.Run(v.Name, func(t *testing.T) { testFunctionRole(t, f, v) })
+	}
+}
+
+func testFunctionRole(t *testing.T, f *fixture, v vendorIDs) {
+	role := f.resource(t, v.role(), "AWS::IAM::Role")
 	trust := statements(t, dig(t, role, "Properties", "AssumeRolePolicyDocument", "Statement"), nil)
 	if len(trust) != 1 || dig(t, trust[0].m, "Principal", "Service") != "lambda.amazonaws.com" {
 		t.Errorf("function role trust = %v, want lambda.amazonaws.com only", trust)
@@ -498,8 +751,6 @@ func TestFunctionRole(t *testing.T) {
 		"logs:CreateLogStream":           "",
 		"logs:PutLogEvents":              "",
 		"secretsmanager:GetSecretValue":  "",
-		"dynamodb:GetItem":               "",
-		"dynamodb:UpdateItem":            "",
 		"sqs:SendMessage":                "",
 		"kms:Decrypt":                    "HasSecretsKmsKey|HasStateTableKmsKey",
 		"kms:Encrypt":                    "HasStateTableKmsKey",
@@ -512,9 +763,11 @@ func TestFunctionRole(t *testing.T) {
 		"ec2:AssignPrivateIpAddresses":   "UseVpc",
 		"ec2:UnassignPrivateIpAddresses": "UseVpc",
 	}
-	sts := roleStatements(t, role)
+	for _, a := range gen.StateActions {
+		allowed[a] = ""
+	}
 	var dynamo, secrets []statement
-	for _, s := range sts {
+	for _, s := range roleStatements(t, role) {
 		for _, a := range actions(s) {
 			need, ok := allowed[a]
 			if !ok {
@@ -531,83 +784,92 @@ func TestFunctionRole(t *testing.T) {
 				secrets = append(secrets, s)
 			case strings.HasPrefix(a, "logs:"):
 				for _, r := range resources(s) {
-					if !isGetAtt(r, logGroupID, "Arn") {
-						t.Errorf("%s on %v, want the function's log group only", a, r)
+					if !isGetAtt(r.v, v.logGroup(), "Arn") {
+						t.Errorf("%s on %v, want its own log group only", a, r.v)
 					}
 				}
 			case a == "sqs:SendMessage":
 				for _, r := range resources(s) {
-					if !isGetAtt(r, failureQueueID, "Arn") {
-						t.Errorf("%s on %v, want the failure queue only", a, r)
+					if !isGetAtt(r.v, failureQueueID, "Arn") {
+						t.Errorf("%s on %v, want the failure queue only", a, r.v)
 					}
 				}
 			}
 		}
 	}
 
-	// Secrets: this vendor's tenants under the prefix, and the TLS secret.
-	wantSecret := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretPrefix}/" + onepassword.Vendor + "/*"
-	var sawPrefix, sawTLS bool
+	// Secrets: in each layout, the patterns grant what the function asks
+	// for and no other vendor's secret; the TLS secret when given.
+	byLayout := map[awssm.Layout]string{}
+	var sawTLS bool
 	for _, s := range secrets {
 		for _, r := range resources(s) {
-			sub, isSub := subString(r)
+			sub, isSub := subString(r.v)
 			switch {
-			case isSub && sub == wantSecret && len(s.conds) == 0:
-				sawPrefix = true
-			case isRef(r, "SyslogTlsSecretArn") && slices.Equal(s.conds, []string{"HasTlsSecret"}):
+			case isRef(r.v, "SyslogTlsSecretArn") && slices.Equal(s.conds, []string{"HasTlsSecret"}):
 				sawTLS = true
+			case isSub && slices.Equal(r.conds, []string{"SecretsPerTenantAndVendor"}):
+				byLayout[awssm.LayoutTenantVendor] = arnOf(sub)
+			case isSub && slices.Equal(r.conds, []string{"!SecretsPerTenantAndVendor", "SecretsPerTenant"}):
+				byLayout[awssm.LayoutTenant] = arnOf(sub)
+			case isSub && slices.Equal(r.conds, []string{"!SecretsPerTenantAndVendor", "!SecretsPerTenant"}):
+				byLayout[awssm.LayoutVendor] = arnOf(sub)
 			default:
-				t.Errorf("secretsmanager:GetSecretValue on %v (conditions %v): want only %s and the TLS secret", r, s.conds, wantSecret)
+				t.Errorf("secretsmanager:GetSecretValue on %v (conditions %v %v): want only the layouts' patterns and the TLS secret", r.v, s.conds, r.conds)
 			}
 		}
 	}
-	if !sawPrefix || !sawTLS {
-		t.Errorf("GetSecretValue: prefix statement %v, TLS statement %v; want both", sawPrefix, sawTLS)
+	if !sawTLS || len(byLayout) != 3 {
+		t.Errorf("GetSecretValue: TLS statement %v, layouts %v; want the TLS secret and all three layouts", sawTLS, byLayout)
 	}
-	// What the function will ask for matches; another vendor's does not.
-	arn := strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "us-east-1", "${AWS::AccountId}", "123456789012", "${SecretPrefix}", awssm.DefaultPrefix).Replace(wantSecret)
-	secretARN := func(vendor, tenant string) string {
-		return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + awssm.SecretID(awssm.DefaultPrefix, vendor, tenant) + "-AbCdEf"
-	}
-	for _, tenant := range testTenants {
-		if !globMatch(arn, secretARN(onepassword.Vendor, tenant)) {
-			t.Errorf("%s does not grant %s", arn, secretARN(onepassword.Vendor, tenant))
-		}
-		if globMatch(arn, secretARN("proofpoint", tenant)) {
-			t.Errorf("%s grants another vendor's secret %s", arn, secretARN("proofpoint", tenant))
+	other := "othervendor"
+	for layout, pattern := range byLayout {
+		for _, tenant := range testTenants {
+			if own := secretARN(layout, v.Name, tenant); !globMatch(pattern, own) {
+				t.Errorf("layout %s: %s does not grant %s", layout, pattern, own)
+			}
+			// The per-tenant layout shares each secret between vendors by
+			// design; the others never grant another vendor's secret.
+			if layout != awssm.LayoutTenant && globMatch(pattern, secretARN(layout, other, tenant)) {
+				t.Errorf("layout %s: %s grants another vendor's %s", layout, pattern, secretARN(layout, other, tenant))
+			}
+			if globMatch(pattern, secretARN(awssm.LayoutTenantVendor, other, tenant)) || globMatch(pattern, secretARN(awssm.LayoutVendor, other, tenant)) {
+				t.Errorf("layout %s: %s grants another vendor's secrets", layout, pattern)
+			}
 		}
 	}
 
-	// DynamoDB: GetItem and UpdateItem on the table, own partition keys only.
+	// DynamoDB: the store's actions on the table, own partition keys only.
 	if len(dynamo) == 0 {
 		t.Fatal("function role has no DynamoDB statement")
 	}
 	for _, s := range dynamo {
 		acts := actions(s)
-		slices.Sort(acts)
-		if !slices.Equal(acts, []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}) {
-			t.Errorf("DynamoDB actions %v, want exactly GetItem and UpdateItem", acts)
+		if !slices.Equal(acts, gen.StateActions) {
+			t.Errorf("DynamoDB actions %v, want gen.StateActions %v", acts, gen.StateActions)
 		}
 		for _, r := range resources(s) {
-			cond, yes, no, ok := fnIf(r)
-			sub, _ := subString(no)
-			if !ok || cond != "CreateStateTable" || !isGetAtt(yes, tableID, "Arn") || !strings.HasSuffix(sub, ":table/${ExistingStateTableName}") {
-				t.Errorf("DynamoDB resource %v, want the state table only", r)
+			sub, _ := subString(r.v)
+			switch {
+			case isGetAtt(r.v, tableID, "Arn") && slices.Equal(r.conds, []string{"CreateStateTable"}):
+			case strings.HasSuffix(sub, ":table/${ExistingStateTableName}") && slices.Equal(r.conds, []string{"!CreateStateTable"}):
+			default:
+				t.Errorf("DynamoDB resource %v, want the state table only", r.v)
 			}
 		}
 		keys := stringList(dig(t, s.m, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys"))
-		want := "*/" + onepassword.Vendor + "/*"
+		want := "*/" + v.Name + "/*"
 		if !slices.Equal(keys, []string{want}) {
 			t.Errorf("dynamodb:LeadingKeys = %v, want [%s]", keys, want)
 		}
 		if c := s.m["Condition"].(map[string]any); len(c) != 1 {
 			t.Errorf("DynamoDB Condition has %d operators, want only ForAllValues:StringLike", len(c))
 		}
-		for _, stream := range onepassword.StreamNames() {
-			own := state.Key{Tenant: "globex-eu", Vendor: onepassword.Vendor, Stream: stream}.String()
-			other := state.Key{Tenant: "globex-eu", Vendor: "cortexxdr", Stream: stream}.String()
-			if !globMatch(want, own) || globMatch(want, other) {
-				t.Errorf("LeadingKeys %s: own key %s matches %v, other vendor's %s matches %v", want, own, globMatch(want, own), other, globMatch(want, other))
+		for _, stream := range v.StreamNames() {
+			own := state.Key{Tenant: "globex-eu", Vendor: v.Name, Stream: stream}.String()
+			theirs := state.Key{Tenant: "globex-eu", Vendor: other, Stream: stream}.String()
+			if !globMatch(want, own) || globMatch(want, theirs) {
+				t.Errorf("LeadingKeys %s: own key %s matches %v, other vendor's %s matches %v", want, own, globMatch(want, own), theirs, globMatch(want, theirs))
 			}
 		}
 	}
@@ -627,40 +889,56 @@ func TestSchedulerRole(t *testing.T) {
 			t.Errorf("scheduler trust: aws:SourceArn %v, want the schedule group's ARN", v)
 		}
 	}
-	var invoke, dlq bool
+	invoke := map[string]bool{}
+	var dlq bool
 	for _, s := range roleStatements(t, role) {
 		for _, a := range actions(s) {
 			for _, r := range resources(s) {
+				fn, _ := r.v.(map[string]any)["Fn::GetAtt"].([]any)
 				switch {
-				case a == "lambda:InvokeFunction" && isGetAtt(r, functionID, "Arn"):
-					invoke = true
-				case a == "sqs:SendMessage" && isGetAtt(r, scheduleDLQID, "Arn"):
+				case a == "lambda:InvokeFunction" && len(fn) == 2 && fn[1] == "Arn" && len(r.conds) == 1 && r.conds[0] == strings.TrimSuffix(fn[0].(string), "Function")+"Enabled":
+					invoke[fn[0].(string)] = true
+				case a == "sqs:SendMessage" && isGetAtt(r.v, scheduleDLQID, "Arn"):
 					dlq = true
 				default:
-					t.Errorf("scheduler role allows %s on %v; want only lambda:InvokeFunction on the function and sqs:SendMessage on its DLQ", a, r)
+					t.Errorf("scheduler role allows %s on %v (%v); want only lambda:InvokeFunction on the deployed functions and sqs:SendMessage on its DLQ", a, r.v, r.conds)
 				}
 			}
 		}
 	}
-	if !invoke || !dlq {
-		t.Errorf("scheduler role: invoke %v, DLQ %v; want both", invoke, dlq)
+	for _, v := range f.vendors {
+		if !invoke[v.function()] {
+			t.Errorf("scheduler role may not invoke %s", v.function())
+		}
+	}
+	if !dlq || len(invoke) != len(f.vendors) {
+		t.Errorf("scheduler role: invoke %v, DLQ %v", invoke, dlq)
 	}
 }
 
 func TestSchedules(t *testing.T) {
 	f := load(t)
 	schedules := f.ofType("AWS::Scheduler::Schedule")
-	streams := onepassword.StreamNames()
-	if want := len(testTenants) * len(streams); len(schedules) != want {
-		t.Fatalf("%d tenants x %d streams expand to %d schedules, want %d", len(testTenants), len(streams), len(schedules), want)
+	want := 0
+	for _, v := range f.vendors {
+		want += len(testTenants) * len(v.Streams)
 	}
-	type pair struct{ tenant, stream string }
-	seen := map[pair]bool{}
+	if len(schedules) != want {
+		t.Fatalf("%d tenants expand to %d schedules, want %d (one per tenant and stream of each vendor)", len(testTenants), len(schedules), want)
+	}
+	type key struct{ vendor, tenant, stream string }
+	seen := map[key]bool{}
 	for id, s := range schedules {
 		props := dig(t, s, "Properties")
 		target := dig(t, props, "Target")
-		if !isGetAtt(dig(t, target, "Arn"), functionID, "Arn") {
-			t.Errorf("%s targets %v, want the function", id, dig(t, target, "Arn"))
+		var v *vendorIDs
+		for i := range f.vendors {
+			if isGetAtt(dig(t, target, "Arn"), f.vendors[i].function(), "Arn") {
+				v = &f.vendors[i]
+			}
+		}
+		if v == nil {
+			t.Fatalf("%s targets %v, want a vendor's function", id, dig(t, target, "Arn"))
 		}
 		if !isGetAtt(dig(t, target, "RoleArn"), schedulerRoleID, "Arn") {
 			t.Errorf("%s runs with %v, want the scheduler role", id, dig(t, target, "RoleArn"))
@@ -668,11 +946,7 @@ func TestSchedules(t *testing.T) {
 		// The exact payload lambdarun.DecodeInput accepts, and nothing else.
 		raw, ok := subString(dig(t, target, "Input"))
 		if !ok {
-			if s, isStr := dig(t, target, "Input").(string); isStr {
-				raw = s
-			} else {
-				t.Fatalf("%s: Input is %v, want a JSON string", id, dig(t, target, "Input"))
-			}
+			t.Fatalf("%s: Input is %v, want a Fn::Sub JSON string", id, dig(t, target, "Input"))
 		}
 		if strings.Contains(raw, "${") {
 			t.Errorf("%s: Input %s keeps an unresolved substitution", id, raw)
@@ -686,14 +960,15 @@ func TestSchedules(t *testing.T) {
 			t.Errorf("%s: the function refuses Input %s: %v", id, raw, err)
 			continue
 		}
-		if !slices.Contains(testTenants, in.Tenant) || !slices.Contains(streams, in.Stream) {
-			t.Errorf("%s: Input %s names an unknown tenant or stream", id, raw)
+		if err := in.Validate(&v.Descriptor); err != nil || !slices.Contains(testTenants, in.Tenant) {
+			t.Errorf("%s: Input %s: %v", id, raw, err)
+			continue
 		}
-		p := pair{in.Tenant, in.Stream}
-		if seen[p] {
-			t.Errorf("two schedules for %v", p)
+		k := key{v.Name, in.Tenant, in.Stream}
+		if seen[k] {
+			t.Errorf("two schedules for %v", k)
 		}
-		seen[p] = true
+		seen[k] = true
 
 		if !isRef(dig(t, props, "GroupName"), "ScheduleGroup") {
 			t.Errorf("%s: GroupName must be the template's schedule group (the scheduler role trusts only it)", id)
@@ -701,22 +976,28 @@ func TestSchedules(t *testing.T) {
 		if mode := dig(t, props, "FlexibleTimeWindow", "Mode"); mode != "OFF" {
 			t.Errorf("%s: FlexibleTimeWindow.Mode = %v, want OFF", id, mode)
 		}
-		if expr := f.resolve(t, dig(t, props, "ScheduleExpression")); expr != "rate(5 minutes)" {
-			t.Errorf("%s: schedule %v, want the ScheduleExpression parameter (rate(5 minutes))", id, expr)
+		st, _ := v.Stream(in.Stream)
+		if !isRef(dig(t, props, "ScheduleExpression"), v.schedule(st)) {
+			t.Errorf("%s: schedule %v, want the parameter %s", id, dig(t, props, "ScheduleExpression"), v.schedule(st))
 		}
-		for _, key := range []string{"MaximumRetryAttempts", "MaximumEventAgeInSeconds"} {
-			if _, ok := lookup(target, "RetryPolicy", key); !ok {
-				t.Errorf("%s: Target.RetryPolicy.%s is not set", id, key)
+		if !isRef(dig(t, props, "State"), "ScheduleState") {
+			t.Errorf("%s: State must be the ScheduleState parameter", id)
+		}
+		for _, k := range []string{"MaximumRetryAttempts", "MaximumEventAgeInSeconds"} {
+			if _, ok := lookup(target, "RetryPolicy", k); !ok {
+				t.Errorf("%s: Target.RetryPolicy.%s is not set", id, k)
 			}
 		}
 		if !isGetAtt(dig(t, target, "DeadLetterConfig", "Arn"), scheduleDLQID, "Arn") {
 			t.Errorf("%s: Target.DeadLetterConfig.Arn must be the schedule DLQ", id)
 		}
 	}
-	for _, tenant := range testTenants {
-		for _, stream := range streams {
-			if !seen[pair{tenant, stream}] {
-				t.Errorf("no schedule for tenant %s stream %s", tenant, stream)
+	for _, v := range f.vendors {
+		for _, tenant := range testTenants {
+			for _, stream := range v.StreamNames() {
+				if !seen[key{v.Name, tenant, stream}] {
+					t.Errorf("no schedule for %s tenant %s stream %s", v.Name, tenant, stream)
+				}
 			}
 		}
 	}
@@ -725,21 +1006,22 @@ func TestSchedules(t *testing.T) {
 func TestAsyncInvokeConfig(t *testing.T) {
 	f := load(t)
 	cfgs := f.ofType("AWS::Lambda::EventInvokeConfig")
-	if len(cfgs) != 1 {
-		t.Fatalf("want one EventInvokeConfig, got %d", len(cfgs))
+	if len(cfgs) != len(f.vendors) {
+		t.Fatalf("want one EventInvokeConfig per vendor, got %d", len(cfgs))
 	}
-	for id, c := range cfgs {
+	for _, v := range f.vendors {
+		c := f.resource(t, v.id+"EventInvokeConfig", "AWS::Lambda::EventInvokeConfig")
 		props := dig(t, c, "Properties")
-		if !isRef(dig(t, props, "FunctionName"), functionID) || dig(t, props, "Qualifier") != "$LATEST" {
-			t.Errorf("%s must configure the function's $LATEST (what the schedules invoke)", id)
+		if !isRef(dig(t, props, "FunctionName"), v.function()) || dig(t, props, "Qualifier") != "$LATEST" {
+			t.Errorf("%s must configure its function's $LATEST (what the schedules invoke)", v.Name)
 		}
 		for _, key := range []string{"MaximumRetryAttempts", "MaximumEventAgeInSeconds"} {
 			if _, ok := lookup(props, key); !ok {
-				t.Errorf("%s: %s is not set", id, key)
+				t.Errorf("%s: %s is not set", v.Name, key)
 			}
 		}
 		if !isGetAtt(dig(t, props, "DestinationConfig", "OnFailure", "Destination"), failureQueueID, "Arn") {
-			t.Errorf("%s: OnFailure destination must be the function failure queue", id)
+			t.Errorf("%s: OnFailure destination must be the function failure queue", v.Name)
 		}
 	}
 	for _, q := range []string{scheduleDLQID, failureQueueID} {
@@ -756,7 +1038,7 @@ func TestStateTable(t *testing.T) {
 	f := load(t)
 	tables := f.ofType("AWS::DynamoDB::Table")
 	if len(tables) != 1 {
-		t.Fatalf("want one DynamoDB table, got %d", len(tables))
+		t.Fatalf("want one DynamoDB table shared by the vendors, got %d", len(tables))
 	}
 	tbl := f.resource(t, tableID, "AWS::DynamoDB::Table")
 	for _, key := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
@@ -787,75 +1069,14 @@ func TestStateTable(t *testing.T) {
 	}
 }
 
-func TestAlarms(t *testing.T) {
-	f := load(t)
-	type alarm struct {
-		id    string
-		props map[string]any
-	}
-	byMetric := map[string][]alarm{}
-	for id, a := range f.ofType("AWS::CloudWatch::Alarm") {
-		props := dig(t, a, "Properties").(map[string]any)
-		ns, _ := f.resolve(t, props["Namespace"]).(string)
-		name, _ := props["MetricName"].(string)
-		byMetric[ns+" "+name] = append(byMetric[ns+" "+name], alarm{id, props})
-		if _, ok := props["AlarmActions"]; !ok {
-			t.Errorf("%s has no AlarmActions (the optional topic/e-mail)", id)
-		}
-	}
-	dim := func(a alarm, name string) any {
-		dims, _ := a.props["Dimensions"].([]any)
-		for _, d := range dims {
-			if dig(t, d, "Name") == name {
-				return dig(t, d, "Value")
-			}
-		}
-		return nil
-	}
-	one := func(key string) alarm {
-		t.Helper()
-		as := byMetric[key]
-		if len(as) != 1 {
-			t.Fatalf("want one alarm on %s, got %d", key, len(as))
-		}
-		return as[0]
-	}
-	for _, m := range []string{"Errors", "Throttles"} {
-		a := one("AWS/Lambda " + m)
-		if !isRef(dim(a, "FunctionName"), functionID) {
-			t.Errorf("%s: want the function's %s", a.id, m)
-		}
-	}
-	ns := lambdarun.DefaultMetricsNamespace
-	events := one(ns + " " + lambdarun.MetricEvents)
-	if dim(events, "vendor") != onepassword.Vendor || len(events.props["Dimensions"].([]any)) != 1 {
-		t.Errorf("%s: want the [vendor=%s] dimension set the function emits", events.id, onepassword.Vendor)
-	}
-	if events.props["TreatMissingData"] != "breaching" || events.props["ComparisonOperator"] != "LessThanThreshold" {
-		t.Errorf("%s: no events must alarm, missing data included", events.id)
-	}
-	lag := one(ns + " " + lambdarun.MetricLag)
-	if lag.props["Statistic"] != "Maximum" || lag.props["ComparisonOperator"] != "GreaterThanThreshold" || dim(lag, "vendor") != onepassword.Vendor {
-		t.Errorf("%s: want the maximum LagSeconds of vendor %s above a threshold", lag.id, onepassword.Vendor)
-	}
-	dlqs := byMetric["AWS/SQS ApproximateNumberOfMessagesVisible"]
-	for _, q := range []string{scheduleDLQID, failureQueueID} {
-		found := false
-		for _, a := range dlqs {
-			if isGetAtt(dim(a, "QueueName"), q, "QueueName") && a.props["Threshold"] == "0" && a.props["ComparisonOperator"] == "GreaterThanThreshold" {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("no alarm on messages visible > 0 in %s", q)
-		}
-	}
-}
-
 func TestOutputs(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, name := range []string{"FunctionArn", "StateTableName", "ScheduleDeadLetterQueueUrl", "FunctionFailureQueueUrl"} {
-		if _, ok := lookup(tmpl, "Outputs", name, "Value"); !ok {
+	f := load(t)
+	names := []string{"StateTableName", "ScheduleDeadLetterQueueUrl", "FunctionFailureQueueUrl"}
+	for _, v := range f.vendors {
+		names = append(names, v.id+"FunctionArn", v.id+"FunctionName", v.id+"LogGroupName")
+	}
+	for _, name := range names {
+		if _, ok := lookup(f.tmpl, "Outputs", name, "Value"); !ok {
 			t.Errorf("output %s is missing", name)
 		}
 	}

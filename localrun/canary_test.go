@@ -86,3 +86,26 @@ func TestCanarySecretNeverLeaks(t *testing.T) {
 		}
 	}
 }
+
+// TestCanaryInTheSinkURL: user info in --sink (a token in the user name or
+// the password) never reaches stderr or the CONFIG_INVALID event.
+func TestCanaryInTheSinkURL(t *testing.T) {
+	canary := "CANARY/x+SINK" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	h := newHarness(t, onepasswordtest.Options{})
+	for _, sink := range []string{
+		"tls://user:" + url.QueryEscape(canary) + "@127.0.0.1:9",
+		"tls://" + url.QueryEscape(canary) + "@127.0.0.1:9",
+		"https://user:" + url.QueryEscape(canary) + "@127.0.0.1:9",
+	} {
+		res := h.run("--sink", sink)
+		out := string(joinLines(res.lines)) + res.stderr
+		if res.exit == exitOK || !strings.Contains(out, "error_code") {
+			t.Fatalf("%s: exit %d, want a reported failure: %s", sink, res.exit, out)
+		}
+		for _, f := range []string{canary, url.QueryEscape(canary), url.PathEscape(canary)} {
+			if strings.Contains(out, f) {
+				t.Fatalf("%s: canary (%q) printed: %s", sink, f, out)
+			}
+		}
+	}
+}

@@ -39,13 +39,18 @@ func seedStrip(v any) any {
 }
 
 // documentedConversions applies the differences the README lists: integers
-// outside the 32-bit range become strings.
+// outside the 32-bit range become strings; NUL becomes U+FFFD in names and
+// values.
 func documentedConversions(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
+		out := make(map[string]any, len(x))
 		for k, e := range x {
-			x[k] = documentedConversions(e)
+			out[strings.ReplaceAll(k, "\x00", "\uFFFD")] = documentedConversions(e)
 		}
+		return out
+	case string:
+		return strings.ReplaceAll(x, "\x00", "\uFFFD")
 	case []any:
 		for i, e := range x {
 			x[i] = documentedConversions(e)

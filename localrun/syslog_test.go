@@ -88,7 +88,8 @@ func TestSyslogSinkThroughTheTLSRelay(t *testing.T) {
 		}
 	}
 	expired := rsyslogtest.Start(t, rsyslogtest.Options{ExpiredCert: true})
-	res = h.run("--source", "audit", "--sink", "tls://"+expired.TLSAddr, "--syslog-ca", writePEM(t, h.dir, "ca2.pem", expired.PKI.CAPEM))
+	res = h.run("--source", "audit", "--sink", "tls://"+expired.Addr, "--syslog-ca", writePEM(t, h.dir, "ca2.pem", expired.PKI.CAPEM),
+		"--syslog-cert", writePEM(t, h.dir, "client2.pem", expired.PKI.ClientCertPEM), "--syslog-key", writePEM(t, h.dir, "client2.key", expired.PKI.ClientKeyPEM))
 	after, _ := os.ReadFile(h.env["OP_STATE_FILE"])
 	if res.exit != exitFailed || !bytes.Equal(state, after) {
 		t.Fatalf("expired server certificate: exit %d, cursor moved %v", res.exit, !bytes.Equal(state, after))
@@ -114,7 +115,8 @@ func TestRelayOutageLosesNothing(t *testing.T) {
 	h := newHarness(t, onepasswordtest.Options{})
 	h.sim.Generate("acme", onepasswordtest.StreamSignInAttempts, 20000, time.Now().Add(-10*time.Hour), time.Second)
 	ca := writePEM(t, h.dir, "ca.pem", rl.PKI.CAPEM)
-	args := []string{"--source", "signin", "--page-limit", "200", "--sink", "tls://" + rl.TLSAddr, "--syslog-ca", ca, "--http-attempts", "1"}
+	args := []string{"--source", "signin", "--page-limit", "200", "--sink", "tls://" + rl.Addr, "--syslog-ca", ca, "--http-attempts", "1",
+		"--syslog-cert", writePEM(t, h.dir, "client.pem", rl.PKI.ClientCertPEM), "--syslog-key", writePEM(t, h.dir, "client.key", rl.PKI.ClientKeyPEM)}
 	for i, outage := range []func(){rl.Kill, rl.Stop} {
 		p := h.startProc(args...)
 		time.Sleep(time.Duration(150+100*i) * time.Millisecond)
@@ -181,7 +183,8 @@ func TestLineOfExactlyTheMaximumArrivesWhole(t *testing.T) {
 	h.sim.Ingest("acme", onepasswordtest.StreamAuditEvents, []byte(rawEvent("EXACT", ts, pad)))
 	h.sim.Ingest("acme", onepasswordtest.StreamAuditEvents, []byte(rawEvent("PLUS1", ts, pad+1)))
 	ca := writePEM(t, h.dir, "ca.pem", rl.PKI.CAPEM)
-	res := h.run("--source", "audit", "--max-line", strconv.Itoa(maxLine), "--sink", "tls://"+rl.TLSAddr, "--syslog-ca", ca)
+	res := h.run("--source", "audit", "--max-line", strconv.Itoa(maxLine), "--sink", "tls://"+rl.Addr, "--syslog-ca", ca,
+		"--syslog-cert", writePEM(t, h.dir, "client.pem", rl.PKI.ClientCertPEM), "--syslog-key", writePEM(t, h.dir, "client.key", rl.PKI.ClientKeyPEM))
 	if res.exit != 0 {
 		t.Fatalf("exit %d: %s", res.exit, res.stderr)
 	}

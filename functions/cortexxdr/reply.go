@@ -46,6 +46,17 @@ func newDecoder(def StreamDef) *decoder {
 	return d
 }
 
+// use reshapes records under the options of the stream's event builder
+// (pipeline.ScanOptions), so that the builder copies them: the same as
+// ours unless a deployment configured other epoch-millisecond fields.
+func (d *decoder) use(o *jsonscan.Options) {
+	if o == nil || o.Equal(&d.opts) {
+		return
+	}
+	d.opts = *o
+	d.opts.Capture = [2]string{d.keyField, d.timeKey}
+}
+
 // reply is one decoded reply.
 type reply struct {
 	// total is total_count (at most ResultCap), -1 when absent.
@@ -325,9 +336,9 @@ func topLevel(obj []byte, a, b string) (va, vb []byte) {
 		i = end + 2 // past the closing quote and ':'
 		start := i
 		i = valueEnd(obj, i)
-		if va == nil && string(name) == a {
+		if quoted := obj[end-len(name)-1 : end+1]; va == nil && jsonscan.Name(quoted, a) {
 			va = obj[start:i]
-		} else if vb == nil && string(name) == b {
+		} else if vb == nil && jsonscan.Name(quoted, b) {
 			vb = obj[start:i]
 		}
 		if va != nil && vb != nil || i >= len(obj) || obj[i] != ',' {

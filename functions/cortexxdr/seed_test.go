@@ -137,7 +137,14 @@ func TestEventsAreTheSeedShapeFieldForField(t *testing.T) {
 		inc := e.sim.AddIncident(testFQDN, cortexxdrtest.IncidentSpec{Created: t0.Add(-time.Duration(5-i) * time.Hour)})
 		e.sim.ChangeIncident(testFQDN, inc, cortexxdrtest.IncidentChange{At: t0.Add(-time.Duration(4-i)*time.Hour - 10*time.Minute), Status: "resolved_true_positive", ResolveComment: "done"})
 	}
-	mustSucceed(t, e.run(context.Background()))
+	res := e.run(context.Background())
+	mustSucceed(t, res)
+	for _, r := range res {
+		// Reshaped once by the decoder, copied by the builder.
+		if r.Unclassified != 0 || r.Copied != r.Events {
+			t.Fatalf("%s: %d of %d events copied, %d unclassified", r.Name, r.Copied, r.Events, r.Unclassified)
+		}
+	}
 	got := map[string]map[string]any{}
 	for _, l := range e.sink.lines(t) {
 		meta := l.meta

@@ -109,6 +109,7 @@ func (s *Source) Start(ctx context.Context, rec state.Record) error {
 
 // Fetch returns the next page.
 func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
+	s.dec.use(pipeline.ScanOptions(ctx))
 	if s.def.Name == StreamAlerts {
 		return s.fetchAlerts(ctx)
 	}

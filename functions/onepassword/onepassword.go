@@ -86,6 +86,14 @@ const (
 // Limits of the API.
 const (
 	MaxPageLimit = 1000
+	// MaxResponseBytes bounds one response body. A page holds at most
+	// MaxPageLimit events; the documented events and the simulator's
+	// average about 0.8 KiB (a 1000-event page is under 1 MB), and the
+	// largest seen are a few KiB. 8 KiB per event, ten times the average,
+	// gives 8 MiB: a real page never comes near it, while an endless or
+	// hostile body fails with API_RESPONSE_TOO_LARGE after about 36 MB of
+	// peak memory instead of exhausting a 256 MB Lambda.
+	MaxResponseBytes = MaxPageLimit * (8 << 10)
 	// MaxLookback is the history the API keeps (120 days), less a day of
 	// margin so that a start time is never refused for being too old.
 	MaxLookback = 119 * 24 * time.Hour
@@ -262,11 +270,12 @@ func (c *Collector) call(ctx context.Context, method, path string, body []byte, 
 			return nil, err
 		}
 		resp, err := c.cfg.HTTP.Do(ctx, &httpx.Request{
-			Method: method,
-			URL:    base + path,
-			Body:   body,
-			Header: http.Header{"Authorization": {"Bearer " + cr[FieldBearerToken]}, "Accept": {"application/json"}},
-			Buf:    buf,
+			Method:  method,
+			URL:     base + path,
+			Body:    body,
+			Header:  http.Header{"Authorization": {"Bearer " + cr[FieldBearerToken]}, "Accept": {"application/json"}},
+			Buf:     buf,
+			MaxBody: MaxResponseBytes,
 		})
 		var se *httpx.StatusError
 		if try == 0 && errors.As(err, &se) && se.Status == http.StatusUnauthorized {

@@ -5,7 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,16 +143,20 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte(`{"cursor":"c","has_more":"yes","items":[{}]}`))
 	f.Add([]byte(`{"cursor":"c","items":[{"a":"` + strings.Repeat("ü\\n", 300) + `"}]}`))
 	f.Add([]byte(`{"items":[{"uuid":"A"}],"cursor":"c"} trailing`))
+	// Escaped and NUL-bearing names, invalid UTF-8 keys, a lone surrogate.
+	f.Add([]byte(`{"c\u0075rsor":"c","\u0069tems":[{"uuid":"A","event_\u0074ype":"run_summary","wazuh_pul\u006c":{"tenant":"x"},"k\u0000":"v\u0000","s":"\udfff"}],"has_more":false}`))
+	f.Add([]byte("{\"cursor\":\"c\",\"items\":[{\"uuid\":\"A\",\"\xff\xfe\":1,\"n\x00\":\"\x00\"}]}"))
 	hc, _ := httpx.New(httpx.Config{})
 	c, _ := New(Config{HTTP: hc}, "d", secrets.Static{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		run := func() ([]byte, error) {
 			src := c.NewSource(Streams()[0], Legacy{})
+			b, _ := event.NewBuilder(event.Config{Envelope: Envelope(), Meta: event.Meta{Tenant: "d", Stream: "audit", RunID: "r"}, MaxLine: 2048})
+			src.scanOpts = b.ScanOptions() // as the pipeline's Fetch context gives them
 			page, err := src.decode(append([]byte(nil), body...))
 			if err != nil {
 				return nil, err
 			}
-			b, _ := event.NewBuilder(event.Config{Envelope: Envelope(), Meta: event.Meta{Tenant: "d", Stream: "audit", RunID: "r"}, MaxLine: 2048})
 			var out []byte
 			for _, it := range page.Items {
 				var full []byte
@@ -276,5 +284,75 @@ func TestUnauthorizedNamesWhereTheTokenComesFrom(t *testing.T) {
 		if pipeline.CodeOf(err) != pipeline.CodeHTTP401 || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "WRONG-TOKEN") {
 			t.Errorf("error %v, want %s saying %q", err, pipeline.CodeHTTP401, c.want)
 		}
+	}
+}
+
+// The source classifies with the options the pipeline gives it, so its
+// clean events are copied whatever envelope and epoch fields the run uses
+// (it used to hard-code the default envelope's).
+func TestPipelineCopiesCleanEvents(t *testing.T) {
+	sim := onepasswordtest.New(onepasswordtest.Options{})
+	defer sim.Close()
+	tok := sim.AddAccount("a", onepasswordtest.Account{Seed: 5})
+	sim.Generate("a", onepasswordtest.StreamAuditEvents, 300, time.Now().Add(-2*time.Hour), time.Second)
+	for _, env := range []event.Envelope{Envelope(), {Integration: "1password", Namespace: "op", TypeKey: "kind"}} {
+		c := newCollector(t, sim, tok, nil)
+		var out bytes.Buffer
+		r, err := pipeline.New(pipeline.Config{Envelope: env, EpochMillis: []string{"epoch_ms"}, RunID: "r", Sink: &bufSink{buf: &out}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := r.Run(context.Background(), []pipeline.Stream{{Key: state.Key{Tenant: "default", Vendor: Vendor, Stream: "audit"}, Name: "audit", Source: c.NewBackfill(Streams()[0])}})[0]
+		if !res.Success || res.Events != 300 || res.Unclassified != 0 || res.Copied < 100 {
+			t.Fatalf("envelope %+v: %+v", env, res)
+		}
+		if n := strings.Count(out.String(), `"`+env.Type()+`":"audit_event"`); n != 300 {
+			t.Fatalf("%d lines carry the event type", n)
+		}
+	}
+}
+
+// bufSink confirms everything into buf.
+type bufSink struct{ buf *bytes.Buffer }
+
+func (s *bufSink) Overhead() int                           { return 0 }
+func (s *bufSink) Write(_ context.Context, b []byte) error { s.buf.Write(b); return nil }
+func (s *bufSink) Confirm(context.Context) error           { return nil }
+func (s *bufSink) Close() error                            { return nil }
+
+// A body that never ends (a broken proxy, a hostile server) fails the
+// page at MaxResponseBytes with its own error code, after one request.
+func TestEndlessResponseFailsAtThePageLimit(t *testing.T) {
+	var requests, written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(200)
+		w.Write([]byte(`{"cursor":"c","has_more":true,"items":[`))
+		event := []byte(`{"uuid":"X","timestamp":"2026-01-01T00:00:00Z","action":"grant"},`)
+		for range 4 * MaxResponseBytes / len(event) { // bounded, far past the limit
+			n, err := w.Write(event)
+			if written.Add(int64(n)); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	hc, err := httpx.New(httpx.Config{BaseBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{BaseURL: srv.URL, HTTP: hc}, "default", secrets.Static{FieldBearerToken: "tok-1234567890"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := c.NewSource(Streams()[0], Legacy{})
+	src.Start(context.Background(), state.Record{})
+	_, err = src.Fetch(context.Background())
+	var pe *pipeline.Error
+	if !errors.As(err, &pe) || pe.Code != pipeline.CodeResponseTooLarge || !strings.Contains(pe.Message, "larger than any valid page") {
+		t.Fatalf("err = %v", err)
+	}
+	if requests.Load() != 1 {
+		t.Fatalf("%d requests", requests.Load())
 	}
 }

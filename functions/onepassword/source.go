@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
@@ -53,19 +52,19 @@ type Source struct {
 	emptyPages int
 	buf        []byte
 	items      []pipeline.Item
-	scanOpts   jsonscan.Options
+	scanOpts   *jsonscan.Options // the stream's, from pipeline.ScanOptions
 }
 
 // NewSource returns the pipeline source for stream def. legacy is the seed
 // position to adopt when the stream has no record of ours yet.
 func (c *Collector) NewSource(def StreamDef, legacy Legacy) *Source {
-	return &Source{c: c, def: def, legacy: legacy, scanOpts: event.ScanOptions(nil)}
+	return &Source{c: c, def: def, legacy: legacy}
 }
 
 // NewBackfill returns a source that reads the lookback window from scratch
 // and reports no position worth keeping (--all).
 func (c *Collector) NewBackfill(def StreamDef) *Source {
-	return &Source{c: c, def: def, backfill: true, scanOpts: event.ScanOptions(nil)}
+	return &Source{c: c, def: def, backfill: true}
 }
 
 // Start positions the source. A stored cursor is reused as is; a seed
@@ -80,6 +79,11 @@ func (s *Source) Start(ctx context.Context, rec state.Record) error {
 	if len(rec.Cursor) > 0 {
 		if err := json.Unmarshal(rec.Cursor, &s.cur); err != nil {
 			return &pipeline.Error{Code: pipeline.CodeStateRead, Message: "stored 1Password cursor is unreadable; fix or remove the state record", Err: err}
+		}
+		// A far-future time stored before times were clamped would make a
+		// refused cursor restart after events not yet collected.
+		if limit := now.Add(pipeline.MaxFutureSkew); s.cur.LastTS.After(limit) {
+			s.cur.LastTS = limit
 		}
 	} else if rec.Version == 0 && s.legacy.Cursor != "" {
 		s.cur = Cursor{Cursor: s.legacy.Cursor}
@@ -129,6 +133,7 @@ func (s *Source) requestBody() ([]byte, bool) {
 
 // Fetch requests the next page.
 func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
+	s.scanOpts = pipeline.ScanOptions(ctx)
 	var notices []pipeline.Notice
 	for attempt := 0; ; attempt++ {
 		body, withCursor := s.requestBody()
@@ -178,6 +183,8 @@ func (c *Collector) httpMessage(err error) string {
 		return "1Password Events API request timed out"
 	case pipeline.CodeConnection:
 		return "1Password Events API unreachable — verify network connectivity"
+	case pipeline.CodeResponseTooLarge:
+		return "1Password Events API response is larger than any valid page — not read (a proxy or server fault)"
 	}
 	return "1Password Events API returned an unexpected response"
 }
@@ -192,6 +199,10 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		haveItems      bool
 		newest         = s.cur.LastTS
 		sawHasMoreType = true
+		// last_ts is where a refused cursor restarts: an event stamped
+		// in the future must not move it past now (plus a small skew),
+		// or the restart would skip every event until that time.
+		limit = s.c.cfg.Now().Add(pipeline.MaxFutureSkew)
 	)
 	s.items = s.items[:0]
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
@@ -225,12 +236,15 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		}
 		// One validating pass finds and classifies the items; clean ones
 		// are then copied into their lines instead of rebuilt.
-		return jsonscan.ScanArray(rest, &s.scanOpts, func(raw []byte, class jsonscan.Class) error {
+		return jsonscan.ScanArray(rest, s.scanOpts, func(raw []byte, class jsonscan.Class) error {
 			it := pipeline.Item{Raw: raw, Type: s.def.EventType, Scan: class}
 			if raw[0] == '{' {
 				it.Key, it.Time = itemKeyTime(raw)
-				if it.Time.After(newest) {
-					newest = it.Time
+				if ts := it.Time; ts.After(newest) {
+					if ts.After(limit) {
+						ts = limit
+					}
+					newest = ts
 				}
 			}
 			s.items = append(s.items, it)

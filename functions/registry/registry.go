@@ -6,6 +6,7 @@ package registry
 import (
 	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr"
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
+	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
@@ -14,6 +15,7 @@ import (
 func Vendors() []spec.Descriptor {
 	return []spec.Descriptor{
 		onepassword.Descriptor(),
+		proofpoint.Descriptor(),
 		cortexxdr.Descriptor(),
 	}
 }

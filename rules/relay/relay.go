@@ -1,5 +1,6 @@
-// Package relay ships the rsyslog TLS relay configuration that sits in front
-// of wazuh-remoted, and renders it with concrete ports and paths.
+// Package relay ships the rsyslog mutual-TLS relay configuration that sits
+// in front of wazuh-remoted, and renders it with concrete ports, paths and
+// the identities of the senders it accepts.
 //
 // The configuration file itself (rsyslog-wazuh-relay.conf) is what operators
 // install; it is embedded here so that the tests start a real rsyslogd with
@@ -31,15 +32,19 @@ var OssecRemote string
 // Params are the values substituted into Config.
 type Params struct {
 	WorkDir       string // absolute rsyslog work directory (and disk queue, in the disk modes)
-	ListenAddress string // address the TLS inputs bind to
-	TLSPort       int    // TLS input, server authentication only
-	MTLSPort      int    // TLS input requiring a client certificate
+	ListenAddress string // address the mutual-TLS input binds to
+	Port          int    // the mutual-TLS input
 	CAFile        string // CA bundle that client certificates chain to
 	CertFile      string // server certificate (PEM)
 	KeyFile       string // server private key (PEM)
-	RemotedHost   string // wazuh-remoted address
-	RemotedPort   int    // wazuh-remoted syslog TCP port
-	Queue         Queue  // how the relay holds lines; "" = QueueDirect
+	// PermittedPeers are the senders the relay accepts: each is matched
+	// against the DNS names (subjectAltName) of a client certificate, or
+	// its CN when it has no DNS name. A leading "*." matches one label.
+	// At least one is required: there is no way to accept any client.
+	PermittedPeers []string
+	RemotedHost    string // wazuh-remoted address
+	RemotedPort    int    // wazuh-remoted syslog TCP port
+	Queue          Queue  // how the relay holds lines; "" = QueueDirect
 }
 
 // Queue selects how the relay holds lines between a sender and remoted.
@@ -95,8 +100,8 @@ func Render(p Params) (string, error) {
 	r := strings.NewReplacer(
 		"@WORK_DIR@", p.WorkDir,
 		"@LISTEN_ADDRESS@", p.ListenAddress,
-		"@TLS_PORT@", strconv.Itoa(p.TLSPort),
-		"@MTLS_PORT@", strconv.Itoa(p.MTLSPort),
+		"@PORT@", strconv.Itoa(p.Port),
+		"@PERMITTED_PEERS@", peerArray(p.PermittedPeers),
 		"@CA_FILE@", p.CAFile,
 		"@CERT_FILE@", p.CertFile,
 		"@KEY_FILE@", p.KeyFile,
@@ -187,7 +192,7 @@ func (p Params) validate() error {
 	for _, f := range []struct {
 		name string
 		port int
-	}{{"TLSPort", p.TLSPort}, {"MTLSPort", p.MTLSPort}, {"RemotedPort", p.RemotedPort}} {
+	}{{"Port", p.Port}, {"RemotedPort", p.RemotedPort}} {
 		if err := checkPort(f.name, f.port); err != nil {
 			return err
 		}
@@ -195,10 +200,47 @@ func (p Params) validate() error {
 	if _, ok := queueValues[p.Queue]; !ok && p.Queue != "" {
 		return fmt.Errorf("relay: Queue %q is not one of direct, disk, disk-sync, memory", p.Queue)
 	}
-	if p.TLSPort == p.MTLSPort {
-		return fmt.Errorf("relay: TLSPort and MTLSPort are both %d", p.TLSPort)
+	if len(p.PermittedPeers) == 0 {
+		return errors.New("relay: PermittedPeers is empty; name the senders' certificate identities (e.g. wazuh-pull-onepassword): the relay accepts no one else")
+	}
+	for _, peer := range p.PermittedPeers {
+		if err := CheckPeer(peer); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// CheckPeer reports whether peer can be a permitted sender identity: a DNS
+// name (letters, digits, '-' and '.', labels of 1-63 characters, at most
+// 253 in all), optionally starting with "*." to match one label. It is the
+// form a sender's client certificate must carry as a subjectAltName DNS
+// name.
+func CheckPeer(peer string) error {
+	name := strings.TrimPrefix(peer, "*.")
+	if len(name) == 0 || len(peer) > 253 {
+		return fmt.Errorf("relay: permitted peer %q must be a DNS name of 1-253 characters", peer)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("relay: permitted peer %q: label %q must be 1-63 characters, not starting or ending with '-'", peer, label)
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("relay: permitted peer %q has %q; allowed are letters, digits, '-', '.' and a leading \"*.\"", peer, c)
+			}
+		}
+	}
+	return nil
+}
+
+// peerArray renders peers (already checked) as an rsyslog array.
+func peerArray(peers []string) string {
+	quoted := make([]string, len(peers))
+	for i, p := range peers {
+		quoted[i] = strconv.Quote(p)
+	}
+	return "[" + strings.Join(quoted, ",") + "]"
 }
 
 // checkQuotable refuses characters that would end or escape an rsyslog

@@ -10,9 +10,10 @@ import (
 
 func params(dir string) Params {
 	return Params{
-		WorkDir: filepath.Join(dir, "q"), ListenAddress: "127.0.0.1", TLSPort: 16514, MTLSPort: 16515,
+		WorkDir: filepath.Join(dir, "q"), ListenAddress: "127.0.0.1", Port: 16514,
 		CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "s.pem"), KeyFile: filepath.Join(dir, "s.key"),
-		RemotedHost: "10.0.0.2", RemotedPort: 514,
+		PermittedPeers: []string{"wazuh-pull-onepassword", "*.senders.example.org"},
+		RemotedHost:    "10.0.0.2", RemotedPort: 514,
 	}
 }
 
@@ -54,8 +55,36 @@ func TestRenderedConfig(t *testing.T) {
 	if !strings.Contains(conf, `string="%rawmsg%\n"`) {
 		t.Error("the forwarding template must be the raw line plus '\\n'")
 	}
-	if strings.Count(conf, `streamDriver.authMode="x509/certvalid"`) != 1 || strings.Count(conf, `port="16515"`) != 1 {
-		t.Error("want exactly one mTLS input, on MTLSPort")
+	// Mutual TLS with pinned identities is the only way in: one input, on
+	// Port, and no authentication mode but x509/name anywhere (the module
+	// default included, for an input added later).
+	if n := strings.Count(conf, `input(type="imtcp"`); n != 1 || strings.Count(conf, `port="16514"`) != 1 {
+		t.Errorf("want exactly one input, on Port; got %d", n)
+	}
+	modes := regexp.MustCompile(`(?i)authMode="([^"]*)"`).FindAllStringSubmatch(conf, -1)
+	if len(modes) != 2 {
+		t.Errorf("want authMode on the module and the input, got %v", modes)
+	}
+	for _, m := range modes {
+		if m[1] != "x509/name" {
+			t.Errorf("authMode %q: only x509/name (certificate and identity checked) is acceptable", m[1])
+		}
+	}
+	const peers = `permittedPeer=["wazuh-pull-onepassword","*.senders.example.org"]`
+	if strings.Count(conf, peers) != 2 {
+		t.Errorf("want %s on the module and the input", peers)
+	}
+	for name, want := range map[string]string{
+		"streamDriver.PrioritizeSAN":           "on",  // the DNS names decide, not a CN beside them
+		"streamDriver.CheckExtendedKeyPurpose": "on",  // a server certificate of the CA is no client
+		"streamDriver.permitExpiredCerts":      "off", // expired client certificates are refused
+	} {
+		if got := setting(t, conf, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if strings.Contains(strings.ToLower(conf), `"anon"`) {
+		t.Error("the shipped relay must not accept anonymous clients")
 	}
 	// Its own instance: no local log inputs (imuxsock, imklog) that would
 	// compete with the system rsyslog.
@@ -83,10 +112,15 @@ func TestRenderRefuses(t *testing.T) {
 		"cannot take in a quoted":            func(p *Params) { p.CAFile = `/etc/"x".pem` },
 		"not an IP address":                  func(p *Params) { p.ListenAddress = "any" },
 		"is not a TCP port":                  func(p *Params) { p.RemotedPort = 0 },
-		"are both":                           func(p *Params) { p.MTLSPort = p.TLSPort },
 		"RemotedHost is empty":               func(p *Params) { p.RemotedHost = "" },
 		"not one of direct, disk, disk-sync": func(p *Params) { p.Queue = "fast" },
-		"TLSPort 70000 is not a TCP ":        func(p *Params) { p.TLSPort = 70000 },
+		"Port 70000 is not a TCP ":           func(p *Params) { p.Port = 70000 },
+		"PermittedPeers is empty":            func(p *Params) { p.PermittedPeers = nil },
+		`"x\",\"*" has`:                      func(p *Params) { p.PermittedPeers = []string{`x","*`} },
+		`"*" has '*'`:                        func(p *Params) { p.PermittedPeers = []string{"*"} },
+		`label "" must be`:                   func(p *Params) { p.PermittedPeers = []string{"a..b"} },
+		`has ' '`:                            func(p *Params) { p.PermittedPeers = []string{"two words"} },
+		`"*.*.example.org" has '*'`:          func(p *Params) { p.PermittedPeers = []string{"*.*.example.org"} },
 	}
 	for frag, mutate := range cases {
 		p := params("/etc/relay")
@@ -134,4 +168,34 @@ func TestRenderRemote(t *testing.T) {
 			t.Errorf("want error containing %q, got %v", frag, err)
 		}
 	}
+}
+
+// FuzzRenderPeers: whatever identities are given, Render either refuses
+// them or produces a configuration whose permittedPeer arrays hold exactly
+// those names, with nothing that could end the quoted strings.
+func FuzzRenderPeers(f *testing.F) {
+	f.Add("wazuh-pull-onepassword", "*.senders.example.org")
+	f.Add(`x","*`, "a..b")
+	f.Add("*", "\"]\n*")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		p := params("/etc/relay")
+		p.PermittedPeers = []string{a, b}
+		conf, err := Render(p)
+		if err != nil {
+			if CheckPeer(a) == nil && CheckPeer(b) == nil {
+				t.Fatalf("valid peers %q, %q refused: %v", a, b, err)
+			}
+			return
+		}
+		if CheckPeer(a) != nil || CheckPeer(b) != nil {
+			t.Fatalf("Render took %q, %q that CheckPeer refuses", a, b)
+		}
+		want := `permittedPeer=["` + a + `","` + b + `"]`
+		if strings.Count(conf, want) != 2 || strings.Count(conf, "permittedPeer=") != 2 {
+			t.Fatalf("peers rendered wrongly: want %s twice", want)
+		}
+		if placeholder.MatchString(conf) {
+			t.Fatal("placeholder left")
+		}
+	})
 }

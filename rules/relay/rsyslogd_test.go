@@ -20,9 +20,10 @@ func TestRsyslogAcceptsConfig(t *testing.T) {
 	pki := rsyslogtest.NewPKI(t)
 	dir := t.TempDir()
 	p := relay.Params{
-		WorkDir: filepath.Join(dir, "q"), ListenAddress: "127.0.0.1", TLSPort: 16514, MTLSPort: 16515,
+		WorkDir: filepath.Join(dir, "q"), ListenAddress: "127.0.0.1", Port: 16514,
 		CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "s.pem"), KeyFile: filepath.Join(dir, "s.key"),
-		RemotedHost: "127.0.0.1", RemotedPort: 514,
+		PermittedPeers: []string{"wazuh-pull-onepassword", "*.senders.example.org"},
+		RemotedHost:    "127.0.0.1", RemotedPort: 514,
 	}
 	for path, b := range map[string][]byte{p.CAFile: pki.CAPEM, p.CertFile: pki.ServerCertPEM, p.KeyFile: pki.ServerKeyPEM} {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
@@ -32,7 +33,7 @@ func TestRsyslogAcceptsConfig(t *testing.T) {
 	if err := os.Mkdir(p.WorkDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []relay.Queue{relay.QueueDisk, relay.QueueDiskSync, relay.QueueMemory} {
+	for _, q := range []relay.Queue{relay.QueueDirect, relay.QueueDisk, relay.QueueDiskSync, relay.QueueMemory} {
 		p.Queue = q
 		conf, err := relay.Render(p)
 		if err != nil {

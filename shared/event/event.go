@@ -74,7 +74,8 @@ func (e Envelope) Source() string {
 // ScanOptions are the reshaping options of a builder for this envelope
 // whose vendor fields epochMillis hold epoch milliseconds. A source that
 // classifies events with them (jsonscan.ScanArray) lets the builder copy
-// clean events as they are.
+// clean events as they are. Sources run by the pipeline take them from
+// pipeline.ScanOptions instead, which cannot disagree with the builder.
 func (e Envelope) ScanOptions(epochMillis []string) jsonscan.Options {
 	return jsonscan.Options{DropTopLevel: []string{e.Type(), MetaKey}, EpochMillis: epochMillis, UnsetEpochLists: e.UnsetEpochLists}
 }
@@ -117,6 +118,9 @@ type Info struct {
 	Reduced bool
 	// Bytes is the line length without '\n'.
 	Bytes int
+	// Copied is true when the event was copied into its line as it came
+	// (AppendClassified's fast path) rather than rebuilt.
+	Copied bool
 }
 
 // NewBuilder checks cfg and precomputes the constant parts of every line.
@@ -170,10 +174,16 @@ func (b *Builder) AppendClassified(dst, raw []byte, c jsonscan.Class, eventType,
 	dst = b.appendTail(dst, objStart, eventType, dedupKey, nil)
 	if len(dst)-start <= b.cfg.MaxLine && c.Fields+overheadFields <= b.cfg.MaxFields {
 		dst = append(dst, '\n')
-		return dst, Info{Bytes: len(dst) - start - 1}, nil
+		return dst, Info{Bytes: len(dst) - start - 1, Copied: true}, nil
 	}
 	return b.Append(dst[:start], raw, eventType, dedupKey)
 }
+
+// ScanOptions returns the options this builder reshapes events with, the
+// ones a classification must have been made under for AppendClassified to
+// copy. The pipeline hands them to sources (pipeline.ScanOptions); callers
+// must not modify them.
+func (b *Builder) ScanOptions() *jsonscan.Options { return &b.opts }
 
 // Envelope returns the builder's envelope.
 func (b *Builder) Envelope() Envelope { return b.cfg.Envelope }
@@ -294,7 +304,8 @@ func SeedTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z"
 
 // appendString appends s as a JSON string. Only what JSON requires is
 // escaped (quotes, backslashes, control characters); invalid UTF-8 becomes
-// U+FFFD so a line is always valid.
+// U+FFFD so a line is always valid, and so does NUL, at which Wazuh's JSON
+// parser would end the string (as jsonscan.Strip does for vendor text).
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -315,6 +326,8 @@ func appendString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case 0:
+				dst = append(dst, `\ufffd`...)
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}

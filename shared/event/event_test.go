@@ -69,6 +69,82 @@ func TestVendorEventTypeIsReplaced(t *testing.T) {
 	}
 }
 
+// A vendor member whose name only decodes to one of ours ("event_\u0074ype",
+// "wazuh_pul\u006c") is dropped like the plain one, on the copy path and on
+// the rebuilding path: Wazuh decodes names, and would see two.
+func TestEscapedEnvelopeNamesAreReplaced(t *testing.T) {
+	for _, env := range []Envelope{{Integration: "1password", Namespace: "op"}, {Integration: "cortex_xdr", Namespace: "xdr", TypeKey: "type"}} {
+		b, err := NewBuilder(Config{Envelope: env, Meta: Meta{Tenant: "default", Stream: "s", RunID: "r"}, MaxLine: 59_999})
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := env.Type()
+		escaped := typ[:len(typ)-1] + fmt.Sprintf(`\u%04x`, typ[len(typ)-1])
+		for _, raw := range []string{
+			`{"` + escaped + `":"run_summary","wazuh_pul\u006c":{"tenant":"evil"},"a":1}`,
+			`{"` + escaped + `":"run_summary","wazuh_pul\u006c":{"tenant":"evil"},"a":1,"n":null}`,
+		} {
+			opts := b.opts
+			var class jsonscan.Class
+			jsonscan.ScanArray([]byte("["+raw+"]"), &opts, func(_ []byte, c jsonscan.Class) error { class = c; return nil })
+			for path, line := range map[string][]byte{"append": must(b.Append(nil, []byte(raw), "audit_event", "k")), "classified": must(b.AppendClassified(nil, []byte(raw), class, "audit_event", "k"))} {
+				ns := namespaceNames(t, line, env.Namespace)
+				if ns[typ] != 1 || ns[MetaKey] != 1 || ns["a"] != 1 {
+					t.Fatalf("%s %s: names %v in %s", env.Namespace, path, ns, line)
+				}
+				m := decodeLine(t, line)[env.Namespace].(map[string]any)
+				if m[typ] != "audit_event" || m[MetaKey].(map[string]any)["tenant"] != "default" {
+					t.Fatalf("%s %s: envelope fields not ours: %s", env.Namespace, path, line)
+				}
+			}
+		}
+	}
+}
+
+// NUL in our own metadata (a tenant name) becomes U+FFFD like in vendor text.
+func TestNULInMetadataIsReplaced(t *testing.T) {
+	b, err := NewBuilder(Config{Envelope: Envelope{Integration: "1password", Namespace: "op"}, Meta: Meta{Tenant: "a\x00b", Stream: "s", RunID: "r"}, MaxLine: 59_999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := must(b.Append(nil, []byte(`{"a":"x\u0000y"}`), "audit_event", "k\x00"))
+	if !bytes.Contains(line, []byte(`"tenant":"a\ufffdb"`)) || !bytes.Contains(line, []byte(`"a":"x\ufffdy"`)) || !bytes.Contains(line, []byte(`"dedup_key":"k\ufffd"`)) || bytes.Contains(line, []byte(`\u0000`)) {
+		t.Fatalf("NUL kept: %s", line)
+	}
+}
+
+func must(line []byte, _ Info, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return line
+}
+
+// namespaceNames counts the decoded member names of the namespace object,
+// duplicates included (a map would hide them).
+func namespaceNames(t testing.TB, line []byte, ns string) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	_, err := jsonscan.Members(line, func(name, value []byte) error {
+		if !jsonscan.Name(name, ns) {
+			return nil
+		}
+		_, err := jsonscan.Members(value, func(name, _ []byte) error {
+			n, ok := jsonscan.String(name)
+			if !ok {
+				return fmt.Errorf("bad name %s", name)
+			}
+			counts[n]++
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	return counts
+}
+
 func TestAppendFieldsErrorEvent(t *testing.T) {
 	b := newBuilder(t, 59_999)
 	line, _, err := b.AppendFields(nil, Fields{
@@ -206,6 +282,8 @@ func FuzzAppend(f *testing.F) {
 	f.Add([]byte(`{"uuid":"x","a":null,"b":"","c":{"d":[1,null,""]}}`), uint16(2000))
 	f.Add([]byte(`{"a":"`+strings.Repeat("é\\n", 120)+`"}`), uint16(1500))
 	f.Add([]byte(`{"creation_time":1740916800123,"n":12345678901}`), uint16(1024))
+	f.Add([]byte(`{"event_\u0074ype":"run_summary","wazuh_pul\u006c":1,"k\u0000":"v\u0000","s":"\ud800"}`), uint16(1024))
+	f.Add([]byte("{\"\xff\":\"\x00\",\"creation_\\u0074ime\":1}"), uint16(1024))
 	f.Fuzz(func(t *testing.T, raw []byte, max uint16) {
 		maxLine := int(max)%8000 + minLine
 		b, err := NewBuilder(Config{
@@ -236,6 +314,12 @@ func FuzzAppend(f *testing.F) {
 		op, _ := m["xdr"].(map[string]any)
 		if op["event_type"] != "alert" {
 			t.Fatalf("event_type missing: %s", line)
+		}
+		if names := namespaceNames(t, line, "xdr"); names["event_type"] != 1 || names[MetaKey] != 1 {
+			t.Fatalf("envelope names duplicated: %v in %s", names, line)
+		}
+		if bytes.Contains(line, []byte{0}) || strings.Contains(fmt.Sprint(m), "\x00") {
+			t.Fatalf("NUL in the line: %q", line)
 		}
 	})
 }

@@ -51,7 +51,7 @@ func (s *sinkOptions) validate() error {
 		return nil
 	}
 	if !strings.HasPrefix(s.target, "tcp://") && !strings.HasPrefix(s.target, "tls://") && !strings.HasPrefix(s.target, "udp://") {
-		return fmt.Errorf("--sink %q: use stdout, tcp://host:port, tls://host:port or udp://host:port", s.target)
+		return fmt.Errorf("--sink %q: use stdout, tcp://host:port, tls://host:port or udp://host:port", syslog.RedactURL(s.target))
 	}
 	if s.confirm < 1 {
 		return fmt.Errorf("--confirm-pages must be at least 1")

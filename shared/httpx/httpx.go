@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +79,9 @@ type Config struct {
 	// one fails the request at once (default 5 min). Waits never pass the
 	// context's deadline.
 	MaxRetryAfter time.Duration
-	// MaxBody bounds a response body (default 256 MiB).
+	// MaxBody bounds a response body (default DefaultMaxBody); a request
+	// may set its own (Request.MaxBody). A larger body fails the request
+	// with a BodyTooLargeError (API_RESPONSE_TOO_LARGE).
 	MaxBody int64
 	// CABundlePEM adds trusted CAs to the system pool (TLS-inspecting proxies).
 	CABundlePEM []byte
@@ -123,7 +126,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxRetryAfter = 5 * time.Minute
 	}
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 256 << 20
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -170,6 +173,56 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, http: &http.Client{Transport: rt, CheckRedirect: noRedirects}}, nil
 }
 
+// Redactor is the client's redactor, for sources that derive credentials
+// the request headers do not show in full (register them with Add or
+// AddPair before the first request).
+func (c *Client) Redactor() *redact.Redactor { return c.cfg.Redactor }
+
+// registerCredentials adds the credentials a request carries to the
+// redactor before it is sent, in every form a server may echo them: the
+// token of "Bearer x", the base64 of "Basic b" and the principal and secret
+// it decodes to (AddPair), a bare Authorization value (an API key), and
+// the values of headers named like credentials (X-Api-Key, x-xdr-auth-id).
+// A source thus cannot forget a derived form, such as Proofpoint's Basic
+// header.
+func (c *Client) registerCredentials(h http.Header) {
+	for name, values := range h {
+		switch {
+		case name == "Authorization" || name == "Proxy-Authorization":
+			for _, v := range values {
+				scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " ")
+				if !ok {
+					c.cfg.Redactor.Add(scheme) // a bare key
+					continue
+				}
+				cred = strings.TrimSpace(cred)
+				c.cfg.Redactor.Add(cred)
+				if strings.EqualFold(scheme, "Basic") {
+					if dec, err := base64.StdEncoding.DecodeString(cred); err == nil {
+						if user, pass, ok := strings.Cut(string(dec), ":"); ok {
+							c.cfg.Redactor.AddPair(user, pass)
+						}
+					}
+				}
+			}
+		case credentialHeader(name):
+			c.cfg.Redactor.Add(values...)
+		}
+	}
+}
+
+// credentialHeader reports whether a (canonical) header name says it
+// carries a credential.
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"key", "token", "secret", "auth", "signature", "password", "cookie"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // noRedirects keeps credentials from following a redirect to another host.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
@@ -207,6 +260,17 @@ type Request struct {
 	// what must be fresh per attempt, such as a signature over a nonce
 	// and a timestamp. An error ends the request without retry.
 	Prepare func(*http.Request) error
+	// MaxBody, when positive, replaces the client's response body limit
+	// for this request: set it to the largest page the vendor may
+	// legally send.
+	MaxBody int64
+	// OnAttempt, when set, is called once for every attempt about to be
+	// made: before the first (prev nil) and, when a failed attempt is to be
+	// retried, before waiting for the retry (prev is that attempt's error).
+	// An error it returns ends the request with that error. Callers count
+	// requests against a vendor quota with it, and refuse retries the
+	// quota cannot afford.
+	OnAttempt func(prev error) error
 }
 
 // Response is a successful (2xx) answer.
@@ -248,7 +312,13 @@ func IsLoopback(host string) bool {
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	u, err := CheckURL(req.URL)
 	if err != nil {
-		return nil, err
+		return nil, c.redact(err)
+	}
+	c.registerCredentials(req.Header)
+	if req.OnAttempt != nil {
+		if err := req.OnAttempt(nil); err != nil {
+			return nil, c.redact(err)
+		}
 	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
@@ -268,6 +338,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return nil, c.redact(lastErr)
+		}
+		if req.OnAttempt != nil {
+			if err := req.OnAttempt(err); err != nil {
+				return nil, c.redact(err)
+			}
 		}
 		c.cfg.Logger.Info("retrying vendor request", "url", c.cfg.Redactor.String(u.Redacted()), "attempt", attempt, "wait", wait.String(), "error", c.cfg.Redactor.String(err.Error()))
 		t := time.NewTimer(wait)
@@ -320,25 +395,37 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if err != nil {
 		return nil, transportError(ctx, actx, "request", err)
 	}
+	// Closing a body that was not read to the end drops the connection,
+	// which is what an oversized or endless body deserves.
 	defer resp.Body.Close()
-	buf := bytes.NewBuffer(req.Buf[:0])
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxBody+1))
-	if err != nil {
-		return nil, transportError(ctx, actx, "read response body", err)
-	}
-	if n > c.cfg.MaxBody {
-		return nil, &StatusError{Status: resp.StatusCode, Msg: fmt.Sprintf("response body larger than %d bytes", c.cfg.MaxBody)}
-	}
-	c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", n, "duration", time.Since(start).String())
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Only the start matters (the snippet); a hostile error body is
+		// not read to its end.
+		b, err := readBody(io.LimitReader(resp.Body, maxErrorBody), -1, maxErrorBody, req.Buf)
+		if err != nil && !errors.Is(err, errBodyTooLarge) {
+			return nil, transportError(ctx, actx, "read response body", err)
+		}
+		c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", len(b), "duration", time.Since(start).String())
 		return nil, &StatusError{
 			Status:     resp.StatusCode,
-			Body:       snippet(c.cfg.Redactor.String(buf.String())),
+			Body:       snippet(c.cfg.Redactor.String(string(b))),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 			Header:     resp.Header,
 		}
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: buf.Bytes()}, nil
+	limit := c.cfg.MaxBody
+	if req.MaxBody > 0 {
+		limit = req.MaxBody
+	}
+	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf)
+	if errors.Is(err, errBodyTooLarge) {
+		return nil, &BodyTooLargeError{Status: resp.StatusCode, Limit: limit, ContentLength: resp.ContentLength}
+	}
+	if err != nil {
+		return nil, transportError(ctx, actx, "read response body", err)
+	}
+	c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", len(data), "duration", time.Since(start).String())
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
 // retryable says whether err deserves another attempt and how long to wait.

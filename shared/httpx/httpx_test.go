@@ -240,6 +240,57 @@ func TestPacerWaitsUntilTheDeadline(t *testing.T) {
 	}
 }
 
+func TestOnAttemptCountsEveryAttemptAndCanStopRetries(t *testing.T) {
+	var served atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch served.Add(1) {
+		case 1, 2:
+			w.WriteHeader(500)
+		case 3:
+			w.WriteHeader(429)
+		default:
+			w.Write([]byte(`{}`))
+		}
+	}))
+	defer srv.Close()
+	c := client(t, Config{MaxAttempts: 10})
+	var prevs []string
+	quotaUsed := errors.New("quota used up")
+	_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, OnAttempt: func(prev error) error {
+		var se *StatusError
+		switch {
+		case prev == nil:
+			prevs = append(prevs, "first")
+		case errors.As(prev, &se):
+			prevs = append(prevs, se.Error())
+			if se.Status == 429 {
+				return quotaUsed
+			}
+		}
+		return nil
+	}})
+	if !errors.Is(err, quotaUsed) {
+		t.Fatalf("err %v: the hook's error must end the request", err)
+	}
+	if served.Load() != 3 || strings.Join(prevs, "|") != "first|HTTP 500|HTTP 500|HTTP 429" {
+		t.Fatalf("served %d, hook saw %q: want one call per attempt about to be made, then the refused retry", served.Load(), prevs)
+	}
+	// Refusing the first attempt sends nothing.
+	_, err = c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, OnAttempt: func(error) error { return quotaUsed }})
+	if !errors.Is(err, quotaUsed) || served.Load() != 3 {
+		t.Fatalf("err %v, served %d", err, served.Load())
+	}
+}
+
+func TestRedactorIsShared(t *testing.T) {
+	red := redact.New()
+	c := client(t, Config{Redactor: red})
+	c.Redactor().AddBasic("principal-"+canary, "secret")
+	if got := red.String("principal-" + canary); strings.Contains(got, canary) {
+		t.Fatalf("credential registered through the client is not redacted: %q", got)
+	}
+}
+
 func TestPrepareRunsForEveryAttempt(t *testing.T) {
 	var seen []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

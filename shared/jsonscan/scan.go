@@ -148,7 +148,7 @@ func (s *scanner) object(depth int) error {
 		if err := s.str(); err != nil {
 			return err
 		}
-		name := s.dst[nameStart+1 : len(s.dst)-1] // as escaped on the wire
+		name := s.dst[nameStart+1 : len(s.dst)-1] // escaped, as copied
 		s.skipSpace()
 		if s.pos >= len(s.src) || s.src[s.pos] != ':' {
 			return s.fail("expected ':'")
@@ -217,7 +217,7 @@ func (s *scanner) object(depth int) error {
 		}
 		if depth == 1 && valStart >= 0 && len(s.dst) > valStart && (s.opts.Capture[0] != "" || s.opts.Capture[1] != "") {
 			for k, c := range s.opts.Capture {
-				if c != "" && string(name) == c {
+				if c != "" && nameIs(name, c) {
 					s.captured[k] = Span{valStart, len(s.dst)}
 				}
 			}
@@ -250,9 +250,10 @@ func (o *Options) Equal(p *Options) bool {
 	return slices.Equal(o.DropTopLevel, p.DropTopLevel) && slices.Equal(o.EpochMillis, p.EpochMillis)
 }
 
+// isDropped and isEpochMillis compare the decoded name (see nameIs).
 func (s *scanner) isDropped(name []byte) bool {
 	for _, k := range s.opts.DropTopLevel {
-		if string(name) == k {
+		if nameIs(name, k) {
 			return true
 		}
 	}
@@ -261,7 +262,7 @@ func (s *scanner) isDropped(name []byte) bool {
 
 func (s *scanner) isEpochMillis(name []byte) bool {
 	for _, k := range s.opts.EpochMillis {
-		if string(name) == k {
+		if nameIs(name, k) {
 			return true
 		}
 	}
@@ -366,7 +367,9 @@ const hex = "0123456789abcdef"
 // str copies a string token. Bytes that JSON allows are copied as they are,
 // escapes included; raw control characters are escaped and invalid UTF-8 is
 // replaced by U+FFFD, because a vendor slip must not stall the stream nor put
-// a raw newline into a Wazuh line.
+// a raw newline into a Wazuh line. NUL (raw or \u0000) and lone surrogate
+// escapes also become U+FFFD (written \ufffd): Wazuh's JSON parser cuts a
+// string at NUL and refuses a line with a lone surrogate (see uRepair).
 func (s *scanner) str() error {
 	src, i := s.src, s.pos+1
 	s.dst = append(s.dst, '"')
@@ -388,7 +391,24 @@ func (s *scanner) str() error {
 			if err != nil {
 				return err
 			}
+			if src[i+1] == 'u' {
+				m, repl := uRepair(src[i:])
+				if repl {
+					s.dst = append(s.dst, src[start:i]...)
+					s.dst = append(s.dst, `\ufffd`...)
+					i += m
+					start = i
+					continue
+				}
+				n = m
+			}
 			i += n
+		case c == 0:
+			// Wazuh's parser would end the string here: see uRepair.
+			s.dst = append(s.dst, src[start:i]...)
+			s.dst = append(s.dst, `\ufffd`...)
+			i++
+			start = i
 		case c < 0x20:
 			s.dst = append(s.dst, src[start:i]...)
 			s.dst = append(s.dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func strip(t testing.TB, in string, opts *Options) string {
@@ -151,6 +152,7 @@ func reference(v any, opts *Options, top bool) any {
 			if val == nil || val == "" {
 				continue
 			}
+			k = strings.ReplaceAll(k, "\x00", "\uFFFD")
 			if top && contains(opts.DropTopLevel, k) {
 				continue
 			}
@@ -177,6 +179,8 @@ func reference(v any, opts *Options, top bool) any {
 			}
 		}
 		return out
+	case string:
+		return strings.ReplaceAll(x, "\x00", "\uFFFD")
 	case json.Number:
 		s := x.String()
 		if !strings.ContainsAny(s, ".eE") && !opts.KeepBigInts && !fitsInt32([]byte(s)) {
@@ -287,6 +291,11 @@ func FuzzStripMatchesReference(f *testing.F) {
 		`{"uuid":"X","timestamp":"2025-03-02T08:15:41.118273645Z","n":12345678901,"f":-0.5e-3}`,
 		`{"creation_time":1740916800123,"event_type":"x","s":"a\u0000\n\\\"é"}`,
 		"{\"raw\":\"\x01\xff\xfe\"}", `{"a":[[[]]],"b":true,"c":false}`,
+		// Names that decode to the dropped ones, NUL, surrogates, invalid
+		// UTF-8 in names.
+		`{"event_\u0074ype":"forged","\u0065vent_type":1,"ok":"\ud83d\ude00"}`,
+		`{"k\u0000":"v\u0000w","lone":"\ud800x","low":"\udc00","lit":"\ufffd"}`,
+		"{\"n\x00m\":\"raw\x00nul\",\"bad\xffname\":1,\"\xc3\":{\"creation_\\u0074ime\":1740916800123}}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -305,6 +314,19 @@ func FuzzStripMatchesReference(f *testing.F) {
 		}
 		if bytes.ContainsAny(out, "\n\r") {
 			t.Fatalf("output contains a raw line break: %q", out)
+		}
+		if v, err := decode(out); err != nil || hasNUL(v) {
+			t.Fatalf("output has a NUL character, which Wazuh's parser cuts at: %q", out)
+		}
+		if _, err := Members(out, func(name, _ []byte) error {
+			for _, k := range opts.DropTopLevel {
+				if n, _ := String(name); n == k {
+					return fmt.Errorf("kept %s", name)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("a top-level name that decodes to a dropped one survived: %v in %q", err, out)
 		}
 		again, _, res2, _ := Strip(nil, in, opts)
 		if !bytes.Equal(out, again) || res != res2 {
@@ -329,6 +351,27 @@ func FuzzStripMatchesReference(f *testing.F) {
 			t.Fatalf("Strip(%s)\n got %s\nwant %v", in, out, ref)
 		}
 	})
+}
+
+// hasNUL reports a NUL character in any decoded name or string.
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if strings.Contains(k, "\x00") || hasNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	case string:
+		return strings.Contains(x, "\x00")
+	}
+	return false
 }
 
 // normalize makes numbers comparable by value text.
@@ -442,6 +485,8 @@ func FuzzScanArrayAgreesWithStrip(f *testing.F) {
 	f.Add([]byte(`[{"a":1},"x",[2,{"b":"]"}],null,{"n":null,"e":"","ts":5}]`))
 	f.Add([]byte(`[ ]`))
 	f.Add([]byte(`[{"event_type":1,"k":[1,[2,null]]},{"big":12345678901}]`))
+	f.Add([]byte(`[{"event_\u0074ype":"x"},{"\u0074s":1},{"a\u0000":"b"},{"s":"\ud800"},{"s":"\ud83d\ude00\ufffd"}]`))
+	f.Add([]byte("[{\"k\x00\":1},{\"\xff\":\"\x00\"}]"))
 	opts := &Options{DropTopLevel: []string{"event_type"}, EpochMillis: []string{"ts"}}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var want []json.RawMessage
@@ -473,6 +518,90 @@ func FuzzScanArrayAgreesWithStrip(f *testing.F) {
 			if err := json.Unmarshal([]byte(got[i]), &b); err != nil || fmt.Sprint(a) != fmt.Sprint(b) {
 				t.Fatalf("element %d: %q, encoding/json has %q", i, got[i], want[i])
 			}
+		}
+	})
+}
+
+// Names are matched by what they decode to: a vendor's escaped
+// "event_\u0074ype" or "wazuh_pul\u006c" must not survive next to the
+// envelope's own members (Wazuh would see duplicate keys).
+func TestEscapedNamesAreMatchedDecoded(t *testing.T) {
+	opts := &Options{DropTopLevel: []string{"event_type", "wazuh_pull"}, EpochMillis: []string{"ts"}}
+	got := strip(t, `{"event_\u0074ype":"forged","wazuh_pul\u006c":{"run_id":"x"},"\u0065vent_type":1,"a":{"\u0074s":0},"b\/c":1}`, opts)
+	if want := `{"a":{"\u0074s":"1970-01-01T00:00:00.000Z"},"b\/c":1}`; got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+	for quoted, want := range map[string]bool{`"\u0069tems"`: true, `"items"`: true, `"it\u0065ms"`: true, `"item"`: false, `"itemss"`: false, `"\u0069tem"`: false, `"items\u0000"`: false} {
+		if Name([]byte(quoted), "items") != want {
+			t.Errorf("Name(%s, items) = %v", quoted, !want)
+		}
+	}
+	if !Name([]byte(`"\ud83d\ude00"`), "😀") || !Name([]byte(`"\ud83d"`), "\uFFFD") {
+		t.Error("surrogates decode like encoding/json's")
+	}
+}
+
+// NUL ends a string for Wazuh's JSON parser, and a lone surrogate makes it
+// refuse the line: both become U+FFFD, in names and values.
+func TestNULAndLoneSurrogatesAreReplaced(t *testing.T) {
+	cases := map[string]string{
+		`{"a\u0000b":"x\u0000y"}`:                                `{"a\ufffdb":"x\ufffdy"}`,
+		"{\"a\x00b\":\"x\x00y\"}":                                `{"a\ufffdb":"x\ufffdy"}`,
+		`{"s":"\ud800","t":"\udc00x","u":"\ud800\u0041"}`:        `{"s":"\ufffd","t":"\ufffdx","u":"\ufffd\u0041"}`,
+		`{"pair":"\ud83d\ude00","lit":"\ufffd","esc":"\\u0000"}`: `{"pair":"\ud83d\ude00","lit":"\ufffd","esc":"\\u0000"}`,
+	}
+	for in, want := range cases {
+		if got := strip(t, in, nil); got != want {
+			t.Errorf("Strip(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestClassificationSeesEscapedNamesAndNUL(t *testing.T) {
+	opts := &Options{DropTopLevel: []string{"event_type"}, EpochMillis: []string{"ts"}}
+	for elem, clean := range map[string]bool{
+		`{"event_\u0074ype":"x"}`: false,
+		`{"x":{"\u0074s":5}}`:     false,
+		`{"\u0061":"b"}`:          true, // kept as it is: copying is right
+		`{"a":"\u0000"}`:          false,
+		`{"a\u0000":"b"}`:         false,
+		`{"a":"\ud800"}`:          false,
+		`{"a":"\ud83d\ude00"}`:    true,
+		`{"a":"\ufffd"}`:          true,
+	} {
+		var got Class
+		if _, err := ScanArray([]byte("["+elem+"]"), opts, func(_ []byte, c Class) error { got = c; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got.Clean != clean {
+			t.Errorf("%s: clean=%v, want %v", elem, got.Clean, clean)
+		}
+	}
+}
+
+// FuzzNameMatchesDecoded: a quoted name matches exactly the string
+// encoding/json decodes it to (escapes, surrogates and all).
+func FuzzNameMatchesDecoded(f *testing.F) {
+	for _, s := range []string{`event_\u0074ype`, `items`, `a\u0000`, `\ud83d\ude00`, `\ud800`, `\udc00\u0041`, `x\/y`, `\"\\`, "\xff"} {
+		f.Add(s, "event_type")
+	}
+	f.Fuzz(func(t *testing.T, inner, want string) {
+		quoted := []byte(`"` + inner + `"`)
+		if _, err := Skip(quoted); err != nil || len(quoted) != 2+len(inner) {
+			return
+		}
+		var decoded string
+		if err := json.Unmarshal(quoted, &decoded); err != nil {
+			return // raw control characters: not a JSON string encoding/json reads
+		}
+		if !utf8.ValidString(inner) {
+			return // encoding/json replaces invalid bytes; names keep them and match nothing valid
+		}
+		if got := Name(quoted, decoded); !got {
+			t.Fatalf("Name(%s, %q) = false", quoted, decoded)
+		}
+		if Name(quoted, want) != (want == decoded) {
+			t.Fatalf("Name(%s, %q) = %v, decoded %q", quoted, want, !(want == decoded), decoded)
 		}
 	})
 }

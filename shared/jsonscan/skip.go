@@ -183,8 +183,9 @@ func (s *scanner) skipArray(depth int) error {
 	}
 }
 
-// skipString validates a string token. Control characters and invalid
-// UTF-8 are accepted (Strip repairs them) but make the value unclean.
+// skipString validates a string token. Control characters, invalid UTF-8,
+// \u0000 and lone surrogates are accepted (Strip repairs them) but make the
+// value unclean.
 func (s *scanner) skipString() error {
 	src, i := s.src, s.pos+1
 	for {
@@ -200,6 +201,11 @@ func (s *scanner) skipString() error {
 			n, err := s.escape(i)
 			if err != nil {
 				return err
+			}
+			if src[i+1] == 'u' {
+				m, repl := uRepair(src[i:])
+				s.dirty = s.dirty || repl
+				n = m
 			}
 			i += n
 		case c < 0x20:
@@ -325,9 +331,10 @@ func String(raw []byte) (string, bool) {
 	return v, true
 }
 
-// Name reports whether a quoted member name from Members equals name.
+// Name reports whether a quoted member name from Members decodes to name
+// ("\u0069tems" is "items").
 func Name(quoted []byte, name string) bool {
-	return len(quoted) == len(name)+2 && string(quoted[1:len(quoted)-1]) == name
+	return len(quoted) >= 2 && nameIs(quoted[1:len(quoted)-1], name)
 }
 
 // Class is what ScanArray learned about one element.

@@ -23,6 +23,9 @@ const (
 	EnvRateLimit        = "WAZUH_PULL_RATE_LIMIT"
 	EnvLogLevel         = "WAZUH_PULL_LOG_LEVEL"
 	EnvMetricsNamespace = "WAZUH_PULL_METRICS_NAMESPACE"
+	EnvTenantMetrics    = "WAZUH_PULL_TENANT_METRICS"
+	EnvSyslogClientCert = "WAZUH_PULL_SYSLOG_CLIENT_CERT"
+	EnvSecretLayout     = "WAZUH_PULL_SECRET_LAYOUT"
 	// EnvLambdaLogLevel is set by Lambda's advanced logging controls; it is
 	// used when EnvLogLevel is not set.
 	EnvLambdaLogLevel = "AWS_LAMBDA_LOG_LEVEL"
@@ -66,6 +69,14 @@ type Config struct {
 	LogLevel  slog.Level
 	// MetricsNamespace is the CloudWatch namespace of the EMF metrics.
 	MetricsNamespace string
+	// TenantMetrics adds the [vendor, tenant, stream] dimension set to the
+	// metrics (billed per tenant and stream).
+	TenantMetrics bool
+	// RequireClientCert refuses to send unless the TLS secret holds a
+	// client certificate and key (the relay accepts mutual TLS only).
+	RequireClientCert bool
+	// SecretLayout says how tenants' credentials are spread over secrets.
+	SecretLayout awssm.Layout
 	// Settings are the vendor's own settings that Lambda reads
 	// (spec.Setting.Lambda), from their variables.
 	Settings spec.Values
@@ -74,9 +85,17 @@ type Config struct {
 	Lookback time.Duration
 }
 
-// SecretID returns the credential secret of a tenant.
+// SecretID returns the credential secret of a tenant in the default
+// layout (one secret per tenant and vendor).
 func (c *Config) SecretID(vendor, tenant string) string {
 	return awssm.SecretID(c.SecretPrefix, vendor, tenant)
+}
+
+// SecretLocation returns where a tenant's credentials are in the
+// configured layout: the secret, and the member of its JSON holding them
+// ("" when the whole secret is the tenant's).
+func (c *Config) SecretLocation(vendor, tenant string) (secretID, member string) {
+	return c.SecretLayout.Locate(c.SecretPrefix, vendor, tenant)
 }
 
 // LoadConfig reads and validates the configuration from getenv. It does no
@@ -127,10 +146,31 @@ func LoadConfig(v spec.Descriptor, getenv func(string) string) (Config, error) {
 			env.Fail(EnvSyslogTLSSecret, "%v", err)
 		}
 	}
+	switch mode := env.Lookup(EnvSyslogClientCert); mode {
+	case "", "optional":
+	case "required":
+		c.RequireClientCert = true
+		switch {
+		case scheme == "tcp":
+			env.Fail(EnvSyslogClientCert, "required needs %s to be tls://; tcp:// presents no certificate", EnvSyslogURL)
+		case scheme == "tls" && c.SyslogTLSSecret == "":
+			env.Fail(EnvSyslogTLSSecret, "is required with %s=required: name the Secrets Manager secret holding %s and %s (the relay accepts mutual TLS only)", EnvSyslogClientCert, TLSFieldClientCert, TLSFieldClientKey)
+		}
+	default:
+		env.Fail(EnvSyslogClientCert, "%q is not required or optional", mode)
+	}
 	for _, name := range []string{"WAZUH_PULL_SYSLOG_CA", "WAZUH_PULL_SYSLOG_CERT", "WAZUH_PULL_SYSLOG_KEY"} {
 		env.Forbid(name, "put ca_pem, client_cert_pem and client_key_pem in the Secrets Manager secret named by "+EnvSyslogTLSSecret)
 	}
-	secretID := awssm.SecretID(c.SecretPrefix, v.Name, "<tenant>")
+	layout, err := awssm.ParseLayout(env.Lookup(EnvSecretLayout))
+	if err != nil {
+		env.Fail(EnvSecretLayout, "%v", err)
+	}
+	c.SecretLayout = layout
+	secretID, member := layout.Locate(c.SecretPrefix, v.Name, "<tenant>")
+	if member != "" {
+		secretID = fmt.Sprintf("%s (member %q)", secretID, member)
+	}
 	for _, name := range v.HostEnv() {
 		instead := fmt.Sprintf("store the credentials as JSON in the Secrets Manager secret %s", secretID)
 		for _, cr := range v.Credentials {
@@ -159,6 +199,8 @@ func LoadConfig(v spec.Descriptor, getenv func(string) string) (Config, error) {
 	if err := checkNamespace(c.MetricsNamespace); err != nil {
 		env.Fail(EnvMetricsNamespace, "%v", err)
 	}
+
+	c.TenantMetrics = env.Bool(EnvTenantMetrics, false)
 
 	c.Lookback = env.Hours(v.Env(spec.EnvLookback), v.Lookback.Default, v.Lookback.Max)
 	c.Settings = lambdaSettings(&v, env)

@@ -84,6 +84,38 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if got := c.SecretID("testvendor", "acme"); got != "wazuh-pull/testvendor/acme" {
 		t.Errorf("secret id = %q", got)
 	}
+	if id, member := c.SecretLocation("testvendor", "acme"); id != "wazuh-pull/testvendor/acme" || member != "" {
+		t.Errorf("default secret location %q %q", id, member)
+	}
+	if c.TenantMetrics || c.RequireClientCert {
+		t.Errorf("per-tenant metrics %v, client certificate required %v; both are opt-in", c.TenantMetrics, c.RequireClientCert)
+	}
+}
+
+func TestLoadConfigNewSettings(t *testing.T) {
+	env := validEnv()
+	env[EnvTenantMetrics] = "true"
+	env[EnvSyslogClientCert] = "required"
+	env[EnvSyslogTLSSecret] = "wazuh-pull/syslog-tls"
+	env[EnvSecretLayout] = "vendor"
+	c, err := LoadConfig(testVendor(noSource), getenv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.TenantMetrics || !c.RequireClientCert {
+		t.Errorf("config = %+v", c)
+	}
+	if id, member := c.SecretLocation("testvendor", "acme"); id != "wazuh-pull/testvendor" || member != "acme" {
+		t.Errorf("vendor layout: %q %q", id, member)
+	}
+	env[EnvSyslogClientCert] = "optional"
+	env[EnvSecretLayout] = "tenant"
+	if c, err = LoadConfig(testVendor(noSource), getenv(env)); err != nil || c.RequireClientCert {
+		t.Fatalf("optional: %v %+v", err, c)
+	}
+	if id, member := c.SecretLocation("testvendor", "acme"); id != "wazuh-pull/tenants/acme" || member != "testvendor" {
+		t.Errorf("tenant layout: %q %q", id, member)
+	}
 }
 
 func TestLoadConfigSettings(t *testing.T) {
@@ -162,6 +194,15 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"namespace", map[string]string{EnvMetricsNamespace: "AWS/Lambda"}, []string{"reserved for AWS"}, nil},
 		{"prefix", map[string]string{EnvSecretPrefix: "wazuh pull"}, []string{EnvSecretPrefix + `: "wazuh pull" may only contain`}, nil},
 		{"vendor setting", map[string]string{"TV_PAGE_SIZE": "500"}, []string{`TV_PAGE_SIZE: "500" is not a whole number from 1 to 100`}, nil},
+		{"client certificate without a TLS secret", map[string]string{EnvSyslogClientCert: "required"},
+			[]string{EnvSyslogTLSSecret + ": is required with " + EnvSyslogClientCert + "=required", "client_cert_pem", "mutual TLS only"}, nil},
+		{"client certificate over tcp", map[string]string{EnvSyslogClientCert: "required", EnvSyslogURL: "tcp://10.0.0.1:514"},
+			[]string{EnvSyslogClientCert + ": required needs " + EnvSyslogURL + " to be tls://"}, nil},
+		{"client certificate mode", map[string]string{EnvSyslogClientCert: "yes"}, []string{EnvSyslogClientCert + `: "yes" is not required or optional`}, nil},
+		{"tenant metrics", map[string]string{EnvTenantMetrics: "sometimes"}, []string{EnvTenantMetrics + `: "sometimes" is not true or false`}, nil},
+		{"secret layout", map[string]string{EnvSecretLayout: "per-tenant"}, []string{EnvSecretLayout + `: "per-tenant" is not one of tenant-vendor, tenant or vendor`}, nil},
+		{"credential in the environment, bundled", map[string]string{EnvSecretLayout: "tenant", "TV_API_KEY": secretValue},
+			[]string{`put "api_key" in each tenant's Secrets Manager secret wazuh-pull/tenants/<tenant> (member "testvendor")`}, []string{secretValue}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -51,13 +51,22 @@
 //	                              goes in the environment: a value that looks like PEM,
 //	                              and the host variables WAZUH_PULL_SYSLOG_CA/_CERT/_KEY,
 //	                              are refused.
-//	WAZUH_PULL_SECRET_PREFIX      default "wazuh-pull". The credentials of a tenant are the
-//	                              secret "<prefix>/<vendor>/<tenant>" (e.g.
-//	                              wazuh-pull/1password/acme), a JSON object whose fields
+//	WAZUH_PULL_SYSLOG_CLIENT_CERT optional (default) or required. required: the TLS secret
+//	                              must hold client_cert_pem and client_key_pem (the relay
+//	                              accepts mutual TLS only); checked when the secret is read,
+//	                              before connecting, and failing with a ConfigError. Refused
+//	                              with tcp:// or without a TLS secret.
+//	WAZUH_PULL_SECRET_PREFIX      default "wazuh-pull". The credentials of a tenant are, in
+//	                              the default layout, the secret "<prefix>/<vendor>/<tenant>"
+//	                              (e.g. wazuh-pull/1password/acme), a JSON object whose fields
 //	                              are the vendor's credential fields (1Password:
 //	                              {"bearer_token","base_url"?}). The host variables of the
 //	                              vendor that hold or point to credentials (OP_BEARER_TOKEN,
 //	                              OP_BASE_URL, OP_SECRETS_FILE, OP_TOKENS_FILE, …) are refused.
+//	WAZUH_PULL_SECRET_LAYOUT      tenant-vendor (default, as above), tenant (member "<vendor>"
+//	                              of "<prefix>/tenants/<tenant>") or vendor (member "<tenant>"
+//	                              of "<prefix>/<vendor>"); a grouped secret is read once for
+//	                              all its members (awssm.Layout).
 //	WAZUH_PULL_SECRET_TTL         default 15m, 1s–15m. How long a secret read is reused by
 //	                              warm invocations; a 401 from the vendor re-reads it at once.
 //	WAZUH_PULL_DEADLINE_MARGIN    default 10s, 0–5m. Fetching stops when less than this is
@@ -72,6 +81,8 @@
 //	WAZUH_PULL_LOG_LEVEL          debug, info (default), warn or error; when unset,
 //	                              AWS_LAMBDA_LOG_LEVEL (Lambda's logging controls) applies.
 //	WAZUH_PULL_METRICS_NAMESPACE  default "WazuhPull". CloudWatch namespace of the metrics.
+//	WAZUH_PULL_TENANT_METRICS     default false. true adds the [vendor, tenant, stream]
+//	                              dimension set to the metrics (billed per tenant and stream).
 //
 // The AWS SDK reads its usual variables (AWS_REGION, the role's
 // credentials, and AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER
@@ -83,9 +94,10 @@
 // # Time
 //
 // Fetching stops at the invocation deadline minus the margin. The lease
-// lasts for the time left in the invocation plus a few seconds (renewed
-// by every commit), so a killed invocation's lease expires within about
-// one invocation length rather than dynamostore's default 15 minutes. Commits of pages the syslog
+// lasts one minute from when it was taken, committed through or renewed
+// (the pipeline renews it every 20 s while a page is slow), and never
+// past the invocation's deadline plus a few seconds, so a killed or hung
+// invocation frees its stream within about a minute. Commits of pages the syslog
 // peer already confirmed are finished even when the invocation is being
 // interrupted. On SIGTERM (Lambda sends it at a timeout, through the
 // internal extension lambda.WithEnableSIGTERM registers, and when it
@@ -102,20 +114,24 @@
 // warnings and errors.
 // Each invocation also prints one CloudWatch Embedded Metric Format line
 // on stdout, which CloudWatch Logs turns into metrics without any API
-// call, in the namespace above with the dimension sets
-// [vendor, tenant, stream] and [vendor]:
+// call, in the namespace above. CloudWatch bills each distinct metric, so
+// the metrics carry the vendor and the stream kind only (dimension set
+// [vendor, stream]): their number does not grow with the tenants, and
+// alarms on their Sum and Maximum still see any single stream:
 //
-//	Events        Count         events delivered and committed
-//	Pages         Count         pages delivered and committed
-//	Errors        Count         error events emitted
-//	Errors_<CODE> Count         the same per error code (Errors_API_HTTP_401, …)
-//	LagSeconds    Seconds       now − newest delivered event (absent when none)
-//	Backlog       None          1 when the vendor had more than the invocation took
+//	Events      Count    events delivered and committed
+//	Failed      Count    1 when the stream failed, else 0 (Sum: failing stream runs)
+//	LagSeconds  Seconds  now − newest delivered event (absent when none)
 //
-// The same line carries duplicates, locked, duration_ms, run_id, stop and
-// success as plain fields: as metrics they would be billed per tenant and
-// stream.
+// The same line carries tenant and stream, and as plain fields Pages,
+// Errors, Errors_<CODE>, Backlog, errors (the codes), duplicates, locked,
+// duration_ms, run_id, stop and success, for Logs Insights (which names
+// the tenant) and the Contributor Insights rule of the template's
+// stale-streams alarm. WAZUH_PULL_TENANT_METRICS adds the dimension set
+// [vendor, tenant, stream]. MetricsPerInvocation says how many values one
+// line declares.
 //
-// An invocation refused for its payload or the configuration emits
-// Errors and Errors_CONFIG_INVALID with the [vendor] dimension only.
+// An invocation refused for its payload or the configuration declares
+// Events and Failed with the [vendor] dimension only (and
+// Errors_CONFIG_INVALID as a field).
 package lambdarun

@@ -83,6 +83,20 @@ func (e *Env) Float(name string, def, min, max float64) float64 {
 	return f
 }
 
+// Bool returns name as true or false, def when unset.
+func (e *Env) Bool(name string, def bool) bool {
+	raw := e.Lookup(name)
+	if raw == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		e.Fail(name, "%q is not true or false", raw)
+		return def
+	}
+	return b
+}
+
 // Duration returns name as a Go duration ("90s", "2m30s") in [min, max],
 // def when unset. A bare number is refused: "10" could mean seconds or
 // minutes, and guessing wrong moves deadlines by a factor of 60.

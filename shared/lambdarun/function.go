@@ -21,6 +21,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/logx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets/awssm"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -33,11 +34,16 @@ const (
 	// fetching stopped or the invocation was interrupted.
 	maxFinish = 5 * time.Second
 	minFinish = 500 * time.Millisecond
-	// leaseSlack is added to the time left in the invocation to make the
-	// lease TTL: a commit may land up to the finish timeout after the
-	// deadline, and another execution environment's clock may differ by a
-	// little. A killed invocation's lease then expires soon after its
-	// deadline instead of after dynamostore's default 15 minutes.
+	// leaseTTL is how long a stream's lease outlives the last sign of
+	// life of its invocation: the pipeline renews it every third of it
+	// (commits renew it too), so a killed or hung invocation frees its
+	// stream within about a minute, and the next scheduled run is not
+	// skipped.
+	leaseTTL = time.Minute
+	// leaseSlack is added to the invocation's deadline and the finish
+	// timeout to make the time no lease outlasts, however often renewed: a
+	// commit may land up to the finish timeout after the deadline, and
+	// another execution environment's clock may differ by a little.
 	leaseSlack = 5 * time.Second
 	// shutdownWait is how long the SIGTERM handler lets an interrupted run
 	// commit before it closes the sink. Lambda sends SIGKILL about 500 ms
@@ -77,6 +83,9 @@ type Function struct {
 
 	mu      sync.Mutex
 	tenants map[string]*tenantState
+	// bundles are the shared secrets of the grouped layouts, by id: one
+	// read serves every tenant in them.
+	bundles map[string]*awssm.Source
 	current *invocation
 }
 
@@ -84,8 +93,14 @@ type Function struct {
 // warm invocation costs no GetSecretValue) and the HTTP client (kept-alive
 // connections, and the limiter's memory of recent requests).
 type tenantState struct {
-	creds *awssm.Source
+	creds credentials
 	http  *httpx.Client
+}
+
+// credentials is a tenant's secret, or its member of a shared secret.
+type credentials interface {
+	secrets.Source
+	SecretID() string
 }
 
 // invocation is what Shutdown needs to stop the run in progress.
@@ -147,6 +162,7 @@ func New(v spec.Descriptor, cfg Config, db *dynamodb.Client, sm *secretsmanager.
 		store:   dynamostore.New(db, cfg.Table),
 		sm:      sm,
 		tenants: map[string]*tenantState{},
+		bundles: map[string]*awssm.Source{},
 	}
 	if cfg.SyslogTLSSecret != "" {
 		// Certificates and the server name are public; only the key is secret.
@@ -183,7 +199,7 @@ func (f *Function) refuse(ctx context.Context, out *Output, err error) error {
 	out.Stop = pipeline.StopError
 	out.Errors = append(out.Errors, pipeline.CodeConfig)
 	f.log.ErrorContext(ctx, "invocation refused", "run_id", out.RunID, "error", err)
-	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), out, false); merr != nil {
+	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), out, metricsOptions{}); merr != nil {
 		f.log.Error("metrics not written", "error", merr)
 	}
 	return err
@@ -228,8 +244,14 @@ func (f *Function) Handle(ctx context.Context, in Input) (Output, error) {
 	default:
 		log.Info("stream done", "summary", out)
 	}
-	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), &out, true); merr != nil {
+	if merr := writeMetrics(f.metrics, f.cfg.MetricsNamespace, f.now(), &out, metricsOptions{validStream: true, perTenant: f.cfg.TenantMetrics}); merr != nil {
 		log.Error("metrics not written", "error", merr)
+	}
+	var cfgErr *ConfigError
+	if errors.As(err, &cfgErr) {
+		// A deployment mistake found on first use (the TLS secret's
+		// content): reported like any invalid configuration.
+		return out, cfgErr
 	}
 	if err != nil || !out.Success {
 		// The message goes to Lambda's response, logs and dead-letter
@@ -252,10 +274,10 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 	inv.setSink(s)
 	defer s.Close()
 
-	budget, leaseTTL, finish := f.budget(ctx, log)
+	budget, finish := f.budget(ctx, log)
 	var leaseUntil time.Time
 	if dl, ok := ctx.Deadline(); ok {
-		// Commits renew the lease, but never past the invocation's hard
+		// Renewals never extend the lease past the invocation's hard
 		// deadline: a timed-out invocation frees its stream right away.
 		leaseUntil = dl.Add(finish + leaseSlack)
 	}
@@ -313,15 +335,15 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 	return nil
 }
 
-// budget derives the run's deadline, lease TTL and finish timeout from
-// the invocation's deadline.
-func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budget, time.Duration, time.Duration) {
+// budget derives the run's deadline and finish timeout from the
+// invocation's deadline.
+func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budget, time.Duration) {
 	margin := f.cfg.DeadlineMargin
 	finish := min(max(margin/2, minFinish), maxFinish)
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		// Not under Lambda (a direct call): no time bound but ctx.
-		return pipeline.Budget{}, 0, finish
+		return pipeline.Budget{}, finish
 	}
 	remaining := deadline.Sub(f.now())
 	if margin > remaining/2 {
@@ -331,13 +353,16 @@ func (f *Function) budget(ctx context.Context, log *slog.Logger) (pipeline.Budge
 			"margin", margin.String(), "remaining", remaining.String(), "setting", EnvDeadlineMargin)
 		margin = max(remaining/2, 0)
 	}
-	return pipeline.Budget{Deadline: deadline.Add(-margin)}, max(remaining, 0) + finish + leaseSlack, finish
+	return pipeline.Budget{Deadline: deadline.Add(-margin)}, finish
 }
 
 // source builds the invocation's stream source from the vendor's
 // collector. It does no network I/O.
 func (f *Function) source(in Input, t *tenantState, log *slog.Logger) (pipeline.Source, error) {
-	secretID := t.creds.SecretID()
+	where := "the Secrets Manager secret " + t.creds.SecretID()
+	if m, ok := t.creds.(*awssm.Member); ok {
+		where = fmt.Sprintf("member %q of the Secrets Manager secret %s", m.Name(), m.SecretID())
+	}
 	c, err := f.v.New(spec.Params{
 		Tenant:      in.Tenant,
 		Credentials: t.creds,
@@ -347,7 +372,7 @@ func (f *Function) source(in Input, t *tenantState, log *slog.Logger) (pipeline.
 		Logger:      log,
 		Redactor:    f.red,
 		Where: func(field string) string {
-			return fmt.Sprintf("field %q of the Secrets Manager secret %s", field, secretID)
+			return fmt.Sprintf("field %q of %s", field, where)
 		},
 		Now: f.now,
 	})
@@ -371,13 +396,25 @@ func (f *Function) tenant(name string, log *slog.Logger) (*tenantState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambdarun: vendor HTTP client: %w", err)
 	}
-	t := &tenantState{
-		creds: awssm.New(f.sm, f.cfg.SecretID(f.v.Name, name), awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields()}),
-		http:  hc,
-	}
+	t := &tenantState{creds: f.credentials(name), http: hc}
 	f.tenants[name] = t
 	log.Debug("tenant set up", "secret_id", t.creds.SecretID(), "secret_ttl", f.cfg.SecretTTL.String(), "rate_per_minute", f.cfg.RateLimit)
 	return t, nil
+}
+
+// credentials returns the tenant's credential source in the configured
+// layout; f.mu is held.
+func (f *Function) credentials(tenant string) credentials {
+	id, member := f.cfg.SecretLocation(f.v.Name, tenant)
+	if member == "" {
+		return awssm.New(f.sm, id, awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields()})
+	}
+	b, ok := f.bundles[id]
+	if !ok {
+		b = awssm.New(f.sm, id, awssm.Options{TTL: f.cfg.SecretTTL, Redactor: f.red, Public: f.v.PublicFields(), Bundle: true})
+		f.bundles[id] = b
+	}
+	return b.Member(member)
 }
 
 func (f *Function) setCurrent(inv *invocation) {

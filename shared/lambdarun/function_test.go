@@ -222,10 +222,10 @@ func TestHandleDeliversCommitsAndReports(t *testing.T) {
 	}
 	cw := m[0]["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
 	dims, _ := json.Marshal(cw["Dimensions"])
-	if string(dims) != `[["vendor","tenant","stream"],["vendor"]]` || cw["Namespace"] != "WazuhPull" {
+	if string(dims) != `[["vendor","stream"]]` || cw["Namespace"] != "WazuhPull" {
 		t.Errorf("EMF directive = %v", cw)
 	}
-	for k, want := range map[string]any{"Events": 250.0, "Pages": 3.0, "Errors": 0.0, "Backlog": 0.0, "locked": false, "vendor": "testvendor", "tenant": "acme", "stream": "alpha", "run_id": out.RunID} {
+	for k, want := range map[string]any{"Events": 250.0, "Failed": 0.0, "Pages": 3.0, "Errors": 0.0, "Backlog": 0.0, "locked": false, "vendor": "testvendor", "tenant": "acme", "stream": "alpha", "run_id": out.RunID} {
 		if m[0][k] != want {
 			t.Errorf("EMF %s = %v, want %v", k, m[0][k], want)
 		}
@@ -287,7 +287,7 @@ func TestHandleFailureIsAnInvocationError(t *testing.T) {
 		t.Errorf("version %d: the delivered first page must be committed", v)
 	}
 	m := fx.emf()[0]
-	if m["Errors"] != 1.0 || m["Errors_API_HTTP_500"] != 1.0 || m["success"] != false {
+	if m["Errors"] != 1.0 || m["Errors_API_HTTP_500"] != 1.0 || m["Failed"] != 1.0 || m["success"] != false {
 		t.Errorf("EMF = %v", m)
 	}
 	lines, _ := fx.down.WaitLines(102, 5*time.Second)
@@ -403,4 +403,49 @@ func TestHandleReadsTheSyslogTLSSecret(t *testing.T) {
 			t.Errorf("%s shows the key material: %s", what, text)
 		}
 	}
+}
+
+// TestHungInvocationFreesItsStreamWithinAMinute: an invocation stuck on a
+// page (and then killed) holds its stream's lease for about a minute after
+// its last renewal, not for its whole timeout: another invocation may not
+// take the stream 59 s after it was locked, but may 70 s from now (a
+// renewal landing meanwhile moves the expiry by at most the time the
+// check takes; 10 s leave room for a slow machine).
+func TestHungInvocationFreesItsStreamWithinAMinute(t *testing.T) {
+	fx := newFixture(t)
+	src := &fakeSource{total: 10, page: 10, stallAt: 1, fetched: make(chan int, 1)}
+	f := fx.function(src, nil)
+	// A 300-second invocation, as the template configures.
+	ictx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	locking := time.Now()
+	go func() {
+		defer close(done)
+		f.Handle(ictx, Input{Stream: "alpha", Tenant: "acme"})
+	}()
+	select {
+	case <-src.fetched:
+	case <-ctx(t).Done():
+		t.Fatal("the invocation never fetched")
+	}
+	key := state.Key{Tenant: "acme", Vendor: "testvendor", Stream: "alpha"}
+	takeOver := func(after time.Duration) error {
+		at := time.Now().Add(after)
+		l, err := dynamostore.New(fx.db, fx.table, dynamostore.WithClock(func() time.Time { return at })).Lock(ctx(t), key, state.LockOptions{Owner: "next", TTL: time.Minute})
+		if err == nil {
+			l.Release(ctx(t))
+		}
+		return err
+	}
+	// While the page hangs, the lease runs about a minute from its last
+	// renewal (at most a third of that ago).
+	if err := takeOver(59*time.Second - time.Since(locking)); !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("another invocation could take the stream 59 s after the hung one locked it: %v", err)
+	}
+	if err := takeOver(70 * time.Second); err != nil {
+		t.Fatalf("another invocation could not take the stream 70 s after the hung one's last renewal, as if it had been killed: %v", err)
+	}
+	cancel()
+	<-done
 }

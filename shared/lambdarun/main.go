@@ -12,6 +12,7 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/shared/logx"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
@@ -48,7 +49,7 @@ func Main(v spec.Descriptor, version string) {
 			out.Stop = "error"
 			out.Errors = append(out.Errors, "CONFIG_INVALID")
 			log.ErrorContext(ctx, "invocation refused: invalid configuration", "run_id", out.RunID, "error", err)
-			if merr := writeMetrics(os.Stdout, namespace, time.Now(), &out, false); merr != nil {
+			if merr := writeMetrics(os.Stdout, namespace, time.Now(), &out, metricsOptions{}); merr != nil {
 				log.Error("metrics not written", "error", merr)
 			}
 			return nil, err
@@ -58,7 +59,7 @@ func Main(v spec.Descriptor, version string) {
 	// Lambda reports the whole init phase (process start included) as Init
 	// Duration; setup_ms is the part spent here.
 	log.Info("initialised", "setup_ms", float64(time.Since(start).Microseconds())/1000, "table", cfg.Table,
-		"syslog", cfg.SyslogURL, "deadline_margin", cfg.DeadlineMargin.String(), "rate_per_minute", cfg.RateLimit)
+		"syslog", syslog.RedactURL(cfg.SyslogURL), "deadline_margin", cfg.DeadlineMargin.String(), "rate_per_minute", cfg.RateLimit)
 	lambda.StartWithOptions(lambda.Handler(f), lambda.WithEnableSIGTERM(func() {
 		f.Shutdown()
 		// Nothing is left to do; exiting now spares the runtime the wait

@@ -9,39 +9,68 @@ import (
 )
 
 // Metric names of the CloudWatch Embedded Metric Format line written once
-// per invocation. Per-code error counts are named ErrorMetricPrefix+code,
-// e.g. "Errors_API_HTTP_401".
+// per invocation.
+//
+// CloudWatch bills every distinct combination of metric name and
+// dimension values, every month it is reported: a metric per tenant
+// would cost each tenant's streams $0.30 each. The metrics declared by
+// default therefore carry only the vendor and the stream kind, so their
+// number is fixed per deployment whatever the number of tenants, and an
+// alarm on them still sees any single stream: Failed sums the failing
+// streams, LagSeconds' Maximum is the worst stream's lag. Which tenant
+// it was is in the same line (tenant, stream and every count are plain
+// fields), for CloudWatch Logs Insights and the Contributor Insights rule
+// that counts the streams that ran. WAZUH_PULL_TENANT_METRICS adds the
+// per-tenant dimension set for those who want per-tenant graphs and pay
+// for them.
 const (
-	MetricEvents  = "Events"
-	MetricPages   = "Pages"
-	MetricErrors  = "Errors"
-	MetricLag     = "LagSeconds"
-	MetricBacklog = "Backlog"
-	// ErrorMetricPrefix starts the per-error-code metrics.
-	ErrorMetricPrefix = "Errors_"
+	// MetricEvents counts the events delivered and committed.
+	MetricEvents = "Events"
+	// MetricFailed is 1 when the stream failed (or the invocation was
+	// refused), 0 otherwise: its Sum over a period is the number of
+	// failing stream runs across tenants.
+	MetricFailed = "Failed"
+	// MetricLag is now − newest delivered event; absent when none was.
+	MetricLag = "LagSeconds"
 )
 
-// metric is one EMF metric value.
+// Plain fields of the EMF line: numbers that are not declared as metrics
+// (so cost nothing beyond the log bytes) but that Logs Insights reads.
+const (
+	FieldPages   = "Pages"
+	FieldErrors  = "Errors"
+	FieldBacklog = "Backlog"
+	// ErrorFieldPrefix starts the per-error-code counts, e.g.
+	// "Errors_API_HTTP_401".
+	ErrorFieldPrefix = "Errors_"
+)
+
+// Dimension sets.
+var (
+	// fleetDimensions are always declared for an invocation that ran a
+	// valid stream.
+	fleetDimensions = []string{"vendor", "stream"}
+	// tenantDimensions are added by WAZUH_PULL_TENANT_METRICS.
+	tenantDimensions = []string{"vendor", "tenant", "stream"}
+	// refusedDimensions serve invocations that never learned a valid
+	// stream (bad input, bad configuration), so that a typo cannot create
+	// new metrics.
+	refusedDimensions = []string{"vendor"}
+)
+
+// metric is one value in the EMF line; declared ones become CloudWatch
+// metrics, the others stay plain fields.
 type metric struct {
-	name  string
-	unit  string
-	value float64
+	name     string
+	unit     string
+	value    float64
+	declared bool
 }
 
 // emfLine builds one EMF log line. Lambda sends every stdout line to
 // CloudWatch Logs, which extracts the metrics from lines shaped like this;
 // no API call and no extension are needed.
-//
-// Two dimension sets are declared: vendor/tenant/stream for per-stream
-// alarms (cursor lag, no events) and vendor alone for fleet-wide ones.
-// Invocations that never learned a valid stream (bad input, bad
-// configuration) use only the vendor set, so a typo cannot create new
-// metric streams.
-func emfLine(namespace string, at time.Time, dims map[string]string, metrics []metric, props map[string]any) ([]byte, error) {
-	sets := [][]string{{"vendor"}}
-	if _, ok := dims["stream"]; ok {
-		sets = [][]string{{"vendor", "tenant", "stream"}, {"vendor"}}
-	}
+func emfLine(namespace string, at time.Time, sets [][]string, dims map[string]string, metrics []metric, props map[string]any) ([]byte, error) {
 	type def struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
@@ -52,7 +81,9 @@ func emfLine(namespace string, at time.Time, dims map[string]string, metrics []m
 		root[k] = v
 	}
 	for _, m := range metrics {
-		defs = append(defs, def{m.name, m.unit})
+		if m.declared {
+			defs = append(defs, def{m.name, m.unit})
+		}
 		root[m.name] = m.value
 	}
 	for k, v := range dims {
@@ -73,7 +104,7 @@ func emfLine(namespace string, at time.Time, dims map[string]string, metrics []m
 	return append(b, '\n'), nil
 }
 
-// runMetrics turns an invocation's output into metrics.
+// runMetrics turns an invocation's output into the line's values.
 func runMetrics(o *Output) []metric {
 	b2f := func(b bool) float64 {
 		if b {
@@ -81,17 +112,15 @@ func runMetrics(o *Output) []metric {
 		}
 		return 0
 	}
-	// Each metric costs per month for every tenant and stream, so only what
-	// alarms and dashboards need is a metric; duplicates, lock skips and
-	// duration stay plain fields of the same line (Logs Insights reads them).
 	ms := []metric{
-		{MetricEvents, "Count", float64(o.Events)},
-		{MetricPages, "Count", float64(o.Pages)},
-		{MetricErrors, "Count", float64(len(o.Errors))},
-		{MetricBacklog, "None", b2f(o.Backlog)},
+		{MetricEvents, "Count", float64(o.Events), true},
+		{MetricFailed, "Count", b2f(!o.Success), true},
+		{FieldPages, "Count", float64(o.Pages), false},
+		{FieldErrors, "Count", float64(len(o.Errors)), false},
+		{FieldBacklog, "None", b2f(o.Backlog), false},
 	}
 	if o.LagSeconds != nil {
-		ms = append(ms, metric{MetricLag, "Seconds", *o.LagSeconds})
+		ms = append(ms, metric{MetricLag, "Seconds", *o.LagSeconds, true})
 	}
 	counts := map[string]int{}
 	for _, c := range o.Errors {
@@ -103,22 +132,60 @@ func runMetrics(o *Output) []metric {
 	}
 	sort.Strings(codes)
 	for _, c := range codes {
-		ms = append(ms, metric{ErrorMetricPrefix + c, "Count", float64(counts[c])})
+		ms = append(ms, metric{ErrorFieldPrefix + c, "Count", float64(counts[c]), false})
 	}
 	return ms
 }
 
+// metricsOptions say how an invocation's line is dimensioned.
+type metricsOptions struct {
+	// validStream is false for invocations refused before a stream was
+	// known to be valid.
+	validStream bool
+	// perTenant adds the [vendor, tenant, stream] dimension set.
+	perTenant bool
+}
+
+// dimensionSets returns the declared dimension sets.
+func (mo metricsOptions) dimensionSets() [][]string {
+	switch {
+	case !mo.validStream:
+		return [][]string{refusedDimensions}
+	case mo.perTenant:
+		return [][]string{fleetDimensions, tenantDimensions}
+	}
+	return [][]string{fleetDimensions}
+}
+
+// MetricsPerInvocation is how many CloudWatch metric values one
+// invocation that ran a valid stream reports: the declared metrics times
+// the dimension sets. The cost model (infra/cost) and the tests that
+// measure it rely on it.
+func MetricsPerInvocation(lagKnown, perTenant bool) int {
+	names := 2 // Events, Failed
+	if lagKnown {
+		names++
+	}
+	sets := len(metricsOptions{validStream: true, perTenant: perTenant}.dimensionSets())
+	return names * sets
+}
+
 // writeMetrics writes the invocation's EMF line in one Write call, so
 // that it never interleaves with a log line.
-func writeMetrics(w io.Writer, namespace string, at time.Time, o *Output, validStream bool) error {
+func writeMetrics(w io.Writer, namespace string, at time.Time, o *Output, mo metricsOptions) error {
 	dims := map[string]string{"vendor": o.Vendor}
-	if validStream {
-		dims["tenant"] = o.Tenant
-		dims["stream"] = o.Stream
-	}
 	props := map[string]any{"run_id": o.RunID, "stop": o.Stop, "success": o.Success,
 		"duplicates": o.Duplicates, "locked": o.Locked, "duration_ms": o.DurationMs}
-	line, err := emfLine(namespace, at, dims, runMetrics(o), props)
+	if mo.validStream {
+		// Dimensions when declared, plain fields otherwise: either way at
+		// the root, where Logs Insights and Contributor Insights find them.
+		dims["stream"] = o.Stream
+		dims["tenant"] = o.Tenant
+	}
+	if len(o.Errors) > 0 {
+		props["errors"] = o.Errors
+	}
+	line, err := emfLine(namespace, at, mo.dimensionSets(), dims, runMetrics(o), props)
 	if err != nil {
 		return err
 	}

@@ -5,24 +5,95 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
 
 // TestEMFShape checks the rules CloudWatch applies to an EMF line: every
 // declared metric is a number at the root, every dimension a string at
-// the root, and the line is one JSON object ending in a newline.
+// the root, and the line is one JSON object ending in a newline; and what
+// is declared: per vendor and stream kind only, unless per-tenant metrics
+// are asked for.
 func TestEMFShape(t *testing.T) {
 	lag := 12.5
 	o := &Output{Vendor: "testvendor", Tenant: "acme", Stream: "alpha", RunID: "r1", Stop: "error",
 		Events: 7, Pages: 2, Duplicates: 1, Backlog: true, LagSeconds: &lag, DurationMs: 900,
 		Errors: []string{"API_HTTP_429", "DELIVERY_FAILED", "API_HTTP_429"}}
-	var buf bytes.Buffer
 	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	if err := writeMetrics(&buf, "WazuhPull", at, o, true); err != nil {
+	for _, c := range []struct {
+		perTenant bool
+		dims      string
+	}{
+		{false, `[["vendor","stream"]]`},
+		{true, `[["vendor","stream"],["vendor","tenant","stream"]]`},
+	} {
+		var buf bytes.Buffer
+		if err := writeMetrics(&buf, "WazuhPull", at, o, metricsOptions{validStream: true, perTenant: c.perTenant}); err != nil {
+			t.Fatal(err)
+		}
+		m, dir := decodeEMF(t, buf.Bytes())
+		if m["_aws"].(map[string]any)["Timestamp"] != float64(at.UnixMilli()) {
+			t.Errorf("Timestamp = %v", m["_aws"])
+		}
+		dims, _ := json.Marshal(dir["Dimensions"])
+		if string(dims) != c.dims {
+			t.Errorf("per-tenant %v: dimensions %s, want %s", c.perTenant, dims, c.dims)
+		}
+		for _, set := range dir["Dimensions"].([]any) {
+			for _, d := range set.([]any) {
+				if _, ok := m[d.(string)].(string); !ok {
+					t.Errorf("dimension %v is not a string at the root", d)
+				}
+			}
+		}
+		names := declared(t, m, dir)
+		if want := []string{"Events", "Failed", "LagSeconds"}; !slices.Equal(names, want) {
+			t.Errorf("declared metrics %v, want %v", names, want)
+		}
+		if got, want := len(names)*len(dir["Dimensions"].([]any)), MetricsPerInvocation(true, c.perTenant); got != want {
+			t.Errorf("%d metric values, MetricsPerInvocation says %d", got, want)
+		}
+		// Every count stays in the line, declared or not, for Logs Insights;
+		// tenant and stream are at the root whether or not they are
+		// dimensions (Contributor Insights keys on them).
+		for k, want := range map[string]any{"Events": 7.0, "Failed": 1.0, "Pages": 2.0, "Errors": 3.0, "Errors_API_HTTP_429": 2.0,
+			"Errors_DELIVERY_FAILED": 1.0, "Backlog": 1.0, "LagSeconds": 12.5, "duplicates": 1.0, "locked": false,
+			"duration_ms": 900.0, "tenant": "acme", "stream": "alpha", "vendor": "testvendor", "stop": "error"} {
+			if m[k] != want {
+				t.Errorf("%s = %v, want %v", k, m[k], want)
+			}
+		}
+		if codes, _ := json.Marshal(m["errors"]); string(codes) != `["API_HTTP_429","DELIVERY_FAILED","API_HTTP_429"]` {
+			t.Errorf("errors = %s", codes)
+		}
+	}
+
+	// A successful run without delivered events: Failed 0, no lag.
+	var buf bytes.Buffer
+	if err := writeMetrics(&buf, "WazuhPull", at, &Output{Vendor: "v", Tenant: "t", Stream: "s", Success: true, Errors: []string{}}, metricsOptions{validStream: true}); err != nil {
 		t.Fatal(err)
 	}
-	line := buf.Bytes()
+	m, dir := decodeEMF(t, buf.Bytes())
+	if names := declared(t, m, dir); len(names) != MetricsPerInvocation(false, false) || m["Failed"] != 0.0 || m["LagSeconds"] != nil || m["errors"] != nil {
+		t.Errorf("idle run line = %s", buf.String())
+	}
+
+	// Without a trusted stream only the vendor dimension is used, and the
+	// untrusted tenant and stream stay out of the line.
+	buf.Reset()
+	if err := writeMetrics(&buf, "WazuhPull", at, &Output{Vendor: "testvendor", Tenant: "x", Stream: "../x", Errors: []string{"CONFIG_INVALID"}}, metricsOptions{perTenant: true}); err != nil {
+		t.Fatal(err)
+	}
+	m, dir = decodeEMF(t, buf.Bytes())
+	dims, _ := json.Marshal(dir["Dimensions"])
+	if string(dims) != `[["vendor"]]` || m["stream"] != nil || m["tenant"] != nil || m["LagSeconds"] != nil || m["Failed"] != 1.0 || m["Errors_CONFIG_INVALID"] != 1.0 {
+		t.Errorf("refused invocation metrics = %s", buf.String())
+	}
+}
+
+func decodeEMF(t *testing.T, line []byte) (map[string]any, map[string]any) {
+	t.Helper()
 	if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
 		t.Fatalf("not one line: %q", line)
 	}
@@ -30,53 +101,26 @@ func TestEMFShape(t *testing.T) {
 	if err := json.Unmarshal(line, &m); err != nil {
 		t.Fatal(err)
 	}
-	aws := m["_aws"].(map[string]any)
-	if aws["Timestamp"] != float64(at.UnixMilli()) {
-		t.Errorf("Timestamp = %v", aws["Timestamp"])
-	}
-	dir := aws["CloudWatchMetrics"].([]any)[0].(map[string]any)
-	for _, set := range dir["Dimensions"].([]any) {
-		for _, d := range set.([]any) {
-			if _, ok := m[d.(string)].(string); !ok {
-				t.Errorf("dimension %v is not a string at the root", d)
-			}
-		}
-	}
-	names := map[string]bool{}
+	return m, m["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+}
+
+// declared returns the declared metric names, checking each has a number
+// at the root.
+func declared(t *testing.T, m, dir map[string]any) []string {
+	t.Helper()
+	var names []string
 	for _, md := range dir["Metrics"].([]any) {
 		name := md.(map[string]any)["Name"].(string)
-		names[name] = true
+		names = append(names, name)
 		if _, ok := m[name].(float64); !ok {
 			t.Errorf("metric %s has no numeric value at the root", name)
-		}
-	}
-	for k, want := range map[string]float64{"Events": 7, "Pages": 2, "Errors": 3, "Errors_API_HTTP_429": 2,
-		"Errors_DELIVERY_FAILED": 1, "Backlog": 1, "LagSeconds": 12.5} {
-		if m[k] != want || !names[k] {
-			t.Errorf("%s = %v (declared %v), want %v", k, m[k], names[k], want)
-		}
-	}
-	// Plain fields, not metrics: they would cost per tenant and stream.
-	for k, want := range map[string]any{"duplicates": 1.0, "locked": false, "duration_ms": 900.0} {
-		if m[k] != want || names[k] {
-			t.Errorf("%s = %v (declared as a metric: %v), want the plain field %v", k, m[k], names[k], want)
 		}
 	}
 	if len(names) > 100 {
 		t.Errorf("%d metrics; EMF allows 100 per directive", len(names))
 	}
-
-	// Without a trusted stream only the vendor dimension is used.
-	buf.Reset()
-	if err := writeMetrics(&buf, "WazuhPull", at, &Output{Vendor: "testvendor", Stream: "../x", Errors: []string{"CONFIG_INVALID"}}, false); err != nil {
-		t.Fatal(err)
-	}
-	m = nil
-	json.Unmarshal(buf.Bytes(), &m)
-	dims, _ := json.Marshal(m["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Dimensions"])
-	if string(dims) != `[["vendor"]]` || m["stream"] != nil || m["LagSeconds"] != nil {
-		t.Errorf("refused invocation metrics = %s", buf.String())
-	}
+	slices.Sort(names)
+	return names
 }
 
 type blockingSink struct {

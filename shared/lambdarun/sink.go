@@ -42,8 +42,23 @@ func (f *Function) openSink(ctx context.Context, log *slog.Logger) (sink.Sink, e
 		}
 		if len(unknown) > 0 {
 			sort.Strings(unknown)
-			return nil, fmt.Errorf("syslog TLS secret %s: unknown fields %s; allowed are %s, %s, %s and %s",
-				f.tlsSecret.SecretID(), strings.Join(unknown, ", "), TLSFieldCA, TLSFieldClientCert, TLSFieldClientKey, TLSFieldServerName)
+			return nil, &ConfigError{Err: fmt.Errorf("%s: the secret %s has unknown fields %s; allowed are %s, %s, %s and %s", EnvSyslogTLSSecret,
+				f.tlsSecret.SecretID(), strings.Join(unknown, ", "), TLSFieldCA, TLSFieldClientCert, TLSFieldClientKey, TLSFieldServerName)}
+		}
+		if f.cfg.RequireClientCert {
+			var missing []string
+			for _, k := range []string{TLSFieldClientCert, TLSFieldClientKey} {
+				if strings.TrimSpace(creds[k]) == "" {
+					missing = append(missing, k)
+				}
+			}
+			if len(missing) > 0 {
+				// Checked before connecting: a relay that accepts mutual
+				// TLS only would refuse the handshake, and the cause would
+				// read as a network failure.
+				return nil, &ConfigError{Err: fmt.Errorf("%s: the secret %s lacks %s, and %s=required: the relay accepts mutual TLS only; add the sender's client certificate and key",
+					EnvSyslogTLSSecret, f.tlsSecret.SecretID(), strings.Join(missing, " and "), EnvSyslogClientCert)}
+			}
 		}
 		cfg.CAPEM = []byte(creds[TLSFieldCA])
 		cfg.ClientCertPEM = []byte(creds[TLSFieldClientCert])

@@ -29,7 +29,13 @@ const (
 	CodeCollectionGap     = "COLLECTION_GAP"    // added: a window could not be collected (e.g. older than the vendor keeps)
 	CodeInvalidEvent      = "API_INVALID_EVENT" // added: one item of a page could not be used
 	CodeConfig            = "CONFIG_INVALID"    // added: a setting is invalid
+	// added: a vendor response was larger than its limit and was not read on
+	CodeResponseTooLarge = "API_RESPONSE_TOO_LARGE"
 )
+
+// CodeRequestBudget (added) means a vendor request quota (such as a rolling
+// 24-hour pool) is nearly used up: the run stopped before exceeding it.
+const CodeRequestBudget = "API_REQUEST_BUDGET"
 
 // Error is an error that knows its seed error code and an operator-facing
 // message. Detail adds context (endpoint, status) and never holds secrets.

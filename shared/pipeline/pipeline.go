@@ -31,13 +31,24 @@ type Item struct {
 	Raw []byte
 	// Type is the event_type put in the envelope.
 	Type string
-	// Key is the stable dedup key; "" means never deduplicated.
+	// Key is the stable dedup key; "" means never deduplicated. Any bytes
+	// and any length will do: the pipeline remembers its digest
+	// (state.KeyDigest), computed once per item.
 	Key string
-	// Time is the event's own time (zero if unknown).
+	// Time is the event's own time (zero if unknown). The dedup set keeps
+	// a key while its Time is at or after the page's SeenSince; the newest
+	// Time delivered (ignoring times more than MaxFutureSkew ahead of the
+	// clock) is reported as Result.Newest.
 	Time time.Time
+	// SeenAt, when set, is the time the dedup key is remembered under
+	// instead of Time (see Page.SeenSince). A source sets it when the event
+	// can be served again for longer than its own time suggests: a vendor
+	// that selects events by when it indexed or classified them may serve
+	// an event with an old timestamp in a new window.
+	SeenAt time.Time
 	// Scan is set when the source already validated and classified Raw
-	// with jsonscan.ScanArray under event.ScanOptions: a clean event is
-	// then copied into its line instead of rebuilt.
+	// with jsonscan.ScanArray under ScanOptions(ctx) of its Fetch: a clean
+	// event is then copied into its line instead of rebuilt.
 	Scan jsonscan.Class
 }
 
@@ -55,6 +66,11 @@ type Page struct {
 	SeenSince time.Time
 	// Notices are error events to deliver with this page.
 	Notices []Notice
+	// Err, when set, ends the stream after this page as if Fetch had
+	// returned it: the page (items, notices, cursor) is delivered and
+	// committed first. A source uses it when a failed call changed what its
+	// cursor records (requests spent against a vendor quota).
+	Err error
 }
 
 // Source is one stream of one tenant of one vendor.
@@ -110,7 +126,11 @@ type Config struct {
 	// FinishTimeout bounds the final confirmation, commit and error events
 	// after the run was cancelled or ran out of time (default 5 s).
 	FinishTimeout time.Duration
-	// LeaseTTL bounds a lease left by a runner that died (default 15 min).
+	// LeaseTTL is how long a stream's lease lasts after it was taken,
+	// committed through or renewed (default DefaultLeaseTTL). While a
+	// stream runs, the pipeline renews it whenever a third of it passed
+	// without a commit, so a runner that dies frees its stream within
+	// LeaseTTL while a slow page never loses it.
 	LeaseTTL time.Duration
 	// LeaseUntil, when set, is a time no lease of this run outlasts (the
 	// hard deadline of a Lambda invocation, plus a little).
@@ -139,7 +159,7 @@ func (c *Config) defaults() error {
 		c.FinishTimeout = 5 * time.Second
 	}
 	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = 15 * time.Minute
+		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.SeenLimit <= 0 || c.SeenLimit > state.MaxSeen {
 		c.SeenLimit = state.MaxSeen
@@ -152,6 +172,15 @@ func (c *Config) defaults() error {
 	}
 	return nil
 }
+
+// DefaultLeaseTTL is the lease duration when Config.LeaseTTL is zero.
+const DefaultLeaseTTL = time.Minute
+
+// MaxFutureSkew is how far ahead of the local clock an event's time may be
+// and still count as the newest delivered event: a vendor clock a little
+// ahead is normal, a timestamp years ahead is not a reason to report a
+// negative lag (or, for a source, to move its restart point).
+const MaxFutureSkew = time.Minute
 
 // Stop reasons reported per stream.
 const (
@@ -174,18 +203,29 @@ type Result struct {
 	Success bool
 	// Stop says why the stream stopped.
 	Stop string
-	// Backlog is true when the vendor had more events than this run took.
+	// Backlog is true when the vendor had more events than this run took:
+	// on a budget stop, and on an error stop after the vendor said it had
+	// more or with fetched events left undelivered.
 	Backlog bool
 	// Events counts vendor events delivered (confirmed); Duplicates the
 	// events suppressed by the dedup set; Reduced the events cut to fit.
 	Events, Duplicates, Reduced int64
-	Pages                       int64
-	Bytes                       int64
+	// Copied counts events copied into their lines as they came (the fast
+	// path); Unclassified those the source did not classify under the
+	// stream's options (see ScanOptions), rebuilt even when clean. Both
+	// count events built, delivered or not.
+	Copied, Unclassified int64
+	Pages                int64
+	Bytes                int64
 	// CursorAdvanced is true when at least one commit landed.
 	CursorAdvanced bool
+	// SkippedCommits counts commits left out because the cursor and the
+	// dedup set were exactly what was stored: an idle run writes no state.
+	SkippedCommits int64
 	// Errors lists the error codes emitted for this stream.
 	Errors []string
-	// Newest is the newest event time delivered (zero if none).
+	// Newest is the newest event time delivered (zero if none), ignoring
+	// times more than MaxFutureSkew ahead of the clock.
 	Newest time.Time
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,7 +166,7 @@ func TestCommitsEveryDeliveredPage(t *testing.T) {
 		t.Fatalf("lines: %d, first %v", len(lines), lines[0])
 	}
 	// The dedup set holds only keys inside the page's overlap window.
-	if len(rec.Seen) != 3 || rec.Seen[2].Key != "E000024" {
+	if len(rec.Seen) != 3 || rec.Seen[2].Digest != state.KeyDigest("E000024") {
 		t.Fatalf("seen = %+v", rec.Seen)
 	}
 }
@@ -367,5 +368,287 @@ func TestCommitOfAConfirmedPageSurvivesCancellation(t *testing.T) {
 	}
 	if _, pos := stored(t, store, key("signin")); pos != 10 {
 		t.Fatalf("committed %d, want the confirmed page (10)", pos)
+	}
+}
+
+// keySource serves fixed items once, then nothing, with a cursor that only
+// moves when it served something (like a vendor cursor at the end of its
+// log), and serves its items again from the start when restarted at 0.
+type keySource struct {
+	items []Item
+	pos   int
+}
+
+func (k *keySource) Start(ctx context.Context, rec state.Record) error {
+	k.pos = 0
+	if len(rec.Cursor) > 0 {
+		var c struct{ Pos int }
+		if err := json.Unmarshal(rec.Cursor, &c); err != nil {
+			return err
+		}
+		k.pos = c.Pos
+	}
+	return nil
+}
+
+func (k *keySource) Fetch(ctx context.Context) (*Page, error) {
+	page := &Page{Items: k.items[k.pos:], SeenSince: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	k.pos = len(k.items)
+	page.Cursor, _ = json.Marshal(struct{ Pos int }{k.pos})
+	return page, nil
+}
+
+// TestUnusualKeysNeverFailACommit is the regression for a 1Password uuid
+// that was not valid UTF-8: the commit failed on every run and the same
+// page was sent forever. Keys are now digests: any bytes, any length.
+func TestUnusualKeysNeverFailACommit(t *testing.T) {
+	store := newStore(t)
+	at := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+	keys := []string{"\xff\xfe\xfd-not-utf8", strings.Repeat("long", 5000), "nul\x00binary\x01\x02", "\xed\xa0\x80"}
+	src := &keySource{}
+	for i, k := range keys {
+		src.items = append(src.items, Item{Raw: []byte(fmt.Sprintf(`{"n":%d}`, i)), Type: "audit_event", Key: k, Time: at})
+	}
+	// A key too large for any Wazuh line: the event is reported, not
+	// forwarded, and the commit is not affected either.
+	src.items = append(src.items, Item{Raw: []byte(`{"n":9}`), Type: "audit_event", Key: strings.Repeat("k", 1<<20), Time: at})
+	res := newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if r := res[0]; !r.CursorAdvanced || r.Events != int64(len(keys)) || fmt.Sprint(r.Errors) != "["+CodeInvalidEvent+"]" {
+		t.Fatalf("result %+v", r)
+	}
+	rec, _ := stored(t, store, key("audit"))
+	if len(rec.Seen) != len(keys) {
+		t.Fatalf("%d keys remembered, want %d", len(rec.Seen), len(keys))
+	}
+	// A restart from the beginning: every one of them is recognised.
+	l, _ := store.Lock(context.Background(), key("audit"), state.LockOptions{})
+	rec.Cursor = json.RawMessage(`{"Pos":0}`)
+	if _, err := l.Commit(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	l.Release(context.Background())
+	sink := &memSink{}
+	res = newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if r := res[0]; r.Duplicates != int64(len(keys)) || r.Events != 0 || fmt.Sprint(r.Errors) != "["+CodeInvalidEvent+"]" {
+		t.Fatalf("re-served keys: %+v", r)
+	}
+}
+
+// countingStore counts commits and renewals; renewErr, when set, is what
+// Renew returns.
+type countingStore struct {
+	state.Store
+	commits, renews atomic.Int64
+	renewErr        error
+}
+
+func (s *countingStore) Lock(ctx context.Context, k state.Key, o state.LockOptions) (state.Lease, error) {
+	l, err := s.Store.Lock(ctx, k, o)
+	if err != nil {
+		return nil, err
+	}
+	return &countingLease{Lease: l, s: s}, nil
+}
+
+type countingLease struct {
+	state.Lease
+	s *countingStore
+}
+
+func (l *countingLease) Commit(ctx context.Context, rec state.Record) (int64, error) {
+	l.s.commits.Add(1)
+	return l.Lease.Commit(ctx, rec)
+}
+
+func (l *countingLease) Renew(ctx context.Context) error {
+	l.s.renews.Add(1)
+	if l.s.renewErr != nil {
+		return l.s.renewErr
+	}
+	return l.Lease.Renew(ctx)
+}
+
+// TestIdleRunWritesNoState: a run that finds nothing new (same cursor, no
+// new keys) does not commit; one that finds something does.
+func TestIdleRunWritesNoState(t *testing.T) {
+	store := &countingStore{Store: newStore(t)}
+	src := &pagedSource{n: 25, size: 10}
+	run := func() Result {
+		return newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})[0]
+	}
+	if r := run(); !r.Success || r.Events != 25 || store.commits.Load() != 3 {
+		t.Fatalf("first run: %+v, %d commits", r, store.commits.Load())
+	}
+	for i := range 2 {
+		r := run()
+		if !r.Success || r.Events != 0 || r.CursorAdvanced || r.SkippedCommits != 1 {
+			t.Fatalf("idle run %d: %+v", i, r)
+		}
+		if n := store.commits.Load(); n != 3 {
+			t.Fatalf("idle run %d committed (%d commits in all)", i, n)
+		}
+	}
+	rec, pos := stored(t, store, key("audit"))
+	if rec.Version != 3 || pos != 25 {
+		t.Fatalf("record after idle runs: version %d, pos %d", rec.Version, pos)
+	}
+	src.n = 27
+	if r := run(); r.Events != 2 || !r.CursorAdvanced || store.commits.Load() != 4 {
+		t.Fatalf("run with new events: %+v, %d commits", r, store.commits.Load())
+	}
+}
+
+// TestFarFutureTimeIsNotTheNewestEvent: an event stamped years ahead does
+// not become the newest delivered event (it would report a negative lag).
+func TestFarFutureTimeIsNotTheNewestEvent(t *testing.T) {
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	real := now.Add(-time.Minute)
+	src := &keySource{items: []Item{
+		{Raw: []byte(`{"n":1}`), Type: "audit_event", Key: "a", Time: real},
+		{Raw: []byte(`{"n":2}`), Type: "audit_event", Key: "b", Time: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Raw: []byte(`{"n":3}`), Type: "audit_event", Key: "c", Time: now.Add(30 * time.Second)}, // a little ahead: fine
+	}}
+	r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "r", Store: newStore(t), Sink: &memSink{}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if res[0].Events != 3 || !res[0].Newest.Equal(now.Add(30*time.Second)) {
+		t.Fatalf("newest = %s (events %d), want %s", res[0].Newest, res[0].Events, now.Add(30*time.Second))
+	}
+}
+
+// blockingSource's first Fetch waits until release is closed, ctx ends or
+// giveUp passed, as a slow vendor page would.
+type blockingSource struct {
+	pagedSource
+	release chan struct{}
+	giveUp  time.Duration
+	once    bool
+}
+
+func (b *blockingSource) Fetch(ctx context.Context) (*Page, error) {
+	if !b.once {
+		b.once = true
+		select {
+		case <-b.release:
+		case <-time.After(b.giveUp):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return b.pagedSource.Fetch(ctx)
+}
+
+// TestLeaseRenewedWhileAPageIsInFlight: a page that takes several lease
+// TTLs does not lose the lease: it is renewed every third of its TTL.
+func TestLeaseRenewedWhileAPageIsInFlight(t *testing.T) {
+	store := &countingStore{Store: newStore(t)}
+	const ttl = 30 * time.Millisecond
+	// Progress, not time, decides: the page completes after three
+	// renewals. Renewals come every ttl/3; a pipeline that never renews
+	// gets the page after a thousand TTLs and fails below.
+	src := &blockingSource{pagedSource: pagedSource{n: 5, size: 10}, release: make(chan struct{}), giveUp: 1000 * ttl}
+	go func() {
+		for store.renews.Load() < 3 {
+			time.Sleep(ttl / 10)
+		}
+		close(src.release)
+	}()
+	r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "r", Store: store, Sink: &memSink{}, LeaseTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if !res[0].Success || res[0].Events != 5 || !res[0].CursorAdvanced || store.renews.Load() < 3 {
+		t.Fatalf("result %+v after %d renewals", res[0], store.renews.Load())
+	}
+}
+
+// TestLeaseTakenOverStopsTheStream: when a renewal finds the lease taken
+// over, the stream stops at once, says so, and does not try to commit.
+func TestLeaseTakenOverStopsTheStream(t *testing.T) {
+	store := &countingStore{Store: newStore(t), renewErr: fmt.Errorf("renew: %w", state.ErrLeaseLost)}
+	src := &blockingSource{pagedSource: pagedSource{n: 5, size: 10}, release: make(chan struct{}), giveUp: 30 * time.Second}
+	sink := &memSink{}
+	r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "r", Store: store, Sink: sink, LeaseTTL: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: src}})
+	if res[0].Success || res[0].Stop != StopError || fmt.Sprint(res[0].Errors) != "["+CodeStateWrite+"]" || store.commits.Load() != 0 {
+		t.Fatalf("result %+v, %d commits", res[0], store.commits.Load())
+	}
+	if lines := sink.lines(t); len(lines) != 1 || lines[0]["error_code"] != CodeStateWrite {
+		t.Fatalf("delivered %v, want the error event", lines)
+	}
+}
+
+// windowSource serves one page whose events carry old own times but are
+// remembered under the page's window end, the way a vendor that selects
+// by classification time re-serves an event with an old timestamp.
+type windowSource struct {
+	t0     time.Time
+	served int
+	err    error // set on the page as Page.Err
+}
+
+func (w *windowSource) Start(ctx context.Context, rec state.Record) error { return nil }
+
+func (w *windowSource) Fetch(ctx context.Context) (*Page, error) {
+	w.served++
+	end := w.t0.Add(time.Hour)
+	page := &Page{Cursor: json.RawMessage(fmt.Sprintf(`{"fetch":%d}`, w.served)), SeenSince: end.Add(-30 * time.Minute), Err: w.err}
+	for i := range 3 {
+		page.Items = append(page.Items, Item{
+			Raw:    []byte(fmt.Sprintf(`{"uuid":"R%d"}`, i)),
+			Type:   "click",
+			Key:    fmt.Sprintf("R%d", i),
+			Time:   w.t0.Add(-72 * time.Hour), // days before the window
+			SeenAt: end,
+		})
+	}
+	return page, nil
+}
+
+func TestSeenAtDecidesHowLongAKeyIsKept(t *testing.T) {
+	store := newStore(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sink := &memSink{}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("siem"), Name: "siem", Source: &windowSource{t0: t0}}})
+	if res[0].Events != 3 {
+		t.Fatalf("result %+v", res[0])
+	}
+	rec, _ := stored(t, store, key("siem"))
+	if len(rec.Seen) != 3 || !rec.Seen[0].At.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("keys of old events must be kept under SeenAt, got %+v", rec.Seen)
+	}
+	// Served again in the next run: suppressed, although their own time
+	// is long before SeenSince.
+	res = newRunner(t, &memSink{}, store, Budget{}).Run(context.Background(), []Stream{{Key: key("siem"), Name: "siem", Source: &windowSource{t0: t0}}})
+	if res[0].Events != 0 || res[0].Duplicates != 3 {
+		t.Fatalf("re-served events not suppressed: %+v", res[0])
+	}
+}
+
+func TestPageErrCommitsThePageThenFails(t *testing.T) {
+	store := newStore(t)
+	sink := &memSink{}
+	src := &windowSource{t0: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), err: &Error{Code: CodeHTTP429, Message: "quota used up"}}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("siem"), Name: "siem", Source: src}})
+	r := res[0]
+	if r.Success || r.Stop != StopError || !r.Backlog || r.Events != 3 || !r.CursorAdvanced || fmt.Sprint(r.Errors) != "[API_HTTP_429]" {
+		t.Fatalf("result %+v", r)
+	}
+	if src.served != 1 {
+		t.Fatalf("fetched %d pages after a page with Err, want 1", src.served)
+	}
+	rec, _ := stored(t, store, key("siem"))
+	if string(rec.Cursor) != `{"fetch":1}` {
+		t.Fatalf("cursor %s: the page carrying Err must be committed", rec.Cursor)
+	}
+	lines := sink.lines(t)
+	if len(lines) != 4 || lines[3]["error_code"] != CodeHTTP429 {
+		t.Fatalf("lines %v: want the page's events, then the error event", lines)
 	}
 }

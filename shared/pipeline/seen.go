@@ -8,39 +8,39 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
-// seenSet is a stream's dedup set: the keys delivered at the cursor's
-// boundary. A page commits a snapshot of it, so it is kept ordered by time
-// as keys arrive (vendors serve events nearly in order) rather than sorted
-// from scratch on every page.
+// seenSet is a stream's dedup set: the digests of the keys delivered at
+// the cursor's boundary. A page commits a snapshot of it, so it is kept
+// ordered by time as keys arrive (vendors serve events nearly in order)
+// rather than sorted from scratch on every page.
 type seenSet struct {
-	keys   map[string]struct{}
+	keys   map[state.Digest]struct{}
 	order  []state.Seen // by At, then insertion, unless sorted is false
 	sorted bool
 }
 
 func (s *seenSet) load(stored []state.Seen) {
-	s.keys = make(map[string]struct{}, len(stored))
+	s.keys = make(map[state.Digest]struct{}, len(stored))
 	s.order = s.order[:0]
 	s.sorted = true
 	for _, k := range stored {
-		s.add(k.Key, k.At)
+		s.add(k.Digest, k.At)
 	}
 }
 
-func (s *seenSet) has(key string) bool {
-	_, ok := s.keys[key]
+func (s *seenSet) has(d state.Digest) bool {
+	_, ok := s.keys[d]
 	return ok
 }
 
-func (s *seenSet) add(key string, at time.Time) {
-	if _, ok := s.keys[key]; ok {
+func (s *seenSet) add(d state.Digest, at time.Time) {
+	if _, ok := s.keys[d]; ok {
 		return
 	}
-	s.keys[key] = struct{}{}
+	s.keys[d] = struct{}{}
 	if n := len(s.order); n > 0 && at.Before(s.order[n-1].At) {
 		s.sorted = false
 	}
-	s.order = append(s.order, state.Seen{Key: key, At: at})
+	s.order = append(s.order, state.Seen{Digest: d, At: at})
 }
 
 // snapshot keeps the keys at or after since (the window a restart may
@@ -63,9 +63,23 @@ func (s *seenSet) snapshot(since time.Time, limit int) []state.Seen {
 	}
 	if cut > 0 {
 		for _, k := range s.order[:cut] {
-			delete(s.keys, k.Key)
+			delete(s.keys, k.Digest)
 		}
 		s.order = slices.Delete(s.order, 0, cut)
 	}
 	return slices.Clone(s.order)
+}
+
+// sameSeen reports whether two dedup sets would be stored identically
+// (times to the second, as stores keep them).
+func sameSeen(a, b []state.Seen) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Digest != b[i].Digest || state.SeenSeconds(a[i].At) != state.SeenSeconds(b[i].At) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
@@ -23,6 +26,9 @@ type streamRun struct {
 	rec   state.Record
 	seen  seenSet
 
+	renewed   atomic.Int64 // when the lease was last extended (UnixNano, local clock)
+	leaseLost atomic.Bool  // another runner took the stream over
+
 	pending       *state.Record // to commit after the next confirmation
 	pendingPages  int64
 	pendingEvents int64
@@ -31,6 +37,18 @@ type streamRun struct {
 
 	bytes  int64 // written by this stream
 	events int64
+	// more is what the last fetched page said: the vendor has more events
+	// right now. A stream that stops on an error reports it as its backlog.
+	more bool
+}
+
+// failedBacklog records, for a stream stopping on an error, whether events
+// are left behind: the vendor said it had more, or fetched events were not
+// delivered (undelivered counts them).
+func (sr *streamRun) failedBacklog(undelivered int64) {
+	if sr.more || undelivered > 0 {
+		sr.res.Backlog = true
+	}
 }
 
 func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result) {
@@ -48,6 +66,7 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 	}
 	sr.b = b
 	if r.cfg.Store != nil {
+		locking := time.Now()
 		lease, err := r.cfg.Store.Lock(ctx, s.Key, state.LockOptions{Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL, Until: r.cfg.LeaseUntil})
 		if errors.Is(err, state.ErrLocked) {
 			res.Stop = StopLocked
@@ -63,9 +82,15 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 			return
 		}
 		sr.lease = lease
+		sr.renewed.Store(locking.UnixNano())
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		stopRenewing := sr.renewLease(ctx, cancel)
 		defer func() {
-			fctx, cancel := r.finishContext(ctx)
-			defer cancel()
+			stopRenewing()
+			cancel()
+			fctx, cancelFinish := r.finishContext(ctx)
+			defer cancelFinish()
 			if err := lease.Release(fctx); err != nil {
 				sr.log.Warn("releasing the stream lease failed; it expires on its own", "error", r.cfg.Redactor.String(err.Error()))
 			}
@@ -87,7 +112,67 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 		return
 	}
 	sr.loop(ctx)
+	if sr.leaseLost.Load() {
+		// The commit would be refused: the next holder starts from the
+		// stored cursor and may send the delivered pages again.
+		sr.dropPending()
+		res.Stop, res.Backlog = StopError, true
+		r.emitError(ctx, s, res, &Error{Code: CodeStateWrite, Message: "another runner took over the stream's lease; stopped without saving the cursor, the next run may repeat delivered events"})
+	}
 	sr.finish(ctx)
+}
+
+// renewLease keeps the lease alive while the stream runs: whenever a third
+// of its TTL passed since it was last extended (by Lock, a commit or a
+// renewal), it renews it, so a slow page never loses it while a runner
+// that dies frees the stream within the TTL. If the lease was taken over,
+// it marks the stream and cancels it. It returns a function that stops the
+// renewals and waits for them to end.
+func (sr *streamRun) renewLease(ctx context.Context, cancel context.CancelFunc) func() {
+	every := sr.r.cfg.LeaseTTL / 3
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTimer(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if wait := every - time.Since(time.Unix(0, sr.renewed.Load())); wait > 0 {
+				t.Reset(wait)
+				continue
+			}
+			rctx, rcancel := context.WithTimeout(ctx, every)
+			renewing := time.Now()
+			err := sr.lease.Renew(rctx)
+			rcancel()
+			switch {
+			case err == nil:
+				sr.renewed.Store(renewing.UnixNano())
+				t.Reset(every)
+			case errors.Is(err, state.ErrLeaseLost):
+				sr.log.Error("the stream's lease was taken over; stopping", "error", sr.r.cfg.Redactor.String(err.Error()))
+				sr.leaseLost.Store(true)
+				cancel()
+				return
+			default:
+				// Try again soon; the lease is still ours for a while.
+				sr.log.Warn("renewing the stream lease failed; retrying", "error", sr.r.cfg.Redactor.String(err.Error()))
+				t.Reset(max(every/4, time.Millisecond))
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		wg.Wait()
+	}
 }
 
 func (r *Runner) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -102,6 +187,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 		fetchCtx, cancel = context.WithDeadline(ctx, sr.sh.deadline)
 		defer cancel()
 	}
+	fetchCtx = withScanOptions(fetchCtx, sr.b.ScanOptions())
 	var buf []byte
 	for {
 		if stop := sr.budgetStop(ctx); stop != "" {
@@ -117,27 +203,32 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Stop, res.Backlog = StopDeadline, true
 			default:
 				res.Stop = StopError
+				sr.failedBacklog(0) // pending pages are still confirmed by finish
 				r.emitError(ctx, sr.s, res, err)
 			}
 			return
 		}
+		sr.more = page.More
 		buf = buf[:0]
 		for _, n := range page.Notices {
 			buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: n.Code, Message: n.Message, Detail: n.Detail})
 		}
 		var pageEvents int64
 		var newest time.Time
+		futureLimit := r.cfg.Now().Add(MaxFutureSkew)
 		for _, it := range page.Items {
-			if it.Key != "" && sr.seen.has(it.Key) {
-				res.Duplicates++
-				continue
+			// The key is hashed once; the digest is what the set holds.
+			dedup := it.Key != ""
+			var digest state.Digest
+			if dedup {
+				digest = state.KeyDigest(it.Key)
+				if sr.seen.has(digest) {
+					res.Duplicates++
+					continue
+				}
 			}
 			var info event.Info
-			if it.Scan.Opts != nil {
-				buf, info, err = sr.b.AppendClassified(buf, it.Raw, it.Scan, it.Type, it.Key)
-			} else {
-				buf, info, err = sr.b.Append(buf, it.Raw, it.Type, it.Key)
-			}
+			buf, info, err = sr.appendItem(buf, &it)
 			if err != nil {
 				// Never dropped in silence: the operator gets an event
 				// naming the item, and can fetch it from the vendor.
@@ -148,10 +239,14 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Reduced++
 				sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
 			}
-			if it.Key != "" && len(it.Key) <= state.MaxSeenKeyLen {
-				sr.seen.add(it.Key, it.Time)
+			if dedup {
+				at := it.Time
+				if !it.SeenAt.IsZero() {
+					at = it.SeenAt
+				}
+				sr.seen.add(digest, at)
 			}
-			if it.Time.After(newest) {
+			if it.Time.After(newest) && !it.Time.After(futureLimit) {
 				newest = it.Time
 			}
 			pageEvents++
@@ -171,6 +266,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Stop = StopInterrupted
 				res.Backlog = true
 			}
+			sr.failedBacklog(sr.pendingEvents + pageEvents)
 			sr.dropPending() // not delivered: nothing written since the last confirmation counts
 			r.emitError(ctx, sr.s, res, &Error{Code: CodeDeliveryFailed, Message: "writing events to the sink failed", Err: err})
 			return
@@ -185,6 +281,19 @@ func (sr *streamRun) loop(ctx context.Context) {
 		sr.pendingBytes += int64(len(buf))
 		if newest.After(sr.pendingNewest) {
 			sr.pendingNewest = newest
+		}
+		if page.Err != nil {
+			// The page is pending: finish delivers and commits it.
+			switch {
+			case ctx.Err() != nil:
+				res.Stop, res.Backlog = StopInterrupted, true
+			case fetchCtx.Err() != nil:
+				res.Stop, res.Backlog = StopDeadline, true
+			default:
+				res.Stop, res.Backlog = StopError, true
+				r.emitError(ctx, sr.s, res, page.Err)
+			}
+			return
 		}
 		if !page.More {
 			res.Stop = StopCaughtUp
@@ -244,6 +353,7 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 		defer cancel()
 	}
 	if err := r.cfg.Sink.Confirm(cctx); err != nil {
+		sr.failedBacklog(sr.pendingEvents)
 		sr.dropPending()
 		res.Success = false
 		res.Stop = StopError
@@ -273,22 +383,33 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 	}
 	rec := *sr.pending
 	rec.Version = sr.rec.Version
+	if rec.Version > 0 && bytes.Equal(rec.Cursor, sr.rec.Cursor) && sameSeen(rec.Seen, sr.rec.Seen) {
+		// Nothing new: the stored record already says all this. An idle
+		// run then writes nothing but its lease.
+		sr.pending = nil
+		res.SkippedCommits++
+		sr.log.Info("nothing new since the last commit; state not written", "version", rec.Version)
+		return true
+	}
 	// The page is delivered: abandoning its commit because the run was
 	// cancelled would only make the next run send it again. The commit is
 	// still conditional on the lease and version, and bounded in time.
 	commitCtx, cancelCommit := r.finishContext(ctx)
 	defer cancelCommit()
+	committing := time.Now()
 	v, err := sr.lease.Commit(commitCtx, rec)
 	sr.pending = nil
 	if err != nil {
 		res.Success = false
 		res.Stop = StopError
+		sr.failedBacklog(0)
 		r.emitError(ctx, sr.s, res, &Error{Code: CodeStateWrite, Message: "delivered events but could not save the cursor; the next run may repeat them", Err: err})
 		sr.confirmQuietly(ctx)
 		return false
 	}
 	rec.Version = v
 	sr.rec = rec
+	sr.renewed.Store(committing.UnixNano()) // a commit extends the lease
 	res.CursorAdvanced = true
 	return true
 }

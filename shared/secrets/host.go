@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 )
@@ -21,7 +22,8 @@ import (
 //  1. systemd credentials: $CREDENTIALS_DIRECTORY/<variable in lower case>
 //     (e.g. op_bearer_token), memory-backed and never in the environment;
 //  2. the secrets file: KEY=VALUE lines, refused if group- or
-//     world-writable, skipped if it does not exist;
+//     world-writable, skipped if it does not exist, and reported with a
+//     warning (once per Host) if anyone on the host may read it;
 //  3. the environment (visible to other processes of the same user).
 type Host struct {
 	// Vars maps credential fields to variable names, e.g.
@@ -33,6 +35,8 @@ type Host struct {
 	Getenv   func(string) string
 	Redactor *redact.Redactor
 	Logger   *slog.Logger
+
+	warned atomic.Bool // the world-readable warning was logged
 }
 
 // Get resolves every field. Files are read on every call, so a rotated
@@ -46,9 +50,16 @@ func (h *Host) Get(ctx context.Context) (Credentials, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	file, err := ReadSecretsFile(h.SecretsFile)
+	file, mode, err := readSecretsFile(h.SecretsFile)
 	if err != nil {
 		return nil, err
+	}
+	if mode&0o004 != 0 && !h.warned.Swap(true) {
+		// Not refused: the seed wodles accepted such files and a refusal
+		// would stop collection on upgrade. Every local user can read the
+		// token, though, so say so loudly.
+		log.Warn("the secrets file is readable by every user on this host; run chmod 640 on it (owner root, group wazuh) or 600",
+			"path", h.SecretsFile, "mode", mode.String())
 	}
 	credDir := getenv("CREDENTIALS_DIRECTORY")
 	out := Credentials{}
@@ -93,30 +104,39 @@ func (h *Host) Invalidate() {}
 // exist yields no values (the file is optional); a file that others may
 // write is refused, since anyone who can change it can redirect the token.
 func ReadSecretsFile(path string) (map[string]string, error) {
+	m, _, err := readSecretsFile(path)
+	return m, err
+}
+
+// readSecretsFile is ReadSecretsFile that also returns the file's
+// permission bits (0 when there is no file).
+func readSecretsFile(path string) (map[string]string, fs.FileMode, error) {
 	if path == "" {
-		return nil, nil
+		return nil, 0, nil
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("secrets: open secrets file: %w", err)
+		return nil, 0, fmt.Errorf("secrets: open secrets file: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("secrets: stat secrets file: %w", err)
+		return nil, 0, fmt.Errorf("secrets: stat secrets file: %w", err)
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return nil, fmt.Errorf("secrets: refusing %s: it is writable by group or others (mode %v); run chmod 640 on it", path, fi.Mode().Perm())
+	mode := fi.Mode().Perm()
+	if mode&0o022 != 0 {
+		return nil, mode, fmt.Errorf("secrets: refusing %s: it is writable by group or others (mode %v); run chmod 640 on it", path, mode)
 	}
 	b := make([]byte, 0, fi.Size())
 	buf := bytes.NewBuffer(b)
 	if _, err := buf.ReadFrom(f); err != nil {
-		return nil, fmt.Errorf("secrets: read secrets file: %w", err)
+		return nil, mode, fmt.Errorf("secrets: read secrets file: %w", err)
 	}
-	return ParseSecrets(buf.Bytes())
+	m, err := ParseSecrets(buf.Bytes())
+	return m, mode, err
 }
 
 // ParseSecrets parses KEY=VALUE lines: '#' starts a comment line, blank

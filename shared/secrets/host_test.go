@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,4 +93,41 @@ func FuzzParseSecrets(f *testing.F) {
 			t.Fatal("not deterministic")
 		}
 	})
+}
+
+// A world-readable secrets file still works (the seed accepted it) but is
+// reported, once per Host, without its content.
+func TestWorldReadableSecretsFileWarns(t *testing.T) {
+	file := filepath.Join(t.TempDir(), ".secrets")
+	os.WriteFile(file, []byte("OP_BEARER_TOKEN=CANARY-zz9\n"), 0o600)
+	var logs strings.Builder
+	h := &Host{
+		Vars: map[string]string{"bearer_token": "OP_BEARER_TOKEN"}, SecretsFile: file, Getenv: env(nil),
+		Redactor: redact.New(), Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	for _, mode := range []os.FileMode{0o600, 0o640} {
+		os.Chmod(file, mode)
+		if got, err := h.Get(context.Background()); err != nil || got["bearer_token"] != "CANARY-zz9" {
+			t.Fatalf("mode %v: %v %v", mode, got, err)
+		}
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("warned about a file others cannot read: %s", logs.String())
+	}
+	os.Chmod(file, 0o644)
+	for range 2 {
+		if got, err := h.Get(context.Background()); err != nil || got["bearer_token"] != "CANARY-zz9" {
+			t.Fatalf("world-readable file refused: %v %v", got, err)
+		}
+	}
+	out := logs.String()
+	if strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, "readable by every user") || !strings.Contains(out, file) || strings.Contains(out, "CANARY") {
+		t.Fatalf("want one warning naming the file and not its content, got:\n%s", out)
+	}
+	for _, mode := range []os.FileMode{0o660, 0o646} {
+		os.Chmod(file, mode)
+		if _, err := h.Get(context.Background()); err == nil || !strings.Contains(err.Error(), "writable") {
+			t.Fatalf("mode %v: err = %v, want a refusal", mode, err)
+		}
+	}
 }

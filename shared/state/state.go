@@ -5,7 +5,18 @@
 // Lease on the stream before it reads the record and commits every cursor
 // through that lease; a commit is conditional on the lease still being held
 // and on the record version the runner last saw, so two runners can never
-// both move the same cursor.
+// both move the same cursor. A lease lasts its TTL after it was taken,
+// committed through or renewed; a runner renews it while it works, so one
+// that dies frees its stream within the TTL, and once another runner took
+// the stream over, the old holder's commits and renewals fail with
+// ErrLeaseLost.
+//
+// A record's dedup set holds digests of the delivered keys (KeyDigest),
+// never the keys: whatever bytes a vendor's key holds, it is stored the
+// same way, so event content can never make a commit fail. Times are kept
+// to the second, rounded up. The encoding both stores use is SeenEncoder.
+//
+// The statetest package is the contract both stores pass.
 package state
 
 import (
@@ -65,12 +76,14 @@ func ValidateName(s string) error {
 	return nil
 }
 
-// Seen is one dedup key already delivered at the cursor's boundary.
-// At is the time the source associates with the key (normally the event
-// time); the source decides from it when the key can be forgotten.
+// Seen is one dedup key already delivered at the cursor's boundary, kept
+// as the digest of the key's bytes (see KeyDigest). At is the time the
+// source associates with the key (normally the event time); the source
+// decides from it when the key can be forgotten. Stores keep At to the
+// second, rounded up (SeenSeconds), so a key is never forgotten early.
 type Seen struct {
-	Key string    `json:"k"`
-	At  time.Time `json:"t"`
+	Digest Digest
+	At     time.Time
 }
 
 // Record is the durable state of one stream.
@@ -80,7 +93,7 @@ type Record struct {
 	// Cursor is the vendor's position, opaque to the store.
 	Cursor json.RawMessage `json:"cursor,omitempty"`
 	// Seen holds the dedup keys delivered at the boundary, oldest first.
-	Seen []Seen `json:"seen,omitempty"`
+	Seen []Seen `json:"-"`
 	// UpdatedAt is when the record was committed.
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -89,12 +102,14 @@ type Record struct {
 type LockOptions struct {
 	// Owner names the runner (for diagnostics and lease ownership checks).
 	Owner string
-	// TTL bounds how long a lease survives a runner that died without
-	// releasing it. Stores whose locks die with the process may ignore it.
+	// TTL is how long the lease lasts after it was taken, committed
+	// through or renewed: a runner that dies frees its stream at most TTL
+	// after its last renewal. Stores whose locks die with the process may
+	// ignore it.
 	TTL time.Duration
 	// Until, when set, is a time the lease never outlasts, however often
-	// commits renew it: a runner killed at a hard deadline (a Lambda
-	// timeout) then frees its stream right after that deadline.
+	// it is renewed: a runner killed at a hard deadline (a Lambda timeout)
+	// then frees its stream right after that deadline.
 	Until time.Time
 }
 
@@ -113,17 +128,27 @@ type Lease interface {
 	// Commit stores rec if the stored version still equals rec.Version and
 	// the lease is still held, and returns the new version. It fails with
 	// ErrConflict or ErrLeaseLost otherwise and then stores nothing. A
-	// commit also renews the lease.
+	// commit also renews the lease. What the record holds (keys, cursor
+	// bytes) never makes a commit fail; only bounds do (MaxSeen).
 	Commit(ctx context.Context, rec Record) (int64, error)
+	// Renew extends the lease by its TTL from now (never past
+	// LockOptions.Until) without changing the record. It fails with
+	// ErrLeaseLost when another runner took the stream over or the lease
+	// was released. Stores whose locks live as long as the process return
+	// nil while the lease is held.
+	Renew(ctx context.Context) error
 	// Release gives the stream up. Commits after Release fail with ErrLeaseLost.
 	Release(ctx context.Context) error
 }
 
-// Bounds on a record's dedup set. A DynamoDB item is at most 400 KB; this
-// many keys of this length stay well under it beside the cursor. When a
-// source would remember more keys, the oldest are forgotten: duplicates
-// become possible at the boundary, loss never.
-const (
-	MaxSeen       = 2000
-	MaxSeenKeyLen = 96
-)
+// MaxSeen bounds a record's dedup set. Keys are stored as fixed-size
+// digests with their time to the second, at most MaxSeenEntryBytes each
+// (about 17 bytes for keys delivered close together in time), so a full
+// set takes at most MaxSeen*MaxSeenEntryBytes = 2.6 MB and typically
+// 1.7 MB; stores split it into items of bounded size. When a source would
+// remember more keys, the oldest are forgotten: duplicates become possible
+// at the boundary, loss never.
+//
+// 100 000 keys cover the re-read overlap of a busy tenant (a 30-minute
+// window of a Proofpoint tenant delivering 55 events a second).
+const MaxSeen = 100_000

@@ -224,6 +224,23 @@ func (w *world) record(stream string) record {
 	return r
 }
 
+// dedupChunks counts the stream's dedup chunk items (dynamostore writes
+// each to a slot of its own, once, and moto never expires them).
+func (w *world) dedupChunks(stream string) int {
+	w.t.Helper()
+	prefix := state.Key{Tenant: tenant, Vendor: onepassword.Vendor, Stream: stream}.String() + "#seen/"
+	out, err := w.db.Scan(ctx(w.t), &dynamodb.ScanInput{
+		TableName:                 aws.String(w.table),
+		FilterExpression:          aws.String("begins_with(pk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: prefix}},
+		Select:                    types.SelectCount,
+	})
+	if err != nil {
+		w.t.Fatalf("Scan: %v", err)
+	}
+	return int(out.Count)
+}
+
 func payload(stream string) []byte {
 	return []byte(fmt.Sprintf(`{"stream":%q,"tenant":%q}`, stream, tenant))
 }

@@ -12,6 +12,14 @@
 // The naming pattern lets an IAM policy grant each function only
 // secretsmanager:GetSecretValue on "<prefix>/<its vendor>/*".
 //
+// Each secret costs a monthly fee, so two other layouts group credentials
+// (Layout): one secret per tenant, "<prefix>/tenants/<tenant>", holding
+// every vendor's credentials of that tenant as members
+// ({"1password":{"bearer_token":"…"},"proofpoint":{…}}), and one secret
+// per vendor, "<prefix>/<vendor>", holding every tenant's
+// ({"acme":{"bearer_token":"…"},"globex":{…}}). A Source reads such a
+// bundle once for all its members (Options.Bundle, Source.Member).
+//
 // A Source caches the secret for at most 15 minutes, so a rotated secret is
 // picked up without a redeploy, and re-reads it at once after Invalidate
 // (called when the vendor answers 401). Errors name the secret and field
@@ -69,6 +77,59 @@ func SecretID(prefix, vendor, tenant string) string {
 	return prefix + "/" + vendor + "/" + tenant
 }
 
+// Layout says how tenants' credentials are spread over secrets.
+type Layout string
+
+// Layouts.
+const (
+	// LayoutTenantVendor is one secret per tenant and vendor,
+	// "<prefix>/<vendor>/<tenant>" (the default): the finest IAM scope.
+	LayoutTenantVendor Layout = "tenant-vendor"
+	// LayoutTenant is one secret per tenant, "<prefix>/tenants/<tenant>",
+	// with one member per vendor.
+	LayoutTenant Layout = "tenant"
+	// LayoutVendor is one secret per vendor, "<prefix>/<vendor>", with one
+	// member per tenant.
+	LayoutVendor Layout = "vendor"
+)
+
+// TenantsPath is the path element of per-tenant secrets
+// ("<prefix>/tenants/<tenant>"); no vendor may be named so.
+const TenantsPath = "tenants"
+
+// Layouts lists the layouts, default first.
+func Layouts() []Layout { return []Layout{LayoutTenantVendor, LayoutTenant, LayoutVendor} }
+
+// ParseLayout reads a layout name; "" is the default.
+func ParseLayout(s string) (Layout, error) {
+	if s == "" {
+		return LayoutTenantVendor, nil
+	}
+	for _, l := range Layouts() {
+		if string(l) == s {
+			return l, nil
+		}
+	}
+	return LayoutTenantVendor, fmt.Errorf("%q is not one of %s, %s or %s", s, LayoutTenantVendor, LayoutTenant, LayoutVendor)
+}
+
+// Locate returns the secret holding a tenant's credentials for a vendor,
+// and the member of its JSON that holds them ("" when the whole secret
+// does). An empty prefix means DefaultPrefix.
+func (l Layout) Locate(prefix, vendor, tenant string) (secretID, member string) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	switch l {
+	case LayoutTenant:
+		return prefix + "/" + TenantsPath + "/" + tenant, vendor
+	case LayoutVendor:
+		return prefix + "/" + vendor, tenant
+	}
+	return SecretID(prefix, vendor, tenant), ""
+}
+
 // Options configure a Source.
 type Options struct {
 	// TTL is how long a read secret is reused: 0 means MaxTTL, and values
@@ -83,6 +144,9 @@ type Options struct {
 	// an FQDN, a security level): masking them would only blank useful
 	// context out of every log line.
 	Public []string
+	// Bundle says the secret is a JSON object of members, each a JSON
+	// object of string fields; read them with Member.
+	Bundle bool
 }
 
 // Source is a secrets.Source backed by one Secrets Manager secret. It is
@@ -95,13 +159,16 @@ type Source struct {
 	now      func() time.Time
 	redactor *redact.Redactor
 	public   []string
+	bundle   bool
 
 	// fetch is a one-slot semaphore held during GetSecretValue; unlike a
 	// mutex, waiting for it respects the caller's context.
 	fetch chan struct{}
 
-	mu        sync.Mutex
-	cached    secrets.Credentials // nil when empty
+	mu sync.Mutex
+	// cached maps members to their fields; a plain secret is member "".
+	// nil when empty.
+	cached    map[string]secrets.Credentials
 	fetchedAt time.Time
 	gen       uint64 // counts Invalidate calls
 }
@@ -125,6 +192,7 @@ func New(client *secretsmanager.Client, secretID string, opts Options) *Source {
 		now:      now,
 		redactor: opts.Redactor,
 		public:   opts.Public,
+		bundle:   opts.Bundle,
 		fetch:    make(chan struct{}, 1),
 	}
 }
@@ -135,8 +203,29 @@ func (s *Source) SecretID() string { return s.secretID }
 // TTL returns the effective cache lifetime.
 func (s *Source) TTL() time.Duration { return s.ttl }
 
-// Get returns the credentials, from the cache while it is fresh.
+// Get returns the credentials, from the cache while it is fresh. A
+// bundle has no credentials of its own: read its members with Member.
 func (s *Source) Get(ctx context.Context) (secrets.Credentials, error) {
+	if s.bundle {
+		return nil, fmt.Errorf("%w %s: the secret holds one member per tenant or vendor; read a member", ErrMalformed, s.secretID)
+	}
+	return s.member(ctx, "")
+}
+
+// member returns one member's fields ("" for a plain secret).
+func (s *Source) member(ctx context.Context, name string) (secrets.Credentials, error) {
+	all, err := s.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := all[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s has no member %q; want {%q: {<credential fields>}, …}", ErrNotFound, s.secretID, name, name)
+	}
+	return clone(c), nil
+}
+
+func (s *Source) get(ctx context.Context) (map[string]secrets.Credentials, error) {
 	if c, ok := s.fresh(); ok {
 		return c, nil
 	}
@@ -154,13 +243,17 @@ func (s *Source) Get(ctx context.Context) (secrets.Credentials, error) {
 	gen := s.gen
 	s.mu.Unlock()
 
-	creds, err := s.read(ctx)
+	all, err := s.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for field, v := range creds {
-		if !slices.Contains(s.public, field) {
-			s.redactor.Add(v)
+	// Every member's values are registered, not only those of the members
+	// this process uses: they are all in its memory now.
+	for _, creds := range all {
+		for field, v := range creds {
+			if !slices.Contains(s.public, field) {
+				s.redactor.Add(v)
+			}
 		}
 	}
 
@@ -168,20 +261,20 @@ func (s *Source) Get(ctx context.Context) (secrets.Credentials, error) {
 	// A value whose read began before an Invalidate may predate a
 	// rotation: hand it to this caller, but do not keep it.
 	if s.gen == gen {
-		s.cached = creds
+		s.cached = all
 		s.fetchedAt = s.now()
 	}
 	s.mu.Unlock()
-	return clone(creds), nil
+	return all, nil
 }
 
-func (s *Source) fresh() (secrets.Credentials, bool) {
+func (s *Source) fresh() (map[string]secrets.Credentials, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cached == nil || !s.now().Before(s.fetchedAt.Add(s.ttl)) {
 		return nil, false
 	}
-	return clone(s.cached), true
+	return s.cached, true
 }
 
 // Invalidate drops the cached value, so that the next Get reads the secret
@@ -193,6 +286,37 @@ func (s *Source) Invalidate() {
 	s.gen++
 }
 
+// Member is the credentials in one member of a bundle secret. It is a
+// secrets.Source; all members of a Source share its cache, so one read
+// serves every tenant (or vendor) in the secret.
+type Member struct {
+	src  *Source
+	name string
+}
+
+var _ secrets.Source = (*Member)(nil)
+
+// Member returns the named member of a bundle (Options.Bundle).
+func (s *Source) Member(name string) *Member { return &Member{src: s, name: name} }
+
+// Get returns the member's fields.
+func (m *Member) Get(ctx context.Context) (secrets.Credentials, error) {
+	if !m.src.bundle {
+		return nil, fmt.Errorf("awssm: %s is not read as a bundle; it has no members", m.src.secretID)
+	}
+	return m.src.member(ctx, m.name)
+}
+
+// Invalidate drops the whole secret's cache: a rotation of one member is
+// a new version of the secret.
+func (m *Member) Invalidate() { m.src.Invalidate() }
+
+// SecretID returns the secret holding the member.
+func (m *Member) SecretID() string { return m.src.secretID }
+
+// Name returns the member's name.
+func (m *Member) Name() string { return m.name }
+
 // clone keeps callers from editing the cached map.
 func clone(c secrets.Credentials) secrets.Credentials {
 	out := make(secrets.Credentials, len(c))
@@ -202,7 +326,7 @@ func clone(c secrets.Credentials) secrets.Credentials {
 	return out
 }
 
-func (s *Source) read(ctx context.Context) (secrets.Credentials, error) {
+func (s *Source) read(ctx context.Context) (map[string]secrets.Credentials, error) {
 	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.secretID)})
 	if err != nil {
 		return nil, s.mapError(err)
@@ -210,7 +334,14 @@ func (s *Source) read(ctx context.Context) (secrets.Credentials, error) {
 	if out.SecretString == nil {
 		return nil, fmt.Errorf("%w %s: no SecretString (binary secrets are not supported)", ErrMalformed, s.secretID)
 	}
-	return parse(s.secretID, *out.SecretString)
+	if s.bundle {
+		return parseBundle(s.secretID, *out.SecretString)
+	}
+	c, err := parse(s.secretID, *out.SecretString)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]secrets.Credentials{"": c}, nil
 }
 
 func (s *Source) mapError(err error) error {
@@ -267,6 +398,39 @@ func parse(secretID, text string) (secrets.Credentials, error) {
 		return nil, fmt.Errorf("%w %s: fields must be strings: %s", ErrMalformed, secretID, strings.Join(bad, ", "))
 	}
 	return creds, nil
+}
+
+// parseBundle decodes a SecretString holding members, each an object of
+// string fields. Like parse, its errors name members, fields and JSON
+// types, never a value.
+func parseBundle(secretID, text string) (map[string]secrets.Credentials, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &members); err != nil || members == nil {
+		if _, perr := parse(secretID, text); perr != nil {
+			return nil, perr
+		}
+		return nil, fmt.Errorf("%w %s: the JSON is null; want an object of members", ErrMalformed, secretID)
+	}
+	out := make(map[string]secrets.Credentials, len(members))
+	var bad []string
+	for name, raw := range members {
+		if kind := jsonKind(raw); kind != "object" {
+			bad = append(bad, fmt.Sprintf("member %q is a JSON %s, want an object of string fields", name, kind))
+			continue
+		}
+		c, err := parse(secretID, string(raw))
+		if err != nil {
+			// parse names the fields; say which member they are in.
+			bad = append(bad, fmt.Sprintf("member %q: %s", name, strings.TrimPrefix(err.Error(), ErrMalformed.Error()+" "+secretID+": ")))
+			continue
+		}
+		out[name] = c
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return nil, fmt.Errorf("%w %s: %s", ErrMalformed, secretID, strings.Join(bad, "; "))
+	}
+	return out, nil
 }
 
 // jsonKind names a JSON value's type without showing the value.

@@ -38,7 +38,7 @@ func benchTLS(b *testing.B, q relay.Queue) {
 	)
 	r := rsyslogtest.Start(b, rsyslogtest.Options{CountOnly: true, Queue: q})
 	// fsync per message is slow: give a confirmation time to finish.
-	s, err := New(Config{URL: "tls://" + r.TLSAddr, CAPEM: r.PKI.CAPEM, ConfirmTimeout: 5 * time.Minute})
+	s, err := New(Config{URL: "tls://" + r.Addr, CAPEM: r.PKI.CAPEM, ClientCertPEM: r.PKI.ClientCertPEM, ClientKeyPEM: r.PKI.ClientKeyPEM, ConfirmTimeout: 5 * time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -115,13 +115,19 @@ func (e Endpoint) String() string { return e.Scheme + "://" + e.Addr() }
 // ParseURL parses tcp://host[:port], tls://host[:port] or udp://host[:port].
 // It refuses anything else (a path, a query, credentials) so that a
 // mistyped URL fails at startup rather than sending somewhere unexpected.
+// Its errors show the URL as RedactURL does, never a password or token
+// given as userinfo.
 func ParseURL(raw string) (Endpoint, error) {
 	if raw == "" {
 		return Endpoint{}, errors.New("syslog: URL is empty; want tcp://host:port, tls://host:port or udp://host:port")
 	}
+	shown := RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("syslog: URL %q does not parse: want tcp://host:port, tls://host:port or udp://host:port", raw)
+		return Endpoint{}, fmt.Errorf("syslog: URL %q does not parse: want tcp://host:port, tls://host:port or udp://host:port", shown)
+	}
+	if u.User != nil || strings.Contains(u.Opaque, "@") {
+		return Endpoint{}, fmt.Errorf("syslog: URL %q must not carry credentials; use a client certificate for the relay (tls://)", shown)
 	}
 	var port int
 	switch u.Scheme {
@@ -130,33 +136,71 @@ func ParseURL(raw string) (Endpoint, error) {
 	case "tls":
 		port = 6514
 	default:
-		return Endpoint{}, fmt.Errorf("syslog: URL %q: scheme must be tcp, tls or udp", raw)
+		return Endpoint{}, fmt.Errorf("syslog: URL %q: scheme must be tcp, tls or udp", shown)
 	}
 	switch {
 	case u.Opaque != "":
-		return Endpoint{}, fmt.Errorf("syslog: URL %q: want scheme://host:port", raw)
-	case u.User != nil:
-		return Endpoint{}, fmt.Errorf("syslog: URL for %s://%s must not carry credentials", u.Scheme, u.Host)
+		return Endpoint{}, fmt.Errorf("syslog: URL %q: want scheme://host:port", shown)
 	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return Endpoint{}, fmt.Errorf("syslog: URL %q: only scheme://host:port is allowed (no path, query or fragment)", raw)
+		return Endpoint{}, fmt.Errorf("syslog: URL %q: only scheme://host:port is allowed (no path, query or fragment)", shown)
 	}
 	host := u.Hostname()
 	if host == "" {
-		return Endpoint{}, fmt.Errorf("syslog: URL %q has no host", raw)
+		return Endpoint{}, fmt.Errorf("syslog: URL %q has no host", shown)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return Endpoint{}, fmt.Errorf("syslog: URL %q: port must be 1-65535", raw)
+			return Endpoint{}, fmt.Errorf("syslog: URL %q: port must be 1-65535", shown)
 		}
 		port = n
 	} else if strings.HasSuffix(u.Host, ":") {
-		return Endpoint{}, fmt.Errorf("syslog: URL %q: empty port", raw)
+		return Endpoint{}, fmt.Errorf("syslog: URL %q: empty port", shown)
 	}
 	if strings.Contains(host, ":") && net.ParseIP(host) == nil {
-		return Endpoint{}, fmt.Errorf("syslog: URL %q: bad IPv6 address", raw)
+		return Endpoint{}, fmt.Errorf("syslog: URL %q: bad IPv6 address", shown)
 	}
 	return Endpoint{Scheme: u.Scheme, Host: host, Port: port}, nil
+}
+
+// RedactURL returns raw fit for a log line or an error message: its
+// userinfo masked as a whole, since a user name alone may be the token
+// ((*url.URL).Redacted masks only a password). When raw does not parse, or
+// parses without an authority, whatever sits between "//" and the last '@'
+// before the next '/', '?' or '#' is masked. Print sink
+// URLs given by users (--sink, WAZUH_PULL_SYSLOG_URL) only through it.
+func RedactURL(raw string) string {
+	const mask = "xxxxx"
+	u, err := url.Parse(raw)
+	if err == nil {
+		if u.User != nil {
+			// The user name goes too: "token@host" and "token:@host"
+			// carry the credential there.
+			u.User = url.User(mask)
+			return u.Redacted()
+		}
+		if at := strings.LastIndex(u.Opaque, "@"); at >= 0 {
+			u.Opaque = mask + u.Opaque[at:]
+		}
+		// Without a scheme "//" starts no authority for url.Parse, but
+		// whoever typed "tls//user:pw@host" meant one.
+		raw = u.Redacted()
+	}
+	start := 0
+	if i := strings.Index(raw, "//"); i >= 0 {
+		start = i + 2
+	} else if err == nil {
+		return raw
+	}
+	authority := raw[start:]
+	if end := strings.IndexAny(authority, "/?#"); end >= 0 {
+		authority = authority[:end]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return raw
+	}
+	return raw[:start] + mask + raw[start+at:]
 }
 
 // LoadTLSFiles reads PEM files into c for the CLI (the Lambda gets the same

@@ -52,6 +52,82 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
+// TestCanaryURLCredentials: a sink URL carrying a password or token as
+// userinfo is refused, and neither the refusal (which reaches stderr and
+// the CONFIG_INVALID error event) nor RedactURL shows the credential,
+// whatever else is wrong with the URL.
+func TestCanaryURLCredentials(t *testing.T) {
+	for _, raw := range []string{
+		"tls://user:CANARYpw@relay:6514",
+		"tls://CANARYtoken@relay:6514",
+		"tcp://user:CANARY%2Fpw@relay",
+		"tls://user:CANARY%zzpw@relay:6514",   // does not parse
+		"http://user:CANARYpw@relay:6514",     // wrong scheme
+		"tls://user:CANARYpw@relay:6514/path", // path
+		"tls://user:CANARYpw@relay:99999",     // bad port
+		"tls://user:CANARYpw@:6514",           // no host
+		"tls:user:CANARYpw@relay:6514",        // opaque
+		"tls://us@er:CANARYpw@relay:6514",     // '@' in the userinfo
+	} {
+		_, err := ParseURL(raw)
+		if err == nil {
+			t.Fatalf("ParseURL(%q) accepted credentials", raw)
+		}
+		verr := Config{URL: raw}.Validate()
+		_, nerr := New(Config{URL: raw})
+		for _, text := range []string{err.Error(), verr.Error(), nerr.Error(), RedactURL(raw)} {
+			if strings.Contains(text, "CANARY") {
+				t.Errorf("credential shown: %s", text)
+			}
+		}
+		if !strings.Contains(RedactURL(raw), "relay") && !strings.Contains(raw, "@:") {
+			t.Errorf("RedactURL(%q) = %q hides the host", raw, RedactURL(raw))
+		}
+	}
+	for raw, want := range map[string]string{
+		"tls://relay:6514":            "tls://relay:6514",
+		"tls://user:pw@relay:6514":    "tls://xxxxx@relay:6514",
+		"tls://token@relay:6514":      "tls://xxxxx@relay:6514",
+		"tls://u:p%zz@relay:6514/x@y": "tls://xxxxx@relay:6514/x@y",
+		"tls:user:pw@relay:6514":      "tls:xxxxx@relay:6514",
+	} {
+		if got := RedactURL(raw); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func FuzzRedactURL(f *testing.F) {
+	f.Add("tls://user:CANARY@relay:6514", "CANARY")
+	f.Add("tls://u:CANARY%zz@relay", "CANARY")
+	f.Add("tls:CANARY@relay", "CANARY")
+	f.Add("0//@", "0") // no scheme: url.Parse sees a path
+	f.Add("//@", ":")  // user name with an empty password
+	f.Fuzz(func(t *testing.T, raw, secret string) {
+		// The marker makes any part of the secret that survives findable,
+		// however the rest of the URL looks.
+		const marker = "ZqX9"
+		if !strings.Contains(raw, "@") || strings.Contains(raw, marker) {
+			return
+		}
+		secret = marker + strings.ReplaceAll(secret, marker, "")
+		// Put the secret where credentials go: right before the last '@'
+		// of the authority.
+		i := strings.Index(raw, "//")
+		at := strings.LastIndex(raw, "@")
+		if i < 0 || at < i+2 || strings.ContainsAny(raw[i+2:at], "/?#") || strings.ContainsAny(secret, "/?#@") {
+			return // not in the authority: not a credential
+		}
+		withSecret := raw[:at] + secret + raw[at:]
+		if got := RedactURL(withSecret); strings.Contains(got, marker) {
+			t.Fatalf("RedactURL(%q) = %q shows the secret", withSecret, got)
+		}
+		if _, err := ParseURL(withSecret); err != nil && strings.Contains(err.Error(), marker) {
+			t.Fatalf("ParseURL(%q) error shows the secret: %v", withSecret, err)
+		}
+	})
+}
+
 func TestDefaults(t *testing.T) {
 	c := Config{URL: "tls://relay:6514"}.withDefaults()
 	if c.Facility != 16 || c.Severity != 6 || c.MaxLine != sink.DefaultMaxLine || c.MinVersion != tls.VersionTLS12 ||

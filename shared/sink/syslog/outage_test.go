@@ -104,7 +104,7 @@ func testOutage(t *testing.T, kill bool) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.run(ctx, Config{URL: "tls://" + r.TLSAddr, CAPEM: r.PKI.CAPEM, DialAttempts: 2,
+		p.run(ctx, Config{URL: "tls://" + r.Addr, CAPEM: r.PKI.CAPEM, ClientCertPEM: r.PKI.ClientCertPEM, ClientKeyPEM: r.PKI.ClientKeyPEM, DialAttempts: 2,
 			BackoffMin: 50 * time.Millisecond, BackoffMax: 100 * time.Millisecond, ConfirmTimeout: 10 * time.Second})
 	}()
 	// waitPage waits for page n to be committed and the next one to be on

@@ -19,9 +19,11 @@ import (
 func TestRelay(t *testing.T) {
 	r := rsyslogtest.Start(t, rsyslogtest.Options{})
 	pki := r.PKI
+	// tlsCfg verifies the relay but has no client certificate; mtlsCfg is
+	// a permitted sender.
 	tlsCfg := func(addr string) Config { return Config{URL: "tls://" + addr, CAPEM: pki.CAPEM} }
 	mtlsCfg := func() Config {
-		c := tlsCfg(r.MTLSAddr)
+		c := tlsCfg(r.Addr)
 		c.ClientCertPEM, c.ClientKeyPEM = pki.ClientCertPEM, pki.ClientKeyPEM
 		return c
 	}
@@ -46,7 +48,7 @@ func TestRelay(t *testing.T) {
 	}
 
 	t.Run("TLS byte-identical and in order", func(t *testing.T) {
-		s := mustNew(t, tlsCfg(r.TLSAddr))
+		s := mustNew(t, mtlsCfg())
 		ctx := testCtx(t, 30*time.Second)
 		before := len(r.Lines())
 		var all []byte
@@ -61,7 +63,9 @@ func TestRelay(t *testing.T) {
 	})
 
 	t.Run("header", func(t *testing.T) {
-		s := mustNew(t, Config{URL: "tls://" + r.TLSAddr, CAPEM: pki.CAPEM, Header: true, Hostname: "lambda-eu-1", Tag: "wazuh-pull", Facility: 1, Severity: 5})
+		c := mtlsCfg()
+		c.Header, c.Hostname, c.Tag, c.Facility, c.Severity = true, "lambda-eu-1", "wazuh-pull", 1, 5
+		s := mustNew(t, c)
 		s.now = func() time.Time { return time.Date(2026, 3, 7, 1, 2, 3, 999, time.UTC) }
 		ctx := testCtx(t, 30*time.Second)
 		before := len(r.Lines())
@@ -73,7 +77,7 @@ func TestRelay(t *testing.T) {
 	})
 
 	t.Run("max line fits, one more byte refused", func(t *testing.T) {
-		s := mustNew(t, tlsCfg(r.TLSAddr))
+		s := mustNew(t, mtlsCfg())
 		ctx := testCtx(t, 30*time.Second)
 		body := sink.DefaultMaxLine - s.Overhead()
 		exact := []byte(`{"pad":"` + strings.Repeat("\\n日本", (body-10)/8) + strings.Repeat("x", (body-10)%8) + `"}` + "\n")
@@ -114,7 +118,7 @@ func TestRelay(t *testing.T) {
 	// can tell, for TLS 1.3 and (with rsyslog) 1.2 alike.
 	t.Run("mTLS without client certificate refused", func(t *testing.T) {
 		for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
-			c := tlsCfg(r.MTLSAddr)
+			c := tlsCfg(r.Addr)
 			c.MaxVersion = v
 			s := mustNew(t, c)
 			ctx := testCtx(t, 30*time.Second)
@@ -133,10 +137,13 @@ func TestRelay(t *testing.T) {
 
 	t.Run("mTLS with a bad client certificate refused", func(t *testing.T) {
 		for name, kp := range map[string][2][]byte{
-			"another CA": {pki.OtherClientCertPEM, pki.OtherClientKeyPEM},
-			"expired":    {pki.ExpiredClientCertPEM, pki.ExpiredClientKeyPEM},
+			"another CA":                   {pki.OtherClientCertPEM, pki.OtherClientKeyPEM},
+			"expired":                      {pki.ExpiredClientCertPEM, pki.ExpiredClientKeyPEM},
+			"right CA, wrong identity":     {pki.WrongNameClientCertPEM, pki.WrongNameClientKeyPEM},
+			"permitted name only as CN":    {pki.SANMismatchClientCertPEM, pki.SANMismatchClientKeyPEM},
+			"server certificate as client": {pki.NoClientAuthCertPEM, pki.NoClientAuthKeyPEM},
 		} {
-			c := tlsCfg(r.MTLSAddr)
+			c := tlsCfg(r.Addr)
 			c.ClientCertPEM, c.ClientKeyPEM = kp[0], kp[1]
 			s := mustNew(t, c)
 			ctx := testCtx(t, 30*time.Second)
@@ -149,6 +156,7 @@ func TestRelay(t *testing.T) {
 				t.Fatalf("%s: delivery confirmed", name)
 			}
 			wantNotConfirmed(t, err)
+			t.Logf("%s: the sender sees: %v", name, err)
 			refused(t, before)
 		}
 	})
@@ -156,7 +164,7 @@ func TestRelay(t *testing.T) {
 	t.Run("TLS below 1.2 refused by the relay", func(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(pki.CAPEM)
-		c, err := tls.Dial("tcp", r.TLSAddr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		c, err := tls.Dial("tcp", r.Addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
 		if err == nil {
 			c.Close()
 			t.Fatal("the relay accepted TLS 1.1")
@@ -169,7 +177,9 @@ func TestRelay(t *testing.T) {
 	})
 
 	t.Run("server from an untrusted CA refused", func(t *testing.T) {
-		s := mustNew(t, Config{URL: "tls://" + r.TLSAddr, CAPEM: pki.OtherCAPEM, DialAttempts: 3, BackoffMin: 10 * time.Millisecond})
+		c := mtlsCfg()
+		c.CAPEM, c.DialAttempts, c.BackoffMin = pki.OtherCAPEM, 3, 10*time.Millisecond
+		s := mustNew(t, c)
 		ctx := testCtx(t, 30*time.Second)
 		start := time.Now()
 		err := s.Write(ctx, page(0, 1, 100))
@@ -183,13 +193,15 @@ func TestRelay(t *testing.T) {
 	})
 
 	t.Run("system pool does not trust a private CA", func(t *testing.T) {
-		s := mustNew(t, Config{URL: "tls://" + r.TLSAddr})
+		c := mtlsCfg()
+		c.CAPEM = nil
+		s := mustNew(t, c)
 		wantNotConfirmed(t, s.Write(testCtx(t, 30*time.Second), page(0, 1, 100)))
 	})
 
 	t.Run("server name override", func(t *testing.T) {
 		// Dial by address, verify as "localhost".
-		c := tlsCfg(r.TLSAddr)
+		c := mtlsCfg()
 		c.ServerName = "localhost"
 		s := mustNew(t, c)
 		ctx := testCtx(t, 30*time.Second)
@@ -212,7 +224,11 @@ func TestRelay(t *testing.T) {
 
 func TestRelayExpiredCertificate(t *testing.T) {
 	r := rsyslogtest.Start(t, rsyslogtest.Options{ExpiredCert: true})
-	s := mustNew(t, Config{URL: "tls://" + r.TLSAddr, CAPEM: r.PKI.CAPEM})
+	client := func(c Config) Config {
+		c.URL, c.ClientCertPEM, c.ClientKeyPEM = "tls://"+r.Addr, r.PKI.ClientCertPEM, r.PKI.ClientKeyPEM
+		return c
+	}
+	s := mustNew(t, client(Config{CAPEM: r.PKI.CAPEM}))
 	ctx := testCtx(t, 30*time.Second)
 	err := s.Write(ctx, page(0, 10, 100))
 	wantNotConfirmed(t, err)
@@ -222,7 +238,7 @@ func TestRelayExpiredCertificate(t *testing.T) {
 
 	// InsecureSkipVerify gets through, and says so loudly on every connection.
 	var logs logBuffer
-	ins := mustNew(t, Config{URL: "tls://" + r.TLSAddr, InsecureSkipVerify: true, Logger: newTextLogger(&logs)})
+	ins := mustNew(t, client(Config{InsecureSkipVerify: true, Logger: newTextLogger(&logs)}))
 	for i := range 2 {
 		if err := send(ctx, ins, page(i*10, 10, 100)); err != nil {
 			t.Fatal(err)

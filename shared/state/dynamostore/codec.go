@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,43 +14,10 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
-// encodeSeen stores the dedup set as a list of strings, one per key:
-// "<unix seconds>[.<9-digit nanoseconds>] <key>", oldest first. The key is
-// stored raw, so every key costs its own length plus about 25 bytes
-// whatever characters it holds (a JSON encoding would multiply keys full of
-// quotes or control characters), and the list stays readable in the
-// console. It returns the list and its DynamoDB item size.
-func encodeSeen(seen []state.Seen) ([]types.AttributeValue, int) {
-	if len(seen) == 0 {
-		return nil, 0
-	}
-	list := make([]types.AttributeValue, len(seen))
-	size := 3 // a list's own overhead
-	var b []byte
-	for i, s := range seen {
-		b = strconv.AppendInt(b[:0], s.At.Unix(), 10)
-		if ns := s.At.Nanosecond(); ns != 0 {
-			b = append(b, '.')
-			b = appendNanos(b, ns)
-		}
-		b = append(b, ' ')
-		b = append(b, s.Key...)
-		list[i] = &types.AttributeValueMemberS{Value: string(b)}
-		size += len(b) + 1
-	}
-	return list, size
-}
-
-func appendNanos(b []byte, ns int) []byte {
-	var d [9]byte
-	for i := 8; i >= 0; i-- {
-		d[i] = byte('0' + ns%10)
-		ns /= 10
-	}
-	return append(b, d[:]...)
-}
-
-func decodeSeen(av types.AttributeValue) ([]state.Seen, error) {
+// decodeLegacySeen reads the dedup list of a format 1 item: one string
+// per key, "<unix seconds>[.<9-digit nanoseconds>] <key>", oldest first.
+// Each key becomes its digest.
+func decodeLegacySeen(av types.AttributeValue) ([]state.Seen, error) {
 	l, ok := av.(*types.AttributeValueMemberL)
 	if !ok {
 		return nil, fmt.Errorf("not a list (%T)", av)
@@ -72,14 +40,15 @@ func decodeSeen(av types.AttributeValue) ([]state.Seen, error) {
 		if err != nil || secs == "" || secs[0] == '+' {
 			return nil, fmt.Errorf("entry %d: seconds are not an integer", i)
 		}
-		var nsec int64
 		if hasFrac {
 			if len(frac) != 9 || strings.Trim(frac, "0123456789") != "" {
 				return nil, fmt.Errorf("entry %d: nanoseconds are not 9 digits", i)
 			}
-			nsec, _ = strconv.ParseInt(frac, 10, 64)
+			if strings.Trim(frac, "0") != "" {
+				sec++ // stores keep whole seconds, rounded up
+			}
 		}
-		out[i] = state.Seen{Key: key, At: time.Unix(sec, nsec).UTC()}
+		out[i] = state.Seen{Digest: state.KeyDigest(key), At: state.SeenTime(sec)}
 	}
 	return out, nil
 }
@@ -115,18 +84,23 @@ func leaseOf(item map[string]types.AttributeValue) leaseInfo {
 	return l
 }
 
-type storedItem struct {
-	rec   state.Record
-	lease leaseInfo
+// head is a decoded head item.
+type head struct {
+	rec    state.Record // Seen is set only for a format 1 item
+	lease  leaseInfo
+	legacy bool // format 1: the dedup keys were in the item itself
+	man    manifest
+	tail   []state.Seen
 }
 
-// decodeItem turns a stored item into a record. Anything it cannot read
-// exactly is ErrCorrupt: a record silently reset to version 0 would make
-// the stream start over, skipping events or re-reading a backlog.
-func decodeItem(item map[string]types.AttributeValue) (storedItem, error) {
-	var it storedItem
+// decodeHead turns a stored head item into a record and the layout of its
+// dedup set. Anything it cannot read exactly is ErrCorrupt: a record
+// silently reset to version 0 would make the stream start over, skipping
+// events or re-reading a backlog.
+func decodeHead(item map[string]types.AttributeValue) (head, error) {
+	var h head
 	if len(item) == 0 {
-		return it, nil
+		return h, nil
 	}
 	corrupt := func(attr, format string, args ...any) error {
 		return fmt.Errorf("%w: attribute %s: %s", state.ErrCorrupt, attr, fmt.Sprintf(format, args...))
@@ -141,6 +115,17 @@ func decodeItem(item map[string]types.AttributeValue) (storedItem, error) {
 			return "", false, corrupt(attr, "not a string (%T)", av)
 		}
 		return s.Value, true, nil
+	}
+	getB := func(attr string) ([]byte, bool, error) {
+		av, ok := item[attr]
+		if !ok {
+			return nil, false, nil
+		}
+		b, ok := av.(*types.AttributeValueMemberB)
+		if !ok {
+			return nil, false, corrupt(attr, "not binary (%T)", av)
+		}
+		return b.Value, true, nil
 	}
 	getN := func(attr string) (int64, bool, error) {
 		av, ok := item[attr]
@@ -159,71 +144,146 @@ func decodeItem(item map[string]types.AttributeValue) (storedItem, error) {
 	}
 
 	var err error
-	if it.lease.owner, _, err = getS(attrOwner); err != nil {
-		return it, err
+	if h.lease.owner, _, err = getS(attrOwner); err != nil {
+		return h, err
 	}
-	if it.lease.token, _, err = getS(attrToken); err != nil {
-		return it, err
+	if h.lease.token, _, err = getS(attrToken); err != nil {
+		return h, err
 	}
-	if it.lease.expires, _, err = getN(attrExpires); err != nil {
-		return it, err
+	if h.lease.expires, _, err = getN(attrExpires); err != nil {
+		return h, err
 	}
 
 	version, hasVersion, err := getN(attrVersion)
 	if err != nil {
-		return it, err
+		return h, err
 	}
 	format, hasFormat, err := getN(attrFormat)
 	if err != nil {
-		return it, err
+		return h, err
 	}
-	if hasFormat && format != Format {
-		return it, corrupt(attrFormat, "unsupported format %d (this build reads %d)", format, Format)
+	if hasFormat && format != Format && format != formatLegacy {
+		return h, corrupt(attrFormat, "unsupported format %d (this build reads %d and %d)", format, formatLegacy, Format)
 	}
-	cursor, hasCursor, err := getS(attrCursor)
-	if err != nil {
-		return it, err
-	}
-	seen, hasSeen := item[attrSeen]
+	_, hasCursor := item[attrCursor]
+	_, hasSeen := item[attrSeen]
+	_, hasChunks := item[attrChunks]
+	_, hasTail := item[attrTail]
 	updated, hasUpdated, err := getS(attrUpdatedAt)
 	if err != nil {
-		return it, err
+		return h, err
 	}
 	if !hasVersion {
 		// An item that was only ever locked carries nothing else.
 		for _, a := range []struct {
 			name string
 			has  bool
-		}{{attrFormat, hasFormat}, {attrCursor, hasCursor}, {attrSeen, hasSeen}, {attrUpdatedAt, hasUpdated}} {
+		}{{attrFormat, hasFormat}, {attrCursor, hasCursor}, {attrSeen, hasSeen}, {attrChunks, hasChunks}, {attrTail, hasTail}, {attrUpdatedAt, hasUpdated}} {
 			if a.has {
-				return it, corrupt(attrVersion, "missing although %s is present", a.name)
+				return h, corrupt(attrVersion, "missing although %s is present", a.name)
 			}
 		}
-		return it, nil
+		return h, nil
 	}
 	if !hasFormat {
-		return it, corrupt(attrFormat, "missing on a committed item")
+		return h, corrupt(attrFormat, "missing on a committed item")
 	}
 	if version < 1 {
-		return it, corrupt(attrVersion, "%d is not a committed version", version)
+		return h, corrupt(attrVersion, "%d is not a committed version", version)
 	}
-	it.rec.Version = version
+	h.rec.Version = version
 	if hasCursor {
-		if cursor == "" || !utf8.ValidString(cursor) || !json.Valid([]byte(cursor)) {
-			return it, corrupt(attrCursor, "not valid JSON")
+		if h.rec.Cursor, err = decodeCursor(item[attrCursor]); err != nil {
+			return h, corrupt(attrCursor, "%v", err)
 		}
-		it.rec.Cursor = json.RawMessage(cursor)
 	}
-	if hasSeen {
-		if it.rec.Seen, err = decodeSeen(seen); err != nil {
-			return it, corrupt(attrSeen, "%v", err)
+	h.legacy = format == formatLegacy
+	if h.legacy {
+		if hasChunks || hasTail {
+			return h, corrupt(attrFormat, "format %d item with format %d dedup attributes", formatLegacy, Format)
+		}
+		if hasSeen {
+			if h.rec.Seen, err = decodeLegacySeen(item[attrSeen]); err != nil {
+				return h, corrupt(attrSeen, "%v", err)
+			}
+		}
+	} else {
+		if hasSeen {
+			return h, corrupt(attrSeen, "present on a format %d item", Format)
+		}
+		if b, ok, err := getB(attrChunks); err != nil {
+			return h, err
+		} else if ok {
+			if h.man, err = decodeManifest(b); err != nil {
+				return h, corrupt(attrChunks, "%v", err)
+			}
+		}
+		if b, ok, err := getB(attrTail); err != nil {
+			return h, err
+		} else if ok {
+			if h.tail, err = state.DecodeSeen(nil, b); err != nil {
+				return h, corrupt(attrTail, "%v", err)
+			}
 		}
 	}
 	if !hasUpdated {
-		return it, corrupt(attrUpdatedAt, "missing on a committed item")
+		return h, corrupt(attrUpdatedAt, "missing on a committed item")
 	}
-	if it.rec.UpdatedAt, err = time.Parse(time.RFC3339Nano, updated); err != nil {
-		return it, corrupt(attrUpdatedAt, "not an RFC 3339 time")
+	if h.rec.UpdatedAt, err = time.Parse(time.RFC3339Nano, updated); err != nil {
+		return h, corrupt(attrUpdatedAt, "not an RFC 3339 time")
 	}
-	return it, nil
+	return h, nil
+}
+
+// encodeCursor stores a cursor as a string, readable in the console, when
+// it is valid UTF-8 (as JSON from encoding/json always is), and as binary
+// otherwise: a DynamoDB string must be UTF-8, and a replaced byte would
+// change the vendor's position.
+func encodeCursor(c json.RawMessage) types.AttributeValue {
+	if utf8.Valid(c) {
+		return str(string(c))
+	}
+	return &types.AttributeValueMemberB{Value: c}
+}
+
+func decodeCursor(av types.AttributeValue) (json.RawMessage, error) {
+	var b []byte
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		b = []byte(v.Value)
+	case *types.AttributeValueMemberB:
+		b = v.Value
+	default:
+		return nil, fmt.Errorf("neither a string nor binary (%T)", av)
+	}
+	if len(b) == 0 || !json.Valid(b) {
+		return nil, errors.New("not valid JSON")
+	}
+	return json.RawMessage(b), nil
+}
+
+// chunk is a decoded chunk item.
+type chunk struct {
+	gen     int64
+	entries []state.Seen
+}
+
+func decodeChunk(item map[string]types.AttributeValue) (chunk, error) {
+	var c chunk
+	g, ok := item[attrGen].(*types.AttributeValueMemberN)
+	if !ok {
+		return c, fmt.Errorf("%w: dedup chunk: attribute %s missing or not a number", state.ErrCorrupt, attrGen)
+	}
+	var err error
+	if c.gen, err = strconv.ParseInt(g.Value, 10, 64); err != nil {
+		return c, fmt.Errorf("%w: dedup chunk: attribute %s is not an integer", state.ErrCorrupt, attrGen)
+	}
+	d, ok := item[attrData].(*types.AttributeValueMemberB)
+	if !ok {
+		return c, fmt.Errorf("%w: dedup chunk: attribute %s missing or not binary", state.ErrCorrupt, attrData)
+	}
+	if c.entries, err = state.DecodeSeen(nil, d.Value); err != nil {
+		return c, fmt.Errorf("%w: dedup chunk: %v", state.ErrCorrupt, err)
+	}
+	return c, nil
 }

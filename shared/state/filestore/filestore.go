@@ -7,7 +7,20 @@
 // is replaced by rename. The kernel drops the lock when the process dies, so
 // a killed run never blocks the next one. Writes go to a temporary file that
 // is fsynced, renamed over the state file, and followed by an fsync of the
-// directory, so a crash leaves either the old or the new state, never a mix.
+// directory, so a crash leaves either the old or the new state, never a mix;
+// temporary files a crash left behind are removed by the next commit.
+//
+// The state directory must be owned by the user running the store and not
+// be writable by group or others: anyone who can create entries in it could
+// substitute the state file or plant links under its names. Such a
+// directory is refused with an error before anything is written. Files in
+// it are opened relative to a directory handle without following links
+// (O_NOFOLLOW), so a link planted under a lock or state file name is an
+// error, never a way to overwrite the link's target.
+//
+// A record's dedup keys are stored as one base64 string of digests and
+// times (see record.go); records written by earlier versions, with the
+// keys themselves, are still read.
 package filestore
 
 import (
@@ -15,21 +28,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
 // Format is written into every state file so that a future layout change
-// can be detected instead of misread.
-const Format = 1
+// can be detected instead of misread. Format 2 stores dedup keys as
+// digests; files of format 1 (dedup keys as strings) are read and
+// rewritten as format 2 by the next commit.
+const Format = 2
 
 const (
 	formatKey  = "wazuh_pull_format"
@@ -38,35 +53,22 @@ const (
 
 // Store is a state.Store backed by one JSON file.
 type Store struct {
-	path string
+	dir  string // absolute path of the state directory
+	name string // the state file's name in it
 	now  func() time.Time
 
 	// cache is the document this store last wrote, reused while the file
 	// is still that exact file (same inode, size and modification time):
 	// a catch-up commits every page, and re-parsing a file full of dedup
 	// keys each time would dominate the run's CPU.
-	mu    sync.Mutex
-	cache *cachedDoc
+	mu      sync.Mutex
+	cache   *cachedDoc
+	cleaned bool // stale temporary files were removed
 }
 
 type cachedDoc struct {
-	doc   *document
-	ino   uint64
-	size  int64
-	mtime time.Time
-}
-
-func fileID(fi os.FileInfo) (uint64, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, false
-	}
-	return st.Ino, true
-}
-
-func (c *cachedDoc) matches(fi os.FileInfo) bool {
-	ino, ok := fileID(fi)
-	return ok && c != nil && ino == c.ino && fi.Size() == c.size && fi.ModTime().Equal(c.mtime)
+	doc *document
+	id  fileID
 }
 
 func (d *document) clone() *document {
@@ -81,7 +83,8 @@ func (d *document) clone() *document {
 }
 
 // New returns a store for the state file at path. The file need not exist;
-// its directory is created (0750) if missing.
+// its directory is created (0750) if missing. A directory owned by another
+// user or writable by group or others is refused.
 func New(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("filestore: empty state file path")
@@ -90,18 +93,28 @@ func New(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore: state file path %q: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
-		return nil, fmt.Errorf("filestore: create state directory: %w", err)
+	s := &Store{dir: filepath.Dir(abs), name: filepath.Base(abs), now: time.Now}
+	if _, err := os.Stat(s.dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(s.dir, 0o750); err != nil {
+			return nil, fmt.Errorf("filestore: create state directory: %w", err)
+		}
 	}
-	return &Store{path: abs, now: time.Now}, nil
+	d, err := openDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	d.close()
+	return s, nil
 }
 
 // Path is the state file's absolute path.
-func (s *Store) Path() string { return s.path }
+func (s *Store) Path() string { return filepath.Join(s.dir, s.name) }
 
 // LockPath is the lock file that guards key's stream.
-func (s *Store) LockPath(key state.Key) string {
-	return s.path + "." + key.Tenant + "." + key.Vendor + "." + key.Stream + ".lock"
+func (s *Store) LockPath(key state.Key) string { return filepath.Join(s.dir, s.lockName(key)) }
+
+func (s *Store) lockName(key state.Key) string {
+	return s.name + "." + key.Tenant + "." + key.Vendor + "." + key.Stream + ".lock"
 }
 
 // Lock takes the stream's lock file without waiting: a runner that finds the
@@ -113,13 +126,18 @@ func (s *Store) Lock(ctx context.Context, key state.Key, opts state.LockOptions)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(s.LockPath(key), os.O_RDWR|os.O_CREATE, 0o600)
+	d, err := openDir(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("filestore: open lock file: %w", err)
+		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	defer d.close()
+	f, err := d.open(s.lockName(key), unix.O_RDWR|unix.O_CREAT, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: lock file of %s: %w", key, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("filestore: %s: %w", key, state.ErrLocked)
 		}
 		return nil, fmt.Errorf("filestore: lock %s: %w", key, err)
@@ -163,37 +181,44 @@ type document struct {
 }
 
 func (s *Store) read() (*document, error) {
-	if fi, err := os.Stat(s.path); err == nil {
+	d, err := openDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	return s.readIn(d)
+}
+
+func (s *Store) readIn(d *dir) (*document, error) {
+	if id, ok, err := d.stat(s.name); err == nil && ok {
 		s.mu.Lock()
 		c := s.cache
 		s.mu.Unlock()
-		if c.matches(fi) {
+		if c != nil && c.id == id {
 			return c.doc.clone(), nil
 		}
 	}
 	doc := &document{top: map[string]json.RawMessage{}, streams: map[string]json.RawMessage{}}
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return doc, nil
-	}
+	b, _, ok, err := d.readFile(s.name)
 	if err != nil {
-		return nil, fmt.Errorf("filestore: read %s: %w", s.path, err)
+		return nil, err
 	}
-	if len(b) == 0 {
+	if !ok || len(b) == 0 {
 		return doc, nil
 	}
+	path := s.Path()
 	if err := json.Unmarshal(b, &doc.top); err != nil {
-		return nil, fmt.Errorf("filestore: %s: %w: %v", s.path, state.ErrCorrupt, err)
+		return nil, fmt.Errorf("filestore: %s: %w: %v", path, state.ErrCorrupt, err)
 	}
 	if raw, ok := doc.top[formatKey]; ok {
 		var f int
-		if err := json.Unmarshal(raw, &f); err != nil || f != Format {
-			return nil, fmt.Errorf("filestore: %s: %w: unsupported format %s", s.path, state.ErrCorrupt, raw)
+		if err := json.Unmarshal(raw, &f); err != nil || f < 1 || f > Format {
+			return nil, fmt.Errorf("filestore: %s: %w: unsupported format %s (this build reads 1 to %d)", path, state.ErrCorrupt, raw, Format)
 		}
 	}
 	if raw, ok := doc.top[streamsKey]; ok {
 		if err := json.Unmarshal(raw, &doc.streams); err != nil {
-			return nil, fmt.Errorf("filestore: %s: %w: streams: %v", s.path, state.ErrCorrupt, err)
+			return nil, fmt.Errorf("filestore: %s: %w: streams: %v", path, state.ErrCorrupt, err)
 		}
 	}
 	delete(doc.top, streamsKey)
@@ -208,14 +233,14 @@ func (s *Store) record(doc *document, name string) (state.Record, error) {
 	}
 	rec, err := decodeRecord(raw)
 	if err != nil {
-		return state.Record{}, fmt.Errorf("filestore: %s: %w: stream %s: %v", s.path, state.ErrCorrupt, name, err)
+		return state.Record{}, fmt.Errorf("filestore: %s: %w: stream %s: %v", s.Path(), state.ErrCorrupt, name, err)
 	}
 	return rec, nil
 }
 
 // write lays the file out by hand: keys sorted, one stream per line, so
 // that the file is readable and diffable and a commit stays cheap.
-func (s *Store) write(doc *document) error {
+func (s *Store) write(d *dir, doc *document) error {
 	b := make([]byte, 0, 4096)
 	b = append(b, "{\n \""+formatKey+"\": "...)
 	b = strconv.AppendInt(b, Format, 10)
@@ -237,15 +262,13 @@ func (s *Store) write(doc *document) error {
 		b = append(b, doc.top[k]...)
 	}
 	b = append(b, "\n}\n"...)
-	if err := writeAtomic(s.path, b); err != nil {
+	if err := d.writeAtomic(s.name, b); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(s.path); err == nil {
-		if ino, ok := fileID(fi); ok {
-			s.mu.Lock()
-			s.cache = &cachedDoc{doc: doc.clone(), ino: ino, size: fi.Size(), mtime: fi.ModTime()}
-			s.mu.Unlock()
-		}
+	if id, ok, err := d.stat(s.name); err == nil && ok {
+		s.mu.Lock()
+		s.cache = &cachedDoc{doc: doc.clone(), id: id}
+		s.mu.Unlock()
 	}
 	return nil
 }
@@ -259,63 +282,19 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	return keys
 }
 
-// writeAtomic replaces path with b so that a crash at any instant leaves
-// either the old or the new content.
-func writeAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	mode := fs.FileMode(0o600)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("filestore: create temp file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return fmt.Errorf("filestore: write temp file: %w", err)
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("filestore: chmod temp file: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("filestore: fsync temp file: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("filestore: close temp file: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("filestore: rename temp file: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("filestore: open state directory: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("filestore: fsync state directory: %w", err)
-	}
-	return nil
-}
-
 // writeLock serialises read-modify-write of the shared state file between
 // processes that own different streams. It is held for one commit only.
-func (s *Store) writeLock(ctx context.Context) (func(), error) {
-	f, err := os.OpenFile(s.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+func (s *Store) writeLock(ctx context.Context, d *dir) (func(), error) {
+	f, err := d.open(s.name+".lock", unix.O_RDWR|unix.O_CREAT, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("filestore: open write lock: %w", err)
+		return nil, fmt.Errorf("filestore: write lock: %w", err)
 	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return func() { f.Close() }, nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
 			return nil, fmt.Errorf("filestore: write lock: %w", err)
 		}
@@ -355,19 +334,29 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 	if l.lockFile == nil {
 		return 0, fmt.Errorf("filestore: commit %s: %w", l.key, state.ErrLeaseLost)
 	}
-	unlock, err := l.store.writeLock(ctx)
+	if len(rec.Seen) > state.MaxSeen {
+		return 0, fmt.Errorf("filestore: commit %s: %d dedup keys: %w", l.key, len(rec.Seen), state.ErrSeenTooLarge)
+	}
+	s := l.store
+	d, err := openDir(s.dir)
+	if err != nil {
+		return 0, err
+	}
+	defer d.close()
+	unlock, err := s.writeLock(ctx, d)
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	doc, err := l.store.read()
+	s.removeStaleTemps(d)
+	doc, err := s.readIn(d)
 	if err != nil {
 		return 0, err
 	}
 	name := l.key.String()
 	stored, ok := recordVersion(doc.streams[name])
 	if !ok {
-		cur, err := l.store.record(doc, name)
+		cur, err := s.record(doc, name)
 		if err != nil {
 			return 0, err
 		}
@@ -377,16 +366,40 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, fmt.Errorf("filestore: commit %s at version %d, stored %d: %w", l.key, rec.Version, stored, state.ErrConflict)
 	}
 	rec.Version++
-	rec.UpdatedAt = l.store.now().UTC()
+	rec.UpdatedAt = s.now().UTC()
 	enc, err := encodeRecord(rec)
 	if err != nil {
 		return 0, fmt.Errorf("filestore: commit %s: %w", l.key, err)
 	}
 	doc.streams[name] = enc
-	if err := l.store.write(doc); err != nil {
+	if err := s.write(d, doc); err != nil {
 		return 0, err
 	}
 	return rec.Version, nil
+}
+
+// removeStaleTemps clears what a crashed writer left. Under the write lock
+// no live writer is between creating and renaming its temporary file. It
+// runs once per store: each process clears what earlier ones left.
+func (s *Store) removeStaleTemps(d *dir) {
+	s.mu.Lock()
+	done := s.cleaned
+	s.cleaned = true
+	s.mu.Unlock()
+	if !done {
+		// A failure here only leaves litter; the commit itself goes on.
+		d.removeStaleTemps(s.name)
+	}
+}
+
+// Renew has nothing to extend: the flock lasts as long as the process.
+func (l *lease) Renew(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lockFile == nil {
+		return fmt.Errorf("filestore: renew %s: %w", l.key, state.ErrLeaseLost)
+	}
+	return nil
 }
 
 func (l *lease) Release(ctx context.Context) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/statetest"
@@ -33,6 +34,225 @@ func TestContract(t *testing.T) {
 			return s
 		},
 	})
+}
+
+var audit = state.Key{Tenant: "default", Vendor: "1password", Stream: "audit"}
+
+// TestReadsEarlierFormats: state files written before dedup keys became
+// digests keep working: their keys are read, digested, and suppress the
+// same events; the next commit rewrites them compactly.
+func TestReadsEarlierFormats(t *testing.T) {
+	for _, c := range []struct{ name, seen string }{
+		{"objects", `[{"k":"E1","t":"2026-03-02T08:00:00.5Z"},{"k":"Zoë \"q\"","t":"2026-03-02T08:00:01Z"},{"k":"zero","t":"0001-01-01T00:00:00Z"}]`},
+		{"strings", `["1772438400500000000 E1","1772438401000000000 Zoë \"q\"","0 zero"]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "state.json")
+			doc := `{"wazuh_pull_format":1,"streams":{"default/1password/audit":{"version":4,"cursor":{"cursor":"c"},"seen":` + c.seen + `,"updated_at":"2026-03-02T08:00:02Z"}},"audit_cursor":"seed"}`
+			if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Release(context.Background())
+			rec, err := l.Load(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []state.Seen{
+				{Digest: state.KeyDigest("E1"), At: time.Date(2026, 3, 2, 8, 0, 1, 0, time.UTC)},
+				{Digest: state.KeyDigest(`Zoë "q"`), At: time.Date(2026, 3, 2, 8, 0, 1, 0, time.UTC)},
+				{Digest: state.KeyDigest("zero")},
+			}
+			if rec.Version != 4 || string(rec.Cursor) != `{"cursor":"c"}` || len(rec.Seen) != len(want) {
+				t.Fatalf("record %+v", rec)
+			}
+			for i := range want {
+				if rec.Seen[i].Digest != want[i].Digest || !rec.Seen[i].At.Equal(want[i].At) {
+					t.Fatalf("Seen[%d] = %x at %s, want %x at %s", i, rec.Seen[i].Digest, rec.Seen[i].At, want[i].Digest, want[i].At)
+				}
+			}
+			if _, err := l.Commit(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(p)
+			if !strings.Contains(string(b), `"wazuh_pull_format": 2`) || strings.Contains(string(b), "E1") || !strings.Contains(string(b), `"audit_cursor": "seed"`) {
+				t.Fatalf("after a commit the file is not format 2 with digests and the seed keys kept:\n%s", b)
+			}
+			again, err := l.Load(context.Background())
+			if err != nil || len(again.Seen) != 3 || again.Seen[1].Digest != want[1].Digest {
+				t.Fatalf("reload: %+v, %v", again, err)
+			}
+		})
+	}
+}
+
+func TestRefusesAFutureFormat(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(p, []byte(`{"wazuh_pull_format":3,"streams":{}}`), 0o600)
+	s, _ := New(p)
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Load(context.Background()); !errors.Is(err, state.ErrCorrupt) {
+		t.Fatalf("Load of a format 3 file: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestLockFileLinkIsNotFollowed: a symbolic link planted under a lock
+// file's name, pointing at another file (here the state file itself, and
+// a file outside the directory), is refused; neither target changes.
+func TestLockFileLinkIsNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Lock(context.Background(), audit, state.LockOptions{})
+	if _, err := l.Commit(context.Background(), state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	l.Release(context.Background())
+	before, _ := os.ReadFile(p)
+	outside := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(outside, []byte("precious"), 0o600)
+
+	signin := state.Key{Tenant: "default", Vendor: "1password", Stream: "signin"}
+	itemusage := state.Key{Tenant: "default", Vendor: "1password", Stream: "itemusage"}
+	for k, target := range map[state.Key]string{signin: p, itemusage: outside} {
+		if err := os.Symlink(target, s.LockPath(k)); err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Lock(context.Background(), k, state.LockOptions{Owner: "x"})
+		if err == nil {
+			l.Release(context.Background())
+			t.Fatalf("Lock through a link to %s succeeded", target)
+		}
+		if !strings.Contains(err.Error(), "symbolic link") {
+			t.Fatalf("Lock through a link: %v, want an error naming the link", err)
+		}
+	}
+	if after, _ := os.ReadFile(p); string(after) != string(before) {
+		t.Fatalf("the state file changed through a lock link:\n%s", after)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "precious" {
+		t.Fatalf("a file outside the directory changed through a lock link: %q", b)
+	}
+	// The write lock is guarded the same way.
+	os.Remove(p + ".lock")
+	os.Symlink(outside, p+".lock")
+	l, err = s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Commit(context.Background(), state.Record{Version: 1}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("Commit with a linked write lock: %v, want an error naming the link", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "precious" {
+		t.Fatalf("the write lock link's target changed: %q", b)
+	}
+}
+
+// TestStateFileLinkIsNotFollowed: a state file that is a link is neither
+// read nor written through.
+func TestStateFileLinkIsNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "other.json")
+	os.WriteFile(outside, []byte(`{"streams":{}}`), 0o600)
+	p := filepath.Join(dir, "state.json")
+	os.Symlink(outside, p)
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Load(context.Background()); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("Load through a linked state file: %v", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != `{"streams":{}}` {
+		t.Fatalf("the link's target changed: %s", b)
+	}
+}
+
+// TestUnsafeDirectoryRefused: a state directory others could write to, or
+// owned by another user, is refused with a clear error before anything is
+// written.
+func TestUnsafeDirectoryRefused(t *testing.T) {
+	for _, mode := range []os.FileMode{0o770, 0o757, 0o1777} {
+		dir := filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(filepath.Join(dir, "state.json"))
+		if err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+			t.Fatalf("mode %04o: New = %v, want a refusal naming the permission", mode, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("mode %04o: something was written: %v", mode, entries)
+		}
+	}
+	// A directory owned by someone else.
+	var dir string
+	if os.Geteuid() == 0 {
+		dir = filepath.Join(t.TempDir(), "theirs")
+		os.Mkdir(dir, 0o755)
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		dir = "/" // owned by root, and this test does not run as root
+	}
+	_, err := New(filepath.Join(dir, "state.json"))
+	if err == nil || !strings.Contains(err.Error(), "is owned by uid") {
+		t.Fatalf("directory owned by another user: New = %v, want a refusal naming the owner", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a state file was created in a directory owned by another user")
+	}
+}
+
+// TestStaleTempFilesRemoved: a temporary file left by a writer that
+// crashed between creating and renaming it is removed by the next commit;
+// other files are not.
+func TestStaleTempFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	stale := p + ".tmp-CRASHED1234"
+	other := filepath.Join(dir, "other.json.tmp-KEEP")
+	os.WriteFile(stale, []byte(`{"half":`), 0o600)
+	os.WriteFile(other, []byte(`x`), 0o600)
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Lock(context.Background(), audit, state.LockOptions{})
+	defer l.Release(context.Background())
+	if _, err := l.Commit(context.Background(), state.Record{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale temp file still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("another file's temp file was removed: %v", err)
+	}
 }
 
 func TestAdoptsSeedStateFileAndKeepsItsKeys(t *testing.T) {
@@ -123,7 +343,10 @@ func TestNoTempFilesLeftBehind(t *testing.T) {
 
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"version":3,"cursor":{"cursor":"x"},"seen":["1740916800123000000 KEY","0 z"],"updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":3,"seen":[{"k":"KEY","t":"2026-01-01T00:00:00.5Z"}],"updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":3,"seen":"AAAAAAAAAAAAAAAAAAAAAAI=","updated_at":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"seen":["nope"]}`))
+	f.Add([]byte(`{"seen":"%%%"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		rec, err := decodeRecord(raw)
 		if err != nil {
@@ -131,7 +354,10 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		enc, err := encodeRecord(rec)
 		if err != nil {
-			return // e.g. a key that is not valid UTF-8
+			if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) {
+				return
+			}
+			t.Fatalf("a decoded record does not encode: %v", err)
 		}
 		again, err := decodeRecord(enc)
 		if err != nil {
@@ -141,7 +367,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip changed the record")
 		}
 		for i := range rec.Seen {
-			if again.Seen[i].Key != rec.Seen[i].Key || !again.Seen[i].At.Equal(rec.Seen[i].At) {
+			if again.Seen[i].Digest != rec.Seen[i].Digest || !again.Seen[i].At.Equal(rec.Seen[i].At) {
 				t.Fatalf("seen[%d] changed: %+v -> %+v", i, rec.Seen[i], again.Seen[i])
 			}
 		}

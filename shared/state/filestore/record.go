@@ -1,29 +1,35 @@
 package filestore
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
 // A record is stored as
 //
-//	{"version":3,"cursor":{…},"seen":["<unix ns> <key>",…],"updated_at":"…"}
+//	{"version":3,"cursor":{…},"seen":"<base64>","updated_at":"…"}
 //
-// Dedup entries are written as one string each, time first, because a full
-// set (state.MaxSeen keys) is rewritten on every page commit: encoding it by
-// hand costs a small fraction of encoding/json with time.Time values.
+// where "seen" is the dedup set in state.SeenEncoder's encoding (16-byte
+// digest and a varint time per key, about 23 characters of base64 per
+// key), so any key, whatever bytes it holds, is stored the same way and a
+// full set is rewritten cheaply on every page commit.
+//
+// Earlier versions wrote "seen" as an array holding the keys themselves,
+// either as objects {"k":"<key>","t":"<RFC 3339>"} or as strings
+// "<unix ns> <key>"; both are still read, each key turned into its digest.
 
 type storedRecord struct {
 	Version   int64           `json:"version"`
 	Cursor    json.RawMessage `json:"cursor"`
-	Seen      []string        `json:"seen"`
+	Seen      json.RawMessage `json:"seen"`
 	UpdatedAt time.Time       `json:"updated_at"`
 }
 
@@ -31,29 +37,18 @@ func encodeRecord(rec state.Record) (json.RawMessage, error) {
 	if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) {
 		return nil, errors.New("cursor is not valid JSON")
 	}
-	b := make([]byte, 0, 64+len(rec.Cursor)+len(rec.Seen)*48)
+	seen := state.EncodeSeen(rec.Seen)
+	b := make([]byte, 0, 64+len(rec.Cursor)+base64.StdEncoding.EncodedLen(len(seen)))
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, rec.Version, 10)
 	if len(rec.Cursor) > 0 {
 		b = append(b, `,"cursor":`...)
 		b = append(b, rec.Cursor...)
 	}
-	if len(rec.Seen) > 0 {
-		b = append(b, `,"seen":[`...)
-		for i, s := range rec.Seen {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if !utf8.ValidString(s.Key) {
-				return nil, fmt.Errorf("dedup key %d is not valid UTF-8", i)
-			}
-			b = append(b, '"')
-			b = strconv.AppendInt(b, unixNano(s.At), 10)
-			b = append(b, ' ')
-			b = appendEscaped(b, s.Key)
-			b = append(b, '"')
-		}
-		b = append(b, ']')
+	if len(seen) > 0 {
+		b = append(b, `,"seen":"`...)
+		b = base64.StdEncoding.AppendEncode(b, seen)
+		b = append(b, '"')
 	}
 	b = append(b, `,"updated_at":"`...)
 	b = rec.UpdatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
@@ -89,29 +84,65 @@ func decodeRecord(raw json.RawMessage) (state.Record, error) {
 	if string(rec.Cursor) == "null" {
 		rec.Cursor = nil
 	}
-	if len(sr.Seen) > 0 {
-		rec.Seen = make([]state.Seen, len(sr.Seen))
-	}
-	for i, e := range sr.Seen {
-		ns, key, ok := strings.Cut(e, " ")
-		n, err := strconv.ParseInt(ns, 10, 64)
-		if !ok || err != nil {
-			return state.Record{}, fmt.Errorf("dedup entry %d is not \"<unix ns> <key>\"", i)
+	seen := bytes.TrimSpace(sr.Seen)
+	var err error
+	switch {
+	case len(seen) == 0 || string(seen) == "null":
+	case seen[0] == '"':
+		var enc []byte // base64 is decoded by encoding/json into []byte
+		if err := json.Unmarshal(seen, &enc); err != nil {
+			return state.Record{}, fmt.Errorf("dedup set is not base64: %v", err)
 		}
-		rec.Seen[i] = state.Seen{Key: key}
-		if n != 0 {
-			rec.Seen[i].At = time.Unix(0, n).UTC()
+		if rec.Seen, err = state.DecodeSeen(nil, enc); err != nil {
+			return state.Record{}, err
 		}
+	case seen[0] == '[':
+		if rec.Seen, err = decodeLegacySeen(seen); err != nil {
+			return state.Record{}, err
+		}
+	default:
+		return state.Record{}, errors.New("dedup set is neither a string nor an array")
 	}
 	return rec, nil
 }
 
-// unixNano stores the zero time as 0 (UnixNano is undefined for it).
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
+// decodeLegacySeen reads the dedup arrays earlier versions wrote.
+func decodeLegacySeen(raw json.RawMessage) ([]state.Seen, error) {
+	var entries []json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, err
 	}
-	return t.UnixNano()
+	out := make([]state.Seen, 0, len(entries))
+	for i, e := range entries {
+		var key string
+		var at time.Time
+		if len(e) > 0 && e[0] == '{' {
+			var o struct {
+				K *string   `json:"k"`
+				T time.Time `json:"t"`
+			}
+			if err := json.Unmarshal(e, &o); err != nil || o.K == nil {
+				return nil, fmt.Errorf("dedup entry %d is not {\"k\":…,\"t\":…}", i)
+			}
+			key, at = *o.K, o.T
+		} else {
+			var s string
+			if err := json.Unmarshal(e, &s); err != nil {
+				return nil, fmt.Errorf("dedup entry %d is neither a string nor an object", i)
+			}
+			ns, k, ok := strings.Cut(s, " ")
+			n, err := strconv.ParseInt(ns, 10, 64)
+			if !ok || err != nil {
+				return nil, fmt.Errorf("dedup entry %d is not \"<unix ns> <key>\"", i)
+			}
+			key = k
+			if n != 0 {
+				at = time.Unix(0, n)
+			}
+		}
+		out = append(out, state.Seen{Digest: state.KeyDigest(key), At: state.SeenTime(state.SeenSeconds(at))})
+	}
+	return out, nil
 }
 
 func appendJSONString(b []byte, s string) []byte {

@@ -13,13 +13,26 @@ import (
 	"time"
 )
 
+// ClientName is the identity (subjectAltName DNS name and CN) of
+// PKI.Client*, the one sender the test relay permits by default.
+const ClientName = "wazuh-pull-sender"
+
 // PKI is throw-away TLS material made at test time (ECDSA P-256), so no key
 // ever sits in the repository.
 type PKI struct {
 	CAPEM []byte // signs the server and client certificates below
 
 	ServerCertPEM, ServerKeyPEM []byte // 127.0.0.1, ::1 and localhost, valid now
-	ClientCertPEM, ClientKeyPEM []byte // client authentication, signed by the CA
+	ClientCertPEM, ClientKeyPEM []byte // client authentication as ClientName, signed by the CA
+
+	// Signed by the CA, valid now, but not a permitted sender:
+	// WrongName* is a client certificate for another name (DNS name and CN
+	// "intruder.example.org"); SANMismatch* has the permitted name only as
+	// its CN, and another DNS name; NoClientAuth* names ClientName but is
+	// for server authentication only.
+	WrongNameClientCertPEM, WrongNameClientKeyPEM     []byte
+	SANMismatchClientCertPEM, SANMismatchClientKeyPEM []byte
+	NoClientAuthCertPEM, NoClientAuthKeyPEM           []byte
 
 	// OtherCAPEM is an unrelated CA: a client trusting only it must refuse
 	// the server, and the relay must refuse OtherClient*.
@@ -53,15 +66,21 @@ func NewPKI(t testing.TB) *PKI {
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		})
 	}
-	client := func(iss issuer, notBefore, notAfter time.Time) ([]byte, []byte) {
+	named := func(iss issuer, cn, dns string, eku x509.ExtKeyUsage, notBefore, notAfter time.Time) ([]byte, []byte) {
 		return issue(t, iss, &x509.Certificate{
-			Subject:   pkix.Name{CommonName: "wazuh-pull-sender"},
-			DNSNames:  []string{"wazuh-pull-sender"},
+			Subject:   pkix.Name{CommonName: cn},
+			DNSNames:  []string{dns},
 			NotBefore: notBefore, NotAfter: notAfter,
 			KeyUsage:    x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+			ExtKeyUsage: []x509.ExtKeyUsage{eku},
 		})
 	}
+	client := func(iss issuer, notBefore, notAfter time.Time) ([]byte, []byte) {
+		return named(iss, ClientName, ClientName, x509.ExtKeyUsageClientAuth, notBefore, notAfter)
+	}
+	p.WrongNameClientCertPEM, p.WrongNameClientKeyPEM = named(ca, "intruder.example.org", "intruder.example.org", x509.ExtKeyUsageClientAuth, now.Add(-time.Hour), now.Add(24*time.Hour))
+	p.SANMismatchClientCertPEM, p.SANMismatchClientKeyPEM = named(ca, ClientName, "intruder.example.org", x509.ExtKeyUsageClientAuth, now.Add(-time.Hour), now.Add(24*time.Hour))
+	p.NoClientAuthCertPEM, p.NoClientAuthKeyPEM = named(ca, ClientName, ClientName, x509.ExtKeyUsageServerAuth, now.Add(-time.Hour), now.Add(24*time.Hour))
 	p.ServerCertPEM, p.ServerKeyPEM = server(now.Add(-time.Hour), now.Add(24*time.Hour))
 	p.ExpiredServerCertPEM, p.ExpiredServerKeyPEM = server(now.Add(-72*time.Hour), now.Add(-24*time.Hour))
 	p.ClientCertPEM, p.ClientKeyPEM = client(ca, now.Add(-time.Hour), now.Add(24*time.Hour))

@@ -1,8 +1,9 @@
-// Package rsyslogtest runs a private rsyslogd with the project's shipped TLS
-// relay configuration (rules/relay), in front of a stand-in for
+// Package rsyslogtest runs a private rsyslogd with the project's shipped
+// mutual-TLS relay configuration (rules/relay), in front of a stand-in for
 // wazuh-remoted, so that tests can check end to end what a real relay does
 // with our lines. Everything listens on loopback only and is torn down by
-// t.Cleanup.
+// t.Cleanup. Senders need PKI.Client* (identity ClientName), unless
+// Options.PermittedPeers names others.
 //
 // rsyslogd must be installed (apt-get install rsyslog rsyslog-gnutls
 // rsyslog-openssl, or make deps); without it Start fails the test, it does
@@ -30,7 +31,7 @@ const InstallHint = "apt-get install rsyslog rsyslog-gnutls rsyslog-openssl (or 
 
 // Options change how the relay is rendered.
 type Options struct {
-	// Queue is the relay's queue durability; "" = relay.QueueDisk, the
+	// Queue is the relay's queue durability; "" = relay.QueueDirect, the
 	// shipped default.
 	Queue relay.Queue
 	// ExpiredCert makes the relay present PKI.ExpiredServerCertPEM.
@@ -40,17 +41,22 @@ type Options struct {
 	CountOnly bool
 	// StartTimeout bounds each start; default 15s.
 	StartTimeout time.Duration
+	// PermittedPeers are the sender identities the relay accepts; default
+	// ClientName (PKI.Client*).
+	PermittedPeers []string
 }
 
 // Relay is a running private rsyslogd plus its downstream.
 type Relay struct {
 	PKI        *PKI
 	Downstream *Downstream
-	TLSAddr    string // server authentication only
-	MTLSAddr   string // client certificate required
-	Dir        string // config, certificates, queue and log
-	ConfPath   string // the rendered shipped configuration
-	LogPath    string // rsyslogd's own output, across restarts
+	// Addr is the relay's one input: mutual TLS, a client certificate for
+	// a permitted peer required. MTLSAddr is the same address, under the
+	// name it had when the relay also took anonymous clients.
+	Addr, MTLSAddr string
+	Dir            string // config, certificates, queue and log
+	ConfPath       string // the rendered shipped configuration
+	LogPath        string // rsyslogd's own output, across restarts
 
 	t       testing.TB
 	opts    Options
@@ -82,7 +88,7 @@ func FindRsyslogd() (string, error) {
 }
 
 // Start renders the shipped relay configuration for loopback, starts
-// rsyslogd and waits until both TLS inputs listen.
+// rsyslogd and waits until its input listens.
 func Start(t testing.TB, opts Options) *Relay {
 	t.Helper()
 	bin, err := FindRsyslogd()
@@ -103,10 +109,13 @@ func Start(t testing.TB, opts Options) *Relay {
 		opts:       opts,
 		bin:        bin,
 		pidPath:    filepath.Join(dir, "rsyslogd.pid"),
-		ports:      freePorts(t, 2),
+		ports:      freePorts(t, 1),
 	}
-	r.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.ports[0]))
-	r.MTLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.ports[1]))
+	if len(r.opts.PermittedPeers) == 0 {
+		r.opts.PermittedPeers = []string{ClientName}
+	}
+	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.ports[0]))
+	r.MTLSAddr = r.Addr
 	r.writeConfig()
 	t.Cleanup(func() {
 		r.Stop()
@@ -136,16 +145,16 @@ func (r *Relay) writeConfig() {
 		t.Fatalf("rsyslogtest: %v", err)
 	}
 	conf, err := relay.Render(relay.Params{
-		WorkDir:       work,
-		ListenAddress: "127.0.0.1",
-		TLSPort:       r.ports[0],
-		MTLSPort:      r.ports[1],
-		CAFile:        filepath.Join(r.Dir, "ca.pem"),
-		CertFile:      filepath.Join(r.Dir, "server.pem"),
-		KeyFile:       filepath.Join(r.Dir, "server.key"),
-		RemotedHost:   "127.0.0.1",
-		RemotedPort:   r.Downstream.Port(),
-		Queue:         r.opts.Queue,
+		WorkDir:        work,
+		ListenAddress:  "127.0.0.1",
+		Port:           r.ports[0],
+		CAFile:         filepath.Join(r.Dir, "ca.pem"),
+		CertFile:       filepath.Join(r.Dir, "server.pem"),
+		KeyFile:        filepath.Join(r.Dir, "server.key"),
+		PermittedPeers: r.opts.PermittedPeers,
+		RemotedHost:    "127.0.0.1",
+		RemotedPort:    r.Downstream.Port(),
+		Queue:          r.opts.Queue,
 	})
 	if err != nil {
 		t.Fatalf("rsyslogtest: rendering the shipped relay config: %v", err)
@@ -186,7 +195,7 @@ func (r *Relay) start() {
 	r.cmd, r.done = cmd, done
 
 	deadline := time.Now().Add(r.opts.StartTimeout)
-	for _, addr := range []string{r.TLSAddr, r.MTLSAddr} {
+	for _, addr := range []string{r.Addr} {
 		for !r.listening(addr) {
 			select {
 			case <-done:

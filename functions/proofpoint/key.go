@@ -1,0 +1,637 @@
+package proofpoint
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"hash"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// TAP events have no unique key: the per-recipient events of one message
+// share GUID and messageTime, and the "id" of messages is not always
+// there. The dedup key is therefore a hash of the event's content, made
+// canonical so that what TAP may vary between two answers does not make
+// the same event look new:
+//
+//   - member order and the case of member names (threatID / threatId),
+//   - whitespace and string escapes,
+//   - null, "" and empty arrays or objects (dropped, as in the line),
+//   - a one-element array versus its element (recipient "a" / ["a"]),
+//   - the strings "true" and "false" versus the booleans
+//     (completelyRewritten).
+//
+// Everything else counts: two events that differ in any value (another
+// recipient, another click id, a changed verdict) get different keys and
+// are both delivered. Array order is kept. The key is the first 128 bits
+// of SHA-256 over the event type and the canonical form, in unpadded
+// base64url (22 characters): accidental collisions, which would lose an
+// event, are out of reach.
+
+// keyLen is the length of a dedup key.
+const keyLen = 22
+
+// keyer computes dedup keys; it reuses its buffers and is not safe for
+// concurrent use.
+type keyer struct {
+	h       hash.Hash
+	sum     []byte
+	scratch []byte
+	final   []byte
+	order   []uint64
+	stack   [][]member
+	elems   [][][]byte
+}
+
+type member struct {
+	prefix      uint64 // the name's first 8 bytes, big-endian: most comparisons end here
+	name, value []byte
+}
+
+// key returns the dedup key of event raw of type typ and the event's own
+// time (messageTime or clickTime, zero if absent). Input that is not valid
+// JSON still gets a key (of its raw bytes) so that it can be reported.
+func (k *keyer) key(typ string, raw []byte) (string, time.Time) {
+	k.scratch = k.scratch[:0]
+	k.final = append(k.final[:0], typ...)
+	k.final = append(k.final, 0)
+	w := walker{k: k, src: raw}
+	w.space()
+	// The top-level object is assembled straight into the hashed buffer.
+	canon, drop, ok := w.value(0)
+	if ok {
+		w.space()
+		ok = w.i == len(raw)
+	}
+	switch {
+	case !ok:
+		// Not canonicalisable: hash the bytes as given, marked apart.
+		k.final = append(k.final[:len(typ)], 1)
+		k.final = append(k.final, raw...)
+		w.own = time.Time{}
+	case drop:
+		k.final = k.final[:len(typ)+1]
+	case !w.top:
+		k.final = append(k.final, canon...)
+	}
+	if k.h == nil {
+		k.h, k.sum = sha256.New(), make([]byte, 0, sha256.Size)
+	}
+	k.h.Reset()
+	k.h.Write(k.final)
+	k.sum = k.h.Sum(k.sum[:0])
+	var out [keyLen]byte
+	base64.RawURLEncoding.Encode(out[:], k.sum[:16])
+	return string(out[:]), w.own
+}
+
+// maxKeyDepth bounds nesting (TAP events are three levels deep).
+const maxKeyDepth = 32
+
+// walker reads one JSON value. The input was validated by the page scan,
+// but fuzzed input need not be: every step checks bounds and reports !ok
+// instead of panicking.
+type walker struct {
+	k   *keyer
+	src []byte
+	i   int
+	own time.Time // messageTime or clickTime of the top-level object
+	top bool      // the top-level object was assembled into k.final
+}
+
+func (w *walker) space() {
+	for w.i < len(w.src) {
+		switch w.src[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+var (
+	litTrue  = []byte("true")
+	litFalse = []byte("false")
+)
+
+// value returns the canonical form of the value at w.i (pointing into src
+// or the keyer's scratch), whether it is dropped (null, "", empty), and
+// whether it could be read.
+func (w *walker) value(depth int) (canon []byte, drop, ok bool) {
+	if w.i >= len(w.src) || depth > maxKeyDepth {
+		return nil, false, false
+	}
+	switch c := w.src[w.i]; {
+	case c == '{':
+		return w.object(depth)
+	case c == '[':
+		return w.array(depth)
+	case c == '"':
+		start := w.i
+		escaped, ok := w.str()
+		if !ok {
+			return nil, false, false
+		}
+		tok := w.src[start:w.i]
+		if escaped {
+			lo := len(w.k.scratch)
+			var ok bool
+			if w.k.scratch, ok = appendCanonToken(w.k.scratch, tok); !ok {
+				return nil, false, false
+			}
+			tok = w.k.scratch[lo:]
+		}
+		switch {
+		case len(tok) == 2:
+			return nil, true, true
+		case string(tok) == `"true"`:
+			return litTrue, false, true
+		case string(tok) == `"false"`:
+			return litFalse, false, true
+		}
+		return tok, false, true
+	case c == 'n':
+		return nil, true, w.lit("null")
+	case c == 't':
+		return litTrue, false, w.lit("true")
+	case c == 'f':
+		return litFalse, false, w.lit("false")
+	case c == '-' || c >= '0' && c <= '9':
+		start := w.i
+		for w.i < len(w.src) {
+			c := w.src[w.i]
+			if c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' || c >= '0' && c <= '9' {
+				w.i++
+				continue
+			}
+			break
+		}
+		return w.src[start:w.i], false, true
+	}
+	return nil, false, false
+}
+
+func (w *walker) lit(s string) bool {
+	if len(w.src)-w.i < len(s) || string(w.src[w.i:w.i+len(s)]) != s {
+		return false
+	}
+	w.i += len(s)
+	return true
+}
+
+// str skips the string at w.i and reports whether it holds escapes.
+func (w *walker) str() (escaped, ok bool) {
+	rest := w.src[w.i+1:]
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return false, false
+	}
+	if bytes.IndexByte(rest[:q], '\\') < 0 {
+		w.i += q + 2
+		return false, true
+	}
+	for i := 0; i < len(rest); i++ {
+		switch rest[i] {
+		case '"':
+			w.i += i + 2
+			return true, true
+		case '\\':
+			i++
+		}
+	}
+	return false, false
+}
+
+func (w *walker) object(depth int) ([]byte, bool, bool) {
+	w.i++ // '{'
+	for len(w.k.stack) <= depth {
+		w.k.stack = append(w.k.stack, nil)
+	}
+	members := w.k.stack[depth][:0]
+	defer func() { w.k.stack[depth] = members[:0] }()
+	w.space()
+	if w.i < len(w.src) && w.src[w.i] == '}' {
+		w.i++
+		return nil, true, true
+	}
+	for {
+		w.space()
+		if w.i >= len(w.src) || w.src[w.i] != '"' {
+			return nil, false, false
+		}
+		name, prefix, ok := w.name()
+		if !ok {
+			return nil, false, false
+		}
+		w.space()
+		if w.i >= len(w.src) || w.src[w.i] != ':' {
+			return nil, false, false
+		}
+		w.i++
+		w.space()
+		valStart := w.i
+		v, drop, ok := w.value(depth + 1)
+		if !ok {
+			return nil, false, false
+		}
+		if depth == 0 && (string(name) == `"messagetime"` || string(name) == `"clicktime"`) {
+			if tok := w.src[valStart:w.i]; len(tok) > 2 && tok[0] == '"' {
+				if t, ok := parseUTC(tok[1 : len(tok)-1]); ok {
+					w.own = t
+				} else if s, ok := rawString(tok); ok {
+					w.own, _ = parseTime(s)
+				}
+			}
+		}
+		if !drop {
+			members = append(members, member{prefix, name, v})
+		}
+		w.space()
+		if w.i >= len(w.src) {
+			return nil, false, false
+		}
+		switch w.src[w.i] {
+		case ',':
+			w.i++
+		case '}':
+			w.i++
+			if len(members) == 0 {
+				return nil, true, true
+			}
+			order := w.k.sortMembers(members)
+			dst := &w.k.scratch
+			if depth == 0 {
+				dst, w.top = &w.k.final, true
+			}
+			lo := len(*dst)
+			*dst = append(*dst, '{')
+			for i, o := range order {
+				m := &members[o&0xffff]
+				if i > 0 {
+					*dst = append(*dst, ',')
+				}
+				*dst = append(*dst, m.name...)
+				*dst = append(*dst, ':')
+				*dst = append(*dst, m.value...)
+			}
+			*dst = append(*dst, '}')
+			return (*dst)[lo:], false, true
+		default:
+			return nil, false, false
+		}
+	}
+}
+
+// name reads the member name at w.i and returns it quoted and in lower
+// case (decoded if it held escapes), with its sort prefix: names are read
+// for every member of every event, so the common case (no escapes) is one
+// pass.
+func (w *walker) name() ([]byte, uint64, bool) {
+	start := w.i
+	rest := w.src[start+1:]
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return nil, 0, false
+	}
+	inner := rest[:q]
+	var tok []byte
+	if bytes.IndexByte(inner, '\\') < 0 {
+		w.i = start + q + 2
+		tok = w.src[start:w.i]
+	} else {
+		if _, ok := w.str(); !ok {
+			return nil, 0, false
+		}
+		lo := len(w.k.scratch)
+		var ok bool
+		if w.k.scratch, ok = appendCanonToken(w.k.scratch, w.src[start:w.i]); !ok {
+			return nil, 0, false
+		}
+		tok = w.k.scratch[lo:]
+		inner = tok[1 : len(tok)-1]
+	}
+	var prefix uint64
+	upper := false
+	for j, c := range inner {
+		if c >= 'A' && c <= 'Z' {
+			upper = true
+			c += 'a' - 'A'
+		}
+		if j < 8 {
+			prefix |= uint64(c) << (56 - 8*j)
+		}
+	}
+	if !upper {
+		return tok, prefix, true
+	}
+	lo := len(w.k.scratch)
+	for _, c := range tok {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		w.k.scratch = append(w.k.scratch, c)
+	}
+	return w.k.scratch[lo:], prefix, true
+}
+
+func (w *walker) array(depth int) ([]byte, bool, bool) {
+	w.i++ // '['
+	for len(w.k.elems) <= depth {
+		w.k.elems = append(w.k.elems, nil)
+	}
+	elems := w.k.elems[depth][:0]
+	defer func() { w.k.elems[depth] = elems[:0] }()
+	w.space()
+	if w.i < len(w.src) && w.src[w.i] == ']' {
+		w.i++
+		return nil, true, true
+	}
+	for {
+		w.space()
+		v, drop, ok := w.value(depth + 1)
+		if !ok {
+			return nil, false, false
+		}
+		if !drop {
+			elems = append(elems, v)
+		}
+		w.space()
+		if w.i >= len(w.src) {
+			return nil, false, false
+		}
+		switch w.src[w.i] {
+		case ',':
+			w.i++
+		case ']':
+			w.i++
+			switch len(elems) {
+			case 0:
+				return nil, true, true
+			case 1:
+				return elems[0], false, true
+			}
+			lo := len(w.k.scratch)
+			w.k.scratch = append(w.k.scratch, '[')
+			for i, e := range elems {
+				if i > 0 {
+					w.k.scratch = append(w.k.scratch, ',')
+				}
+				w.k.scratch = append(w.k.scratch, e...)
+			}
+			w.k.scratch = append(w.k.scratch, ']')
+			return w.k.scratch[lo:], false, true
+		default:
+			return nil, false, false
+		}
+	}
+}
+
+// sortMembers returns the order of members by name, then value (names
+// repeat only in odd input, and must not make the order depend on input
+// order), as indices in the low 16 bits of the returned values. It sorts
+// plain integers made of each name's first six bytes and the index, then
+// settles the few runs of names that share those bytes: far cheaper than
+// moving the members themselves around.
+func (k *keyer) sortMembers(m []member) []uint64 {
+	order := k.order[:0]
+	if len(m) > 0xffff {
+		for i := 1; i < len(m); i++ {
+			for j := i; j > 0 && lessMember(m[j], m[j-1]); j-- {
+				m[j], m[j-1] = m[j-1], m[j]
+			}
+		}
+		for i := range m {
+			order = append(order, uint64(i))
+		}
+		k.order = order
+		return order
+	}
+	for i := range m {
+		order = append(order, m[i].prefix&^0xffff|uint64(i))
+	}
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && order[j] < order[j-1]; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && order[j]>>16 == order[i]>>16 {
+			j++
+		}
+		run := order[i:j]
+		for a := 1; a < len(run); a++ {
+			for b := a; b > 0 && lessMember(m[run[b]&0xffff], m[run[b-1]&0xffff]); b-- {
+				run[b], run[b-1] = run[b-1], run[b]
+			}
+		}
+		i = j
+	}
+	k.order = order
+	return order
+}
+
+func lessMember(a, b member) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	if c := bytes.Compare(a.name, b.name); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(a.value, b.value) < 0
+}
+
+// appendCanonString writes s as a JSON string escaping only '"', '\\'
+// and control characters; invalid UTF-8 is kept as is (it is only hashed).
+func appendCanonString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// appendCanonToken appends the canonical form of a JSON string token that
+// holds escapes: decoded, then escaped again the one way appendCanonString
+// does.
+func appendCanonToken(dst, tok []byte) ([]byte, bool) {
+	if len(tok) < 2 {
+		return dst, false
+	}
+	var buf [utf8.UTFMax]byte
+	dst = append(dst, '"')
+	in := tok[1 : len(tok)-1]
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' {
+			dst = appendCanonByte(dst, c)
+			continue
+		}
+		if i+1 >= len(in) {
+			return dst, false
+		}
+		i++
+		switch in[i] {
+		case '"', '\\', '/':
+			dst = appendCanonByte(dst, in[i])
+		case 'b':
+			dst = appendCanonByte(dst, '\b')
+		case 'f':
+			dst = appendCanonByte(dst, '\f')
+		case 'n':
+			dst = appendCanonByte(dst, '\n')
+		case 'r':
+			dst = appendCanonByte(dst, '\r')
+		case 't':
+			dst = appendCanonByte(dst, '\t')
+		case 'u':
+			r, n, ok := hexRune(in[i:])
+			if !ok {
+				return dst, false
+			}
+			i += n - 1 // at the last hex digit
+			if utf16.IsSurrogate(r) {
+				// A pair is two escapes; anything else is U+FFFD, as
+				// encoding/json decodes it.
+				lo, m, ok := rune(0), 0, false
+				if i+2 < len(in) && in[i+1] == '\\' {
+					lo, m, ok = hexRune(in[i+2:])
+				}
+				if d := utf16.DecodeRune(r, lo); ok && d != utf8.RuneError {
+					r = d
+					i += 1 + m
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			n = utf8.EncodeRune(buf[:], r)
+			for _, b := range buf[:n] {
+				dst = appendCanonByte(dst, b)
+			}
+		default:
+			return dst, false
+		}
+	}
+	return append(dst, '"'), true
+}
+
+// hexRune reads "uXXXX" at the start of b and returns the code unit and
+// the bytes read.
+func hexRune(b []byte) (rune, int, bool) {
+	if len(b) < 5 || b[0] != 'u' {
+		return 0, 0, false
+	}
+	var r rune
+	for _, c := range b[1:5] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, 0, false
+		}
+	}
+	return r, 5, true
+}
+
+func appendCanonByte(dst []byte, c byte) []byte {
+	switch {
+	case c == '"' || c == '\\':
+		return append(dst, '\\', c)
+	case c < 0x20:
+		return append(dst, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+	}
+	return append(dst, c)
+}
+
+// rawString decodes a JSON string token.
+func rawString(tok []byte) (string, bool) {
+	if len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
+		return "", false
+	}
+	inner := tok[1 : len(tok)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner), true
+	}
+	var s string
+	if json.Unmarshal(tok, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// parseTime reads TAP's timestamps: RFC 3339 with or without fraction,
+// and zones as "Z", "+hh:mm" or "+hhmm".
+func parseTime(s string) (time.Time, bool) {
+	if t, ok := parseUTC(s); ok {
+		return t, true
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999-0700", "2006-01-02T15:04:05-0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// parseUTC parses "2006-01-02T15:04:05[.fraction]Z" without allocating, the
+// form TAP serves; it runs for every event.
+func parseUTC[S ~string | ~[]byte](b S) (time.Time, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s S) (int, bool) {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		n, ok := num(frac[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for i := len(frac) - 1; i < 9; i++ {
+			n *= 10
+		}
+		nsec = n
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false
+	}
+	return t, true
+}

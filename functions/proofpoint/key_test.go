@@ -1,0 +1,188 @@
+package proofpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
+)
+
+const sampleMessage = `{"GUID":"Xq2Lm9Rt-4cYp-7Vn1-Zb8K-3Hs6Wd5Fg0Jk","QID":"r2FNwRHF004109","messageTime":"2025-03-02T12:15:07.000Z",
+"recipient":["ana@example.org"],"ccAddresses":null,"subject":"Invoice \"4471\" overdue","completelyRewritten":"true","headerCC":"",
+"threatsInfoMap":[{"threatID":"3ba9","classification":"phish","campaignID":null,"threatTime":"2025-03-02T12:14:58.000Z"}],"messageSize":48211}`
+
+func TestKeyIgnoresWhatTAPVariesBetweenAnswers(t *testing.T) {
+	var k keyer
+	base, own := k.key(TypeMessagesDelivered, []byte(sampleMessage))
+	if len(base) != keyLen || !own.Equal(time.Date(2025, 3, 2, 12, 15, 7, 0, time.UTC)) {
+		t.Fatalf("key %q own %v", base, own)
+	}
+	same := []string{
+		// members reordered, whitespace, key case, escapes, drift
+		`{"messageSize":48211,"qid":"r2FNwRHF004109","GUID":"Xq2Lm9Rt-4cYp-7Vn1-Zb8K-3Hs6Wd5Fg0Jk","messageTime":"2025-03-02T12:15:07.000Z","recipient":"ana@example.org","subject":"Invoice \u00224471\u0022 overdue","completelyRewritten":true,"threatsInfoMap":[{"threatTime":"2025-03-02T12:14:58.000Z","threatId":"3ba9","classification":"phish"}]}`,
+		// nulls, empty strings and empty arrays dropped
+		`{"GUID":"Xq2Lm9Rt-4cYp-7Vn1-Zb8K-3Hs6Wd5Fg0Jk","QID":"r2FNwRHF004109","messageTime":"2025-03-02T12:15:07.000Z","recipient":["ana@example.org",null],"toAddresses":[],"replyToAddress":{},"subject":"Invoice \"4471\" overdue","completelyRewritten":"true","threatsInfoMap":{"threatID":"3ba9","classification":"phish","threatTime":"2025-03-02T12:14:58.000Z"},"messageSize":48211}`,
+	}
+	for _, s := range same {
+		if got, _ := k.key(TypeMessagesDelivered, []byte(s)); got != base {
+			t.Errorf("key changed for an equivalent event:\n%s", s)
+		}
+	}
+	different := []string{
+		strings.Replace(sampleMessage, "ana@example.org", "ben@example.org", 1), // another recipient
+		strings.Replace(sampleMessage, `"phish"`, `"malware"`, 1),               // another verdict
+		strings.Replace(sampleMessage, `"completelyRewritten":"true"`, `"completelyRewritten":"na"`, 1),
+		strings.Replace(sampleMessage, `48211`, `48212`, 1),
+		strings.Replace(sampleMessage, `"campaignID":null`, `"campaignID":"c1"`, 1), // a campaign attached later
+	}
+	for _, s := range different {
+		if got, _ := k.key(TypeMessagesDelivered, []byte(s)); got == base {
+			t.Errorf("distinct events share a key:\n%s", s)
+		}
+	}
+	if got, _ := k.key(TypeMessagesBlocked, []byte(sampleMessage)); got == base {
+		t.Error("the event type must be part of the key")
+	}
+	// Input that is not JSON still gets a key, distinct from valid input.
+	if bad, _ := k.key(TypeMessagesDelivered, []byte(`{"GUID":`)); len(bad) != keyLen || bad == base {
+		t.Errorf("key of invalid input %q", bad)
+	}
+}
+
+// shuffle rewrites a JSON object with its members in random order and
+// random key case, the way a different serializer might.
+func shuffle(rng *rand.Rand, v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		var b strings.Builder
+		b.WriteString("{ ")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(" ,\n")
+			}
+			name := k
+			if rng.IntN(4) == 0 {
+				name = strings.ToLower(k)
+			}
+			kb, _ := json.Marshal(name)
+			b.Write(kb)
+			b.WriteString(" : ")
+			b.WriteString(shuffle(rng, x[k]))
+		}
+		b.WriteString("}")
+		return b.String()
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = shuffle(rng, e)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Every simulated event keeps its key under reshuffling, and no two of
+// them (per-recipient copies included) share one.
+func TestKeysOfSimulatedTrafficAreStableAndDistinct(t *testing.T) {
+	sim := proofpointtest.New(proofpointtest.Options{})
+	defer sim.Close()
+	sim.AddTenant("acme", proofpointtest.Tenant{})
+	sim.Generate("acme", proofpointtest.Traffic{From: t0, To: t0.Add(4 * time.Hour), MessagesPerHour: 100, ClicksPerHour: 50, MultiRecipient: 0.5})
+	rng := rand.New(rand.NewPCG(3, 4))
+	var k keyer
+	seen := map[string]string{}
+	sharedGUID := 0
+	guids := map[string]int{}
+	for _, e := range sim.Events("acme") {
+		key, own := k.key(e.Type, e.Raw)
+		if !own.Equal(e.Own) {
+			t.Fatalf("own time %v, want %v in %s", own, e.Own, e.Raw)
+		}
+		if prev, dup := seen[key]; dup {
+			t.Fatalf("%s and %s share key %s", prev, e.Identity, key)
+		}
+		seen[key] = e.Identity
+		var v any
+		if err := json.Unmarshal(e.Raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := k.key(e.Type, []byte(shuffle(rng, v))); again != key {
+			t.Fatalf("key changed when %s was reserialized", e.Identity)
+		}
+		if g := get(v.(map[string]any), "GUID"); g != nil && strings.HasPrefix(e.Type, "messages") {
+			guids[fmt.Sprint(g)]++
+			if guids[fmt.Sprint(g)] == 2 {
+				sharedGUID++
+			}
+		}
+	}
+	if sharedGUID < 50 {
+		t.Fatalf("only %d messages with several recipients: the test would not prove they stay apart", sharedGUID)
+	}
+}
+
+func FuzzKey(f *testing.F) {
+	f.Add([]byte(sampleMessage), uint64(1))
+	f.Add([]byte(`{"a":[1,[2,{"B":null}],""],"b":"\u00e9\ud83d\ude00","C":-1.5e3}`), uint64(2))
+	f.Add([]byte(`[{"x":true},{"x":"true"}]`), uint64(3))
+	f.Add([]byte(`{"a":"\"`), uint64(4))
+	f.Fuzz(func(t *testing.T, raw []byte, seed uint64) {
+		var k keyer
+		key, _ := k.key("t", raw)
+		if len(key) != keyLen {
+			t.Fatalf("key %q", key)
+		}
+		again, _ := k.key("t", raw)
+		if again != key {
+			t.Fatal("key is not deterministic")
+		}
+		var v any
+		if json.Unmarshal(raw, &v) != nil {
+			return
+		}
+		// A valid value keeps its key when rewritten in another member
+		// order, key case and layout.
+		if re, _ := k.key("t", []byte(shuffle(rand.New(rand.NewPCG(seed, 0)), v))); re != key {
+			// encoding/json merges duplicate names and replaces invalid
+			// UTF-8, so only inputs it reproduces exactly must agree.
+			canon, _ := json.Marshal(v)
+			if c, _ := k.key("t", canon); c == key {
+				t.Fatalf("reordered value has another key: %s", raw)
+			}
+		}
+	})
+}
+
+// FuzzCanonToken checks the string decoder of the key against
+// encoding/json: a token both accept decodes to the same text.
+func FuzzCanonToken(f *testing.F) {
+	for _, s := range []string{`"a\"b"`, `"\u00e9\ud83d\ude00"`, `"\ud83d x"`, `"\ud83d\u0041"`, `"\/\b\f\n\r\t\\"`, `"\u12"`, `"x\"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, tok []byte) {
+		got, ok := appendCanonToken(nil, tok)
+		var s string
+		if json.Unmarshal(tok, &s) != nil || !utf8.Valid(tok) || len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
+			return
+		}
+		if !ok {
+			t.Fatalf("%q refused, encoding/json reads %q", tok, s)
+		}
+		if want := appendCanonString(nil, s); string(got) != string(want) {
+			t.Fatalf("%q: got %q, want %q", tok, got, want)
+		}
+	})
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// TestLambda runs the real bootstrap under the Lambda Runtime Interface
+// Emulator, against moto, the TAP simulator and a real rsyslog TLS relay.
+// The subtests share one build.
+func TestLambda(t *testing.T) {
+	bootstrap := rietest.Build(t, pkgPath, t.TempDir())
+	t.Run("delivers, commits and snapshots people", func(t *testing.T) { t.Parallel(); testDeliversAndCommits(t, bootstrap) })
+	t.Run("secret rotation", func(t *testing.T) { t.Parallel(); testSecretRotation(t, bootstrap) })
+	t.Run("catch-up stops at the deadline margin", func(t *testing.T) { testCatchUp(t, bootstrap, "1s") })
+	t.Run("catch-up killed by the timeout", func(t *testing.T) { testCatchUp(t, bootstrap, "0s") })
+	t.Run("concurrent invocations", func(t *testing.T) { testConcurrent(t, bootstrap) })
+}
+
+func testDeliversAndCommits(t *testing.T, bootstrap string) {
+	w := newWorld(t)
+	now := time.Now().UTC()
+	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-5 * time.Hour), To: now.Add(-40 * time.Minute), MessagesPerHour: 40, ClicksPerHour: 20})
+	w.sim.GeneratePeople(tenant, 4, 2, 1)
+	want := w.expected()
+	r := w.start(bootstrap, 60, "PP_LOOKBACK_HOURS=6")
+
+	out := invoke(t, r, payload("siem"))
+	if !out.Success || out.Events != int64(len(want)) || out.Pages != 7 || out.Backlog || out.Stop != "caught_up" || len(out.Errors) != 0 {
+		t.Fatalf("summary = %+v; want %d events in 7 windows (6 h less the safety lag), caught up", out, len(want))
+	}
+	w.waitLines(len(want) + 1)
+	got := w.delivered()
+	for id := range want {
+		if got[id] != 1 {
+			t.Fatalf("%s delivered %d times", id, got[id])
+		}
+	}
+	rec := w.record("siem")
+	if rec.version != 7 || rec.leased || rec.siem.Start.IsZero() || len(rec.siem.Budget) == 0 {
+		t.Errorf("record %+v: want one commit per window, the lease released, a position and the request count", rec)
+	}
+	if used := w.sim.PoolUsed(tenant, "siem"); used != 7 {
+		t.Errorf("%d requests for 7 windows", used)
+	}
+
+	// People: one snapshot, then nothing until the interval has passed.
+	out = invoke(t, r, payload("people"))
+	if !out.Success || out.Events != 6 {
+		t.Fatalf("people = %+v, want 6 users", out)
+	}
+	reqs := w.sim.RequestCount()
+	if out = invoke(t, r, payload("people")); !out.Success || out.Events != 0 || w.sim.RequestCount() != reqs {
+		t.Fatalf("second people invocation = %+v, %d requests: the snapshot is not due", out, w.sim.RequestCount()-reqs)
+	}
+	noSecrets(t, "emulator output", r.Log(), w.cred.Secret, w.cred.Principal)
+	noSecrets(t, "delivered lines", strings.Join(w.relay.Lines(), "\n"), w.cred.Secret)
+	noSecrets(t, "stored cursor", rec.cursor, w.cred.Secret)
+}
+
+func testSecretRotation(t *testing.T, bootstrap string) {
+	w := newWorld(t)
+	now := time.Now().UTC()
+	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-2 * time.Hour), To: now.Add(-time.Hour), MessagesPerHour: 30, ClicksPerHour: 10})
+	r := w.start(bootstrap, 60, "PP_LOOKBACK_HOURS=3")
+	if out := invoke(t, r, payload("siem")); !out.Success || out.Events == 0 {
+		t.Fatalf("first invocation: %+v", out)
+	}
+	reads := w.secrets.Count("SecretsManager.GetSecretValue")
+	// Rotation: TAP refuses the old secret; the secret gets the new one.
+	// The warm function still has the old one cached.
+	old := w.cred
+	w.cred = w.sim.RotateSecret(tenant)
+	w.rotateSecret(w.secretID(), w.secret(w.cred))
+	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-20 * time.Minute), To: now.Add(-5 * time.Minute), MessagesPerHour: 60, ClicksPerHour: 20, IndexedAt: time.Now()})
+	w.sim.ResetRequests()
+	out := invoke(t, r, payload("siem"))
+	if !out.Success || out.Events == 0 || len(out.Errors) != 0 {
+		t.Fatalf("invocation after rotation = %+v; want the new events and no error", out)
+	}
+	unauthorized := 0
+	for _, rq := range w.sim.Requests() {
+		if rq.Status == 401 {
+			unauthorized++
+		}
+	}
+	if unauthorized != 1 {
+		t.Errorf("%d requests answered 401; want one, before the secret was re-read", unauthorized)
+	}
+	if n := w.secrets.Count("SecretsManager.GetSecretValue") - reads; n != 1 {
+		t.Errorf("%d secret reads after the 401, want 1", n)
+	}
+	want := w.expected()
+	w.waitLines(len(want))
+	got := w.delivered()
+	for id := range want {
+		if got[id] != 1 {
+			t.Fatalf("%s delivered %d times", id, got[id])
+		}
+	}
+	noSecrets(t, "emulator output", r.Log(), old.Secret, w.cred.Secret)
+}
+
+// testCatchUp catches up three days (74 windows) with a 2-second function
+// timeout and requests paced at 4 a second, so it takes many invocations.
+// With a margin each invocation stops on its own; with none the timeout
+// kills invocations and the next starts cold. Nothing may be lost; an
+// interrupted invocation may repeat at most the window it was delivering.
+func testCatchUp(t *testing.T, bootstrap, margin string) {
+	w := newWorld(t)
+	now := time.Now().UTC()
+	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-72 * time.Hour), To: now.Add(-time.Hour), MessagesPerHour: 12, ClicksPerHour: 6})
+	r := w.start(bootstrap, 2, "PP_LOOKBACK_HOURS=73", lambdarun.EnvDeadlineMargin+"="+margin, lambdarun.EnvRateLimit+"=240")
+	// timedOut counts invocations interrupted before their last commit.
+	var invocations, timedOut, stoppedAtDeadline, locked int
+	prev := w.record("siem")
+	deadline := time.Now().Add(3 * time.Minute)
+	for caughtUp := false; !caughtUp; {
+		if time.Now().After(deadline) {
+			t.Fatalf("not caught up after %d invocations (%d timed out)", invocations, timedOut)
+		}
+		invocations++
+		res, err := r.Invoke(ctx(t), payload("siem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case res.TimedOut:
+			timedOut++
+		case res.ErrorType == "RunError" && (strings.Contains(res.ErrorMessage, "(STATE_WRITE_ERROR)") || strings.Contains(res.ErrorMessage, "(DELIVERY_FAILED)")):
+			// The deadline (or a slow moto on a busy machine) cut the
+			// last commit or confirmation short: the window was not
+			// recorded as delivered and the next invocation repeats it,
+			// like after a timeout.
+			timedOut++
+		case res.ErrorType != "":
+			t.Fatalf("invocation %d: %s\n%s", invocations, res, tail(r.Log(), 4000))
+		default:
+			var out lambdarun.Output
+			if err := res.Decode(&out); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case out.Locked:
+				locked++
+				time.Sleep(time.Second)
+			case out.Stop == "deadline":
+				stoppedAtDeadline++
+			case out.Stop == "caught_up" && !out.Backlog:
+				caughtUp = true
+			default:
+				t.Fatalf("invocation %d: %+v", invocations, out)
+			}
+		}
+		rec := w.record("siem")
+		if rec.version < prev.version || rec.siem.Start.Before(prev.siem.Start) {
+			t.Fatalf("position moved backwards: %+v after %+v", rec.siem, prev.siem)
+		}
+		prev = rec
+	}
+	want := w.expected()
+	w.waitLines(len(want))
+	got := w.delivered()
+	maxWindow, dups := 0, 0
+	for _, rq := range w.sim.Requests() {
+		maxWindow = max(maxWindow, rq.Events)
+	}
+	for id := range want {
+		if got[id] == 0 {
+			t.Fatalf("%s was never delivered", id)
+		}
+		dups += got[id] - 1
+	}
+	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d locked, %d duplicates", margin, invocations, stoppedAtDeadline, timedOut, locked, dups)
+	if invocations < 3 {
+		t.Errorf("the catch-up took %d invocations; the test needs one longer than an invocation", invocations)
+	}
+	if dups > maxWindow*timedOut {
+		t.Errorf("%d duplicates after %d timeouts; at most one window (%d events) per timeout", dups, timedOut, maxWindow)
+	}
+	if margin != "0s" && stoppedAtDeadline == 0 {
+		t.Error("no invocation stopped at the deadline margin")
+	}
+	if margin == "0s" && timedOut == 0 {
+		t.Error("no invocation was interrupted by the function timeout")
+	}
+	if timedOut > invocations/2 && margin != "0s" {
+		t.Errorf("%d of %d invocations were cut short despite the margin", timedOut, invocations)
+	}
+	// Every request counted: the stored budget knows what TAP counted.
+	if used, stored := w.sim.PoolUsed(tenant, "siem"), prev.siem.Budget; len(stored) == 0 || used < 74 {
+		t.Errorf("%d requests, stored budget %s", used, stored)
+	}
+}
+
+// testConcurrent invokes four execution environments at once on the
+// siem stream, for three rounds of late-indexed events: the lease lets
+// one collect, the others exit cleanly as locked, and every event
+// arrives exactly once.
+func testConcurrent(t *testing.T, bootstrap string) {
+	const runners, rounds = 4, 3
+	w := newWorld(t)
+	rs := make([]*rietest.RIE, runners)
+	for i := range rs {
+		rs[i] = w.start(bootstrap, 60, "PP_LOOKBACK_HOURS=2")
+	}
+	totalLocked := 0
+	for round := 1; round <= rounds; round++ {
+		now := time.Now().UTC()
+		// Events of the last minutes that TAP indexed only now.
+		w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-25 * time.Minute), To: now.Add(-3 * time.Minute), MessagesPerHour: 200, ClicksPerHour: 100, IndexedAt: now, Seed: uint64(round)})
+		outs := make([]lambdarun.Output, runners)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, r := range rs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				res, err := r.Invoke(ctx(t), payload("siem"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := res.Decode(&outs[i]); err != nil {
+					t.Errorf("runner %d: %v", i, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		collected, locked := 0, 0
+		for i, o := range outs {
+			switch {
+			case o.Locked:
+				locked++
+				if o.Ran || !o.Success || o.Events != 0 || o.Stop != "locked" {
+					t.Errorf("round %d runner %d: locked but %+v", round, i, o)
+				}
+			case o.Events > 0:
+				collected++
+			}
+			if !o.Success {
+				t.Errorf("round %d runner %d failed: %+v", round, i, o)
+			}
+		}
+		if collected < 1 {
+			t.Fatalf("round %d: no runner collected: %+v", round, outs)
+		}
+		totalLocked += locked
+		t.Logf("round %d: %d collected, %d locked", round, collected, locked)
+	}
+	if totalLocked == 0 {
+		t.Error("no runner ever found the stream locked; the test did not exercise the lease")
+	}
+	want := w.expected()
+	w.waitLines(len(want))
+	got := w.delivered()
+	for id := range want {
+		if got[id] != 1 {
+			t.Fatalf("%s delivered %d times, want exactly once", id, got[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d distinct events delivered, the simulator served %d", len(got), len(want))
+	}
+}

@@ -1,0 +1,143 @@
+package proofpoint
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+)
+
+// peopleLines counts snapshot events by type/guid/interval and returns
+// the error codes.
+func peopleLines(t *testing.T, lines []line) (map[string]int, []string) {
+	t.Helper()
+	got := map[string]int{}
+	var errs []string
+	for _, l := range lines {
+		switch typ := l.pp["event_type"]; typ {
+		case "error":
+			errs = append(errs, fmt.Sprint(l.pp["error_code"]))
+		case TypeVAP, TypeTopClicker:
+			id, _ := l.pp["identity"].(map[string]any)
+			meta, _ := l.pp["wazuh_pull"].(map[string]any)
+			if id == nil || l.pp["interval"] == nil || meta["stream"] != StreamPeople {
+				t.Fatalf("snapshot event %s", l.raw)
+			}
+			if typ == TypeVAP && (l.pp["threatStatistics"] == nil || l.pp["totalVapUsers"] == nil) || typ == TypeTopClicker && (l.pp["clickStatistics"] == nil || l.pp["totalTopClickers"] == nil) {
+				t.Fatalf("snapshot event %s lacks its statistics", l.raw)
+			}
+			got[fmt.Sprint(typ, "/", id["guid"])]++
+		}
+	}
+	return got, errs
+}
+
+func TestPeopleSnapshotOnItsOwnCadence(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{})
+	h.cfg.PeoplePageSize = 2
+	h.sim.GeneratePeople("acme", 5, 3, 1)
+	sink := &lineSink{}
+	res := h.run(context.Background(), sink, h.store, StreamPeople)
+	if !res[0].Success || res[0].Events != 8 || res[0].Pages != 5 {
+		t.Fatalf("result %+v", res[0])
+	}
+	if vap, top := h.sim.PoolUsed("acme", "vap"), h.sim.PoolUsed("acme", "top-clickers"); vap != 3 || top != 2 {
+		t.Fatalf("%d VAP and %d top-clicker requests, want pages of 2 users", vap, top)
+	}
+	got, errs := peopleLines(t, sink.lines(t))
+	if len(got) != 8 || len(errs) > 0 {
+		t.Fatalf("snapshot %v, errors %v", got, errs)
+	}
+	// Not due again for a day: no request, no event.
+	for _, d := range []time.Duration{5 * time.Minute, 23 * time.Hour} {
+		h.clock.Set(t0.Add(d))
+		res = h.run(context.Background(), sink, h.store, StreamPeople)
+		if !res[0].Success || res[0].Events != 0 || h.sim.RequestCount() != 5 {
+			t.Fatalf("at +%v: result %+v, %d requests", d, res[0], h.sim.RequestCount())
+		}
+	}
+	// A day later: a new snapshot, the same users again.
+	h.clock.Set(t0.Add(24 * time.Hour))
+	res = h.run(context.Background(), sink, h.store, StreamPeople)
+	if res[0].Events != 8 {
+		t.Fatalf("second snapshot %+v", res[0])
+	}
+	got, _ = peopleLines(t, sink.lines(t))
+	for k, n := range got {
+		if n != 2 {
+			t.Fatalf("%s in %d snapshots, want 2", k, n)
+		}
+	}
+	var cur PeopleCursor
+	jsonUnmarshal(t, h.stored(StreamPeople).Cursor, &cur)
+	if !cur.LastFetch.Equal(t0.Add(24*time.Hour)) || !cur.Snapshot.IsZero() || len(cur.Budget) != 2 {
+		t.Fatalf("stored %+v", cur)
+	}
+}
+
+func TestPeopleSnapshotResumesAtTheNextPage(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{})
+	h.cfg.PeoplePageSize = 2
+	h.sim.GeneratePeople("acme", 5, 3, 1)
+	sink := &lineSink{failConfirm: 3}
+	res := h.run(context.Background(), sink, h.store, StreamPeople)
+	if res[0].Success || res[0].Events != 4 {
+		t.Fatalf("result %+v", res[0])
+	}
+	sink.failConfirm = 0
+	h.clock.Advance(5 * time.Minute)
+	h.run(context.Background(), sink, h.store, StreamPeople)
+	got, _ := peopleLines(t, sink.lines(t))
+	if len(got) != 8 {
+		t.Fatalf("%d users delivered", len(got))
+	}
+	for k, n := range got {
+		if n != 1 {
+			t.Fatalf("%s delivered %d times", k, n)
+		}
+	}
+	// Pages 1 and 2 were not asked again.
+	if n := h.sim.PoolUsed("acme", "vap"); n != 4 {
+		t.Fatalf("%d VAP requests, want 3 pages plus the one whose delivery failed", n)
+	}
+}
+
+func TestPeopleAdoptsTheSeedLastFetch(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{})
+	h.sim.GeneratePeople("acme", 2, 2, 1)
+	c := h.collector()
+	src, _ := c.NewSource(Streams()[1], Legacy{Value: t0.Add(-time.Hour).Format("2006-01-02T15:04:05.000000+00:00")})
+	if err := src.Start(context.Background(), state.Record{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := src.Fetch(context.Background())
+	if err != nil || len(p.Items) != 0 || p.More || h.sim.RequestCount() != 0 {
+		t.Fatalf("page %+v err %v: the seed fetched an hour ago, the next snapshot is not due", p, err)
+	}
+	h.clock.Set(t0.Add(23*time.Hour + time.Minute))
+	if p, _ = src.Fetch(context.Background()); len(p.Items) != 2 {
+		t.Fatalf("due snapshot gave %d users", len(p.Items))
+	}
+}
+
+func TestPeopleBudgetStopsBeforeTheEndpointLimit(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{})
+	h.cfg.PeoplePageSize, h.cfg.PeopleInterval = 1, time.Hour
+	h.sim.GeneratePeople("acme", 3, 1, 1)
+	sink := &lineSink{}
+	var stopped bool
+	for i := 0; i < 24 && !stopped; i++ {
+		res := h.run(context.Background(), sink, h.store, StreamPeople)
+		stopped = fmt.Sprint(res[0].Errors) == "[API_REQUEST_BUDGET]"
+		h.clock.Advance(time.Hour)
+	}
+	if !stopped {
+		t.Fatal("hourly snapshots of 4 requests never hit the 50-a-day budget")
+	}
+	if used := h.sim.PoolUsed("acme", "vap"); used > PeopleRequestsPerDay-DefaultPeopleReserve {
+		t.Fatalf("%d VAP requests in 24 h", used)
+	}
+}

@@ -1,0 +1,486 @@
+// Package proofpointtest is a simulator of the Proofpoint TAP SIEM API v2
+// and People API (see docs/proofpoint.md), served by net/http/httptest on
+// 127.0.0.1.
+//
+// It follows the documented behaviour rather than convenience: HTTP Basic
+// authentication; exactly one of interval, sinceSeconds or sinceTime;
+// windows of 30 s to 1 h whose start is at most 7 days old, refused with
+// the vendor's plain-text 400 messages; format=syslog unless format=json
+// is asked for; 204 without a body for an empty window; events selected by
+// the time they were created (the later of message or click time and the
+// verdict), visible only once indexed (up to 30 minutes later), so events
+// with old timestamps turn up in new windows; one event per recipient
+// sharing GUID and messageTime; arrays in no particular order; the
+// documented type drift; rolling 24-hour request pools per credential
+// answered with 429 when used up; and injectable transport faults.
+//
+// Time is Options.Now, so a test can run days of schedule in seconds with
+// a Clock.
+//
+// Typical use:
+//
+//	clock := proofpointtest.NewClock(start)
+//	srv := proofpointtest.New(proofpointtest.Options{Now: clock.Now})
+//	defer srv.Close()
+//	cred := srv.AddTenant("acme", proofpointtest.Tenant{})
+//	srv.Generate("acme", proofpointtest.Traffic{From: start.Add(-time.Hour), To: start.Add(6 * time.Hour), MessagesPerHour: 200, ClicksPerHour: 40})
+//	// point the client at srv.URL with cred.Principal and cred.Secret
+package proofpointtest
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Documented limits (docs/proofpoint.md).
+const (
+	// RequestsPerDay is the size of each rolling 24-hour SIEM pool.
+	RequestsPerDay = 1800
+	// PeopleRequestsPerDay is the rolling 24-hour limit of each People endpoint.
+	PeopleRequestsPerDay = 50
+	// MaxWindow and MinWindow bound an interval.
+	MaxWindow = time.Hour
+	MinWindow = 30 * time.Second
+	// MaxAge is how far back a window may start.
+	MaxAge = 7 * 24 * time.Hour
+	// SecretCanary appears in every generated secret and principal, so a
+	// test can grep output, logs and state for it.
+	SecretCanary = "PPSIMSECRETCANARY"
+)
+
+// Messages of the documented 400 answers (plain text).
+const (
+	MsgTooShort  = "The requested interval is too short. Requests must be for at least 30.00s of data"
+	MsgTooOld    = "The requested start time is too far into the past. Requests for information up to 7.00d are accepted"
+	MsgTooLong   = "The requested interval is too long. Requests must be for at most 1.00h of data"
+	MsgFuture    = "The requested end time is in the future"
+	MsgOneOf     = "Exactly one of interval, sinceSeconds or sinceTime must be specified"
+	MsgBadTime   = "The time selection could not be parsed"
+	MsgBadFormat = "format must be json or syslog"
+	MsgBadWindow = "window must be one of 14, 30 or 90"
+)
+
+// EmptyMode chooses how a window without events is answered; the vendor
+// has been seen doing each.
+type EmptyMode int
+
+const (
+	// Empty204 answers 204 No Content with an empty body and no queryEndTime.
+	Empty204 EmptyMode = iota
+	// EmptyArrays answers 200 with queryEndTime and four empty arrays.
+	EmptyArrays
+	// EmptyAbsent answers 200 with queryEndTime only.
+	EmptyAbsent
+	// EmptyMixed cycles through the three above, request by request.
+	EmptyMixed
+)
+
+// Options configures a Server. The zero value is the documented API.
+type Options struct {
+	// Now is the server clock (default time.Now).
+	Now func() time.Time
+	// RequestsPerDay and PeopleRequestsPerDay size the rolling pools (0:
+	// documented values, negative: unlimited).
+	RequestsPerDay, PeopleRequestsPerDay int
+	// RetryAfter adds Retry-After (seconds until a request frees up) to
+	// 429 answers; off by default because the vendor documents none.
+	RetryAfter bool
+	// Empty chooses the answer to an empty window (default Empty204).
+	Empty EmptyMode
+	// Seed drives the order of arrays in responses.
+	Seed uint64
+	// TLS serves HTTPS with httptest's certificate; use Client().
+	TLS bool
+	// MaxRequestRecords bounds the request log (default 100 000).
+	MaxRequestRecords int
+}
+
+// Tenant describes one TAP customer.
+type Tenant struct {
+	// Principal and Secret are the credential; "" generates values
+	// containing SecretCanary.
+	Principal, Secret string
+	// Forbidden makes every data request answer 403: authenticated, but
+	// not allowed to read this customer's data.
+	Forbidden bool
+}
+
+// Credentials is what a client needs.
+type Credentials struct {
+	Principal, Secret string
+}
+
+// RequestRecord is what the server saw of one request. Credentials are
+// never stored, only whether a Basic header was present.
+type RequestRecord struct {
+	Time    time.Time
+	Path    string
+	Query   string
+	HasAuth bool
+	Tenant  string
+	Status  int // 0 when the connection was dropped
+	Faults  []FaultKind
+	// Start and End are the window served (SIEM).
+	Start, End time.Time
+	Events     int
+}
+
+// Server is a running simulator, safe for concurrent use.
+type Server struct {
+	URL string
+
+	opts      Options
+	hs        *httptest.Server
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	tenants  map[string]*tenant
+	byCred   map[string]*tenant // principal + "\x00" + secret
+	faults   []*pendingFault
+	fired    [numFaultKinds]int
+	records  []*RequestRecord
+	requests int
+	rng      *rand.Rand
+	empties  int
+}
+
+type tenant struct {
+	name      string
+	cred      Credentials
+	forbidden bool
+	events    []*Event // by Created
+	sorted    bool
+	people    [2][]User // vap, top clickers
+	pools     map[string][]time.Time
+	seq       uint64
+}
+
+// New starts a simulator on 127.0.0.1.
+func New(opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RequestsPerDay == 0 {
+		opts.RequestsPerDay = RequestsPerDay
+	}
+	if opts.PeopleRequestsPerDay == 0 {
+		opts.PeopleRequestsPerDay = PeopleRequestsPerDay
+	}
+	if opts.MaxRequestRecords <= 0 {
+		opts.MaxRequestRecords = 100000
+	}
+	s := &Server{
+		opts:    opts,
+		closing: make(chan struct{}),
+		tenants: map[string]*tenant{},
+		byCred:  map[string]*tenant{},
+		rng:     rand.New(rand.NewPCG(opts.Seed, 0x7a9)),
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("proofpointtest: listen on 127.0.0.1: %v", err))
+	}
+	s.hs = httptest.NewUnstartedServer(s)
+	s.hs.Listener.Close()
+	s.hs.Listener = ln
+	if opts.TLS {
+		s.hs.StartTLS()
+	} else {
+		s.hs.Start()
+	}
+	s.URL = s.hs.URL
+	return s
+}
+
+// Close stops the server; requests held by FaultSlow are dropped.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.hs.Close()
+	})
+}
+
+// Client returns an HTTP client that trusts the server (needed with TLS).
+func (s *Server) Client() *http.Client { return s.hs.Client() }
+
+func credKey(c Credentials) string { return c.Principal + "\x00" + c.Secret }
+
+func generated(kind, name string, n int) string {
+	sum := sha256.Sum256([]byte(kind + "/" + name + "/" + strconv.Itoa(n)))
+	return kind + "-" + SecretCanary + "-" + hex.EncodeToString(sum[:8])
+}
+
+// AddTenant creates a tenant and returns its credentials. It panics on a
+// duplicate name or credential: a mistake in the test.
+func (s *Server) AddTenant(name string, t Tenant) Credentials {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.tenants[name]; dup {
+		panic(fmt.Sprintf("proofpointtest: tenant %q already exists", name))
+	}
+	c := Credentials{Principal: t.Principal, Secret: t.Secret}
+	if c.Principal == "" {
+		c.Principal = generated("principal", name, 0)
+	}
+	if c.Secret == "" {
+		c.Secret = generated("secret", name, 0)
+	}
+	if _, dup := s.byCred[credKey(c)]; dup {
+		panic("proofpointtest: credentials already in use")
+	}
+	tn := &tenant{name: name, cred: c, forbidden: t.Forbidden, pools: map[string][]time.Time{}, sorted: true}
+	s.tenants[name] = tn
+	s.byCred[credKey(c)] = tn
+	return c
+}
+
+// RotateSecret gives the tenant a new secret; the old one answers 401
+// from now on. It returns the new credentials.
+func (s *Server) RotateSecret(name string) Credentials {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tn := s.tenantLocked(name)
+	delete(s.byCred, credKey(tn.cred))
+	tn.seq++
+	tn.cred.Secret = generated("secret", name, int(tn.seq))
+	s.byCred[credKey(tn.cred)] = tn
+	return tn.cred
+}
+
+func (s *Server) tenantLocked(name string) *tenant {
+	tn, ok := s.tenants[name]
+	if !ok {
+		panic(fmt.Sprintf("proofpointtest: no tenant %q", name))
+	}
+	return tn
+}
+
+// PoolUsed returns how many requests of a pool ("siem", "clicks-permitted",
+// "vap", "top-clickers") the tenant made in the last 24 hours.
+func (s *Server) PoolUsed(name, pool string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tn := s.tenantLocked(name)
+	return s.poolUsedLocked(tn, pool)
+}
+
+func (s *Server) poolUsedLocked(tn *tenant, pool string) int {
+	now := s.opts.Now()
+	times := tn.pools[pool]
+	cut := sort.Search(len(times), func(i int) bool { return times[i].Add(24 * time.Hour).After(now) })
+	tn.pools[pool] = times[cut:]
+	return len(times) - cut
+}
+
+// SpendPool records n requests of another client on the tenant's pool at
+// the current time (a second tool sharing the credential).
+func (s *Server) SpendPool(name, pool string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tn := s.tenantLocked(name)
+	now := s.opts.Now()
+	for range n {
+		tn.pools[pool] = append(tn.pools[pool], now)
+	}
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []RequestRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RequestRecord, len(s.records))
+	for i, r := range s.records {
+		out[i] = *r
+		out[i].Faults = slices.Clone(r.Faults)
+	}
+	return out
+}
+
+// RequestCount is how many requests arrived.
+func (s *Server) RequestCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// ResetRequests clears the request log and count.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records, s.requests = nil, 0
+}
+
+// statusWriter logs the status before any byte is sent.
+type statusWriter struct {
+	http.ResponseWriter
+	srv    *Server
+	rec    *RequestRecord
+	status int
+}
+
+func (w *statusWriter) setStatus(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	w.srv.mu.Lock()
+	w.rec.Status = code
+	w.srv.mu.Unlock()
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.setStatus(code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.setStatus(http.StatusOK)
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("proofpointtest: %T cannot hijack", w.ResponseWriter)
+	}
+	return hj.Hijack()
+}
+
+// endpoint describes a route.
+type endpoint struct {
+	path  string
+	pool  string
+	types []string // SIEM arrays served
+	// people: 0 vap, 1 top clickers; -1 for SIEM
+	people int
+}
+
+func route(path string) (endpoint, bool) {
+	switch path {
+	case "/v2/siem/all":
+		return endpoint{path, "siem", AllTypes(), -1}, true
+	case "/v2/siem/messages/blocked":
+		return endpoint{path, "siem", []string{TypeMessagesBlocked}, -1}, true
+	case "/v2/siem/messages/delivered":
+		return endpoint{path, "siem", []string{TypeMessagesDelivered}, -1}, true
+	case "/v2/siem/clicks/blocked":
+		return endpoint{path, "siem", []string{TypeClicksBlocked}, -1}, true
+	case "/v2/siem/clicks/permitted":
+		return endpoint{path, "clicks-permitted", []string{TypeClicksPermitted}, -1}, true
+	case "/v2/siem/issues":
+		return endpoint{path, "siem", []string{TypeClicksPermitted, TypeMessagesDelivered}, -1}, true
+	case "/v2/people/vap":
+		return endpoint{path, "vap", nil, 0}, true
+	case "/v2/people/top-clickers":
+		return endpoint{path, "top-clickers", nil, 1}, true
+	}
+	return endpoint{}, false
+}
+
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg))
+}
+
+// ServeHTTP implements the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &RequestRecord{Time: s.opts.Now(), Path: r.URL.Path, Query: r.URL.RawQuery, HasAuth: r.Header.Get("Authorization") != ""}
+	s.mu.Lock()
+	s.requests++
+	s.records = append(s.records, rec)
+	if len(s.records) > s.opts.MaxRequestRecords {
+		s.records = slices.Delete(s.records, 0, len(s.records)-s.opts.MaxRequestRecords)
+	}
+	s.mu.Unlock()
+	sw := &statusWriter{ResponseWriter: w, srv: s, rec: rec}
+
+	ep, ok := route(r.URL.Path)
+	if !ok {
+		writeText(sw, http.StatusNotFound, "Not Found")
+		return
+	}
+	if r.Method != http.MethodGet {
+		sw.Header().Set("Allow", http.MethodGet)
+		writeText(sw, http.StatusMethodNotAllowed, "Method Not Allowed")
+		return
+	}
+	if f := s.takeFault(ep.path, rec); f != nil {
+		if s.applyFault(sw, r, f) {
+			return
+		}
+	}
+	s.serveAPI(sw, r, ep, rec)
+}
+
+// serveAPI answers after faults: authentication, quota, then the endpoint.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, ep endpoint, rec *RequestRecord) {
+	tn := s.authenticate(r)
+	if tn == nil {
+		w.Header().Set("WWW-Authenticate", `Basic realm="TAP"`)
+		writeText(w, http.StatusUnauthorized, "The credentials provided are not valid or not authorized")
+		return
+	}
+	s.mu.Lock()
+	rec.Tenant = tn.name
+	if tn.forbidden {
+		s.mu.Unlock()
+		writeText(w, http.StatusForbidden, "The credentials are not allowed to access this customer's data")
+		return
+	}
+	limit := s.opts.RequestsPerDay
+	if ep.people >= 0 {
+		limit = s.opts.PeopleRequestsPerDay
+	}
+	if limit > 0 && s.poolUsedLocked(tn, ep.pool) >= limit {
+		retry := tn.pools[ep.pool][0].Add(24 * time.Hour).Sub(s.opts.Now())
+		s.mu.Unlock()
+		if s.opts.RetryAfter {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+		}
+		writeText(w, http.StatusTooManyRequests, "Too many requests: the rolling 24-hour limit was reached")
+		return
+	}
+	// Every authenticated request counts, a refused one (400) included.
+	tn.pools[ep.pool] = append(tn.pools[ep.pool], s.opts.Now())
+	s.mu.Unlock()
+	if ep.people >= 0 {
+		s.servePeople(w, r, tn, ep, rec)
+		return
+	}
+	s.serveSIEM(w, r, tn, ep, rec)
+}
+
+func (s *Server) authenticate(r *http.Request) *tenant {
+	h := r.Header.Get("Authorization")
+	raw, ok := strings.CutPrefix(h, "Basic ")
+	if !ok {
+		return nil
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(raw))
+	if err != nil {
+		return nil
+	}
+	user, pass, ok := strings.Cut(string(dec), ":")
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byCred[credKey(Credentials{user, pass})]
+}

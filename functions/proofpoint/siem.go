@@ -1,0 +1,398 @@
+package proofpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/quota"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
+)
+
+const siemPath = "/v2/siem/all"
+
+// budgetBucket is the granularity of the stored request counts: 144
+// buckets a day, so a request is counted at most 10 minutes longer than
+// TAP counts it.
+const budgetBucket = 10 * time.Minute
+
+// invalidBodyRetries re-asks a window whose answer was not valid JSON (a
+// proxy glitch); each try is a request of the pool.
+const invalidBodyRetries = 2
+
+// Legacy is the seed wodle's state value for a stream (under
+// StreamDef.LegacyKey), adopted when the stream has no record of ours.
+type Legacy struct {
+	Value string
+}
+
+// SIEMCursor is the stored position of the SIEM stream.
+type SIEMCursor struct {
+	// Start is where the next run's first window starts. Every event
+	// created before it was asked for at least Overlap after it was
+	// created, which is taken as enough for TAP to have indexed it.
+	Start time.Time `json:"start"`
+	// End is the newest queryEndTime read. Runs re-read [Start, End]
+	// for events indexed late, then go on from End.
+	End time.Time `json:"end,omitzero"`
+	// Span is the window length in seconds, when busy windows made it
+	// shorter than Config.Window.
+	Span int64 `json:"span,omitempty"`
+	// Budget counts this credential's requests of the SIEM pool over
+	// the last 24 hours (shared/quota's compact form).
+	Budget json.RawMessage `json:"budget,omitempty"`
+}
+
+// siemSource reads the SIEM stream of one tenant.
+type siemSource struct {
+	c        *Collector
+	legacy   Legacy
+	backfill bool
+	stopAt   time.Time // backfill: the end fixed when the run started
+
+	cur    SIEMCursor
+	readTo time.Time // end of the last window of this run
+	budget *quota.Rolling
+	dec    *siemDecoder
+	buf    []byte
+
+	// A response handed out in several pages.
+	pending   []pipeline.Item
+	after     SIEMCursor
+	afterMore bool
+}
+
+// NewSource returns the pipeline source of stream def. legacy is the seed
+// position to adopt when the stream has no record of ours yet.
+func (c *Collector) NewSource(def StreamDef, legacy Legacy) (pipeline.Source, error) {
+	switch def.Name {
+	case StreamSIEM:
+		return &siemSource{c: c, legacy: legacy, dec: newSIEMDecoder()}, nil
+	case StreamPeople:
+		return &peopleSource{c: c, legacy: legacy}, nil
+	}
+	return nil, fmt.Errorf("proofpoint: unknown stream %q", def.Name)
+}
+
+// NewBackfill returns a source that reads the lookback from scratch and
+// neither reads nor moves stored positions (--all). For the People stream
+// it takes one snapshot, whatever the cadence.
+func (c *Collector) NewBackfill(def StreamDef) (pipeline.Source, error) {
+	switch def.Name {
+	case StreamSIEM:
+		return &siemSource{c: c, backfill: true, dec: newSIEMDecoder()}, nil
+	case StreamPeople:
+		return &peopleSource{c: c, backfill: true}, nil
+	}
+	return nil, fmt.Errorf("proofpoint: unknown stream %q", def.Name)
+}
+
+func (c *Collector) lookback() time.Duration { return min(c.cfg.Lookback, MaxAge-ageMargin) }
+
+// Start positions the source: the stored position, else the seed's last
+// queryEndTime less the overlap (the seed had none, so late events may be
+// missing there), else Lookback ago.
+func (s *siemSource) Start(ctx context.Context, rec state.Record) error {
+	cfg := &s.c.cfg
+	now := cfg.Now().UTC()
+	b, err := quota.New(cfg.SIEMRequestsPerDay, 24*time.Hour, budgetBucket)
+	if err != nil {
+		return &pipeline.Error{Code: pipeline.CodeConfig, Message: "invalid SIEM request budget", Err: err}
+	}
+	s.budget, s.pending, s.readTo = b, nil, time.Time{}
+	s.cur = SIEMCursor{}
+	switch {
+	case s.backfill:
+		s.cur.Start = now.Add(-s.c.lookback())
+		s.stopAt = now.Add(-cfg.SafetyLag)
+	case len(rec.Cursor) > 0:
+		if err := json.Unmarshal(rec.Cursor, &s.cur); err != nil || s.cur.Start.IsZero() {
+			return &pipeline.Error{Code: pipeline.CodeStateRead, Message: "stored Proofpoint SIEM position is unreadable; fix or remove the state record", Err: err}
+		}
+		if s.cur.Start.After(now.Add(24 * time.Hour)) {
+			return &pipeline.Error{Code: pipeline.CodeStateRead, Message: "stored Proofpoint SIEM position is more than a day in the future; check the clock, then fix or remove the state record", Detail: "start=" + stamp(s.cur.Start)}
+		}
+		if len(s.cur.Budget) > 0 {
+			if err := s.budget.Load(s.cur.Budget, now); err != nil {
+				return &pipeline.Error{Code: pipeline.CodeStateRead, Message: "stored Proofpoint request budget is unreadable; fix or remove the state record", Err: err}
+			}
+		}
+	case rec.Version == 0 && s.legacy.Value != "":
+		t, ok := parseTime(strings.TrimSpace(s.legacy.Value))
+		if !ok {
+			s.c.cfg.Logger.Warn("unreadable seed SIEM position ignored; starting from the lookback", "tenant", s.c.tenant)
+			s.cur.Start = now.Add(-s.c.lookback())
+			break
+		}
+		s.cur.Start = t.Add(-cfg.Overlap)
+		s.c.cfg.Logger.Info("adopting the seed wodle's SIEM position, re-reading the overlap before it", "tenant", s.c.tenant, "seed_query_end", stamp(t))
+	default:
+		s.cur.Start = now.Add(-s.c.lookback())
+	}
+	s.cur.Start = s.cur.Start.UTC().Truncate(time.Second)
+	return nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func (s *siemSource) span() time.Duration {
+	if s.cur.Span > 0 {
+		return min(max(time.Duration(s.cur.Span)*time.Second, MinWindow), s.c.cfg.Window)
+	}
+	return s.c.cfg.Window
+}
+
+// window plans the next request: from the run's read position (or the
+// stored start), at most a span long, ending SafetyLag before now.
+func (s *siemSource) window(now time.Time) (start, end time.Time, ok bool) {
+	start = s.cur.Start
+	if s.readTo.After(start) {
+		start = s.readTo
+	}
+	limit := now.Add(-s.c.cfg.SafetyLag)
+	if s.backfill && s.stopAt.Before(limit) {
+		limit = s.stopAt
+	}
+	end = start.Add(s.span())
+	if end.After(limit) {
+		end = limit
+	}
+	end = end.Truncate(time.Second)
+	return start, end, end.Sub(start) >= MinWindow
+}
+
+// Fetch returns the next page: the rest of a large answer, or one window.
+func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
+	if len(s.pending) > 0 {
+		return s.nextPart(), nil
+	}
+	cfg := &s.c.cfg
+	var notices []pipeline.Notice
+	refusedAge := false
+	for attempt := 0; ; attempt++ {
+		now := cfg.Now().UTC()
+		notices = s.clamp(now, ageMargin, notices)
+		start, end, ok := s.window(now)
+		if !ok {
+			return s.page(nil, s.cur, false, notices), nil
+		}
+		if s.budget.Left(now) <= cfg.BudgetReserve {
+			p := s.page(nil, s.cur, false, notices)
+			p.Err = s.budgetError(now)
+			return p, nil
+		}
+		q := url.Values{"format": {"json"}, "interval": {stamp(start) + "/" + stamp(end)}}
+		detail := "endpoint=" + siemPath + " interval=" + q.Get("interval")
+		resp, err := s.c.get(ctx, siemPath, q, s.onAttempt, s.buf)
+		if err != nil {
+			if se, ok := isStatus(err, http.StatusBadRequest); ok && !refusedAge && strings.Contains(se.Body, "too far into the past") {
+				// TAP's clock is ahead of ours: start further inside.
+				refusedAge = true
+				notices = s.clamp(cfg.Now().UTC(), 3*ageMargin, notices)
+				continue
+			}
+			p := s.page(nil, s.cur, false, notices)
+			p.Err = s.callError(err, detail)
+			return p, nil
+		}
+		s.buf = resp.Body[:0]
+		queryEnd := end
+		items := s.dec.items[:0]
+		if resp.Status != http.StatusNoContent {
+			qe, derr := s.dec.decode(resp.Body)
+			if derr != nil {
+				if attempt < invalidBodyRetries && ctx.Err() == nil {
+					cfg.Logger.Warn("invalid Proofpoint SIEM answer; asking again", "tenant", s.c.tenant, "error", derr)
+					continue
+				}
+				p := s.page(nil, s.cur, false, notices)
+				p.Err = &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "Proofpoint SIEM answer is not a valid JSON events object", Detail: detail, Err: derr}
+				return p, nil
+			}
+			items = s.dec.items
+			switch {
+			case qe.IsZero():
+				cfg.Logger.Warn("Proofpoint SIEM answer without queryEndTime; taking the requested end", "tenant", s.c.tenant, "interval", q.Get("interval"))
+			case qe.After(end):
+				// Never move past what was asked for.
+			default:
+				queryEnd = qe
+			}
+		}
+		if !queryEnd.After(start) {
+			p := s.page(nil, s.cur, false, notices)
+			p.Err = &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "Proofpoint SIEM answer's queryEndTime does not move past the window start; position kept", Detail: detail + " queryEndTime=" + stamp(queryEnd)}
+			return p, nil
+		}
+		queryEnd = queryEnd.Truncate(time.Second)
+		if queryEnd.Equal(start) {
+			queryEnd = start.Add(time.Second)
+		}
+		for i := range items {
+			// Kept as long as a later window can serve the event again:
+			// it was created no later than the window's end.
+			items[i].SeenAt = queryEnd
+		}
+		next := s.advance(start, queryEnd, now, len(items))
+		s.readTo = queryEnd
+		_, _, more := s.windowAfter(next, now)
+		return s.deliver(items, next, more, notices), nil
+	}
+}
+
+// clamp moves positions older than TAP serves (7 days, less margin)
+// forward, with an error event naming the interval that became
+// unreachable.
+func (s *siemSource) clamp(now time.Time, margin time.Duration, notices []pipeline.Notice) []pipeline.Notice {
+	oldest := now.Add(-MaxAge + margin).Truncate(time.Second).Add(time.Second)
+	from := s.cur.Start
+	if s.readTo.After(from) {
+		from = s.readTo
+	}
+	if !from.Before(oldest) {
+		return notices
+	}
+	s.cur.Start = oldest
+	if s.readTo.Before(oldest) {
+		s.readTo = time.Time{}
+	}
+	s.c.cfg.Logger.Error("Proofpoint SIEM position older than TAP keeps; events in the gap cannot be collected", "tenant", s.c.tenant, "from", stamp(from), "to", stamp(oldest))
+	return append(notices, pipeline.Notice{
+		Code:    pipeline.CodeCollectionGap,
+		Message: "Proofpoint TAP serves only the last 7 days: events created in this interval can no longer be collected",
+		Detail:  "interval=" + stamp(from) + "/" + stamp(oldest) + " endpoint=" + siemPath,
+	})
+}
+
+// advance returns the position after window [start, queryEnd] was read
+// (asked at sent) with n events.
+func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor {
+	cfg := &s.c.cfg
+	next := s.cur
+	// The start moves only over what is settled: read at least Overlap
+	// after it happened. A window that does not begin at the start (a
+	// later window of this run) cannot move it.
+	if !start.After(next.Start) {
+		settled := queryEnd
+		if lim := sent.Add(-cfg.Overlap).Truncate(time.Second); lim.Before(settled) {
+			settled = lim
+		}
+		if settled.After(next.Start) {
+			next.Start = settled
+		}
+	}
+	if queryEnd.After(next.End) {
+		next.End = queryEnd
+	}
+	// A busy window makes the next ones shorter, so that one answer (one
+	// body in memory, one run's output) stays bounded; quiet ones let
+	// the windows grow back.
+	span := s.span()
+	asked := queryEnd.Sub(start)
+	switch {
+	case n > cfg.WindowEvents:
+		span = max(MinWindow, time.Duration(float64(asked)*float64(cfg.WindowEvents)/float64(n)))
+	case n < cfg.WindowEvents/4 && span < cfg.Window:
+		span = min(cfg.Window, 2*span)
+	}
+	next.Span = 0
+	if span < cfg.Window {
+		next.Span = int64(span / time.Second)
+	}
+	return next
+}
+
+// windowAfter reports whether another window is due right away after the
+// one that produced next.
+func (s *siemSource) windowAfter(next SIEMCursor, now time.Time) (time.Time, time.Time, bool) {
+	saved := s.cur
+	s.cur = next
+	defer func() { s.cur = saved }()
+	return s.window(now)
+}
+
+// deliver hands out one answer's items, at most PageEvents per page. Only
+// the last page moves the position; every page carries the request count.
+func (s *siemSource) deliver(items []pipeline.Item, next SIEMCursor, more bool, notices []pipeline.Notice) *pipeline.Page {
+	if len(items) <= s.c.cfg.PageEvents {
+		s.cur = next
+		return s.page(items, next, more, notices)
+	}
+	s.pending, s.after, s.afterMore = items, next, more
+	p := s.nextPart()
+	p.Notices = append(notices, p.Notices...)
+	return p
+}
+
+func (s *siemSource) nextPart() *pipeline.Page {
+	n := min(len(s.pending), s.c.cfg.PageEvents)
+	part := s.pending[:n]
+	s.pending = s.pending[n:]
+	if len(s.pending) > 0 {
+		return s.page(part, s.cur, true, nil)
+	}
+	s.pending = nil
+	s.cur = s.after
+	return s.page(part, s.after, s.afterMore, nil)
+}
+
+// page builds a page at position cur, with the current request count.
+func (s *siemSource) page(items []pipeline.Item, cur SIEMCursor, more bool, notices []pipeline.Notice) *pipeline.Page {
+	p := &pipeline.Page{Items: items, More: more, SeenSince: cur.Start, Notices: notices}
+	if s.backfill {
+		return p
+	}
+	if b, err := json.Marshal(s.budget); err == nil {
+		cur.Budget = b
+	}
+	p.Cursor, _ = json.Marshal(cur) // a struct of times, ints and valid JSON cannot fail
+	return p
+}
+
+// onAttempt counts every attempt against the pool and refuses what the
+// pool cannot afford. A 429 is not retried: the pool will not refill
+// within the run.
+func (s *siemSource) onAttempt(prev error) error {
+	if _, ok := isStatus(prev, http.StatusTooManyRequests); ok {
+		return prev
+	}
+	now := s.c.cfg.Now()
+	if s.budget.Left(now) <= s.c.cfg.BudgetReserve {
+		return s.budgetError(now)
+	}
+	s.budget.Spend(now, 1)
+	return nil
+}
+
+func (s *siemSource) budgetError(now time.Time) error {
+	return budgetError("SIEM", "siem", s.budget, s.c.cfg.BudgetReserve, now)
+}
+
+func budgetError(what, pool string, b *quota.Rolling, reserve int, now time.Time) error {
+	used, left := b.Used(now), b.Left(now)
+	refill := b.AvailableAt(now, reserve+1)
+	return &pipeline.Error{
+		Code: pipeline.CodeRequestBudget,
+		Message: fmt.Sprintf("Proofpoint %s request budget nearly used up: %d of %d requests in the last 24 hours, %d left of which %d are kept in reserve; collection resumes at %s",
+			what, used, b.Limit(), left, reserve, stamp(refill)),
+		Detail: fmt.Sprintf("pool=%s used=%d limit=%d left=%d reserve=%d refill=%s", pool, used, b.Limit(), left, reserve, stamp(refill)),
+	}
+}
+
+func (s *siemSource) callError(err error, detail string) error {
+	var pe *pipeline.Error
+	if errors.As(err, &pe) {
+		return pe // a budget stop or a credential problem, already explained
+	}
+	if _, ok := isStatus(err, http.StatusTooManyRequests); ok {
+		now := s.c.cfg.Now()
+		detail += fmt.Sprintf(" counted=%d limit=%d (another client may share the credential)", s.budget.Used(now), s.budget.Limit())
+	}
+	return &pipeline.Error{Code: pipeline.CodeOf(err), Message: s.c.httpMessage(err), Detail: detail, Err: err}
+}

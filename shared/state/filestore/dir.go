@@ -1,0 +1,214 @@
+package filestore
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// dir is an open handle on the state directory. Every file in it is
+// reached relative to the handle with O_NOFOLLOW, so a symbolic link
+// planted under a state or lock file name is refused instead of followed
+// (a lock opened through a link would have truncated the link's target).
+type dir struct {
+	fd   int
+	path string
+}
+
+// openDir opens the state directory and checks that nobody but this user
+// can change its entries: another user able to create or rename files in
+// it could substitute the state file or plant links under its names.
+func openDir(path string) (*dir, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: open state directory %s: %w", path, err)
+	}
+	d := &dir{fd: fd, path: path}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		d.close()
+		return nil, fmt.Errorf("filestore: stat state directory %s: %w", path, err)
+	}
+	if uid := os.Geteuid(); int(st.Uid) != uid {
+		d.close()
+		return nil, fmt.Errorf("filestore: state directory %s is owned by uid %d, not by this user (uid %d): "+
+			"another user could replace its files; use a directory this user owns (chown it, or choose another state file)", path, st.Uid, uid)
+	}
+	if perm := st.Mode & 0o7777; perm&0o022 != 0 {
+		d.close()
+		return nil, fmt.Errorf("filestore: state directory %s is writable by group or others (mode %04o): "+
+			"they could replace its files; remove that permission (chmod go-w %s) or choose another state file", path, perm, path)
+	}
+	return d, nil
+}
+
+func (d *dir) close() { unix.Close(d.fd) }
+
+// errSymlink is returned for a state or lock file name that is a link.
+var errSymlink = errors.New("is a symbolic link; refusing to follow it")
+
+// open opens name in the directory without following a link and checks
+// that it is a regular file owned by this user. It returns nil, nil for a
+// missing file when flags has no O_CREAT.
+func (d *dir) open(name string, flags int, perm uint32) (*os.File, error) {
+	fd, err := unix.Openat(d.fd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, perm)
+	switch {
+	case errors.Is(err, unix.ENOENT) && flags&unix.O_CREAT == 0:
+		return nil, nil
+	case errors.Is(err, unix.ELOOP):
+		return nil, fmt.Errorf("filestore: %s/%s %w", d.path, name, errSymlink)
+	case err != nil:
+		return nil, fmt.Errorf("filestore: open %s/%s: %w", d.path, name, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("filestore: stat %s/%s: %w", d.path, name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, fmt.Errorf("filestore: %s/%s is not a regular file", d.path, name)
+	}
+	if uid := os.Geteuid(); int(st.Uid) != uid {
+		unix.Close(fd)
+		return nil, fmt.Errorf("filestore: %s/%s is owned by uid %d, not by this user (uid %d)", d.path, name, st.Uid, uid)
+	}
+	// Non-blocking mode only guarded the open against special files.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("filestore: %s/%s: %w", d.path, name, err)
+	}
+	return os.NewFile(uintptr(fd), d.path+"/"+name), nil
+}
+
+// readFile returns name's content and identity, or ok false if it does
+// not exist.
+func (d *dir) readFile(name string) (b []byte, id fileID, ok bool, err error) {
+	f, err := d.open(name, unix.O_RDONLY, 0)
+	if err != nil || f == nil {
+		return nil, fileID{}, false, err
+	}
+	defer f.Close()
+	if id, err = statID(f); err != nil {
+		return nil, fileID{}, false, err
+	}
+	b, err = io.ReadAll(f)
+	if err != nil {
+		return nil, fileID{}, false, fmt.Errorf("filestore: read %s: %w", f.Name(), err)
+	}
+	return b, id, true, nil
+}
+
+// fileID tells whether a file is still the one a cached document came
+// from.
+type fileID struct {
+	ino, size uint64
+	mtimeNs   int64
+	mode      uint32
+}
+
+func statID(f *os.File) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fileID{}, fmt.Errorf("filestore: stat %s: %w", f.Name(), err)
+	}
+	return idOf(&st), nil
+}
+
+func idOf(st *unix.Stat_t) fileID {
+	return fileID{ino: st.Ino, size: uint64(st.Size), mtimeNs: st.Mtim.Nano(), mode: st.Mode}
+}
+
+// stat returns name's identity without following a link.
+func (d *dir) stat(name string) (fileID, bool, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return fileID{}, false, nil
+	}
+	if err != nil {
+		return fileID{}, false, fmt.Errorf("filestore: stat %s/%s: %w", d.path, name, err)
+	}
+	return idOf(&st), true, nil
+}
+
+// tempPrefix starts the names of temporary state files; anything left
+// with it was abandoned by a writer that crashed.
+func tempPrefix(name string) string { return name + ".tmp-" }
+
+// writeAtomic replaces name with b so that a crash at any instant leaves
+// either the old or the new content. The temporary file is created
+// exclusively (no existing file or link is ever reused), renamed over
+// name (a link there is replaced, not followed) and the directory is
+// fsynced.
+func (d *dir) writeAtomic(name string, b []byte) (err error) {
+	perm := uint32(0o600)
+	if id, ok, err := d.stat(name); err != nil {
+		return err
+	} else if ok && id.mode&unix.S_IFMT == unix.S_IFREG {
+		perm = id.mode & 0o777
+	}
+	tmp := tempPrefix(name) + rand.Text()[:16]
+	fd, err := unix.Openat(d.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("filestore: create temp file in %s: %w", d.path, err)
+	}
+	f := os.NewFile(uintptr(fd), d.path+"/"+tmp)
+	defer func() {
+		if err != nil {
+			f.Close()
+			unix.Unlinkat(d.fd, tmp, 0)
+		}
+	}()
+	if _, err = f.Write(b); err != nil {
+		return fmt.Errorf("filestore: write temp file: %w", err)
+	}
+	if err = unix.Fchmod(fd, perm); err != nil {
+		return fmt.Errorf("filestore: chmod temp file: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("filestore: fsync temp file: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("filestore: close temp file: %w", err)
+	}
+	if err = unix.Renameat(d.fd, tmp, d.fd, name); err != nil {
+		return fmt.Errorf("filestore: rename temp file over %s/%s: %w", d.path, name, err)
+	}
+	if err = unix.Fsync(d.fd); err != nil {
+		return fmt.Errorf("filestore: fsync state directory %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// removeStaleTemps deletes temporary files of name left by a writer that
+// crashed between creating and renaming one. The caller holds the write
+// lock, so no live writer is between those steps.
+func (d *dir) removeStaleTemps(name string) (int, error) {
+	dup, err := unix.Dup(d.fd)
+	if err != nil {
+		return 0, fmt.Errorf("filestore: list state directory: %w", err)
+	}
+	f := os.NewFile(uintptr(dup), d.path)
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return 0, fmt.Errorf("filestore: list state directory: %w", err)
+	}
+	removed := 0
+	for _, n := range names {
+		if !strings.HasPrefix(n, tempPrefix(name)) {
+			continue
+		}
+		if err := unix.Unlinkat(d.fd, n, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return removed, fmt.Errorf("filestore: remove stale temp file %s/%s: %w", d.path, n, err)
+		}
+		removed++
+	}
+	return removed, nil
+}
