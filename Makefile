@@ -45,9 +45,15 @@ deps:
 
 # The rule tests replay events through a real Wazuh engine (shared/wazuhlab):
 # built once into ~/.cache from ../shared/wazuh-engine, unless WAZUH_LAB names one.
-.PHONY: engine
+.PHONY: engine seed-test
 engine:
 	@bash shared/wazuhlab/engine.sh
+
+# The seed wodles' own rules, loaded instead of ours, on our events: needs
+# their public repositories (GitHub), so it is not part of make test.
+seed-test: engine
+	@bash shared/wazuhlab/seeds.sh
+	$(GO) test -count=1 -tags seedrules -run TestSeedRulesDropIn ./rules/
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -1,3 +1,5 @@
+//go:build seedrules
+
 package rules_test
 
 import (

@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# `make engine`: make sure the Wazuh engine and the seed rule sets that the
-# rule tests use are there, building or fetching them once.
+# `make engine`: make sure the Wazuh engine the rule and delivery tests use
+# is there, building it once.
 #
 #   WAZUH_LAB          use this engine instead of the cache: a lab root built by
 #                      shared/wazuh-engine/build.sh (wazuh/bin/wazuh-analysisd) or
 #                      an installed Wazuh manager home (bin/wazuh-analysisd)
 #   WAZUH_ENGINE_SRC   the wazuh-engine directory to build from
 #                      (default ../shared/wazuh-engine, relative to the repository)
-#   WAZUH_SEED_RULES   the seed wodle repositories (directories or bare git dirs)
-#                      whose rules/*.xml the drop-in test loads; default: the
-#                      cache's seeds/, cloned from GitHub when missing
 set -euo pipefail
 
 VERSION=4.14.7
@@ -44,20 +41,4 @@ else
     WAZUH_LAB="$lab" bash "$src/build.sh"
     is_home "$lab/wazuh" || { echo "engine: build.sh finished but $lab/wazuh has no daemons" >&2; exit 1; }
   fi
-fi
-
-# Seed rule sets for the drop-in test (public repositories).
-if [ -z "${WAZUH_SEED_RULES:-}" ]; then
-  mkdir -p "$CACHE_BASE/seeds"
-  for repo in wazuh-1password wazuh-cortex-xdr; do
-    dst=$CACHE_BASE/seeds/$repo.git
-    [ -d "$dst" ] && continue
-    if git clone --quiet --bare "https://github.com/jnthans/$repo.git" "$dst.part" 2>/dev/null; then
-      mv "$dst.part" "$dst"
-      echo "engine: seed rules $repo cloned into $dst"
-    else
-      rm -rf "$dst.part"
-      echo "engine: NOTE: could not clone jnthans/$repo; the seed drop-in test will fail until $dst exists (git clone --bare) or WAZUH_SEED_RULES names the seed repositories"
-    fi
-  done
 fi
