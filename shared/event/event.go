@@ -1,7 +1,7 @@
 // Package event builds the JSON lines Wazuh receives: the seed wodles'
 // envelope {"integration":"…","<ns>":{…vendor fields…,"event_type":"…"}},
 // plus our metadata, with every line kept under Wazuh's size and field
-// limits.
+// limits (docs/wazuh.md says where they come from).
 package event
 
 import (

@@ -213,13 +213,16 @@ func TestExactFitIsNotReduced(t *testing.T) {
 	// Grow one string so that the line is exactly 2000 bytes, then one more.
 	pad := 2000 - (len(base) - 1) - len(`"a":"",`)
 	raw := fmt.Sprintf(`{"a":%q}`, strings.Repeat("x", pad))
-	line, info, _ := b.Append(nil, []byte(raw), "t", "k")
-	if info.Bytes != 2000 || info.Reduced {
-		t.Fatalf("exact fit: %d bytes, reduced=%v", info.Bytes, info.Reduced)
+	line, info, err := b.Append(nil, []byte(raw), "t", "k")
+	if err != nil || info.Bytes != 2000 || info.Reduced || len(line) != 2001 {
+		t.Fatalf("exact fit: %d bytes (line %d), reduced=%v, %v", info.Bytes, len(line), info.Reduced, err)
+	}
+	if op := decodeLine(t, line)["op"].(map[string]any); op["a"] != strings.Repeat("x", pad) || op["wazuh_pull"].(map[string]any)["reduced"] != nil {
+		t.Fatalf("an exact fit must be kept whole and unmarked: %s", line)
 	}
 	raw = fmt.Sprintf(`{"a":%q}`, strings.Repeat("x", pad+1))
-	line, info, _ = b.Append(nil, []byte(raw), "t", "k")
-	if !info.Reduced || info.Bytes > 2000 {
+	line, info, err = b.Append(nil, []byte(raw), "t", "k")
+	if err != nil || !info.Reduced || info.Bytes > 2000 {
 		t.Fatalf("one byte more: %d bytes, reduced=%v", info.Bytes, info.Reduced)
 	}
 	decodeLine(t, line)

@@ -1,0 +1,27 @@
+package stdout
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// errNotQueryable means the file is not a pipe whose unread bytes can be
+// counted after all.
+var errNotQueryable = errors.New("not a queryable pipe")
+
+// growPipe asks for a larger pipe buffer; failure is harmless.
+func growPipe(f *os.File, size int) {
+	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, size)
+}
+
+// unread returns how many bytes written to the pipe f its reader has not
+// taken yet (TIOCINQ, Linux's FIONREAD, works on the write end too).
+func unread(f *os.File) (int, error) {
+	n, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCINQ)
+	if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
+		return 0, errNotQueryable
+	}
+	return n, err
+}
