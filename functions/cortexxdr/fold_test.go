@@ -31,10 +31,7 @@ func TestWideAlertIsFoldedDeterministicallyWithinWazuhsFieldLimit(t *testing.T) 
 	wide := e.sim.AddAlert(testFQDN, cortexxdrtest.AlertSpec{Inserted: t0.Add(-time.Hour), Wide: 240, Severity: "critical"})
 	normal := e.sim.AddAlert(testFQDN, cortexxdrtest.AlertSpec{Inserted: t0.Add(-time.Hour)})
 	mustSucceed(t, e.run(context.Background(), StreamAlerts))
-	var lines []line
-	for _, l := range e.sink.lines(t) {
-		lines = append(lines, l)
-	}
+	lines := e.sink.lines(t)
 	if len(lines) != 2 {
 		t.Fatalf("%d lines", len(lines))
 	}
