@@ -162,7 +162,7 @@ func jsonPart(s string) string {
 	return s
 }
 
-func count(set map[string]bool, ids []string) int {
+func countIn(set map[string]bool, ids []string) int {
 	n := 0
 	for _, id := range ids {
 		if set[id] {
@@ -180,7 +180,7 @@ func (w *engineWatch) settle(ctx context.Context, t testing.TB, ids []string, qu
 	last, lastChange := -1, time.Now()
 	for {
 		w.poll(t)
-		n := count(w.archived, ids) + count(w.alerted, ids)
+		n := countIn(w.archived, ids) + countIn(w.alerted, ids)
 		if n == 2*len(ids) {
 			return
 		}
@@ -192,7 +192,7 @@ func (w *engineWatch) settle(ctx context.Context, t testing.TB, ids []string, qu
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("engine still writing when the test's time ran out: %d of %d archived", count(w.archived, ids), len(ids))
+			t.Fatalf("engine still writing when the test's time ran out: %d of %d archived", countIn(w.archived, ids), len(ids))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -293,7 +293,7 @@ func TestPacedBacklogReachesTheEngineWhole(t *testing.T) {
 	// At the limit the engine keeps up: once the sender is done, only the
 	// events of the last second or so are still on their way.
 	w.settle(ctx, t, ids, 30*time.Second)
-	if a, l := count(w.archived, ids), count(w.alerted, ids); a != len(ids) || l != len(ids) || len(w.warnings) > 0 {
+	if a, l := countIn(w.archived, ids), countIn(w.alerted, ids); a != len(ids) || l != len(ids) || len(w.warnings) > 0 {
 		t.Fatalf("paced at %d events/s: %d of %d events archived, %d alerted; ossec.log warnings: %q",
 			syslog.DefaultEventsPerSecond, a, len(ids), l, w.warnings)
 	}
@@ -324,8 +324,8 @@ func TestPacedBacklogReachesTheEngineWhole(t *testing.T) {
 	sent = time.Since(start)
 	w.settle(ctx, t, ids, 10*time.Second)
 	t.Logf("unpaced: %d events sent in %v (%.0f/s); %d archived, %d alerted (%d lost from archives.json); ossec.log warnings: %q",
-		len(ids), sent.Round(time.Millisecond), float64(len(ids))/sent.Seconds(), count(w.archived, ids), count(w.alerted, ids),
-		len(ids)-count(w.archived, ids), w.warnings)
+		len(ids), sent.Round(time.Millisecond), float64(len(ids))/sent.Seconds(), countIn(w.archived, ids), countIn(w.alerted, ids),
+		len(ids)-countIn(w.archived, ids), w.warnings)
 }
 
 // engineBenchCases are the sends BenchmarkEngineAbsorbs measures:
@@ -417,7 +417,7 @@ func BenchmarkEngineAbsorbs(b *testing.B) {
 				sendConcurrently(ctx, b, lab.Port, lines[:n], senders, float64(rate))
 				sent := time.Since(start)
 				w.settle(ctx, b, ids[:n], 8*time.Second)
-				kept, alerted := count(w.archived, ids[:n]), count(w.alerted, ids[:n])
+				kept, alerted := countIn(w.archived, ids[:n]), countIn(w.alerted, ids[:n])
 				worked := time.Since(start)
 				b.ReportMetric(100*float64(kept)/float64(n), "%archived")
 				b.ReportMetric(100*float64(alerted)/float64(n), "%alerted")

@@ -6,7 +6,13 @@
 // taken it out of the pipe: Confirm waits until the kernel reports the pipe
 // empty (FIONREAD, TIOCINQ on Linux). Wazuh cancels its reader and sends SIGTERM at the wodle
 // timeout, and whatever is still in the pipe then is lost; a cursor
-// committed for those lines would skip them forever.
+// committed for those lines would skip them forever (docs/wazuh.md, "The
+// wodle path").
+//
+// That query is Linux's (the Wazuh manager runs on Linux). Elsewhere the
+// sink writes to terminals and files as usual, but refuses to confirm
+// lines written to a pipe, so no cursor moves past lines a reader may
+// never have taken.
 package stdout
 
 import (
@@ -15,8 +21,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 )
@@ -41,7 +45,7 @@ func New(f *os.File) (*Sink, error) {
 	if s.isPipe {
 		// A larger pipe lets a page go out in fewer blocking writes and
 		// wake-ups of the reader. Best effort: the system limit may refuse.
-		unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+		growPipe(f, pipeSize)
 	}
 	return s, nil
 }
@@ -90,15 +94,18 @@ func (s *Sink) Confirm(ctx context.Context) error {
 	}
 	wait := 20 * time.Microsecond
 	for {
-		n, err := unix.IoctlGetInt(int(s.f.Fd()), unix.TIOCINQ)
+		n, err := unread(s.f)
+		if errors.Is(err, errNotQueryable) {
+			return nil // not a queryable pipe after all
+		}
 		if err != nil {
-			if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
-				return nil // not a queryable pipe after all
-			}
 			return fmt.Errorf("stdout sink: query pipe: %w", err)
 		}
 		if n == 0 {
 			return nil
+		}
+		if readerGone(s.f) {
+			return fmt.Errorf("stdout sink: the reader closed the pipe with %d bytes unread", n)
 		}
 		select {
 		case <-ctx.Done():

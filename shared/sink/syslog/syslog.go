@@ -160,6 +160,9 @@ func (s *Sink) write(ctx context.Context, b []byte, by time.Time) (time.Duration
 // paced sends b's lines in steps the pacer allows (see Write, PacedWrite).
 func (s *Sink) paced(ctx context.Context, b []byte, lines int, by time.Time) (time.Duration, error) {
 	p := s.pace
+	if lines <= p.burst && p.lim.AllowN(p.now(), lines) {
+		return 0, s.send(ctx, b, lines) // the bucket has them all: at once, in one piece
+	}
 	spacing, hurry := p.plan(lines, by)
 	if hurry {
 		s.log.Warn("syslog pacing: these lines cannot go at the events-per-second limit before the deadline; sending them faster, spread over the time left",
