@@ -2,11 +2,22 @@
 // else, because Wazuh turns every line the command prints (stderr included)
 // into an event.
 //
-// When stdout is a pipe, a line counts as delivered only once the reader has
-// taken it out of the pipe: Confirm waits until the kernel reports the pipe
-// empty (FIONREAD, TIOCINQ on Linux). Wazuh cancels its reader and sends SIGTERM at the wodle
-// timeout, and whatever is still in the pipe then is lost; a cursor
-// committed for those lines would skip them forever.
+// When stdout is a pipe, a page is confirmed only once the reader has taken
+// it out of the pipe: Confirm waits until the kernel reports the pipe
+// empty (FIONREAD, TIOCINQ on Linux). Wazuh cancels its reader and sends
+// SIGTERM at the wodle timeout, and whatever is still in the pipe then is
+// lost; a cursor committed for those lines would skip them forever.
+//
+// Taken out of the pipe is not yet forwarded: wazuh-modulesd keeps a
+// command's whole output in memory and forwards it to analysisd, paced,
+// after the command exited, and loses what it has not forwarded when it
+// stops. So a confirmation here proves only that the reader holds the
+// lines; the host runner keeps the cursor of such a page as pending until
+// a later run can tell that the reader forwarded it (shared/hostrun).
+//
+// A reader that goes away (modulesd killed) leaves the bytes in the pipe
+// for good: Confirm then fails at once instead of waiting for a reader
+// that will never come, so the process ends and frees its streams.
 package stdout
 
 import (
@@ -100,6 +111,9 @@ func (s *Sink) Confirm(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
+		if s.readerGone() {
+			return fmt.Errorf("stdout sink: %d bytes unread and the reader closed the pipe: %w", n, ErrReaderGone)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stdout sink: %d bytes still unread by the wodle reader: %w", n, ctx.Err())
@@ -109,6 +123,18 @@ func (s *Sink) Confirm(ctx context.Context) error {
 			wait *= 2
 		}
 	}
+}
+
+// ErrReaderGone means the pipe's reader closed it before taking
+// everything written.
+var ErrReaderGone = errors.New("stdout reader is gone")
+
+// readerGone reports whether the pipe has no reader left: Linux reports
+// POLLERR on a pipe's write end once every read end is closed.
+func (s *Sink) readerGone() bool {
+	fds := []unix.PollFd{{Fd: int32(s.f.Fd()), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0
 }
 
 // Close does nothing: stdout stays open for the process.

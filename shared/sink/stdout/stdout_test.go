@@ -99,3 +99,35 @@ func TestRejectsPartialLine(t *testing.T) {
 		t.Fatalf("Confirm on a regular file: %v", err)
 	}
 }
+
+// TestConfirmFailsWhenTheReaderIsGone: a reader killed with lines still in
+// the pipe (wazuh-modulesd by SIGKILL) never reads them; Confirm must say
+// so at once rather than wait forever holding the run's streams.
+func TestConfirmFailsWhenTheReaderIsGone(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s, err := New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), []byte("{\"a\":1}\n{\"a\":2}\n")); err != nil {
+		t.Fatal(err)
+	}
+	// While the reader is there, Confirm waits (until its context ends).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := s.Confirm(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Confirm with an idle reader: err = %v, want the context's deadline", err)
+	}
+	r.Close()
+	// Only the reader's absence can end this Confirm with ErrReaderGone;
+	// the bound only turns a broken detection into a failure, not a hang.
+	bound, cancelBound := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelBound()
+	if err := s.Confirm(bound); !errors.Is(err, ErrReaderGone) {
+		t.Fatalf("Confirm after the reader closed the pipe: err = %v, want ErrReaderGone", err)
+	}
+}
