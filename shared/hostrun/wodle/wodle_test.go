@@ -379,14 +379,14 @@ func TestRunEvents(t *testing.T) {
 		eps               int
 		want              int64
 	}{
-		// The README's defaults: (300 s − 90 s) / (10 ms + 1.5 ms).
-		{5 * time.Minute, 90 * time.Second, 100, 18260},
-		{5 * time.Minute, 90 * time.Second, 1000, 84000},
+		// The README's defaults: (300 s − 90 s) / (10 ms + 2 ms).
+		{5 * time.Minute, 90 * time.Second, 100, 17500},
+		{5 * time.Minute, 90 * time.Second, 1000, 70000},
 		// A run allowed longer than half the interval leaves half of it.
-		{time.Minute, 90 * time.Second, 100, 2608},
-		{3 * time.Second, time.Second, 1000, 800},
+		{time.Minute, 90 * time.Second, 100, 2500},
+		{4 * time.Second, time.Second, 1000, 1000},
 		{time.Second, time.Second, 1, 1},
-		{5 * time.Minute, 90 * time.Second, 0, 18260}, // unknown: Wazuh's default
+		{5 * time.Minute, 90 * time.Second, 0, 17500}, // unknown: Wazuh's default
 	} {
 		got := RunEvents(c.interval, c.runtime, c.eps)
 		if got != c.want {
