@@ -63,7 +63,9 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) {
 	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, restartBacklog, time.Now().Add(-40*time.Hour), 2*time.Second)
 	perRun := wodle.RunEvents(restartInterval, restartRuntime, restartMaxEPS)
 
-	l := wazuhlab.Open(t, wazuhlab.Options{InternalOptions: map[string]string{"wazuh_modules.max_eps": strconv.Itoa(restartMaxEPS)}}, wazuhlab.Analysisd)
+	// How long a daemon may take to stop, as wazuh-control and the lab wait.
+	const stopBound = 10 * time.Second
+	l := wazuhlab.Open(t, wazuhlab.Options{InternalOptions: map[string]string{"wazuh_modules.max_eps": strconv.Itoa(restartMaxEPS)}, StopTimeout: stopBound}, wazuhlab.Analysisd)
 	// The usual production form: a wrapper script that sets the
 	// environment and runs localrun (not exec'd: the shell stays between
 	// modulesd and localrun, and localrun must look through it).
@@ -106,11 +108,18 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) {
 	}
 	var kills []kill
 	targeted := map[string]bool{}
+	used := map[syscall.Signal]bool{}
 	for round := 0; round < restartRounds; round++ {
 		sig := syscall.SIGTERM
 		if rng.IntN(2) == 1 {
 			sig = syscall.SIGKILL
 		}
+		if round == restartRounds-1 && !used[syscall.SIGTERM] {
+			sig = syscall.SIGTERM // both signals, whatever the seed
+		} else if round == restartRounds-1 && !used[syscall.SIGKILL] {
+			sig = syscall.SIGKILL
+		}
+		used[sig] = true
 		target := 1 + rng.IntN(int(perRun)-1)
 		run := a.waitForwarding(target, targeted, func() {
 			// Caught up before the rounds are done: new events arrive.
@@ -121,11 +130,11 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) {
 		}
 		targeted[run] = true
 		at := a.runs[run].lines
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second) // the lab's own stop bound
+		wctx, cancel := context.WithTimeout(ctx, stopBound)
 		l.Wait(wctx, wazuhlab.Modulesd)
 		cancel()
 		if l.Running(wazuhlab.Modulesd) {
-			t.Fatalf("round %d: modulesd still runs 10 s after %v", round, sig)
+			t.Fatalf("round %d: modulesd still runs %v after %v", round, stopBound, sig)
 		}
 		a.poll()
 		kills = append(kills, kill{sig: sig, run: run, target: at, forwarded: a.runs[run].lines})
