@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -387,5 +386,3 @@ func priceDynamoDB(reqs []ddbRequest, before, after map[string]int) usage {
 	}
 	return u
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

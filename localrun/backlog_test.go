@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -81,7 +82,9 @@ func TestMillionEventBacklogInWodleRuns(t *testing.T) {
 	}
 }
 
-// lastPeakRSS reads the peak RSS that the last finished run logged.
+// lastPeakRSS reads the peak RSS that the last finished run logged. A log
+// line that is not JSON, a read error, or no "run finished" record with a
+// positive peak fails the test: a silent 0 would pass any memory target.
 func lastPeakRSS(t testing.TB, logFile string) int64 {
 	t.Helper()
 	f, err := os.Open(logFile)
@@ -92,14 +95,23 @@ func lastPeakRSS(t testing.TB, logFile string) int64 {
 	var peak int64
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		var rec struct {
 			Msg  string `json:"msg"`
 			Peak int64  `json:"peak_rss_kib"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "run finished" {
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("%s line %d is not JSON: %v: %.200q", logFile, n, err, sc.Bytes())
+		}
+		if rec.Msg == "run finished" {
 			peak = rec.Peak
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", logFile, err)
+	}
+	if peak <= 0 {
+		t.Fatalf("%s: no \"run finished\" record with a peak RSS", logFile)
 	}
 	return peak
 }
@@ -111,21 +123,23 @@ func TestRunStopsAtMaxRuntimeAndMaxEvents(t *testing.T) {
 	h := newHarness(t, onepasswordtest.Options{})
 	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, 5000, time.Now().Add(-5*time.Hour), time.Second)
 	d := newDelivery()
-	// Every page takes 300 ms; a 1 s budget fits a few pages.
-	h.sim.Inject(onepasswordtest.Fault{Kind: onepasswordtest.FaultSlow, Delay: 300 * time.Millisecond, Count: 1000})
-	start := time.Now()
-	res := h.run("--source", "audit", "--page-limit", "100", "--max-runtime", "1s")
-	took := time.Since(start)
+	// Every page takes at least 300 ms, however fast the machine: within
+	// a 1 s budget at most 3 pages can be fetched, so a run that delivers
+	// more did not stop at its deadline. (No wall-clock check: how long
+	// the process takes to start and exit depends on the machine's load.)
+	const pageDelay, maxRuntime, pageSize = 300 * time.Millisecond, time.Second, 100
+	h.sim.Inject(onepasswordtest.Fault{Kind: onepasswordtest.FaultSlow, Delay: pageDelay, Count: 1000})
+	res := h.run("--source", "audit", "--page-limit", fmt.Sprint(pageSize), "--max-runtime", maxRuntime.String())
 	sum := summaries(t, res.lines)
 	if res.exit != 0 || len(sum) != 1 || sum[0]["audit_stop"] != "deadline" || sum[0]["audit_backlog"] != true {
 		t.Fatalf("exit %d summary %v", res.exit, sum)
 	}
-	if took > 3*time.Second {
-		t.Fatalf("run took %v with --max-runtime 1s", took)
-	}
 	events, _ := d.add(res.lines)
 	if events == 0 {
 		t.Fatal("nothing delivered before the deadline")
+	}
+	if most := int(maxRuntime/pageDelay) * pageSize; events > most {
+		t.Fatalf("%d events delivered with --max-runtime %v and %v pages: at most %d fit, fetching went past the deadline", events, maxRuntime, pageDelay, most)
 	}
 	h.sim.ClearFaults()
 	res = h.run("--source", "audit", "--max-events", "1000", "--page-limit", "250")

@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
 )
 
 // delivery tracks every event id a sequence of runs delivered.
@@ -155,30 +161,47 @@ func TestKillAtRandomPointsLosesNothing(t *testing.T) {
 // TestSIGTERMFinishesTheLineCommitsAndExits sends SIGTERM mid-run: the
 // process must exit within 2 s without a partial line, and the next runs
 // deliver everything.
+//
+// The 2 s (the README's promise: hostrun.ShutdownGrace plus the exit) are counted
+// from the moment the signal reaches the process, which the test cannot
+// see. So a reference process, which exits as soon as SIGTERM reaches it,
+// gets the signal at the same instant: its time from signal to reaped is
+// what delivering the signal, scheduling under the machine's current load
+// and reaping cost, and that is added to the limit.
 func TestSIGTERMFinishesTheLineCommitsAndExits(t *testing.T) {
+	const promised = 2 * time.Second
+	if hostrun.ShutdownGrace >= promised {
+		t.Fatalf("hostrun.ShutdownGrace %v leaves no time to exit within the promised %v", hostrun.ShutdownGrace, promised)
+	}
 	h := newHarness(t, onepasswordtest.Options{})
 	const total = 30_000
 	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, total, time.Now().Add(-20*time.Hour), 2*time.Second)
 	d := newDelivery()
 	args := []string{"--source", "audit", "--page-limit", "1000", "--rate-limit", "-1"}
 	for _, after := range []int{1, 1500, 4100} {
+		ref := startSignalReference(t)
 		p := h.startProc(args...)
 		var lines [][]byte
 		var sent time.Time
+		var refTook <-chan time.Duration
 		for l := range p.lines {
 			lines = append(lines, l)
 			if len(lines) == after {
 				sent = time.Now()
 				p.cmd.Process.Signal(syscall.SIGTERM)
+				refTook = ref()
 			}
 		}
 		p.all = lines
 		res := p.wait(t)
+		took := time.Since(sent)
 		if sent.IsZero() {
+			ref()
 			t.Fatalf("run ended before %d lines", after)
 		}
-		if took := time.Since(sent); took > 2*time.Second {
-			t.Fatalf("exit %v after SIGTERM, more than 2 s", took)
+		overhead := <-refTook
+		if took > promised+overhead {
+			t.Fatalf("exit %v after SIGTERM: more than %v plus the %v a process that exits at once took", took, promised, overhead)
 		}
 		if res.exit != exitInterrupted {
 			t.Fatalf("exit %d after SIGTERM, want %d (stderr %q)", res.exit, exitInterrupted, res.stderr)
@@ -201,5 +224,61 @@ func TestSIGTERMFinishesTheLineCommitsAndExits(t *testing.T) {
 	}
 	if miss := d.missing(h.sim.EventIDs("acme", onepasswordtest.StreamAuditEvents)); len(miss) > 0 {
 		t.Fatalf("%d events lost after SIGTERM", len(miss))
+	}
+}
+
+// signalReferenceEnv makes the test binary a signal reference process
+// (see startSignalReference) instead of running tests.
+const signalReferenceEnv = "LOCALRUN_TEST_SIGNAL_REFERENCE"
+
+func init() {
+	if os.Getenv(signalReferenceEnv) != "1" {
+		return
+	}
+	// The same path a signalled localrun takes: the Go runtime's handler,
+	// a goroutine woken by the channel, os.Exit.
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	fmt.Println("ready")
+	<-ch
+	os.Exit(exitInterrupted)
+}
+
+// startSignalReference starts this test binary as a process that does
+// nothing but exit when SIGTERM reaches it. The function returned sends
+// it SIGTERM and delivers, once it was reaped, how long that took.
+func startSignalReference(t *testing.T) func() <-chan time.Duration {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), signalReferenceEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() }) // after a failure before the signal
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("signal reference process: %q, %v", line, err)
+	}
+	var once sync.Once
+	took := make(chan time.Duration, 1)
+	return func() <-chan time.Duration {
+		once.Do(func() {
+			start := time.Now()
+			cmd.Process.Signal(syscall.SIGTERM)
+			go func() {
+				cmd.Wait()
+				took <- time.Since(start)
+			}()
+		})
+		return took
 	}
 }

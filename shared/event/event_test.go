@@ -213,13 +213,16 @@ func TestExactFitIsNotReduced(t *testing.T) {
 	// Grow one string so that the line is exactly 2000 bytes, then one more.
 	pad := 2000 - (len(base) - 1) - len(`"a":"",`)
 	raw := fmt.Sprintf(`{"a":%q}`, strings.Repeat("x", pad))
-	line, info, _ := b.Append(nil, []byte(raw), "t", "k")
-	if info.Bytes != 2000 || info.Reduced {
-		t.Fatalf("exact fit: %d bytes, reduced=%v", info.Bytes, info.Reduced)
+	line, info, err := b.Append(nil, []byte(raw), "t", "k")
+	if err != nil || info.Bytes != 2000 || info.Reduced || len(line) != 2001 {
+		t.Fatalf("exact fit: %d bytes (line %d), reduced=%v, %v", info.Bytes, len(line), info.Reduced, err)
+	}
+	if op := decodeLine(t, line)["op"].(map[string]any); op["a"] != strings.Repeat("x", pad) || op["wazuh_pull"].(map[string]any)["reduced"] != nil {
+		t.Fatalf("an exact fit must be kept whole and unmarked: %s", line)
 	}
 	raw = fmt.Sprintf(`{"a":%q}`, strings.Repeat("x", pad+1))
-	line, info, _ = b.Append(nil, []byte(raw), "t", "k")
-	if !info.Reduced || info.Bytes > 2000 {
+	line, info, err = b.Append(nil, []byte(raw), "t", "k")
+	if err != nil || !info.Reduced || info.Bytes > 2000 {
 		t.Fatalf("one byte more: %d bytes, reduced=%v", info.Bytes, info.Reduced)
 	}
 	decodeLine(t, line)
@@ -348,5 +351,25 @@ func TestEnvelopeTypeKey(t *testing.T) {
 		if bytes.Count(line, []byte(`"type"`)) != 1 {
 			t.Errorf("%s: duplicate type member: %s", raw, line)
 		}
+	}
+}
+
+func TestEnvelopeUnsetEpochLists(t *testing.T) {
+	env := Envelope{Integration: "cortex_xdr", Namespace: "xdr", TypeKey: "type", UnsetEpochLists: true}
+	b, err := NewBuilder(Config{Envelope: env, Meta: Meta{Tenant: "t", Stream: "alerts", RunID: "r"}, MaxLine: 59_999, EpochMillis: []string{"event_timestamp", "last_modified_ts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte(`{"alert_id":"7","event_timestamp":[1740916794500,0],"last_modified_ts":0}`)
+	opts := env.ScanOptions([]string{"event_timestamp", "last_modified_ts"})
+	var class jsonscan.Class
+	jsonscan.ScanArray(append(append([]byte{'['}, raw...), ']'), &opts, func(_ []byte, c jsonscan.Class) error { class = c; return nil })
+	line, _, err := b.AppendClassified(nil, raw, class, "alert", "7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"integration":"cortex_xdr","xdr":{"alert_id":"7","event_timestamp":["2025-03-02T11:59:54.500Z"],"type":"alert","wazuh_pull":{"tenant":"t","stream":"alerts","run_id":"r","dedup_key":"7"}}}` + "\n"
+	if string(line) != want {
+		t.Fatalf("got  %s\nwant %s", line, want)
 	}
 }

@@ -36,7 +36,7 @@ func (o *options) tenants(red *redact.Redactor, log *slog.Logger) ([]tenantSpec,
 		for _, c := range d.Credentials {
 			vars[c.Field] = c.Env
 		}
-		host := &secrets.Host{Vars: vars, SecretsFile: o.secretsFile, Getenv: o.getenv, Redactor: red, Logger: log}
+		host := &secrets.Host{Vars: vars, Public: d.PublicFields(), SecretsFile: o.secretsFile, Getenv: o.getenv, Redactor: red, Logger: log}
 		return []tenantSpec{{name: defaultTenant, creds: o.finish(host)}}, nil
 	}
 	list, err := readTenantsFile(o.tenantsFile, d)

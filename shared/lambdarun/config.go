@@ -106,7 +106,9 @@ func LoadConfig(v spec.Descriptor, getenv func(string) string) (Config, error) {
 		return Config{}, &ConfigError{Err: fmt.Errorf("vendor description (a bug in the vendor's package): %w", err)}
 	}
 	env := NewEnv(getenv)
-	c := Config{RateBurst: DefaultRateBurst}
+	// The vendor's own burst when it allows fewer at once (Cortex XDR's
+	// tenant-wide limit is per second).
+	c := Config{RateBurst: min(DefaultRateBurst, v.Burst())}
 
 	c.Table = env.Required(EnvStateTable, "the DynamoDB table holding stream cursors and leases")
 	if c.Table != "" {

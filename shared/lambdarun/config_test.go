@@ -299,3 +299,12 @@ func TestEnvHelpers(t *testing.T) {
 		t.Errorf("Err = %v", err)
 	}
 }
+
+func TestLoadConfigKeepsTheVendorsSmallerBurst(t *testing.T) {
+	v := testVendor(noSource)
+	v.RateBurst = 2
+	c, err := LoadConfig(v, getenv(validEnv()))
+	if err != nil || c.RateBurst != 2 {
+		t.Fatalf("burst %d, %v: want the vendor's 2", c.RateBurst, err)
+	}
+}

@@ -99,7 +99,9 @@
 // past the invocation's deadline plus a few seconds, so a killed or hung
 // invocation frees its stream within about a minute. Commits of pages the syslog
 // peer already confirmed are finished even when the invocation is being
-// interrupted. On SIGTERM (Lambda sends it at a timeout, through the
+// interrupted, and a commit may use all the time left until the
+// invocation's deadline (half the margin at least): a state table that
+// answers slowly then costs a late commit, not a repeated page. On SIGTERM (Lambda sends it at a timeout, through the
 // internal extension lambda.WithEnableSIGTERM registers, and when it
 // retires an environment) the run in progress is cancelled, commits what
 // was delivered, releases its lease, and the sink is closed cleanly.

@@ -31,7 +31,8 @@ import (
 // Timing of the end of an invocation.
 const (
 	// maxFinish bounds the final confirmation, commit and run summary once
-	// fetching stopped or the invocation was interrupted.
+	// the invocation was interrupted; before its deadline they may use
+	// whatever time is left (see pipeline.Config.FinishTimeout).
 	maxFinish = 5 * time.Second
 	minFinish = 500 * time.Millisecond
 	// leaseTTL is how long a stream's lease outlives the last sign of

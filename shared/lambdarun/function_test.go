@@ -38,9 +38,9 @@ type fakeSource struct {
 	stallAt     int // page number that blocks until ctx ends (0: none)
 	fetched     chan int
 
-	next  int
-	pages int
-	buf   [][]byte
+	next      int
+	pages     int
+	deadlines []time.Time // each Fetch's context deadline
 }
 
 func (s *fakeSource) Start(_ context.Context, rec state.Record) error {
@@ -56,6 +56,9 @@ func (s *fakeSource) Start(_ context.Context, rec state.Record) error {
 
 func (s *fakeSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	s.pages++
+	if d, ok := ctx.Deadline(); ok {
+		s.deadlines = append(s.deadlines, d)
+	}
 	if s.fetched != nil {
 		select {
 		case s.fetched <- s.pages:
@@ -296,40 +299,65 @@ func TestHandleFailureIsAnInvocationError(t *testing.T) {
 	}
 }
 
+// The checks do not depend on the machine's speed: every fetch is bounded
+// by the invocation's deadline minus the margin (so none can run into
+// it), and the run reports that it stopped for that reason.
 func TestHandleStopsAtTheDeadlineMargin(t *testing.T) {
+	const margin = time.Second
 	fx := newFixture(t)
 	src := &fakeSource{total: 1_000_000, page: 10, delay: 50 * time.Millisecond}
-	f := fx.function(src, map[string]string{EnvDeadlineMargin: "700ms"})
-	c, cancel := context.WithTimeout(ctx(t), 1500*time.Millisecond)
+	f := fx.function(src, map[string]string{EnvDeadlineMargin: margin.String()})
+	// Three margins: two to fetch in (after taking the lease and reading
+	// the record from moto), one to finish in. (A margin over half the
+	// invocation would be cut to half, see the next test.)
+	c, cancel := context.WithTimeout(ctx(t), 3*margin)
 	defer cancel()
-	start := time.Now()
+	invocationDeadline, _ := c.Deadline()
 	out, err := f.Handle(c, Input{Stream: "alpha", Tenant: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	took := time.Since(start)
 	if out.Stop != "deadline" || !out.Backlog || !out.Success || out.Pages == 0 || !out.SummaryDelivered {
 		t.Fatalf("output = %+v", out)
 	}
-	if took > 1200*time.Millisecond {
-		t.Errorf("took %v; fetching should stop 700ms before the 1.5s deadline", took)
+	want := invocationDeadline.Add(-margin)
+	if len(src.deadlines) == 0 {
+		t.Fatal("no fetch")
+	}
+	for i, d := range src.deadlines {
+		if !d.Equal(want) {
+			t.Fatalf("fetch %d ran with deadline %v; want the invocation's deadline minus the margin, %v", i+1, d, want)
+		}
 	}
 	if v := fx.version("alpha"); v != out.Pages {
 		t.Errorf("version %d after %d delivered pages", v, out.Pages)
 	}
 }
 
+// A margin of five minutes in a short invocation is cut to half the time
+// left, so the fetches still get a deadline, between the invocation's
+// start plus half its length and its end.
 func TestHandleKeepsHalfTheInvocationWhenTheMarginIsTooLarge(t *testing.T) {
+	const invocation = 4 * time.Second
 	fx := newFixture(t)
-	f := fx.function(&fakeSource{total: 1_000_000, page: 10, delay: 20 * time.Millisecond}, map[string]string{EnvDeadlineMargin: "5m"})
-	c, cancel := context.WithTimeout(ctx(t), time.Second)
+	src := &fakeSource{total: 1_000_000, page: 10, delay: 100 * time.Millisecond}
+	f := fx.function(src, map[string]string{EnvDeadlineMargin: "5m"})
+	start := time.Now()
+	c, cancel := context.WithTimeout(ctx(t), invocation)
 	defer cancel()
+	invocationDeadline, _ := c.Deadline()
 	out, err := f.Handle(c, Input{Stream: "alpha", Tenant: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Stop != "deadline" || out.Pages == 0 {
 		t.Fatalf("a margin larger than the invocation must not stop all progress: %+v", out)
+	}
+	earliest := invocationDeadline.Add(-invocationDeadline.Sub(start) / 2)
+	for i, d := range src.deadlines {
+		if d.Before(earliest) || !d.Before(invocationDeadline) {
+			t.Fatalf("fetch %d ran with deadline %v; want it in [%v, %v)", i+1, d.Format(time.StampMicro), earliest.Format(time.StampMicro), invocationDeadline.Format(time.StampMicro))
+		}
 	}
 	if !strings.Contains(fx.logs.String(), "the deadline margin leaves less than half of the invocation") {
 		t.Errorf("no warning logged: %s", fx.logs.String())

@@ -44,7 +44,7 @@ func Main(v spec.Descriptor, version string) {
 		if namespace == "" {
 			namespace = DefaultMetricsNamespace
 		}
-		lambda.StartHandler(refuseAll(func(ctx context.Context, _ []byte) ([]byte, error) {
+		lambda.StartWithOptions(refuseAll(func(ctx context.Context, _ []byte) ([]byte, error) {
 			out := newOutput(&v, Input{}, runID(ctx))
 			out.Stop = "error"
 			out.Errors = append(out.Errors, "CONFIG_INVALID")

@@ -124,7 +124,9 @@ type Config struct {
 	// confirmation (default 1: confirm and commit every page).
 	ConfirmPages int
 	// FinishTimeout bounds the final confirmation, commit and error events
-	// after the run was cancelled or ran out of time (default 5 s).
+	// after the run was cancelled or ran out of time (default 5 s). While
+	// the run's context is live and its deadline is later, they may run
+	// until that deadline instead.
 	FinishTimeout time.Duration
 	// LeaseTTL is how long a stream's lease lasts after it was taken,
 	// committed through or renewed (default DefaultLeaseTTL). While a
@@ -273,8 +275,10 @@ func (r *Runner) share(left int) share {
 	b := r.cfg.Budget
 	s := share{}
 	if !b.Deadline.IsZero() {
-		remaining := b.Deadline.Sub(r.cfg.Now())
-		s.deadline = r.cfg.Now().Add(remaining / time.Duration(left))
+		// One reading of the clock: two would move the share's deadline
+		// past the budget by however long the goroutine waited between them.
+		now := r.cfg.Now()
+		s.deadline = now.Add(b.Deadline.Sub(now) / time.Duration(left))
 	}
 	if b.MaxBytes > 0 {
 		s.maxBytes = max((b.MaxBytes-r.bytes)/int64(left), 0)

@@ -175,8 +175,19 @@ func (sr *streamRun) renewLease(ctx context.Context, cancel context.CancelFunc) 
 	}
 }
 
+// finishContext bounds a step that must complete even when the run was
+// cancelled or its budget ran out: confirming, committing a delivered
+// page, error events, releasing the lease. It is not cancelled with ctx.
+// It lasts FinishTimeout, or, while ctx is still live, until ctx's own
+// deadline when that is later: cutting the commit of a delivered page
+// short while the run still has time (a Lambda invocation's margin, a
+// slow state store) would only make the next run send the page again.
 func (r *Runner) finishContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FinishTimeout)
+	deadline := time.Now().Add(r.cfg.FinishTimeout)
+	if d, ok := ctx.Deadline(); ok && ctx.Err() == nil && d.After(deadline) {
+		deadline = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 }
 
 func (sr *streamRun) loop(ctx context.Context) {

@@ -16,7 +16,8 @@ import (
 // emulator reports it ("INIT REPORT", the figure Lambda bills as Init
 // Duration), and the whole first invocation as the caller sees it. The
 // invocation carries an invalid payload so that it needs no network:
-// the init phase must not use any either. Target: init < 100 ms.
+// the init phase must not use any either. Target: init < 100 ms, checked
+// by make bench against .ci/bench-targets.txt.
 func BenchmarkColdStart(b *testing.B) {
 	bootstrap := rietest.Build(b, pkgPath, b.TempDir())
 	env := []string{
@@ -53,13 +54,11 @@ func BenchmarkColdStart(b *testing.B) {
 	initMs := float64(initTotal.Microseconds()) / 1000 / float64(b.N)
 	b.ReportMetric(initMs, "init-ms")
 	b.ReportMetric(float64(firstTotal.Microseconds())/1000/float64(b.N), "first-invoke-ms")
-	if initMs > 100 {
-		b.Logf("WARNING: init %.1f ms is above the 100 ms target", initMs)
-	}
 }
 
 // BenchmarkPackageSize builds the arm64 package as make package does and
-// reports its size. Target: zip < 15 MB.
+// reports its size (ns/op is the time to build and zip it). Target: zip
+// < 15 MB (.ci/bench-targets.txt).
 func BenchmarkPackageSize(b *testing.B) {
 	var info lambdazip.Info
 	for i := 0; i < b.N; i++ {
@@ -71,7 +70,6 @@ func BenchmarkPackageSize(b *testing.B) {
 	}
 	b.ReportMetric(float64(info.ZipBytes), "zip-bytes")
 	b.ReportMetric(float64(info.BootstrapBytes), "bootstrap-bytes")
-	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkDynamoDBCallsPerPage counts the DynamoDB requests of warm

@@ -13,6 +13,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -258,28 +259,44 @@ func testSecretRotation(t *testing.T, bootstrap string) {
 }
 
 // testCatchUp runs a backlog that takes several invocations with a
-// 2-second function timeout. With a margin, each invocation stops on its
-// own before the deadline; with none, the emulator's timeout interrupts
+// 2-second function timeout. With a margin, invocations stop on their own
+// before the deadline; with none, the emulator's timeout interrupts
 // invocations (SIGTERM, then SIGKILL) and the next one starts cold.
 // Either way nothing may be lost, and an invocation may re-send at most
 // the page it was delivering when it was stopped.
+//
+// Nothing here depends on how fast the machine is. An invocation whose
+// finishing work (confirmation, commit, lease release, run summary) did
+// not fit in the margin because moto or rsyslog answered slowly is "cut":
+// the emulator timed it out, or its commit ran into the invocation's
+// deadline (STATE_WRITE_ERROR). Both are the product's documented
+// behaviour and may cost one page of duplicates each. Progress is checked
+// per invocation, not against a clock.
 func testCatchUp(t *testing.T, bootstrap, margin string) {
-	const pageSize, total = 100, 4000
+	const pageSize, total, timeout = 100, 4000, 2
+	marginDur, err := time.ParseDuration(margin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := newWorld(t)
 	w.generate(total, time.Second)
-	r := w.start(bootstrap, 2,
+	r := w.start(bootstrap, timeout,
 		"OP_PAGE_LIMIT=100",
 		lambdarun.EnvDeadlineMargin+"="+margin,
 		// 8 requests a second: a catch-up of 5 s of fetching, longer
 		// than any one invocation.
 		lambdarun.EnvRateLimit+"=480",
 	)
-	var invocations, timedOut, stoppedAtDeadline, locked int
+	var invocations, timedOut, cutCommits, stoppedAtDeadline, locked int
+	// idle counts invocations in a row that ran without moving the cursor,
+	// lockedOut those in a row that found the lease of a killed invocation
+	// (it expires a few seconds after that invocation's deadline).
+	var idle, lockedOut int
 	prev := w.record("audit")
-	deadline := time.Now().Add(90 * time.Second)
 	for caughtUp := false; !caughtUp; {
-		if time.Now().After(deadline) {
-			t.Fatalf("not caught up after %d invocations (%d timed out)", invocations, timedOut)
+		if idle >= 5 || lockedOut >= 30 {
+			t.Fatalf("catch-up stuck: %d invocations in a row ran without moving the cursor, %d in a row found it locked (%d invocations, %d timed out, %d commits cut)\n%s",
+				idle, lockedOut, invocations, timedOut, cutCommits, tail(r.Log(), 4000))
 		}
 		invocations++
 		res, err := r.Invoke(ctx(t), payload("audit"))
@@ -289,6 +306,11 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		switch {
 		case res.TimedOut:
 			timedOut++
+		case res.ErrorType == "RunError" && strings.Contains(res.ErrorMessage, "("+pipeline.CodeStateWrite+")") &&
+			res.Elapsed >= time.Duration(timeout)*time.Second-marginDur:
+			// The commit of a delivered page was still running when the
+			// invocation's deadline came: the page is sent again next time.
+			cutCommits++
 		case res.ErrorType != "":
 			t.Fatalf("invocation %d: %s\n%s", invocations, res, tail(r.Log(), 4000))
 		default:
@@ -301,7 +323,9 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 				// A killed invocation's lease outlives it by a few
 				// seconds; the schedule would simply try again later.
 				locked++
+				lockedOut++
 				time.Sleep(time.Second)
+				continue
 			case out.Stop == "deadline":
 				stoppedAtDeadline++
 				if !out.Backlog {
@@ -317,6 +341,12 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		if rec.version < prev.version || rec.lastTS.Before(prev.lastTS) {
 			t.Fatalf("cursor moved backwards: %+v after %+v", rec, prev)
 		}
+		lockedOut = 0
+		if rec.version > prev.version {
+			idle = 0
+		} else {
+			idle++
+		}
 		prev = rec
 	}
 	ids := w.sim.EventIDs(tenant, onepasswordtest.StreamAuditEvents)
@@ -329,13 +359,13 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		}
 		dups += got[id] - 1
 	}
-	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d found the stream locked, %d duplicates; init durations %v",
-		margin, invocations, stoppedAtDeadline, timedOut, locked, dups, r.InitDurations())
+	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d commits cut by the deadline, %d found the stream locked, %d duplicates; init durations %v",
+		margin, invocations, stoppedAtDeadline, timedOut, cutCommits, locked, dups, r.InitDurations())
 	if invocations < 2 {
 		t.Errorf("the backlog took %d invocations; the test needs one longer than an invocation", invocations)
 	}
-	if dups > pageSize*timedOut {
-		t.Errorf("%d duplicates after %d timeouts; at most one page (%d) per timeout is allowed", dups, timedOut, pageSize)
+	if cut := timedOut + cutCommits; dups > pageSize*cut {
+		t.Errorf("%d duplicates after %d cut invocations; at most one page (%d) per cut invocation is allowed", dups, cut, pageSize)
 	}
 	if margin != "0s" && stoppedAtDeadline == 0 {
 		t.Errorf("no invocation stopped at the deadline margin")

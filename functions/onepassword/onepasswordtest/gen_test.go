@@ -17,7 +17,7 @@ import (
 var uuidRE = regexp.MustCompile(`^[A-Z2-7]{26}$`)
 
 // required lists the fields every generated event of a stream carries
-// (vendor-apis.md §1.7–1.9); values may still be null or empty.
+// (docs/1password.md, "Events"); values may still be null or empty.
 var required = map[string][]string{
 	StreamAuditEvents: {"uuid", "timestamp", "actor_uuid", "actor_details", "actor_type", "account_uuid",
 		"action", "object_type", "object_uuid", "session", "location"},

@@ -1,5 +1,5 @@
 // Package onepasswordtest is a faithful simulator of the 1Password Events
-// API v2 (see vendor-apis.md §1), served by net/http/httptest on 127.0.0.1.
+// API v2 (see docs/1password.md), served by net/http/httptest on 127.0.0.1.
 //
 // It serves /api/v2/auth/introspect and the three data endpoints with the
 // documented request bodies (flat ResetCursor or a lone cursor), opaque
@@ -43,7 +43,7 @@ import (
 	"time"
 )
 
-// Documented limits (vendor-apis.md §1.4, §1.10).
+// Documented limits (docs/1password.md, "Requests" and "Limits and errors").
 const (
 	DefaultLimit              = 100
 	maxLimit                  = 1000
@@ -407,7 +407,7 @@ func (s *Server) Generate(accountName, streamName string, n int, start time.Time
 
 // GenerateOne appends one deterministic event with timestamp ts and returns
 // its uuid. With ts older than events already served it is the late
-// arrival of vendor-apis.md §1.11: a client that persisted its cursor gets
+// arrival described in docs/1password.md ("The cursor is the position"): a client that persisted its cursor gets
 // it on the next poll, a client that restarts from the newest timestamp it
 // saw never does.
 func (s *Server) GenerateOne(accountName, streamName string, ts time.Time) (uuid string) {

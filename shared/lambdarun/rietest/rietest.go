@@ -35,7 +35,8 @@ import (
 	"time"
 )
 
-// Version is the emulator version the project pins (see design.md).
+// Version is the emulator version the project pins (the Makefile's
+// RIE_VERSION; see docs/testing.md for what the tests rely on about it).
 const Version = "v0.0.0-20261030222936-bef5c4ba774d"
 
 // InstallHint says how to get aws-lambda-rie; every failure to find it

@@ -2,22 +2,27 @@
 // else, because Wazuh turns every line the command prints (stderr included)
 // into an event.
 //
-// When stdout is a pipe, a page is confirmed only once the reader has taken
-// it out of the pipe: Confirm waits until the kernel reports the pipe
-// empty (FIONREAD, TIOCINQ on Linux). Wazuh cancels its reader and sends
-// SIGTERM at the wodle timeout, and whatever is still in the pipe then is
-// lost; a cursor committed for those lines would skip them forever.
+// When stdout is a pipe, a line counts as delivered only once the reader has
+// taken it out of the pipe: Confirm waits until the kernel reports the pipe
+// empty (FIONREAD, TIOCINQ on Linux). Wazuh cancels its reader and sends SIGTERM at the wodle
+// timeout, and whatever is still in the pipe then is lost; a cursor
+// committed for those lines would skip them forever (docs/wazuh.md, "The
+// wodle path").
+//
+// That query is Linux's (the Wazuh manager runs on Linux). Elsewhere the
+// sink writes to terminals and files as usual, but refuses to confirm
+// lines written to a pipe, so no cursor moves past lines a reader may
+// never have taken.
 //
 // Taken out of the pipe is not yet forwarded: wazuh-modulesd keeps a
 // command's whole output in memory and forwards it to analysisd, paced,
 // after the command exited, and loses what it has not forwarded when it
 // stops. So a confirmation here proves only that the reader holds the
-// lines; the host runner keeps the cursor of such a page as pending until
-// a later run can tell that the reader forwarded it (shared/hostrun).
-//
-// A reader that goes away (modulesd killed) leaves the bytes in the pipe
-// for good: Confirm then fails at once instead of waiting for a reader
-// that will never come, so the process ends and frees its streams.
+// lines; under modulesd the host runner keeps the cursor of such a page
+// as pending until a later run can tell that the reader forwarded it
+// (shared/hostrun, docs/wodle.md). A reader that went away (modulesd
+// killed) never takes what is left: Confirm then fails at once, so the
+// process ends and frees its streams.
 package stdout
 
 import (
@@ -26,8 +31,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 )
@@ -52,7 +55,7 @@ func New(f *os.File) (*Sink, error) {
 	if s.isPipe {
 		// A larger pipe lets a page go out in fewer blocking writes and
 		// wake-ups of the reader. Best effort: the system limit may refuse.
-		unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+		growPipe(f, pipeSize)
 	}
 	return s, nil
 }
@@ -101,18 +104,18 @@ func (s *Sink) Confirm(ctx context.Context) error {
 	}
 	wait := 20 * time.Microsecond
 	for {
-		n, err := unix.IoctlGetInt(int(s.f.Fd()), unix.TIOCINQ)
+		n, err := unread(s.f)
+		if errors.Is(err, errNotQueryable) {
+			return nil // not a queryable pipe after all
+		}
 		if err != nil {
-			if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
-				return nil // not a queryable pipe after all
-			}
 			return fmt.Errorf("stdout sink: query pipe: %w", err)
 		}
 		if n == 0 {
 			return nil
 		}
-		if s.readerGone() {
-			return fmt.Errorf("stdout sink: %d bytes unread and the reader closed the pipe: %w", n, ErrReaderGone)
+		if readerGone(s.f) {
+			return fmt.Errorf("stdout sink: the reader closed the pipe with %d bytes unread", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -123,18 +126,6 @@ func (s *Sink) Confirm(ctx context.Context) error {
 			wait *= 2
 		}
 	}
-}
-
-// ErrReaderGone means the pipe's reader closed it before taking
-// everything written.
-var ErrReaderGone = errors.New("stdout reader is gone")
-
-// readerGone reports whether the pipe has no reader left: Linux reports
-// POLLERR on a pipe's write end once every read end is closed.
-func (s *Sink) readerGone() bool {
-	fds := []unix.PollFd{{Fd: int32(s.f.Fd()), Events: unix.POLLOUT}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0
 }
 
 // Close does nothing: stdout stays open for the process.

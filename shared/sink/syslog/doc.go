@@ -4,6 +4,7 @@
 //
 // Each line goes out as "<PRI>" + line + "\n" (optionally with an RFC 3164
 // header between the two), the only framing wazuh-remoted understands.
+// docs/wazuh.md records how remoted reads syslog, which this relies on.
 //
 // # Delivery
 //

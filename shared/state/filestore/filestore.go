@@ -150,8 +150,9 @@ func (s *Store) Lock(ctx context.Context, key state.Key, opts state.LockOptions)
 	return &lease{store: s, key: key, lockFile: f}, nil
 }
 
-// Legacy returns a top-level string value of the state file, such as the
-// seed wodles' "audit_cursor" or "client-a.audit_cursor".
+// Legacy returns a top-level value of the state file, such as the seed
+// wodles' "audit_cursor" or "client-a.audit_cursor": a string as it is, a
+// number as its JSON text (the Cortex XDR seed stored epoch milliseconds).
 func (s *Store) Legacy(name string) (string, bool, error) {
 	doc, err := s.read()
 	if err != nil {
@@ -163,7 +164,11 @@ func (s *Store) Legacy(name string) (string, bool, error) {
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", false, nil
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return "", false, nil
+		}
+		v = n.String()
 	}
 	return v, v != "", nil
 }

@@ -258,7 +258,7 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 
 func TestAdoptsSeedStateFileAndKeepsItsKeys(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
-	seed := `{"audit_cursor": "c-audit", "audit_last_poll": "2026-03-22T10:00:00Z", "client-a.signin_cursor": "c-signin"}`
+	seed := `{"audit_cursor": "c-audit", "audit_last_poll": "2026-03-22T10:00:00Z", "client-a.signin_cursor": "c-signin", "alerts_cursor": 1740916801235, "nested": {"a": 1}}`
 	if err := os.WriteFile(p, []byte(seed), 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -274,6 +274,12 @@ func TestAdoptsSeedStateFileAndKeepsItsKeys(t *testing.T) {
 	}
 	if _, ok, _ := s.Legacy("itemusage_cursor"); ok {
 		t.Fatalf("Legacy found a key that is not there")
+	}
+	if v, ok, _ := s.Legacy("alerts_cursor"); !ok || v != "1740916801235" {
+		t.Fatalf("Legacy(alerts_cursor) = %q, %v: the Cortex XDR seed's numeric cursor", v, ok)
+	}
+	if _, ok, _ := s.Legacy("nested"); ok {
+		t.Fatalf("Legacy returned an object")
 	}
 	l, err := s.Lock(context.Background(), state.Key{Tenant: "default", Vendor: "1password", Stream: "audit"}, state.LockOptions{Owner: "t"})
 	if err != nil {

@@ -39,7 +39,10 @@ type Options struct {
 	// CountOnly makes the downstream count lines instead of keeping them,
 	// for benchmarks that send millions.
 	CountOnly bool
-	// StartTimeout bounds each start; default 15s.
+	// StartTimeout bounds each start; default 1 minute. It only bounds a
+	// failure: a start returns as soon as both listeners answer, and a
+	// restart on a busy machine (TLS set-up, a SIGKILLed predecessor's
+	// queue) can take many seconds.
 	StartTimeout time.Duration
 	// PermittedPeers are the sender identities the relay accepts; default
 	// ClientName (PKI.Client*).
@@ -96,7 +99,7 @@ func Start(t testing.TB, opts Options) *Relay {
 		t.Fatalf("rsyslogtest: %v", err)
 	}
 	if opts.StartTimeout == 0 {
-		opts.StartTimeout = 15 * time.Second
+		opts.StartTimeout = time.Minute
 	}
 	dir := t.TempDir()
 	r := &Relay{
