@@ -162,8 +162,11 @@ func ParseInterval(s string) (time.Duration, error) {
 // max_eps sets (1/max_eps before each line). Measured on Wazuh 4.14.7 on a
 // 2-core machine: 500 lines took 5.55 s at max_eps 100 (1.1 ms per line
 // over the 10 ms pause) and 0.77 s at 1000 (0.54 ms over 1 ms) when the
-// machine was idle; at a load average of 17, runs of 1 200 lines were
-// forwarded at 357 to 390 lines/s at max_eps 1000 (1.6 to 1.8 ms over).
+// machine was idle; at a load average of 15 to 17, runs of 1 000 to 1 200
+// lines were forwarded at 264 to 475 lines/s at max_eps 1000 (1.1 to
+// 2.8 ms over). 2 ms covers all but the busiest moments, and the window
+// already leaves the run's whole --max-runtime, which a run seldom uses:
+// a run forwarded more slowly only starts the next one late.
 const LineOverhead = 2 * time.Millisecond
 
 // RunEvents is how many events one run may print so that modulesd can
