@@ -17,6 +17,9 @@ type SummaryInput struct {
 	// Tenant is the tenant of a single-tenant run.
 	Tenant  string
 	Results []Result
+	// Extra fields are appended after the streams' (the host runner adds
+	// how a wodle run was sized and committed).
+	Extra event.Fields
 }
 
 // SummaryFields builds the seed-compatible run_summary fields: "source"
@@ -38,13 +41,15 @@ func summaryFields(sourceKey string, in SummaryInput, now string) event.Fields {
 	}
 	f = append(f, event.Field{Key: "timestamp", Value: now})
 	if len(in.Tenants) == 0 {
-		return append(f, streamFields(in.Streams, in.Tenant, in.Results)...)
+		f = append(f, streamFields(in.Streams, in.Tenant, in.Results)...)
+		return append(f, in.Extra...)
 	}
 	tenants := event.Fields{}
 	for _, t := range in.Tenants {
 		tenants = append(tenants, event.Field{Key: t, Value: streamFields(in.Streams, t, in.Results)})
 	}
-	return append(f, event.Field{Key: "tenants", Value: tenants})
+	f = append(f, event.Field{Key: "tenants", Value: tenants})
+	return append(f, in.Extra...)
 }
 
 func streamFields(names []string, tenant string, results []Result) event.Fields {

@@ -21,8 +21,13 @@ type AlertSpec struct {
 	Detected time.Time
 	// Lag is how long after Inserted the alert becomes visible to queries.
 	Lag time.Duration
-	// Severity is low, medium, high or critical ("" picks one).
+	// Severity is low, medium, high or critical ("" picks one); any other
+	// value (informational) is served as given.
 	Severity string
+	// Tactic, when set, is the MITRE tactic of every contributing event
+	// ("TA0040 - Impact"), with a technique of it; by default each event
+	// names one picked from the data.
+	Tactic string
 	// Wide adds that many extra non-null fields (Wazuh keeps 256).
 	Wide int
 	// Oversize adds a string field of that many bytes, mixing ASCII with
@@ -41,6 +46,7 @@ type alert struct {
 	detected int64  // ms
 	visible  int64  // ms
 	severity string
+	tactic   string
 	wide     int
 	oversize int
 	raw      []byte
@@ -90,8 +96,28 @@ var (
 	techniques = []string{"T1059.001 - Command and Scripting Interpreter: PowerShell", "T1003.001 - OS Credential Dumping: LSASS Memory",
 		"T1053.005 - Scheduled Task/Job: Scheduled Task", "T1046 - Network Service Discovery", "T1048 - Exfiltration Over Alternative Protocol"}
 	eventTypes = []string{"Process Execution", "Network Event", "File Event", "Registry Event", "Injection Event"}
-	countries  = []string{"UNKNOWN", "US", "NL", "DE", "SG"}
-	osTypes    = []string{"AGENT_OS_WINDOWS", "AGENT_OS_LINUX", "AGENT_OS_MAC"}
+	// techniqueOf gives a tactic named by AlertSpec.Tactic or
+	// IncidentSpec.Tactic a technique of it.
+	techniqueOf = map[string]string{
+		"TA0002 - Execution":            "T1059.001 - Command and Scripting Interpreter: PowerShell",
+		"TA0003 - Persistence":          "T1053.005 - Scheduled Task/Job: Scheduled Task",
+		"TA0004 - Privilege Escalation": "T1068 - Exploitation for Privilege Escalation",
+		"TA0005 - Defense Evasion":      "T1562.001 - Impair Defenses: Disable or Modify Tools",
+		"TA0006 - Credential Access":    "T1003.001 - OS Credential Dumping: LSASS Memory",
+		"TA0007 - Discovery":            "T1046 - Network Service Discovery",
+		"TA0008 - Lateral Movement":     "T1021.002 - Remote Services: SMB/Windows Admin Shares",
+		"TA0010 - Exfiltration":         "T1048 - Exfiltration Over Alternative Protocol",
+		"TA0011 - Command and Control":  "T1071.001 - Application Layer Protocol: Web Protocols",
+		"TA0040 - Impact":               "T1486 - Data Encrypted for Impact",
+	}
+	countries = []string{"UNKNOWN", "US", "NL", "DE", "SG"}
+	osTypes   = []string{"AGENT_OS_WINDOWS", "AGENT_OS_LINUX", "AGENT_OS_MAC"}
+	// osSubTypes are the agents' operating systems by type.
+	osSubTypes = map[string][]string{
+		"AGENT_OS_WINDOWS": {"Windows 11 Enterprise", "Windows 10 Pro", "Windows Server 2022"},
+		"AGENT_OS_LINUX":   {"Ubuntu 22.04", "Red Hat Enterprise Linux 9"},
+		"AGENT_OS_MAC":     {"macOS 14.4"},
+	}
 )
 
 func appendStr(b []byte, s string) []byte {
@@ -207,17 +233,23 @@ func appendAlert(b []byte, seed int64, a *alert, compact bool) []byte {
 		str("deduplicate_tokens", hexString(h^0xd7, 32))
 		num("filter_rule_id", 0)
 	}
-	strList("mitre_technique_id_and_name", func(i int) string { return pick(hi(i)>>7, techniques) })
-	strList("mitre_tactic_id_and_name", func(i int) string { return pick(hi(i)>>9, tactics) })
+	if a.tactic != "" {
+		strList("mitre_technique_id_and_name", func(int) string { return techniqueFor(a.tactic, h) })
+		strList("mitre_tactic_id_and_name", func(int) string { return a.tactic })
+	} else {
+		strList("mitre_technique_id_and_name", func(i int) string { return pick(hi(i)>>7, techniques) })
+		strList("mitre_tactic_id_and_name", func(i int) string { return pick(hi(i)>>9, tactics) })
+	}
 	str("agent_version", "8."+strconv.Itoa(int(h>>44)%5)+".0.12345")
 	if !compact {
 		null("agent_ip_addresses_v6")
 		null("agent_device_domain")
 		str("agent_fqdn", host+".acme.example")
 	}
-	str("agent_os_type", pick(h>>11, osTypes))
+	osType := pick(h>>11, osTypes)
+	str("agent_os_type", osType)
 	if !compact {
-		null("agent_os_sub_type")
+		str("agent_os_sub_type", pick(h>>13, osSubTypes[osType]))
 		null("agent_data_collection_status")
 		boolean("agent_is_vdi", false)
 		str("agent_install_type", "STANDARD")
@@ -348,7 +380,8 @@ func appendAlert(b []byte, seed int64, a *alert, compact bool) []byte {
 	num("detection_timestamp", a.detected)
 	str("name", pick(h>>25, alertNames))
 	str("category", pick(h>>27, alertCategories))
-	str("endpoint_id", hexString(h^0xe1d, 32))
+	// An endpoint keeps its id in every alert it raises.
+	str("endpoint_id", endpointID(seed, host))
 	str("description", pick(h>>25, alertNames)+" on "+host+" involving "+pick(h>>29, userNames))
 	b = appendKey(b, "host_ip")
 	b = append(b, '[')
@@ -381,6 +414,20 @@ func appendAlert(b []byte, seed int64, a *alert, compact bool) []byte {
 	return append(b, '}')
 }
 
+// endpointID is the agent id of a host of the tenant.
+func endpointID(seed int64, host string) string {
+	return hexString(mix(uint64(seed)^fnv(host))^0xe1d, 32)
+}
+
+// techniqueFor returns a technique of tactic (one picked by h when the
+// tactic is not in techniqueOf).
+func techniqueFor(tactic string, h uint64) string {
+	if t, ok := techniqueOf[tactic]; ok {
+		return t
+	}
+	return pick(h>>7, techniques)
+}
+
 // IncidentSpec describes a new incident.
 type IncidentSpec struct {
 	// Created is its creation_time and first modification_time.
@@ -390,6 +437,12 @@ type IncidentSpec struct {
 	Severity    string // "" picks one
 	Description string // "" generates one
 	AlertCount  int    // 0: 1
+	// Tactic, when set, is the incident's MITRE tactic ("TA0040 -
+	// Impact"), with a technique of it; by default one is picked.
+	Tactic string
+	// Unmapped incidents name no tactic or technique (empty lists), as
+	// incidents of alerts without a MITRE mapping do.
+	Unmapped bool
 }
 
 // IncidentChange is a change to an incident: it moves modification_time
@@ -428,6 +481,8 @@ type incident struct {
 	description string
 	host        string
 	user        string
+	tactic      string
+	unmapped    bool
 	versions    []incidentVersion
 }
 
@@ -475,13 +530,21 @@ func appendIncident(b []byte, fqdn string, inc *incident, v *incidentVersion) []
 	b = append(b, '[')
 	b = appendStr(b, pick(h>>3, alertCategories))
 	b = append(b, ']')
+	tactic, technique := pick(h>>5, tactics), pick(h>>7, techniques)
+	if inc.tactic != "" {
+		tactic, technique = inc.tactic, techniqueFor(inc.tactic, h)
+	}
 	b = appendKey(b, "mitre_tactics_ids_and_names")
 	b = append(b, '[')
-	b = appendStr(b, pick(h>>5, tactics))
+	if !inc.unmapped {
+		b = appendStr(b, tactic)
+	}
 	b = append(b, ']')
 	b = appendKey(b, "mitre_techniques_ids_and_names")
 	b = append(b, '[')
-	b = appendStr(b, pick(h>>7, techniques))
+	if !inc.unmapped {
+		b = appendStr(b, technique)
+	}
 	b = append(b, ']')
 	null("rule_based_score")
 	num("predicted_score", 10+int64(h>>9)%90)

@@ -309,7 +309,7 @@ func (s *Server) AddAlerts(fqdn string, specs []AlertSpec) []string {
 	t := s.tenantLocked(fqdn)
 	ids := make([]string, 0, len(specs))
 	for _, sp := range specs {
-		a := &alert{id: t.nextAlert, inserted: sp.Inserted.UnixMilli(), severity: sp.Severity, wide: sp.Wide, oversize: sp.Oversize}
+		a := &alert{id: t.nextAlert, inserted: sp.Inserted.UnixMilli(), severity: sp.Severity, tactic: sp.Tactic, wide: sp.Wide, oversize: sp.Oversize}
 		t.nextAlert++
 		h := mix(uint64(t.seed) ^ uint64(a.id))
 		a.detected = a.inserted - 1000 - int64(h%5000)
@@ -391,7 +391,7 @@ func (s *Server) AddIncident(fqdn string, sp IncidentSpec) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenantLocked(fqdn)
-	inc := &incident{id: t.nextInc, created: sp.Created.UnixMilli(), severity: sp.Severity, description: sp.Description}
+	inc := &incident{id: t.nextInc, created: sp.Created.UnixMilli(), severity: sp.Severity, description: sp.Description, tactic: sp.Tactic, unmapped: sp.Unmapped}
 	t.nextInc++
 	h := mix(uint64(t.seed) ^ uint64(inc.id)*31)
 	if inc.severity == "" {

@@ -277,6 +277,56 @@ func TestIncidentsServeTheirVisibleState(t *testing.T) {
 	}
 }
 
+// An alert or incident given a tactic names it (and a technique of it);
+// alerts of one host carry that endpoint's id.
+func TestTacticsAndEndpoints(t *testing.T) {
+	srv, c, _ := newSim(t, Options{}, Tenant{}, Key{})
+	var specs []AlertSpec
+	for i := 0; i < 40; i++ {
+		specs = append(specs, AlertSpec{Inserted: t0.Add(-time.Hour + time.Duration(i)*time.Second), Tactic: "TA0040 - Impact"})
+	}
+	srv.AddAlerts(fqdn, specs)
+	r := c.alerts(window(t0.Add(-2*time.Hour), t0, 0, 100, "creation_time"))
+	if len(r.Reply.Alerts) != 40 {
+		t.Fatalf("%d alerts served", len(r.Reply.Alerts))
+	}
+	endpoints := map[string]string{}
+	for _, raw := range r.Reply.Alerts {
+		var a struct {
+			Host       string   `json:"host_name"`
+			Endpoint   string   `json:"endpoint_id"`
+			Tactics    []string `json:"mitre_tactic_id_and_name"`
+			Techniques []string `json:"mitre_technique_id_and_name"`
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		for i := range a.Tactics {
+			if a.Tactics[i] != "TA0040 - Impact" || a.Techniques[i] != "T1486 - Data Encrypted for Impact" {
+				t.Fatalf("tactic %q technique %q", a.Tactics[i], a.Techniques[i])
+			}
+		}
+		if prev, ok := endpoints[a.Host]; ok && prev != a.Endpoint {
+			t.Fatalf("host %s has endpoint ids %s and %s", a.Host, prev, a.Endpoint)
+		}
+		endpoints[a.Host] = a.Endpoint
+	}
+	if len(endpoints) < 2 {
+		t.Fatalf("all alerts on %d host", len(endpoints))
+	}
+	srv.AddIncident(fqdn, IncidentSpec{Created: t0.Add(-time.Hour), Tactic: "TA0004 - Privilege Escalation"})
+	q := fmt.Sprintf(`{"request_data":{"filters":[{"field":"modification_time","operator":"gte","value":%d}],"sort":{"field":"modification_time","keyword":"asc"}}}`, t0.Add(-2*time.Hour).UnixMilli())
+	ir := c.post(PathIncidents, q, c.headers())
+	if len(ir.Reply.Incidents) != 1 || !bytes.Contains(ir.Reply.Incidents[0], []byte(`"mitre_tactics_ids_and_names":["TA0004 - Privilege Escalation"],"mitre_techniques_ids_and_names":["T1068 - Exploitation for Privilege Escalation"]`)) {
+		t.Fatalf("incident %s", ir.body)
+	}
+	srv.AddIncident(fqdn, IncidentSpec{Created: t0.Add(-time.Hour), Unmapped: true})
+	ir = c.post(PathIncidents, q, c.headers())
+	if len(ir.Reply.Incidents) != 2 || !bytes.Contains(ir.Reply.Incidents[1], []byte(`"mitre_tactics_ids_and_names":[],"mitre_techniques_ids_and_names":[]`)) {
+		t.Fatalf("unmapped incident %s", ir.body)
+	}
+}
+
 func TestTenantRateLimitLicenceAndRole(t *testing.T) {
 	srv, c, clock := newSim(t, Options{}, Tenant{Unlicensed: []string{"incidents"}}, Key{Streams: []string{"incidents"}})
 	body := `{"request_data":{}}`

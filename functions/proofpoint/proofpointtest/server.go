@@ -167,6 +167,9 @@ type tenant struct {
 	people    [2][]User // vap, top clickers
 	pools     map[string][]time.Time
 	seq       uint64
+	// futureTypes are ingested event types other than the four arrays,
+	// served by /v2/siem/all after them (see Ingest).
+	futureTypes []string
 }
 
 // New starts a simulator on 127.0.0.1.

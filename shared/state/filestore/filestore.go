@@ -20,7 +20,8 @@
 //
 // A record's dedup keys are stored as one base64 string of digests and
 // times (see record.go); records written by earlier versions, with the
-// keys themselves, are still read.
+// keys themselves, are still read. A record may carry a pending position
+// (state.Pending) beside its cursor, written in the same way.
 package filestore
 
 import (
@@ -336,6 +337,9 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 	}
 	if len(rec.Seen) > state.MaxSeen {
 		return 0, fmt.Errorf("filestore: commit %s: %d dedup keys: %w", l.key, len(rec.Seen), state.ErrSeenTooLarge)
+	}
+	if rec.Pending != nil && len(rec.Pending.Seen) > state.MaxSeen {
+		return 0, fmt.Errorf("filestore: commit %s: %d pending dedup keys: %w", l.key, len(rec.Pending.Seen), state.ErrSeenTooLarge)
 	}
 	s := l.store
 	d, err := openDir(s.dir)

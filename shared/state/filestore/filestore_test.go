@@ -33,6 +33,7 @@ func TestContract(t *testing.T) {
 			}
 			return s
 		},
+		KeepsPending: true,
 	})
 }
 
@@ -347,6 +348,10 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"version":3,"seen":"AAAAAAAAAAAAAAAAAAAAAAI=","updated_at":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"seen":["nope"]}`))
 	f.Add([]byte(`{"seen":"%%%"}`))
+	f.Add([]byte(`{"version":4,"cursor":1,"pending":{"reader":"wazuh-modulesd pid=1 start=2","run_id":"r","cursor":{"c":"y"},"seen":"AAAAAAAAAAAAAAAAAAAAAAI="},"updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":4,"pending":{"seen":[{"k":"KEY","t":"2026-01-01T00:00:00.5Z"}]}}`))
+	f.Add([]byte(`{"version":4,"pending":{"seen":"%%%"}}`))
+	f.Add([]byte(`{"version":4,"pending":null}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		rec, err := decodeRecord(raw)
 		if err != nil {
@@ -354,7 +359,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		enc, err := encodeRecord(rec)
 		if err != nil {
-			if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) {
+			if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) || rec.Pending != nil && len(rec.Pending.Cursor) > 0 && !json.Valid(rec.Pending.Cursor) {
 				return
 			}
 			t.Fatalf("a decoded record does not encode: %v", err)
@@ -369,6 +374,19 @@ func FuzzDecodeRecord(f *testing.F) {
 		for i := range rec.Seen {
 			if again.Seen[i].Digest != rec.Seen[i].Digest || !again.Seen[i].At.Equal(rec.Seen[i].At) {
 				t.Fatalf("seen[%d] changed: %+v -> %+v", i, rec.Seen[i], again.Seen[i])
+			}
+		}
+		if (again.Pending == nil) != (rec.Pending == nil) {
+			t.Fatalf("round trip changed whether a pending position exists: %+v -> %+v", rec.Pending, again.Pending)
+		}
+		if p, q := rec.Pending, again.Pending; p != nil {
+			if q.Reader != p.Reader || q.RunID != p.RunID || len(q.Seen) != len(p.Seen) || string(q.Cursor) != string(p.Cursor) {
+				t.Fatalf("round trip changed the pending position: %+v -> %+v", p, q)
+			}
+			for i := range p.Seen {
+				if q.Seen[i].Digest != p.Seen[i].Digest || !q.Seen[i].At.Equal(p.Seen[i].At) {
+					t.Fatalf("pending seen[%d] changed: %+v -> %+v", i, p.Seen[i], q.Seen[i])
+				}
 			}
 		}
 	})
