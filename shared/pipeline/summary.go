@@ -27,7 +27,9 @@ type SummaryInput struct {
 // <name>_success; in multi-tenant mode "mode":"multi_tenant" and the same
 // keys under "tenants".<name>. We add <name>_events, <name>_backlog and
 // <name>_stop (why the stream stopped, e.g. "caught_up", "max_bytes",
-// "locked"); the seed's rules ignore them.
+// "paced", "locked"), and <name>_paced_ms when the sink's events-per-second
+// limit held the stream's pages back (the time it did); the seed's rules
+// ignore them.
 func SummaryFields(in SummaryInput, now string) event.Fields {
 	return summaryFields(event.DefaultSourceKey, in, now)
 }
@@ -74,6 +76,9 @@ func streamFields(names []string, tenant string, results []Result) event.Fields 
 			event.Field{Key: name + "_backlog", Value: res.Backlog},
 			event.Field{Key: name + "_stop", Value: res.Stop},
 		)
+		if res.Paced.Milliseconds() > 0 {
+			f = append(f, event.Field{Key: name + "_paced_ms", Value: res.Paced.Milliseconds()})
+		}
 	}
 	return f
 }
