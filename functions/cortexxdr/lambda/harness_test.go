@@ -94,14 +94,12 @@ func (w *world) insertEnding(end time.Time, n int, step time.Duration) []string 
 // wazuh-remoted stand-in behind the relay.
 func (w *world) delivered(typ string) map[string]int {
 	w.T.Helper()
-	got := map[string]int{}
-	for _, s := range w.Relay.Lines() {
-		l := decodeLine(w.T, s)
-		if l.X.Type == typ && l.X.Meta.Tenant == tenant {
-			got[l.X.Meta.Key]++
+	return w.Delivered(func(s string) string {
+		if l := decodeLine(w.T, s); l.X.Type == typ && l.X.Meta.Tenant == tenant {
+			return l.X.Meta.Key
 		}
-	}
-	return got
+		return ""
+	})
 }
 
 type line struct {

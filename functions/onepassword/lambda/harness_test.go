@@ -71,14 +71,12 @@ func (w *world) generate(n int, step time.Duration) {
 // wazuh-remoted stand-in behind the relay.
 func (w *world) delivered() map[string]int {
 	w.T.Helper()
-	got := map[string]int{}
-	for _, line := range w.Relay.Lines() {
-		ev := decodeLine(w.T, line)
-		if ev.Op.EventType == "audit_event" && ev.Op.Meta.Tenant == tenant {
-			got[ev.Op.UUID]++
+	return w.Delivered(func(line string) string {
+		if ev := decodeLine(w.T, line); ev.Op.EventType == "audit_event" && ev.Op.Meta.Tenant == tenant {
+			return ev.Op.UUID
 		}
-	}
-	return got
+		return ""
+	})
 }
 
 type line struct {

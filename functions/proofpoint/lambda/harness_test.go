@@ -60,14 +60,7 @@ func (w *world) expected() map[string]bool {
 // wazuh-remoted stand-in behind the relay, by identity.
 func (w *world) delivered() map[string]int {
 	w.T.Helper()
-	got := map[string]int{}
-	for _, s := range w.Relay.Lines() {
-		m := decodeLine(w.T, s)
-		if id := proofpointtest.LineIdentity(m); id != "" {
-			got[id]++
-		}
-	}
-	return got
+	return w.Delivered(func(s string) string { return proofpointtest.LineIdentity(decodeLine(w.T, s)) })
 }
 
 // decodeLine parses "<PRI>{json}" and returns the pp object.

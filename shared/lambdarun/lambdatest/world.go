@@ -148,6 +148,19 @@ func (w *World) WaitLines(n int) {
 	}
 }
 
+// Delivered counts the lines the relay forwarded (to the wazuh-remoted
+// stand-in) by the key that key gives each; "" leaves a line out.
+func (w *World) Delivered(key func(line string) string) map[string]int {
+	w.T.Helper()
+	got := map[string]int{}
+	for _, l := range w.Relay.Lines() {
+		if k := key(l); k != "" {
+			got[k]++
+		}
+	}
+	return got
+}
+
 // Item is a stream's state item as the test reads it.
 type Item struct {
 	Version int64
