@@ -69,6 +69,19 @@ func (l *Log[R]) Count() int {
 	return l.count
 }
 
+// Matching counts the kept records that ok accepts.
+func (l *Log[R]) Matching(ok func(*R) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.records {
+		if ok(r) {
+			n++
+		}
+	}
+	return n
+}
+
 // Reset clears the records and the count.
 func (l *Log[R]) Reset() {
 	l.mu.Lock()

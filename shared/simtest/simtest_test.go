@@ -130,6 +130,9 @@ func TestEveryTransportFault(t *testing.T) {
 	if len(recs) != int(VendorKinds)-1 || s.log.Count() != len(recs) {
 		t.Fatalf("%d records, count %d", len(recs), s.log.Count())
 	}
+	if n := s.log.Matching(func(r *record) bool { return r.Status == 429 }); n != 2 {
+		t.Errorf("%d records answered 429, want the 2 rate limits", n)
+	}
 	for i, r := range recs {
 		k := Kind(i + 1)
 		want := map[Kind]int{RateLimit: 429, RateLimitNoRetryAfter: 429, InternalError: 500, BadGateway: 502, ServiceUnavailable: 503,

@@ -461,6 +461,11 @@ func (s *Server) RequestCount() int { return s.log.Count() }
 // ResetRequests clears the request log and count.
 func (s *Server) ResetRequests() { s.log.Reset() }
 
+// Answered counts the logged requests answered with status.
+func (s *Server) Answered(status int) int {
+	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
+}
+
 // writeReply writes a JSON body with the API's clock in Date.
 func (s *Server) writeReply(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))

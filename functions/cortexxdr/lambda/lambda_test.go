@@ -90,18 +90,7 @@ func testSecretRotation(t *testing.T, bootstrap string) {
 	if !out.Success || out.Events != 40 || len(out.Errors) != 0 {
 		t.Fatalf("invocation after rotation = %+v", out)
 	}
-	unauthorized := 0
-	for _, rq := range w.sim.Requests() {
-		if rq.Status == 401 {
-			unauthorized++
-		}
-	}
-	if unauthorized != 1 {
-		t.Errorf("%d requests answered 401; want one before the secret was re-read", unauthorized)
-	}
-	if n := w.SecretReads() - reads; n != 1 {
-		t.Errorf("%d secret reads after the 401, want 1", n)
-	}
+	w.CheckReauthenticated(t, w.sim.Answered(401), reads)
 	noSecrets(t, "emulator output", r.Log(), w.key, key)
 }
 

@@ -532,6 +532,11 @@ func (s *Server) RequestCount() int { return s.log.Count() }
 // ResetRequests clears the request log and count.
 func (s *Server) ResetRequests() { s.log.Reset() }
 
+// Answered counts the logged requests answered with status.
+func (s *Server) Answered(status int) int {
+	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
+}
+
 // ServeHTTP implements the API. Server is an http.Handler so that it can
 // also be mounted elsewhere or driven directly by benchmarks.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

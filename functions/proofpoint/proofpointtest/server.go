@@ -289,6 +289,11 @@ func (s *Server) RequestCount() int { return s.log.Count() }
 // ResetRequests clears the request log and count.
 func (s *Server) ResetRequests() { s.log.Reset() }
 
+// Answered counts the logged requests answered with status.
+func (s *Server) Answered(status int) int {
+	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
+}
+
 // endpoint describes a route.
 type endpoint struct {
 	path  string

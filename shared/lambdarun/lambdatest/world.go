@@ -140,6 +140,21 @@ func (w *World) Env(extra ...string) []string {
 	}, extra...)
 }
 
+// CheckReauthenticated checks the invocation that followed a credential
+// rotation while the function still cached the old credential: the
+// vendor refused it once (unauthorized counts the vendor's 401 answers)
+// and the function read the secret again once (readsBefore is
+// SecretReads before that invocation).
+func (w *World) CheckReauthenticated(t *testing.T, unauthorized, readsBefore int) {
+	t.Helper()
+	if unauthorized != 1 {
+		t.Errorf("%d requests answered 401; want exactly one, before the secret was re-read", unauthorized)
+	}
+	if n := w.SecretReads() - readsBefore; n != 1 {
+		t.Errorf("%d secret reads after the 401, want 1", n)
+	}
+}
+
 // WaitLines waits until the relay has forwarded at least n lines.
 func (w *World) WaitLines(n int) {
 	w.T.Helper()
