@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -120,12 +119,10 @@ type line struct {
 // decodeLine parses "<PRI>{json}" as the relay forwards it.
 func decodeLine(t testing.TB, s string) line {
 	t.Helper()
-	b := lambdatest.LineJSON(t, s)
 	var l line
-	if err := json.Unmarshal(b, &l); err != nil || l.Integration != "cortex_xdr" {
-		t.Fatalf("line %q: %v", s, err)
+	if l.fields = lambdatest.DecodeLine(t, s, &l); l.Integration != "cortex_xdr" {
+		t.Fatalf("line %q is not Cortex XDR's", s)
 	}
-	json.Unmarshal(b, &l.fields)
 	return l
 }
 

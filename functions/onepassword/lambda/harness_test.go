@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -98,12 +97,8 @@ type line struct {
 // decodeLine parses "<PRI>{json}" as the relay forwards it.
 func decodeLine(t testing.TB, s string) line {
 	t.Helper()
-	b := lambdatest.LineJSON(t, s)
 	var l line
-	if err := json.Unmarshal(b, &l); err != nil {
-		t.Fatalf("line %q: %v", s, err)
-	}
-	json.Unmarshal(b, &l.fields)
+	l.fields = lambdatest.DecodeLine(t, s, &l)
 	return l
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint"
@@ -63,12 +62,27 @@ func (w *world) delivered() map[string]int {
 	return w.Delivered(func(s string) string { return proofpointtest.LineIdentity(decodeLine(w.T, s)) })
 }
 
+// deliveredOnce waits for the events the API serves for the tenant and
+// fails the test unless each arrived exactly once; it returns both sets.
+func (w *world) deliveredOnce(t *testing.T) (want map[string]bool, got map[string]int) {
+	t.Helper()
+	want = w.expected()
+	w.WaitLines(len(want))
+	got = w.delivered()
+	for id := range want {
+		if got[id] != 1 {
+			t.Fatalf("%s delivered %d times, want exactly once", id, got[id])
+		}
+	}
+	return want, got
+}
+
 // decodeLine parses "<PRI>{json}" and returns the pp object.
 func decodeLine(t testing.TB, s string) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(lambdatest.LineJSON(t, s), &m); err != nil || m["integration"] != "proofpoint" {
-		t.Fatalf("line %q: %v", s, err)
+	m := lambdatest.DecodeLine(t, s, nil)
+	if m["integration"] != "proofpoint" {
+		t.Fatalf("line %q is not Proofpoint's", s)
 	}
 	return m["pp"].(map[string]any)
 }

@@ -88,14 +88,7 @@ func testSecretRotation(t *testing.T, bootstrap string) {
 		t.Fatalf("invocation after rotation = %+v; want the new events and no error", out)
 	}
 	w.CheckReauthenticated(t, w.sim.Answered(401), reads)
-	want := w.expected()
-	w.WaitLines(len(want))
-	got := w.delivered()
-	for id := range want {
-		if got[id] != 1 {
-			t.Fatalf("%s delivered %d times", id, got[id])
-		}
-	}
+	w.deliveredOnce(t)
 	noSecrets(t, "emulator output", r.Log(), old.Secret, w.cred.Secret)
 }
 
@@ -200,14 +193,7 @@ func testConcurrent(t *testing.T, bootstrap string) {
 	if totalLocked == 0 {
 		t.Error("no runner ever found the stream locked; the test did not exercise the lease")
 	}
-	want := w.expected()
-	w.WaitLines(len(want))
-	got := w.delivered()
-	for id := range want {
-		if got[id] != 1 {
-			t.Fatalf("%s delivered %d times, want exactly once", id, got[id])
-		}
-	}
+	want, got := w.deliveredOnce(t)
 	if len(got) != len(want) {
 		t.Errorf("%d distinct events delivered, the simulator served %d", len(got), len(want))
 	}

@@ -1,6 +1,7 @@
 package lambdatest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -80,13 +81,23 @@ func NoSecrets(t *testing.T, what, text string, secrets ...string) {
 	}
 }
 
-// LineJSON returns the JSON of a line as the relay forwards it,
-// "<PRI>{json}"; another shape fails the test.
-func LineJSON(t testing.TB, line string) []byte {
+// DecodeLine decodes a line as the relay forwards it, "<PRI>{json}":
+// into v (unless nil), and into the map it returns. Another shape fails
+// the test.
+func DecodeLine(t testing.TB, line string, v any) map[string]any {
 	t.Helper()
 	i := strings.IndexByte(line, '{')
 	if !strings.HasPrefix(line, "<") || i < 0 {
 		t.Fatalf("line %q is not <PRI>{json}", line)
 	}
-	return []byte(line[i:])
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line[i:]), &m); err != nil {
+		t.Fatalf("line %q: %v", line, err)
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(line[i:]), v); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+	}
+	return m
 }

@@ -23,9 +23,10 @@ func TestPayloadIsTheSchedulersInput(t *testing.T) {
 	}
 }
 
-func TestLineJSONStripsThePriority(t *testing.T) {
-	if got := string(LineJSON(t, `<134>{"a":1}`)); got != `{"a":1}` {
-		t.Fatalf("got %q", got)
+func TestDecodeLineStripsThePriority(t *testing.T) {
+	var v struct{ A int }
+	if m := DecodeLine(t, `<134>{"A":1,"b":"x"}`, &v); v.A != 1 || m["b"] != "x" || len(m) != 2 {
+		t.Fatalf("decoded %+v, %v", v, m)
 	}
 }
 
