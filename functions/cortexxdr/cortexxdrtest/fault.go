@@ -1,97 +1,52 @@
 package cortexxdrtest
 
 import (
-	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // FaultKind selects what an injected fault does to a request.
 type FaultKind int
 
-// Fault kinds: those of the 1Password simulator that make sense for this
-// API, plus its own. Transport-level faults fire before authentication,
-// the way a proxy or an overloaded front end fails; FaultEmptyPage and
-// FaultErrorIn200 fire on requests that would otherwise have been served.
+// Fault kinds: the transport-level faults of every simulator (see
+// simtest), answered with this API's error envelope, which fire before
+// authentication, the way a proxy or an overloaded front end fails
+// (after it with Fault.AfterAuth); and two of this API's own, which fire
+// on requests that would otherwise have been served.
 const (
-	_ FaultKind = iota
-	// FaultRateLimit answers 429 with the API's "Too many requests"
-	// envelope and `Retry-After: <seconds>` (Fault.RetryAfter, default 1s).
-	FaultRateLimit
-	// FaultRateLimitNoRetryAfter answers 429 without Retry-After: the API
-	// documents no such header.
-	FaultRateLimitNoRetryAfter
-	// FaultInternalError answers 500 with an error envelope.
-	FaultInternalError
-	// FaultBadGateway answers 502 with an error envelope.
-	FaultBadGateway
-	// FaultServiceUnavailable answers 503 (with Retry-After only if Fault.RetryAfter > 0).
-	FaultServiceUnavailable
-	// FaultSlow sleeps Fault.Delay (real time), then answers normally; the
-	// sleep ends early when the client gives up or the server closes.
-	FaultSlow
-	// FaultTruncated answers with the normal status and headers but only
-	// the first half of the body, properly terminated: invalid JSON.
-	FaultTruncated
-	// FaultShortBody announces the full Content-Length, sends half the body
-	// and closes the connection: the client sees an unexpected EOF.
-	FaultShortBody
-	// FaultHTMLPage answers 200 with an HTML page (a captive portal).
-	FaultHTMLPage
-	// FaultHTMLBadGateway answers 502 with an HTML proxy error page.
-	FaultHTMLBadGateway
+	FaultRateLimit             = FaultKind(simtest.RateLimit) // the API's "Too many requests" envelope
+	FaultRateLimitNoRetryAfter = FaultKind(simtest.RateLimitNoRetryAfter)
+	FaultInternalError         = FaultKind(simtest.InternalError)
+	FaultBadGateway            = FaultKind(simtest.BadGateway)
+	FaultServiceUnavailable    = FaultKind(simtest.ServiceUnavailable)
+	FaultSlow                  = FaultKind(simtest.Slow)
+	FaultTruncated             = FaultKind(simtest.Truncated)
+	FaultShortBody             = FaultKind(simtest.ShortBody)
+	FaultHTMLPage              = FaultKind(simtest.HTMLPage)
+	FaultHTMLBadGateway        = FaultKind(simtest.HTMLBadGateway)
+	FaultConnectionReset       = FaultKind(simtest.ConnectionReset)
+	FaultConnectionClose       = FaultKind(simtest.ConnectionClose)
+	FaultEchoHeaders           = FaultKind(simtest.EchoHeaders)
+)
+
+// This API's own faults.
+const (
 	// FaultEmptyPage answers 200 with no records but the true total_count,
 	// a page that contradicts its own count.
-	FaultEmptyPage
-	// FaultConnectionReset closes the connection with a TCP RST.
-	FaultConnectionReset
-	// FaultConnectionClose closes the connection cleanly (FIN) before any
-	// response byte.
-	FaultConnectionClose
-	// FaultEchoHeaders answers Fault.Status (default 500) with an error
-	// envelope echoing every request header, Authorization included, as
-	// misconfigured proxies do: clients must redact it.
-	FaultEchoHeaders
+	FaultEmptyPage = FaultKind(simtest.VendorKinds) + iota
 	// FaultErrorIn200 answers 200 with an error envelope (err_code 500).
 	FaultErrorIn200
 	numFaultKinds
 )
 
-var faultNames = [...]string{
-	FaultRateLimit:             "rate-limit",
-	FaultRateLimitNoRetryAfter: "rate-limit-no-retry-after",
-	FaultInternalError:         "internal-error",
-	FaultBadGateway:            "bad-gateway",
-	FaultServiceUnavailable:    "service-unavailable",
-	FaultSlow:                  "slow",
-	FaultTruncated:             "truncated",
-	FaultShortBody:             "short-body",
-	FaultHTMLPage:              "html-page",
-	FaultHTMLBadGateway:        "html-bad-gateway",
-	FaultEmptyPage:             "empty-page",
-	FaultConnectionReset:       "connection-reset",
-	FaultConnectionClose:       "connection-close",
-	FaultEchoHeaders:           "echo-headers",
-	FaultErrorIn200:            "error-in-200",
-}
+var ownFaultNames = []string{"empty-page", "error-in-200"}
 
-func (k FaultKind) String() string {
-	if k > 0 && k < numFaultKinds {
-		return faultNames[k]
-	}
-	if k == 0 {
-		return "none"
-	}
-	return fmt.Sprintf("FaultKind(%d)", int(k))
-}
+func (k FaultKind) String() string { return simtest.Name(k, ownFaultNames) }
 
 // FaultKinds lists every fault kind, for table-driven tests.
-func FaultKinds() []FaultKind {
-	out := make([]FaultKind, 0, numFaultKinds-1)
-	for k := FaultKind(1); k < numFaultKinds; k++ {
-		out = append(out, k)
-	}
-	return out
-}
+func FaultKinds() []FaultKind { return simtest.Kinds(numFaultKinds) }
 
 func (k FaultKind) apiLevel() bool { return k == FaultEmptyPage || k == FaultErrorIn200 }
 
@@ -132,23 +87,38 @@ type Fault struct {
 	AfterAuth bool
 }
 
-type pendingFault struct {
-	Fault
-	remaining int
+// Inject queues a fault. It panics on an unknown kind or stream.
+func (s *Server) Inject(f Fault) {
+	if f.Stream != "" {
+		mustStream(f.Stream)
+	}
+	s.faults.Inject(f.Kind, f.Count, f)
 }
 
-const htmlProxyPage = `<!DOCTYPE html>
-<html><head><title>Network Access Message</title></head>
-<body><h1>Access to this site requires authentication</h1>
-<p>Your request was intercepted by the corporate web proxy. Please sign in to continue.</p>
-</body></html>
-`
+// FaultsFired returns how many times faults of a kind have fired.
+func (s *Server) FaultsFired(kind FaultKind) int { return s.faults.Fired(kind) }
 
-const htmlBadGatewayPage = `<html>
-<head><title>502 Bad Gateway</title></head>
-<body>
-<center><h1>502 Bad Gateway</h1></center>
-<hr><center>nginx</center>
-</body>
-</html>
-`
+// FaultsPending returns how many injected fault firings are still queued.
+func (s *Server) FaultsPending() int { return s.faults.Pending() }
+
+func (s *Server) takeFault(stream string, phase int, rec *RequestRecord) *Fault {
+	f, ok := s.faults.Take(func(f Fault) bool { return f.phase() == phase && (f.Stream == "" || f.Stream == stream) })
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	rec.Faults = append(rec.Faults, f.Kind)
+	s.mu.Unlock()
+	return &f
+}
+
+// applyTransportFault performs a transport-level fault; false means
+// "continue with normal handling" (after a delay).
+func (s *Server) applyTransportFault(w *simtest.StatusWriter, r *http.Request, f *Fault, stream string, body []byte, rec *RequestRecord) bool {
+	return s.http.Apply(w, r, simtest.Fault{Kind: simtest.Kind(f.Kind), RetryAfter: f.RetryAfter, Delay: f.Delay, Status: f.Status}, simtest.API{
+		Error: func(w http.ResponseWriter, status int, msg string) { s.writeError(w, rec, status, msg, nil) },
+		// The API's own wording of these statuses.
+		Messages: map[int]string{http.StatusTooManyRequests: "Too many requests", http.StatusInternalServerError: "An internal error occurred"},
+		Serve:    func(w http.ResponseWriter) { s.serveAPI(w, r, stream, body, rec) },
+	})
+}

@@ -21,7 +21,6 @@
 package cortexxdrtest
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -30,13 +29,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // Documented limits.
@@ -129,17 +129,13 @@ type Server struct {
 	// point the client there and name the tenant as api-<fqdn> in Host.
 	URL string
 
-	opts      Options
-	hs        *httptest.Server
-	closing   chan struct{}
-	closeOnce sync.Once
+	opts   Options
+	http   *simtest.Server
+	faults *simtest.Queue[FaultKind, Fault]
 
-	mu       sync.Mutex
-	tenants  map[string]*tenant // by fqdn
-	faults   []*pendingFault
-	fired    [numFaultKinds]int
-	records  []*RequestRecord
-	requests int
+	mu      sync.Mutex         // guards the tenants and log
+	tenants map[string]*tenant // by fqdn
+	log     *simtest.Log[RequestRecord]
 }
 
 type tenant struct {
@@ -181,37 +177,18 @@ func New(opts Options) *Server {
 	if opts.TimestampTolerance == 0 {
 		opts.TimestampTolerance = DefaultTimestampTolerance
 	}
-	if opts.MaxRequestRecords <= 0 {
-		opts.MaxRequestRecords = 100000
-	}
-	s := &Server{opts: opts, closing: make(chan struct{}), tenants: map[string]*tenant{}}
-	// IPv4 loopback explicitly: tests must only ever touch 127.0.0.1.
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("cortexxdrtest: listen on 127.0.0.1: %v", err))
-	}
-	s.hs = httptest.NewUnstartedServer(s)
-	s.hs.Listener.Close()
-	s.hs.Listener = ln
-	if opts.TLS {
-		s.hs.StartTLS()
-	} else {
-		s.hs.Start()
-	}
-	s.URL = s.hs.URL
+	s := &Server{opts: opts, faults: simtest.NewQueue[FaultKind, Fault]("cortexxdrtest", numFaultKinds), tenants: map[string]*tenant{}}
+	s.log = simtest.NewLog[RequestRecord](&s.mu, opts.MaxRequestRecords)
+	s.http = simtest.Start("cortexxdrtest", s, opts.TLS)
+	s.URL = s.http.URL
 	return s
 }
 
 // Close stops the server.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		close(s.closing)
-		s.hs.Close()
-	})
-}
+func (s *Server) Close() { s.http.Close() }
 
 // Client returns an HTTP client that trusts the server (needed with TLS).
-func (s *Server) Client() *http.Client { return s.hs.Client() }
+func (s *Server) Client() *http.Client { return s.http.Client() }
 
 func (s *Server) now() time.Time { return s.opts.Now().Add(s.opts.Skew) }
 
@@ -470,121 +447,23 @@ func (s *Server) IncidentVersions(fqdn string) []IncidentVersion {
 	return out
 }
 
-// Inject queues a fault. It panics on an unknown kind or stream.
-func (s *Server) Inject(f Fault) {
-	if f.Kind <= 0 || f.Kind >= numFaultKinds {
-		panic(fmt.Sprintf("cortexxdrtest: unknown fault kind %d", int(f.Kind)))
-	}
-	if f.Stream != "" {
-		mustStream(f.Stream)
-	}
-	if f.Count <= 0 {
-		f.Count = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &pendingFault{Fault: f, remaining: f.Count})
-}
-
-// FaultsFired returns how many times faults of a kind have fired.
-func (s *Server) FaultsFired(kind FaultKind) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if kind <= 0 || kind >= numFaultKinds {
-		return 0
-	}
-	return s.fired[kind]
-}
-
-// FaultsPending returns how many injected fault firings are still queued.
-func (s *Server) FaultsPending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, f := range s.faults {
-		n += f.remaining
-	}
-	return n
-}
-
 // Requests returns a copy of the request log, in arrival order.
 func (s *Server) Requests() []RequestRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RequestRecord, len(s.records))
-	for i, r := range s.records {
-		out[i] = *r
-		out[i].Body = slices.Clone(r.Body)
-		out[i].Faults = slices.Clone(r.Faults)
-	}
-	return out
+	return s.log.Records(func(r RequestRecord) RequestRecord {
+		r.Body, r.Faults = slices.Clone(r.Body), slices.Clone(r.Faults)
+		return r
+	})
 }
 
 // RequestCount returns how many requests the server has received.
-func (s *Server) RequestCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
+func (s *Server) RequestCount() int { return s.log.Count() }
 
 // ResetRequests clears the request log and count.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.records, s.requests = nil, 0
-}
+func (s *Server) ResetRequests() { s.log.Reset() }
 
-func (s *Server) takeFault(stream string, phase int, rec *RequestRecord) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.phase() != phase || (f.Stream != "" && f.Stream != stream) {
-			continue
-		}
-		f.remaining--
-		if f.remaining == 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		s.fired[f.Kind]++
-		rec.Faults = append(rec.Faults, f.Kind)
-		out := f.Fault
-		return &out
-	}
-	return nil
-}
-
-// statusWriter logs the status before any byte is sent and passes Hijack
-// through for the connection faults.
-type statusWriter struct {
-	http.ResponseWriter
-	srv    *Server
-	rec    *RequestRecord
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-		w.srv.mu.Lock()
-		w.rec.Status = code
-		w.srv.mu.Unlock()
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, fmt.Errorf("cortexxdrtest: %T cannot hijack", w.ResponseWriter)
-	}
-	return hj.Hijack()
+// Answered counts the logged requests answered with status.
+func (s *Server) Answered(status int) int {
+	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
 }
 
 // writeReply writes a JSON body with the API's clock in Date.
@@ -629,14 +508,7 @@ func route(path string) (string, bool) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &RequestRecord{Time: s.now(), Path: r.URL.Path, Host: r.Host, KeyID: r.Header.Get("x-xdr-auth-id"),
 		Nonce: r.Header.Get("x-xdr-nonce"), Timestamp: r.Header.Get("x-xdr-timestamp")}
-	s.mu.Lock()
-	s.requests++
-	s.records = append(s.records, rec)
-	if len(s.records) > s.opts.MaxRequestRecords {
-		s.records = slices.Delete(s.records, 0, len(s.records)-s.opts.MaxRequestRecords)
-	}
-	s.mu.Unlock()
-	sw := &statusWriter{ResponseWriter: w, srv: s, rec: rec}
+	sw := s.log.Begin(w, rec, &rec.Status)
 
 	stream, ok := route(r.URL.Path)
 	if !ok {
@@ -717,7 +589,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 		return
 	}
 	s.mu.Unlock()
-	if sw, ok := w.(*statusWriter); ok {
+	if sw, ok := w.(*simtest.StatusWriter); ok {
 		if f := s.takeFault(stream, phaseAfterAuth, rec); f != nil && s.applyTransportFault(sw, r, f, stream, body, rec) {
 			return
 		}
@@ -786,154 +658,4 @@ func (s *Server) authenticate(t *tenant, r *http.Request, now time.Time) (*key, 
 	}
 	t.nonces[nonce] = nowMs + 2*s.opts.TimestampTolerance.Milliseconds()
 	return k, ""
-}
-
-// applyTransportFault performs a transport-level fault; false means
-// "continue with normal handling" (after a delay).
-func (s *Server) applyTransportFault(w *statusWriter, r *http.Request, f *Fault, stream string, body []byte, rec *RequestRecord) bool {
-	switch f.Kind {
-	case FaultRateLimit:
-		d := f.RetryAfter
-		if d <= 0 {
-			d = time.Second
-		}
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
-		s.writeError(w, rec, http.StatusTooManyRequests, "Too many requests", nil)
-	case FaultRateLimitNoRetryAfter:
-		s.writeError(w, rec, http.StatusTooManyRequests, "Too many requests", nil)
-	case FaultInternalError:
-		s.writeError(w, rec, http.StatusInternalServerError, "An internal error occurred", nil)
-	case FaultBadGateway:
-		s.writeError(w, rec, http.StatusBadGateway, "Bad Gateway", nil)
-	case FaultServiceUnavailable:
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
-		}
-		s.writeError(w, rec, http.StatusServiceUnavailable, "Service Unavailable", nil)
-	case FaultSlow:
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return false
-		case <-r.Context().Done():
-			abort(w, false)
-		case <-s.closing:
-			abort(w, false)
-		}
-	case FaultTruncated, FaultShortBody:
-		bw := &bufferWriter{header: make(http.Header)}
-		s.serveAPI(bw, r, stream, body, rec)
-		cut := bw.buf[:len(bw.buf)/2]
-		if f.Kind == FaultShortBody {
-			writeShortBody(w, bw, cut)
-			return true
-		}
-		for k, v := range bw.header {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(cut)))
-		w.WriteHeader(bw.status)
-		_, _ = w.Write(cut)
-	case FaultHTMLPage:
-		writeHTML(w, http.StatusOK, htmlProxyPage)
-	case FaultHTMLBadGateway:
-		writeHTML(w, http.StatusBadGateway, htmlBadGatewayPage)
-	case FaultConnectionReset:
-		abort(w, true)
-	case FaultConnectionClose:
-		abort(w, false)
-	case FaultEchoHeaders:
-		status := f.Status
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
-		keys := make([]string, 0, len(r.Header))
-		for k := range r.Header {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		msg := "upstream error; request was: " + r.Method + " " + r.URL.Path
-		for _, k := range keys {
-			for _, v := range r.Header[k] {
-				msg += "; " + k + ": " + v
-			}
-		}
-		s.writeError(w, rec, status, msg, nil)
-	}
-	return true
-}
-
-func writeHTML(w http.ResponseWriter, status int, page string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, page)
-}
-
-// abort drops the connection without a response; with reset the kernel
-// sends an RST (SO_LINGER 0).
-func abort(w http.ResponseWriter, reset bool) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if reset {
-		raw := conn
-		if nc, ok := raw.(interface{ NetConn() net.Conn }); ok {
-			raw = nc.NetConn()
-		}
-		if tc, ok := raw.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-	}
-	_ = conn.Close()
-}
-
-// writeShortBody sends a Content-Length larger than the body, then closes.
-func writeShortBody(w *statusWriter, bw *bufferWriter, cut []byte) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, rw, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	defer conn.Close()
-	w.srv.mu.Lock()
-	w.rec.Status = bw.status
-	w.srv.mu.Unlock()
-	fmt.Fprintf(rw, "HTTP/1.1 %d %s\r\n", bw.status, http.StatusText(bw.status))
-	bw.header.Set("Content-Length", strconv.Itoa(len(bw.buf)))
-	bw.header.Set("Connection", "close")
-	_ = bw.header.Write(rw)
-	_, _ = rw.WriteString("\r\n")
-	_, _ = rw.Write(cut)
-	_ = rw.Flush()
-}
-
-// bufferWriter collects a response so a fault can mangle it.
-type bufferWriter struct {
-	header http.Header
-	status int
-	buf    []byte
-}
-
-func (b *bufferWriter) Header() http.Header { return b.header }
-func (b *bufferWriter) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-func (b *bufferWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
 }

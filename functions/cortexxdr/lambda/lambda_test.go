@@ -1,16 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdatest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
 )
 
@@ -35,14 +34,14 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	w.sim.ChangeIncident(fqdn, inc, cortexxdrtest.IncidentChange{At: time.Now().Add(-3 * time.Second), Status: "under_investigation"})
 	r := w.start(bootstrap, 60)
 
-	out := invoke(t, r, payload("alerts"))
+	out := lambdatest.Invoke(t, r, payload("alerts"))
 	if !out.Success || out.Events != 450 || out.Stop != "caught_up" || !out.SummaryDelivered || out.Vendor != "cortex_xdr" || len(out.Errors) != 0 {
 		t.Fatalf("alerts summary = %+v", out)
 	}
-	if out2 := invoke(t, r, payload("incidents")); !out2.Success || out2.Events != 1 {
+	if out2 := lambdatest.Invoke(t, r, payload("incidents")); !out2.Success || out2.Events != 1 {
 		t.Fatalf("incidents summary = %+v", out2)
 	}
-	w.waitLines(450 + 1 + 2)
+	w.WaitLines(450 + 1 + 2)
 	got := w.delivered("alert")
 	for _, id := range ids {
 		if got[id] != 1 {
@@ -54,10 +53,10 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	}
 	// A warm invocation brings only what arrived since.
 	more := w.arrive(30)
-	if out3 := invoke(t, r, payload("alerts")); !out3.Success || out3.Events != 30 || out3.Duplicates != 0 {
+	if out3 := lambdatest.Invoke(t, r, payload("alerts")); !out3.Success || out3.Events != 30 || out3.Duplicates != 0 {
 		t.Fatalf("second invocation = %+v", out3)
 	}
-	w.waitLines(450 + 30 + 1 + 3)
+	w.WaitLines(450 + 30 + 1 + 3)
 	got = w.delivered("alert")
 	for _, id := range append(ids, more...) {
 		if got[id] != 1 {
@@ -67,8 +66,8 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	if rec := w.record("alerts"); rec.leased || rec.version == 0 {
 		t.Errorf("record %+v", rec)
 	}
-	noSecrets(t, "emulator output", r.Log(), w.key, string(w.relay.PKI.ClientKeyPEM))
-	noSecrets(t, "delivered lines", strings.Join(w.relay.Lines(), "\n"), w.key)
+	noSecrets(t, "emulator output", r.Log(), w.key, string(w.Relay.PKI.ClientKeyPEM))
+	noSecrets(t, "delivered lines", strings.Join(w.Relay.Lines(), "\n"), w.key)
 	noSecrets(t, "stored cursor", w.record("alerts").cursor, w.key)
 }
 
@@ -78,31 +77,20 @@ func testSecretRotation(t *testing.T, bootstrap string) {
 	w := newWorld(t)
 	w.backlog(120, time.Second)
 	r := w.start(bootstrap, 60)
-	if out := invoke(t, r, payload("alerts")); !out.Success || out.Events != 120 {
+	if out := lambdatest.Invoke(t, r, payload("alerts")); !out.Success || out.Events != 120 {
 		t.Fatalf("first invocation: %+v", out)
 	}
-	reads := w.secrets.Count("SecretsManager.GetSecretValue")
+	reads := w.SecretReads()
 	id, key := w.sim.AddKey(fqdn, cortexxdrtest.Key{})
 	w.sim.DeleteKey(fqdn, w.keyID)
-	w.rotateSecret(w.secretID(), w.creds(id, key))
+	w.RotateSecret(w.secretID(), w.creds(id, key))
 	w.arrive(40)
 	w.sim.ResetRequests()
-	out := invoke(t, r, payload("alerts"))
+	out := lambdatest.Invoke(t, r, payload("alerts"))
 	if !out.Success || out.Events != 40 || len(out.Errors) != 0 {
 		t.Fatalf("invocation after rotation = %+v", out)
 	}
-	unauthorized := 0
-	for _, rq := range w.sim.Requests() {
-		if rq.Status == 401 {
-			unauthorized++
-		}
-	}
-	if unauthorized != 1 {
-		t.Errorf("%d requests answered 401; want one before the secret was re-read", unauthorized)
-	}
-	if n := w.secrets.Count("SecretsManager.GetSecretValue") - reads; n != 1 {
-		t.Errorf("%d secret reads after the 401, want 1", n)
-	}
+	w.CheckReauthenticated(t, w.sim.Answered(401), reads)
 	noSecrets(t, "emulator output", r.Log(), w.key, key)
 }
 
@@ -119,57 +107,27 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		// 8 requests a second: some 5 s of fetching, longer than an invocation.
 		lambdarun.EnvRateLimit+"=480",
 	)
-	// timedOut counts invocations interrupted before their last commit.
-	var invocations, timedOut, stoppedAtDeadline, locked int
 	prev := w.record("alerts")
-	deadline := time.Now().Add(90 * time.Second)
-	for caughtUp := false; !caughtUp; {
-		if time.Now().After(deadline) {
-			t.Fatalf("not caught up after %d invocations (%d timed out)", invocations, timedOut)
-		}
-		invocations++
-		res, err := r.Invoke(ctx(t), payload("alerts"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case res.TimedOut:
-			timedOut++
-		case res.ErrorType == "RunError" && (strings.Contains(res.ErrorMessage, "(STATE_WRITE_ERROR)") || strings.Contains(res.ErrorMessage, "(DELIVERY_FAILED)")):
-			// The deadline (or a slow moto on a busy machine) cut the last
-			// commit or confirmation short: that page was not recorded as
-			// delivered and the next invocation repeats it, as after a
-			// timeout.
-			timedOut++
-		case res.ErrorType != "":
-			t.Fatalf("invocation %d: %s\n%s", invocations, res, tail(r.Log(), 4000))
-		default:
-			var out lambdarun.Output
-			if err := res.Decode(&out); err != nil {
-				t.Fatal(err)
+	tally := lambdatest.CatchUp{
+		RIE: r, Payload: payload("alerts"), Limit: 90 * time.Second, BacklogAtDeadline: true,
+		// The deadline (or a slow moto on a busy machine) cut the last
+		// commit or confirmation short: that page was not recorded as
+		// delivered and the next invocation repeats it, as after a
+		// timeout.
+		Cut: func(res *rietest.Result) bool {
+			return strings.Contains(res.ErrorMessage, "(STATE_WRITE_ERROR)") || strings.Contains(res.ErrorMessage, "(DELIVERY_FAILED)")
+		},
+		Moved: func() bool {
+			rec := w.record("alerts")
+			if rec.before(prev) {
+				t.Fatalf("cursor moved backwards: %+v after %+v", rec, prev)
 			}
-			switch {
-			case out.Locked:
-				locked++ // a killed invocation's lease outlives it briefly
-				time.Sleep(time.Second)
-			case out.Stop == "deadline":
-				stoppedAtDeadline++
-				if !out.Backlog {
-					t.Errorf("stopped at the deadline without a backlog: %+v", out)
-				}
-			case out.Stop == "caught_up" && !out.Backlog:
-				caughtUp = true
-			default:
-				t.Fatalf("invocation %d: %+v", invocations, out)
-			}
-		}
-		rec := w.record("alerts")
-		if rec.before(prev) {
-			t.Fatalf("cursor moved backwards: %+v after %+v", rec, prev)
-		}
-		prev = rec
-	}
-	w.waitLines(len(ids))
+			moved := prev.before(rec)
+			prev = rec
+			return moved
+		},
+	}.Run(t)
+	w.WaitLines(len(ids))
 	got := w.delivered("alert")
 	dups := 0
 	for _, id := range ids {
@@ -178,20 +136,14 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		}
 		dups += got[id] - 1
 	}
-	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d found the stream locked, %d duplicates",
-		margin, invocations, stoppedAtDeadline, timedOut, locked, dups)
-	if invocations < 2 {
-		t.Errorf("the backlog took %d invocations; the test needs one longer than an invocation", invocations)
+	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d cut, %d found the stream locked, %d duplicates",
+		margin, tally.Invocations, tally.StoppedAtDeadline, tally.TimedOut, tally.Cut, tally.Locked, dups)
+	if tally.Invocations < 2 {
+		t.Errorf("the backlog took %d invocations; the test needs one longer than an invocation", tally.Invocations)
 	}
-	if dups > pageSize*timedOut {
-		t.Errorf("%d duplicates after %d timeouts; at most one page per timeout", dups, timedOut)
-	}
-	if margin != "0s" && stoppedAtDeadline == 0 {
-		t.Errorf("no invocation stopped at the deadline margin")
-	}
-	if margin == "0s" && timedOut == 0 {
-		t.Errorf("no invocation was interrupted by the function timeout")
-	}
+	// At most one page per interrupted invocation.
+	tally.CheckDuplicates(t, dups, pageSize)
+	tally.CheckMargin(t, margin, tally.Interrupted())
 }
 
 // testConcurrentRunners invokes eight execution environments at once on
@@ -204,50 +156,20 @@ func testConcurrentRunners(t *testing.T, bootstrap string) {
 	for i := range rs {
 		rs[i] = w.start(bootstrap, 60)
 	}
-	watch, stopWatch := context.WithCancel(ctx(t))
-	var watchErr error
-	var watched sync.WaitGroup
-	watched.Add(1)
-	go func() {
-		defer watched.Done()
-		prev := w.record("alerts")
-		for watch.Err() == nil {
-			rec := w.record("alerts")
-			if rec.before(prev) {
-				watchErr = fmt.Errorf("cursor moved backwards: %+v after %+v", rec, prev)
-				return
-			}
-			prev = rec
-			time.Sleep(50 * time.Millisecond)
+	prev := w.record("alerts")
+	stopWatch := lambdatest.Watch(t, func() error {
+		rec := w.record("alerts")
+		if rec.before(prev) {
+			return fmt.Errorf("cursor moved backwards: %+v after %+v", rec, prev)
 		}
-	}()
+		prev = rec
+		return nil
+	})
 	var ids []string
 	totalLocked := 0
 	for round := 1; round <= rounds; round++ {
 		ids = append(ids, w.arrive(perRound)...)
-		outs := make([]lambdarun.Output, runners)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i, r := range rs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				res, err := r.Invoke(ctx(t), payload("alerts"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := res.Decode(&outs[i]); err != nil {
-					t.Errorf("runner %d: %v", i, err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
+		outs := lambdatest.InvokeAll(t, rs, payload("alerts"))
 		var events int64
 		collected, locked := 0, 0
 		for i, o := range outs {
@@ -271,15 +193,13 @@ func testConcurrentRunners(t *testing.T, bootstrap string) {
 		}
 		totalLocked += locked
 	}
-	stopWatch()
-	watched.Wait()
-	if watchErr != nil {
-		t.Fatal(watchErr)
+	if err := stopWatch(); err != nil {
+		t.Fatal(err)
 	}
 	if totalLocked == 0 {
 		t.Errorf("no runner ever found the stream locked")
 	}
-	w.waitLines(len(ids))
+	w.WaitLines(len(ids))
 	got := w.delivered("alert")
 	for _, id := range ids {
 		if got[id] != 1 {
