@@ -3,10 +3,14 @@ package relay_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog/rsyslogtest"
 )
@@ -15,7 +19,12 @@ import (
 // when it is nil; otherwise always, whatever CAs the relay lists, as
 // wazuh-pull's sink does), writes line, closes its side and waits for the
 // relay to close. It returns what the sender sees: the first error of the
-// handshake, the write or the wait, nil when the relay closed cleanly.
+// handshake, the write or the wait, nil when the relay closed cleanly
+// after taking every byte. A relay that refuses a client right after the
+// handshake may close before the line arrives: the sender then reads the
+// close first, and only the unacknowledged bytes show the refusal (the
+// reset the line draws may come a moment later), which is how
+// wazuh-pull's syslog sink tells the two apart too.
 func sendLine(t *testing.T, r *rsyslogtest.Relay, certPEM, keyPEM []byte, version uint16, line string) error {
 	t.Helper()
 	pool := x509.NewCertPool()
@@ -28,14 +37,18 @@ func sendLine(t *testing.T, r *rsyslogtest.Relay, certPEM, keyPEM []byte, versio
 		}
 		cert = &kp
 	}
-	c, err := tls.Dial("tcp", r.Addr, &tls.Config{
+	raw, err := net.Dial("tcp", r.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tls.Client(raw, &tls.Config{
 		RootCAs: pool, ServerName: "localhost", MinVersion: version, MaxVersion: version,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil },
 	})
-	if err != nil {
+	defer c.Close()
+	if err := c.Handshake(); err != nil {
 		return err
 	}
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(15 * time.Second))
 	if _, err := c.Write([]byte(line)); err != nil {
 		return err
@@ -43,8 +56,31 @@ func sendLine(t *testing.T, r *rsyslogtest.Relay, certPEM, keyPEM []byte, versio
 	if err := c.CloseWrite(); err != nil {
 		return err
 	}
-	_, err = io.Copy(io.Discard, c)
-	return err
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		return err
+	}
+	if n := unackedBytes(t, raw.(*net.TCPConn)); n > 1 { // our FIN may be the one
+		return fmt.Errorf("the relay closed with %d of our bytes unacknowledged", n)
+	}
+	return nil
+}
+
+// unackedBytes is what the kernel has sent on c and the peer has not
+// acknowledged (SIOCOUTQ).
+func unackedBytes(t *testing.T, c *net.TCPConn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int32
+	var errno syscall.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, uintptr(syscall.TIOCOUTQ), uintptr(unsafe.Pointer(&v)))
+	}); err != nil || errno != 0 {
+		t.Fatalf("SIOCOUTQ: %v %v", err, errno)
+	}
+	return int(v)
 }
 
 // waitLog waits until rsyslogd's output after the first `from` bytes holds

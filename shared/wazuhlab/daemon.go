@@ -78,8 +78,10 @@ func (l *Lab) startOne(ctx context.Context, d Daemon) error {
 			return fmt.Errorf("wazuhlab: become a child subreaper: %w", err)
 		}
 	}
-	if d == Remoted && portListening(l.Port) {
-		return fmt.Errorf("wazuhlab: remoted: 127.0.0.1:%d is already taken by another process", l.Port)
+	if d == Remoted {
+		if err := l.waitPortFree(ctx); err != nil {
+			return err
+		}
 	}
 	out, err := os.OpenFile(l.Path("logs", "lab-"+string(d)+".out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
@@ -324,6 +326,25 @@ func (l *Lab) Restart(ctx context.Context, d Daemon) error {
 // portListening reports whether a TCP socket listens on 127.0.0.1:port,
 // read from /proc/net/tcp so that checking does not open a connection
 // (remoted forks a child per connection).
+// waitPortFree waits until nothing listens on remoted's port. Right after
+// Stop, the SIGKILLed children of the previous remoted may still hold its
+// socket: they close it as they exit, which a loaded machine can delay. A
+// port still taken after StopTimeout belongs to someone else.
+func (l *Lab) waitPortFree(ctx context.Context) error {
+	deadline := time.Now().Add(l.opts.StopTimeout)
+	for portListening(l.Port) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("wazuhlab: remoted: 127.0.0.1:%d is still taken by another process after %v", l.Port, l.opts.StopTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wazuhlab: remoted: waiting for 127.0.0.1:%d to be free: %w", l.Port, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 func portListening(port int) bool {
 	f, err := os.Open("/proc/net/tcp")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/user"
@@ -524,9 +525,28 @@ func (l *Lab) Close() error {
 	return err
 }
 
-// freePort asks the kernel for a free loopback TCP port. Another process
-// could take it before remoted binds; Start then reports remoted's failure.
+// freePort finds a free loopback TCP port for remoted, below the kernel's
+// ephemeral range when it can: a port from that range, once released, can
+// be taken by any outgoing connection on the machine (tests in other
+// packages make thousands) before remoted binds it. Start still checks.
 func freePort() (int, error) {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low > 11000 {
+		for range 50 {
+			port := 10000 + rand.IntN(low-11000)
+			if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+				ln.Close()
+				return port, nil
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("wazuhlab: free port: %w", err)
