@@ -31,7 +31,8 @@ type Vendor struct {
 	// SourceKey names the stream in error and run_summary events
 	// ("source"; Proofpoint and the Cortex XDR seed use "error_source").
 	SourceKey string
-	// Tag is the wodle tag the README installs (location command_<Tag>).
+	// Tag is the wodle tag the tests install (location command_<Tag>); no
+	// rule or dashboard matches the location, so any tag works.
 	Tag string
 	// RuleFile is the vendor's rule file; CaseFile its test cases in tests/.
 	RuleFile, CaseFile string

@@ -94,7 +94,7 @@ func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, 
 	var all bool
 	fs.BoolVar(&all, "all", false, "backfill/test: read the --lookback window without reading or moving the stored cursors")
 	fs.BoolVar(&all, "a", false, "shorthand for --all")
-	stringFlag(fs, &lookback, "lookback", "l", fmt.Sprintf("hours to look back on a first run or with --all (env %s, default %g, at most %g)", d.Env(spec.EnvLookback), d.Lookback.Default.Hours(), d.Lookback.Max.Hours()))
+	stringFlag(fs, &lookback, "lookback", "l", fmt.Sprintf("hours to look back on a first run or with --all (env %s, default %.6g, at most %.6g)", d.Env(spec.EnvLookback), d.Lookback.Default.Hours(), d.Lookback.Max.Hours()))
 	stringFlag(fs, &debug, "debug", "d", fmt.Sprintf("diagnostics 0-3: 0 warnings, 1 info, 2-3 debug; to --log-file, else stderr (env %s, default 0: nothing on stderr)", d.Env(spec.EnvDebug)))
 	fs.StringVar(&o.logFile, "log-file", getenv("WAZUH_PULL_LOG_FILE"), "write diagnostics (JSON) to this file instead of stderr (env WAZUH_PULL_LOG_FILE)")
 	fs.StringVar(&o.stateFile, "state-file", envOr(getenv, d.Env(spec.EnvStateFile), d.DefaultStateFile()), fmt.Sprintf("cursor state file (env %s)", d.Env(spec.EnvStateFile)))
@@ -121,7 +121,7 @@ func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, 
 	fs.StringVar(&interval, "wodle-interval", envOr(getenv, EnvWodleInterval, DefaultWodleInterval), "the wodle's <interval> in ossec.conf (e.g. 5m): sizes runs under wazuh-modulesd (env "+EnvWodleInterval+")")
 	rateHelp := "requests per minute per credential; negative: unlimited"
 	if d.RequestsPerMinute > 0 {
-		rateHelp = fmt.Sprintf("requests per minute per credential (the API allows %g sustained); negative: unlimited", d.RequestsPerMinute)
+		rateHelp = fmt.Sprintf("requests per minute per credential, paced before sending (the collector's sustained budget: %g a minute); negative: unlimited", d.RequestsPerMinute)
 	}
 	defaultRate := d.DefaultHostRate()
 	if defaultRate == 0 {
