@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/utctime"
 )
 
 // TAP events have no unique key: the per-recipient events of one message
@@ -240,7 +242,7 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 		}
 		if depth == 0 && (string(name) == `"messagetime"` || string(name) == `"clicktime"`) {
 			if tok := w.src[valStart:w.i]; len(tok) > 2 && tok[0] == '"' {
-				if t, ok := parseUTC(tok[1 : len(tok)-1]); ok {
+				if t, ok := utctime.Parse(tok[1 : len(tok)-1]); ok {
 					w.own = t
 				} else if s, ok := rawString(tok); ok {
 					w.own, _ = parseTime(s)
@@ -578,7 +580,7 @@ func rawString(tok []byte) (string, bool) {
 // parseTime reads TAP's timestamps: RFC 3339 with or without fraction,
 // and zones as "Z", "+hh:mm" or "+hhmm".
 func parseTime(s string) (time.Time, bool) {
-	if t, ok := parseUTC(s); ok {
+	if t, ok := utctime.Parse(s); ok {
 		return t, true
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999-0700", "2006-01-02T15:04:05-0700"} {
@@ -587,51 +589,4 @@ func parseTime(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-// parseUTC parses "2006-01-02T15:04:05[.fraction]Z" without allocating, the
-// form TAP serves; it runs for every event.
-func parseUTC[S ~string | ~[]byte](b S) (time.Time, bool) {
-	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
-		return time.Time{}, false
-	}
-	num := func(s S) (int, bool) {
-		n := 0
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
-	}
-	year, ok1 := num(b[0:4])
-	month, ok2 := num(b[5:7])
-	day, ok3 := num(b[8:10])
-	hour, ok4 := num(b[11:13])
-	minute, ok5 := num(b[14:16])
-	sec, ok6 := num(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
-	}
-	nsec := 0
-	if frac := b[19 : len(b)-1]; len(frac) > 0 {
-		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
-			return time.Time{}, false
-		}
-		n, ok := num(frac[1:])
-		if !ok {
-			return time.Time{}, false
-		}
-		for i := len(frac) - 1; i < 9; i++ {
-			n *= 10
-		}
-		nsec = n
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if t.Day() != day {
-		return time.Time{}, false
-	}
-	return t, true
 }
