@@ -24,6 +24,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
 // Vendor is the vendor part of state keys.
@@ -72,24 +73,14 @@ func Streams() []StreamDef {
 	}
 }
 
+// StreamName names the stream (spec.NamedStream).
+func (s StreamDef) StreamName() string { return s.Name }
+
 // StreamNames returns the stream names in the seed's order.
-func StreamNames() []string {
-	var out []string
-	for _, s := range Streams() {
-		out = append(out, s.Name)
-	}
-	return out
-}
+func StreamNames() []string { return spec.StreamNames(Streams()) }
 
 // StreamByName finds a stream definition.
-func StreamByName(name string) (StreamDef, bool) {
-	for _, s := range Streams() {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return StreamDef{}, false
-}
+func StreamByName(name string) (StreamDef, bool) { return spec.FindStream(Streams(), name) }
 
 // Credential fields of a tenant's secret (the Secrets Manager JSON object
 // {"fqdn","api_key_id","api_key","security_level"}). Only api_key is

@@ -31,6 +31,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
 
 // Vendor is the vendor part of state keys and secret ids.
@@ -81,24 +82,14 @@ func Streams() []StreamDef {
 	}
 }
 
+// StreamName names the stream (spec.NamedStream).
+func (s StreamDef) StreamName() string { return s.Name }
+
 // StreamNames returns the stream names in the seed's order.
-func StreamNames() []string {
-	var out []string
-	for _, s := range Streams() {
-		out = append(out, s.Name)
-	}
-	return out
-}
+func StreamNames() []string { return spec.StreamNames(Streams()) }
 
 // StreamByName finds a stream definition.
-func StreamByName(name string) (StreamDef, bool) {
-	for _, s := range Streams() {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return StreamDef{}, false
-}
+func StreamByName(name string) (StreamDef, bool) { return spec.FindStream(Streams(), name) }
 
 // Fields of a Proofpoint credential (the Secrets Manager JSON).
 const (
