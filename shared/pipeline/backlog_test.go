@@ -86,3 +86,36 @@ func TestErrorStopsReportTheBacklog(t *testing.T) {
 		})
 	}
 }
+
+// A failed delivery is reported once per stream: the stream's end tries to
+// deliver the error event again, and that attempt failing too is not a
+// second failure to report.
+func TestDeliveryFailureReportedOnce(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		sink *memSink
+		mk   func(*memSink) sink.Sink
+	}{
+		{"confirm fails", &memSink{confirmErr: errors.New("peer reset")}, func(m *memSink) sink.Sink { return m }},
+		{"write fails", nil, func(*memSink) sink.Sink {
+			return &writeFailSink{failOn: 2, memSink: memSink{confirmErr: errors.New("peer reset")}}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := New(Config{Envelope: event.Envelope{Integration: "1password", Namespace: "op"}, RunID: "run-1", Store: newStore(t), Sink: c.mk(c.sink), ConfirmPages: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := r.Run(context.Background(), []Stream{{Key: key("audit"), Name: "audit", Source: &pagedSource{n: 50, size: 10}}})[0]
+			n := 0
+			for _, code := range res.Errors {
+				if code == CodeDeliveryFailed {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("errors %v: DELIVERY_FAILED %d times, want once", res.Errors, n)
+			}
+		})
+	}
+}

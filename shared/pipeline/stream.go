@@ -41,6 +41,10 @@ type streamRun struct {
 	// more is what the last fetched page said: the vendor has more events
 	// right now. A stream that stops on an error reports it as its backlog.
 	more bool
+	// deliveryFailed: DELIVERY_FAILED was reported; the stream's end still
+	// tries to deliver that error event, without reporting its own failure
+	// as a second one.
+	deliveryFailed bool
 }
 
 // failedBacklog records, for a stream stopping on an error, whether events
@@ -287,6 +291,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 			}
 			sr.failedBacklog(sr.pendingEvents + pageEvents)
 			sr.dropPending() // not delivered: nothing written since the last confirmation counts
+			sr.deliveryFailed = true
 			r.emitError(ctx, sr.s, res, &Error{Code: CodeDeliveryFailed, Message: "writing events to the sink failed", Err: err})
 			return
 		}
@@ -421,6 +426,11 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			res.Stop, res.Backlog = StopInterrupted, true
 		}
+		if sr.deliveryFailed {
+			sr.log.Error("the error event of the failed delivery could not be delivered either", "error", r.cfg.Redactor.String(err.Error()))
+			return false
+		}
+		sr.deliveryFailed = true
 		r.emitError(ctx, sr.s, res, &Error{Code: CodeDeliveryFailed, Message: "the sink did not confirm delivery; the cursor was not moved", Err: err})
 		// The error event itself may still get through a reconnecting sink.
 		fctx, cancel := r.finishContext(ctx)
