@@ -42,7 +42,7 @@ func BenchmarkColdStart(b *testing.B) {
 		if res.ErrorType != "InputError" {
 			b.Fatalf("invocation: %s\n%s", res, r.Log())
 		}
-		inits := r.InitDurations()
+		inits := r.WaitInitDurations(awstest.Context(b, 30*time.Second), 1)
 		if len(inits) != 1 {
 			b.Fatalf("%d init reports:\n%s", len(inits), r.Log())
 		}

@@ -81,7 +81,7 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	if !out2.Success || out2.Events != 300 {
 		t.Fatalf("second invocation = %+v, want 300 events", out2)
 	}
-	if n := len(r.InitDurations()); n != 1 {
+	if n := len(r.WaitInitDurations(lambdatest.Context(t), 1)); n != 1 {
 		t.Errorf("%d init phases for two invocations, want 1 (warm start)", n)
 	}
 	if n := w.SecretReads(); n != 2 {
@@ -167,7 +167,7 @@ func testInvalidInput(t *testing.T, bootstrap string) {
 	if rec := w.record("audit"); rec.version != 0 || rec.leased {
 		t.Errorf("an invalid invocation touched state: %+v", rec)
 	}
-	if n := len(r.InitDurations()); n != 1 {
+	if n := len(r.WaitInitDurations(lambdatest.Context(t), 1)); n != 1 {
 		t.Errorf("%d init phases: an invalid input must not crash the function", n)
 	}
 	// Invalid invocations still count in the vendor-wide error metric.

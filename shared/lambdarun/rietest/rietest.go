@@ -283,6 +283,26 @@ func (r *RIE) InitDurations() []time.Duration {
 	return out
 }
 
+// WaitInitDurations waits until the emulator's output holds at least n
+// init reports, or ctx ends, and returns the reports there are. The
+// emulator's output reaches the log through a pipe, which a loaded machine
+// may drain after the invocation's answer has arrived.
+func (r *RIE) WaitInitDurations(ctx context.Context, n int) []time.Duration {
+	for {
+		d := r.InitDurations()
+		if len(d) >= n {
+			return d
+		}
+		select {
+		case <-ctx.Done():
+			return d
+		case <-r.exited:
+			return r.InitDurations()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // Stop kills the function process and the emulator. Calling it twice is
 // fine.
 func (r *RIE) Stop() {
