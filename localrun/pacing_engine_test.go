@@ -21,15 +21,16 @@ import (
 
 // Pacing against the real engine (docs/syslog-pacing.md).
 //
-// analysisd's queues are shrunk thirty-twofold in this lab (shrunkQueue
-// instead of 16 384), so that a backlog of a few thousand events
-// overflows them when sent unpaced, as a backlog of a hundred thousand
-// overflows the default ones, while the paced catch-up at the default
-// limit takes seconds, not minutes. Pacing keeps the arrival rate under
-// what analysisd works off, and its bursts (one second's worth, 250
-// events) still fit the shrunk queues: what it shows holds for the
-// default ones.
-const shrunkQueue = 512
+// analysisd's queues are shrunk eightfold in this lab (shrunkQueue instead
+// of 16 384), so that a backlog of a few thousand events overflows them
+// when sent unpaced, as a backlog of tens of thousands overflows the
+// default ones, while the paced catch-up at the default limit takes
+// seconds, not minutes. Pacing keeps the arrival rate under what analysisd
+// works off; the shrunk queues still hold eight seconds at the default
+// limit, so that a writer stalled for a moment on a busy machine does not
+// overflow them (at 512, two seconds' worth, a stress run did lose 21
+// events from archives.json that way), and the default ones hold a minute.
+const shrunkQueue = 2048
 
 // engineQueues are the internal options that shrink analysisd's event
 // queues: the input, the decoded events awaiting rules, and the writers of
@@ -41,9 +42,14 @@ var engineQueues = map[string]string{
 	"analysisd.alerts_queue_size":        strconv.Itoa(shrunkQueue),
 }
 
-// pacingBacklog is the backlog: twelve times the shrunk queues, over the
+// pacingBacklog is the backlog: three times the shrunk queues, over the
 // three 1Password streams (about 25 s at the default limit).
-const pacingBacklog = 12 * shrunkQueue
+const pacingBacklog = 3 * shrunkQueue
+
+// unpacedBacklog is what the measurement sends unpaced: ten times the
+// shrunk queues, which a 2-core machine's analysisd does not work off as
+// fast as a sender delivers it (three times did not overflow them).
+const unpacedBacklog = 10 * shrunkQueue
 
 // ourRules are the shipped decoders and rules, as a manager installs them.
 func ourRules(t testing.TB) map[string][]byte {
@@ -264,7 +270,7 @@ func (w *engineWatch) nextSummary(ctx context.Context, t *testing.T) map[string]
 // TestPacedBacklogReachesTheEngineWhole catches up a backlog through the
 // shipped mutual-TLS relay into a real Wazuh 4.14.7 engine at localrun's
 // default --syslog-eps: every event is archived and alerted, and ossec.log
-// has no queue-full warning. Then it sends the same amount unpaced
+// has no queue-full warning. Then it sends a larger backlog unpaced
 // (--syslog-eps 0) and logs what the engine kept: that half is a
 // measurement (docs/syslog-pacing.md), since whether a burst overflows
 // depends on how busy the machine is.
@@ -319,7 +325,7 @@ func TestPacedBacklogReachesTheEngineWhole(t *testing.T) {
 	// Unpaced: the measurement. One run takes the whole backlog (it is far
 	// below --max-bytes), so no run_summary is needed to know the sender is
 	// done: an overflowing engine may well drop that line too.
-	ids = pacedBacklog(h, pacingBacklog, time.Now())
+	ids = pacedBacklog(h, unpacedBacklog, time.Now())
 	w = watchEngine(t, lab)
 	start = time.Now()
 	if res := h.run(append(args, "--syslog-eps", "0")...); res.exit != 0 || len(res.lines) != 0 {
