@@ -41,7 +41,7 @@ func BenchmarkTransform(b *testing.B) {
 		b.Fatal(err)
 	}
 	// What the pipeline hands the source in Fetch (pipeline.ScanOptions).
-	src := &Source{def: Streams()[0], c: &Collector{cfg: Config{Overlap: 5 * time.Minute}}, scanOpts: bld.ScanOptions()}
+	src := &Source{def: Streams()[0], c: &Collector{cfg: Config{Overlap: 5 * time.Minute, Now: time.Now}}, scanOpts: bld.ScanOptions()}
 	out := make([]byte, 0, 2<<20)
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordbench"
+)
+
+// opbenchd is built once per test binary, by the first benchmark that needs it.
+var opbenchd string
+
+func opbenchdBinary(b *testing.B) string {
+	if opbenchd == "" {
+		dir, err := os.MkdirTemp("", "opbenchd-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		opbenchd = onepasswordbench.Build(b, dir)
+	}
+	return opbenchd
+}
+
+// peakRSS100k is the peak RSS of the 100 000-event catch-up, which the
+// 1 000 000-event one compares with its own (flat means no growth).
+var peakRSS100k float64
+
+// BenchmarkProcessRealistic measures the whole localrun process catching up
+// a backlog of realistic 1Password events (package onepasswordbench: about
+// 785 bytes each on average, nested objects, a third with nulls to strip,
+// a long tail to 3.9 KB), spread over the three streams and served
+// chunked over loopback HTTP by a separate process (opbenchd), in
+// wodle-sized runs (--max-bytes 32 MiB) whose stdout is a pipe the
+// benchmark drains as Wazuh does. Reported: events per CPU-second of the
+// localrun processes only (user + system, from the kernel's accounting of
+// each child; the server and the reader are other processes), the peak RSS
+// of any run, and, for the larger backlog, how much that peak exceeds the
+// smaller backlog's. Every event must arrive exactly once.
+func BenchmarkProcessRealistic(b *testing.B) {
+	bin := opbenchdBinary(b)
+	for _, total := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("events=%d", total), func(b *testing.B) {
+			var events, lineBytes, runs int64
+			var user, sys time.Duration
+			var peak int64
+			for range b.N {
+				b.StopTimer()
+				const token = "opbench-token"
+				srv := onepasswordbench.Start(b, bin, onepasswordbench.Options{Events: total, Token: token})
+				dir := b.TempDir()
+				span := time.Duration(srv.Gen.Len()) * srv.Gen.Step
+				env := []string{
+					"OP_BEARER_TOKEN=" + token,
+					"OP_BASE_URL=" + srv.URL,
+					"OP_STATE_FILE=" + filepath.Join(dir, "state.json"),
+					"OP_SECRETS_FILE=" + filepath.Join(dir, "absent.secrets"),
+					fmt.Sprintf("OP_LOOKBACK_HOURS=%d", int(math.Ceil(span.Hours()))+2),
+					"PATH=" + os.Getenv("PATH"),
+				}
+				perStream := map[string]int64{}
+				b.StartTimer()
+				for run := 0; ; run++ {
+					r := drainedRun(b, env, "--source", "all", "--rate-limit", "-1")
+					runs++
+					for k, v := range r.events {
+						perStream[k] += v
+						events += v
+					}
+					lineBytes += r.bytes
+					user += time.Duration(r.rusage.Utime.Nano())
+					sys += time.Duration(r.rusage.Stime.Nano())
+					peak = max(peak, r.rusage.Maxrss) // KiB on Linux
+					if r.exit != 0 {
+						b.Fatalf("run %d: exit %d: %s", run, r.exit, r.stderr)
+					}
+					if r.summary["audit_backlog"] == false && r.summary["signin_backlog"] == false && r.summary["itemusage_backlog"] == false {
+						break
+					}
+					if run > 2*total/20_000+10 {
+						b.Fatalf("did not catch up after %d runs", run)
+					}
+				}
+				b.StopTimer()
+				for _, t := range []string{"audit_event", "signin_attempt", "item_usage"} {
+					if perStream[t] != int64(srv.Gen.Len()) {
+						b.Fatalf("%s: delivered %d events, served %d", t, perStream[t], srv.Gen.Len())
+					}
+				}
+				b.StartTimer()
+			}
+			cpu := user + sys
+			b.ReportMetric(float64(events)/cpu.Seconds(), "events/CPU-s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "CPU-ns/event")
+			b.ReportMetric(100*sys.Seconds()/cpu.Seconds(), "sys-%")
+			b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+			b.ReportMetric(float64(lineBytes)/float64(events), "line-bytes/event")
+			b.ReportMetric(float64(runs)/float64(b.N), "runs")
+			if total == 100_000 {
+				peakRSS100k = float64(peak) / 1024
+			} else if peakRSS100k > 0 {
+				b.ReportMetric(float64(peak)/1024-peakRSS100k, "RSS-over-100k-MiB")
+			}
+		})
+	}
+}
+
+// drained is one localrun process whose stdout was read to the end.
+type drained struct {
+	exit    int
+	events  map[string]int64 // by event_type
+	bytes   int64
+	summary map[string]any
+	stderr  string
+	rusage  *syscall.Rusage
+}
+
+// drainedRun runs localrun onepassword with stdout on a pipe read as
+// Wazuh's wodle reader does (as fast as it comes), checking that every
+// line is whole and counting events by type without decoding them.
+func drainedRun(b *testing.B, env []string, args ...string) drained {
+	b.Helper()
+	cmd := exec.Command(binary, append([]string{"onepassword"}, args...)...)
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	d := drained{events: map[string]int64{}}
+	r := bufio.NewReaderSize(out, 1<<20)
+	var last []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			b.Fatalf("a line longer than 1 MiB: %.200q", line)
+		}
+		if len(line) > 0 {
+			if line[len(line)-1] != '\n' {
+				b.Fatalf("partial line: %.200q", line)
+			}
+			d.bytes += int64(len(line))
+			t := eventType(line)
+			if t == "" {
+				b.Fatalf("line without event_type: %.300q", line)
+			}
+			d.events[t]++
+			if t == "run_summary" || t == "error" {
+				last = append(last[:0], line...)
+			}
+			if t == "error" {
+				b.Fatalf("error event: %s", line)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	delete(d.events, "run_summary")
+	cmd.Wait()
+	d.exit = cmd.ProcessState.ExitCode()
+	d.stderr = stderr.String()
+	d.rusage = cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	var m map[string]any
+	if err := json.Unmarshal(last, &m); err != nil {
+		b.Fatalf("the run did not end with its run_summary: %v: %.300q", err, last)
+	}
+	d.summary = op(m)
+	return d
+}
