@@ -134,6 +134,10 @@ func (s *Source) requestBody() ([]byte, bool) {
 // Fetch requests the next page.
 func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	s.scanOpts = pipeline.ScanOptions(ctx)
+	shared := pipeline.BodyBuffer(ctx)
+	if shared != nil {
+		s.buf = *shared
+	}
 	var notices []pipeline.Notice
 	for attempt := 0; ; attempt++ {
 		body, withCursor := s.requestBody()
@@ -156,6 +160,9 @@ func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			return nil, &pipeline.Error{Code: pipeline.CodeOf(err), Message: s.c.httpMessage(err), Detail: "endpoint=" + s.def.Path, Err: err}
 		}
 		s.buf = resp.Body[:0]
+		if shared != nil {
+			*shared = s.buf
+		}
 		page, perr := s.decode(resp.Body)
 		if perr != nil {
 			if attempt < invalidBodyRetries && ctx.Err() == nil {

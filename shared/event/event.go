@@ -175,6 +175,13 @@ func (b *Builder) AppendClassified(dst, raw []byte, c jsonscan.Class, eventType,
 	return b.Append(dst[:start], raw, eventType, dedupKey)
 }
 
+// LineOverhead is what a line adds to its vendor event besides the dedup
+// key: the envelope, event_type, the metadata and the newline (the
+// longest event type of the package is allowed for).
+func (b *Builder) LineOverhead() int {
+	return len(b.prefix) + len(b.typePre) + len(b.metaPre) + 32 + 3 + 3 + 1
+}
+
 // ScanOptions returns the options this builder reshapes events with, the
 // ones a classification must have been made under for AppendClassified to
 // copy. The pipeline hands them to sources (pipeline.ScanOptions); callers

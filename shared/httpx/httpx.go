@@ -22,6 +22,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -102,6 +103,11 @@ type Config struct {
 type Client struct {
 	cfg  Config
 	http *http.Client
+	// bodySize is the largest successful body read lately: a request
+	// whose buffer is smaller reads into one of about that size instead
+	// of growing one (the streams of a tenant share the client, and their
+	// pages are alike).
+	bodySize atomic.Int64
 }
 
 // New builds a Client. It registers any proxy credentials found in the
@@ -390,7 +396,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Only the start matters (the snippet); a hostile error body is
 		// not read to its end.
-		b, err := readBody(io.LimitReader(resp.Body, maxErrorBody), -1, maxErrorBody, req.Buf)
+		b, err := readBody(io.LimitReader(resp.Body, maxErrorBody), -1, maxErrorBody, req.Buf, 0)
 		if err != nil && !errors.Is(err, errBodyTooLarge) {
 			return nil, transportError(ctx, actx, "read response body", err)
 		}
@@ -405,12 +411,15 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if req.MaxBody > 0 {
 		limit = req.MaxBody
 	}
-	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf)
+	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf, min(c.bodySize.Load(), limit))
 	if errors.Is(err, errBodyTooLarge) {
 		return nil, &BodyTooLargeError{Status: resp.StatusCode, Limit: limit, ContentLength: resp.ContentLength}
 	}
 	if err != nil {
 		return nil, transportError(ctx, actx, "read response body", err)
+	}
+	if n := int64(len(data)); n > c.bodySize.Load() {
+		c.bodySize.Store(n)
 	}
 	c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", len(data), "duration", time.Since(start).String())
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil

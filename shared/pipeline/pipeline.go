@@ -239,6 +239,8 @@ type Runner struct {
 	events    int64
 	errorSeq  int
 	errorLine []byte
+	page      []byte // the lines of a page, reused by every stream
+	body      []byte // a page's response body, lent to each stream (BodyBuffer)
 }
 
 // New checks cfg and returns a Runner.

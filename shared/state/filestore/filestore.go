@@ -194,7 +194,7 @@ func (s *Store) readIn(d *dir) (*document, error) {
 		}
 	}
 	doc := &document{top: map[string]json.RawMessage{}, streams: map[string]json.RawMessage{}}
-	b, _, ok, err := d.readFile(s.name)
+	b, id, ok, err := d.readFile(s.name)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +218,12 @@ func (s *Store) readIn(d *dir) (*document, error) {
 	}
 	delete(doc.top, streamsKey)
 	delete(doc.top, formatKey)
+	// A run reads the file once per stream (its legacy seed position and
+	// its record) before any commit: parsing it once is enough while it
+	// stays the file that was read (id is of the descriptor read).
+	s.mu.Lock()
+	s.cache = &cachedDoc{doc: doc.clone(), id: id}
+	s.mu.Unlock()
 	return doc, nil
 }
 
