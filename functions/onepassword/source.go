@@ -328,11 +328,12 @@ func itemKeyTime(raw []byte) (string, time.Time) {
 	return key, ts
 }
 
-// leadingKeyTime is itemKeyTime for the layout 1Password serves, uuid then
-// timestamp first, read without walking the event: this runs for every
-// event of a catch-up.
+// leadingKeyTime is itemKeyTime for the layouts 1Password serves, uuid
+// first and timestamp after at most a few plain string members (sign-in
+// attempts put session_uuid between them), read without walking the
+// event: this runs for every event of a catch-up.
 func leadingKeyTime(raw []byte) (string, time.Time, bool) {
-	const keyPrefix, tsPrefix = `{"uuid":"`, `","timestamp":"`
+	const keyPrefix, tsMember = `{"uuid":"`, `"timestamp":"`
 	rest, ok := bytes.CutPrefix(raw, []byte(keyPrefix))
 	if !ok {
 		return "", time.Time{}, false
@@ -342,9 +343,31 @@ func leadingKeyTime(raw []byte) (string, time.Time, bool) {
 		return "", time.Time{}, false
 	}
 	key := rest[:end]
-	rest, ok = bytes.CutPrefix(rest[end:], []byte(tsPrefix))
-	if !ok {
-		return "", time.Time{}, false
+	rest = rest[end+1:]
+	for skipped := 0; ; skipped++ {
+		// rest starts after a string value: a member must follow.
+		if len(rest) < 2 || rest[0] != ',' || rest[1] != '"' || skipped > 3 {
+			return "", time.Time{}, false
+		}
+		if after, ok := bytes.CutPrefix(rest[1:], []byte(tsMember)); ok {
+			rest = after
+			break
+		}
+		// Skip `,"name":"plain value"`: no escapes, so the quotes found
+		// are the tokens' own.
+		name := bytes.IndexByte(rest[2:], '"')
+		if name < 0 || bytes.IndexByte(rest[2:2+name], '\\') >= 0 {
+			return "", time.Time{}, false
+		}
+		v := rest[2+name+1:]
+		if len(v) < 2 || v[0] != ':' || v[1] != '"' {
+			return "", time.Time{}, false
+		}
+		end := bytes.IndexByte(v[2:], '"')
+		if end < 0 || bytes.IndexByte(v[2:2+end], '\\') >= 0 {
+			return "", time.Time{}, false
+		}
+		rest = v[2+end+1:]
 	}
 	end = bytes.IndexByte(rest, '"')
 	if end < 0 {

@@ -65,6 +65,11 @@ type scanner struct {
 	opts   *Options
 	fields int
 	dirty  bool // the walker saw something Strip would change
+	// holes, when collecting, gathers the null and empty-string members
+	// the walker saw (absolute offsets), which Strip drops and a copy can
+	// leave out, instead of counting them as dirt.
+	collecting bool
+	holes      []Hole
 }
 
 func (s *scanner) fail(msg string) error {
