@@ -52,6 +52,7 @@ type Source struct {
 	emptyPages int
 	buf        []byte
 	items      []pipeline.Item
+	scan       jsonscan.ArrayScanner
 	scanOpts   *jsonscan.Options // the stream's, from pipeline.ScanOptions
 }
 
@@ -243,7 +244,7 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		}
 		// One validating pass finds and classifies the items; clean ones
 		// are then copied into their lines instead of rebuilt.
-		return jsonscan.ScanArray(rest, s.scanOpts, func(raw []byte, class jsonscan.Class) error {
+		return s.scan.Scan(rest, s.scanOpts, func(raw []byte, class jsonscan.Class) error {
 			it := pipeline.Item{Raw: raw, Type: s.def.EventType, Scan: class}
 			if raw[0] == '{' {
 				it.Key, it.Time = itemKeyTime(raw)

@@ -48,7 +48,8 @@ var errBodyTooLarge = errors.New("response body too large")
 // errBodyTooLarge once more than limit bytes arrive. With a known length
 // (Content-Length) it refuses an oversized body unread and otherwise reads
 // into one buffer of at least that size; without one it starts from a
-// buffer of hint bytes (the size of the previous pages) and grows it by
+// buffer of hint bytes (the size of the previous pages, or what the
+// request expects) and grows it by
 // doubling only past that, never past limit+1 bytes, so a body that never
 // ends costs at most about 1.5 × limit of memory and stops there. A buffer
 // it has to allocate gets an eighth more than needed, so that the next
@@ -61,7 +62,7 @@ func readBody(r io.Reader, length, limit int64, buf []byte, hint int64) ([]byte,
 	}
 	if length >= 0 {
 		if int64(cap(buf)) < length {
-			buf = make([]byte, length, min(max(length+length/8, hint), limit))
+			buf = make([]byte, length, min(length+length/8, limit))
 		}
 		buf = buf[:length]
 		_, err := io.ReadFull(r, buf)

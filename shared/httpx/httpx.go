@@ -168,9 +168,10 @@ func New(cfg Config) (*Client, error) {
 			TLSHandshakeTimeout:   cfg.ConnectTimeout,
 			ResponseHeaderTimeout: cfg.AttemptTimeout,
 			ForceAttemptHTTP2:     true,
-			// Pages are up to a megabyte: large buffers mean far fewer
-			// read system calls per page than the 4 KiB default.
-			ReadBufferSize:  256 << 10,
+			// The default 4 KiB read buffer: a body is read into the
+			// caller's buffer directly (bufio passes reads larger than
+			// its buffer through), so a larger one would only add a copy
+			// and memory every process touches for the first time.
 			WriteBufferSize: 64 << 10,
 			MaxIdleConns:    10,
 			IdleConnTimeout: 90 * time.Second,
@@ -260,6 +261,11 @@ type Request struct {
 	Header http.Header
 	// Buf, when set, is reused to hold the response body.
 	Buf []byte
+	// SizeHint is the size the body is expected to have (a vendor's
+	// usual page) while the client has not read a larger one: a body of
+	// unknown length is read into a buffer of about that size rather than
+	// one grown from 64 KiB. It never lifts the limit.
+	SizeHint int64
 	// MaxBody, when positive, replaces the client's response body limit
 	// for this request: set it to the largest page the vendor may
 	// legally send.
@@ -411,7 +417,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if req.MaxBody > 0 {
 		limit = req.MaxBody
 	}
-	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf, min(c.bodySize.Load(), limit))
+	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf, min(max(c.bodySize.Load(), req.SizeHint), limit))
 	if errors.Is(err, errBodyTooLarge) {
 		return nil, &BodyTooLargeError{Status: resp.StatusCode, Limit: limit, ContentLength: resp.ContentLength}
 	}

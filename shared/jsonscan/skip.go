@@ -401,7 +401,21 @@ func (c Class) AppendCopy(dst, elem []byte) []byte {
 // Class under opts. It is the one pass a page's events need before they
 // are turned into lines: clean events are then copied, not rebuilt.
 func ScanArray(src []byte, opts *Options, fn func(elem []byte, c Class) error) (int, error) {
-	s := scanner{src: src, opts: opts, collecting: true}
+	var a ArrayScanner
+	return a.Scan(src, opts, fn)
+}
+
+// ArrayScanner is ScanArray with memory kept from one array to the next:
+// the holes of the elements of an array stay valid until the next Scan.
+// A source that scans a page per Fetch keeps one.
+type ArrayScanner struct {
+	holes []Hole
+}
+
+// Scan is ScanArray.
+func (a *ArrayScanner) Scan(src []byte, opts *Options, fn func(elem []byte, c Class) error) (int, error) {
+	s := scanner{src: src, opts: opts, collecting: true, holes: a.holes[:0]}
+	defer func() { a.holes = s.holes[:0] }()
 	s.skipSpace()
 	if s.pos >= len(src) || src[s.pos] != '[' {
 		return s.pos, s.fail("expected an array")

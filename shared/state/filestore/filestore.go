@@ -64,6 +64,11 @@ type Store struct {
 	mu      sync.Mutex
 	cache   *cachedDoc
 	cleaned bool // stale temporary files were removed
+
+	// image is the buffer the file is laid out in, kept for the next
+	// commit (a catch-up commits every page).
+	imageMu sync.Mutex
+	image   []byte
 }
 
 type cachedDoc struct {
@@ -242,7 +247,10 @@ func (s *Store) record(doc *document, name string) (state.Record, error) {
 // write lays the file out by hand: keys sorted, one stream per line, so
 // that the file is readable and diffable and a commit stays cheap.
 func (s *Store) write(d *dir, doc *document) error {
-	b := make([]byte, 0, 4096)
+	s.imageMu.Lock()
+	defer s.imageMu.Unlock()
+	b := s.image[:0]
+	defer func() { s.image = b[:0] }()
 	b = append(b, "{\n \""+formatKey+"\": "...)
 	b = strconv.AppendInt(b, Format, 10)
 	b = append(b, ",\n \""+streamsKey+"\": {"...)
