@@ -213,6 +213,7 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		limit = s.c.cfg.Now().Add(pipeline.MaxFutureSkew)
 	)
 	s.items = s.items[:0]
+	s.scan.Reset()
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
 		if !jsonscan.Name(name, "items") {
 			n, err := jsonscan.Skip(rest)

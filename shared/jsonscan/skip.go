@@ -405,17 +405,21 @@ func ScanArray(src []byte, opts *Options, fn func(elem []byte, c Class) error) (
 	return a.Scan(src, opts, fn)
 }
 
-// ArrayScanner is ScanArray with memory kept from one array to the next:
-// the holes of the elements of an array stay valid until the next Scan.
-// A source that scans a page per Fetch keeps one.
+// ArrayScanner is ScanArray with memory kept from one page to the next:
+// the holes of the elements it scanned stay valid until Reset, which a
+// source calls when it starts a page (whose items the pipeline is done
+// with by then).
 type ArrayScanner struct {
 	holes []Hole
 }
 
+// Reset lets the next Scan reuse the memory of the holes found so far.
+func (a *ArrayScanner) Reset() { a.holes = a.holes[:0] }
+
 // Scan is ScanArray.
 func (a *ArrayScanner) Scan(src []byte, opts *Options, fn func(elem []byte, c Class) error) (int, error) {
-	s := scanner{src: src, opts: opts, collecting: true, holes: a.holes[:0]}
-	defer func() { a.holes = s.holes[:0] }()
+	s := scanner{src: src, opts: opts, collecting: true, holes: a.holes}
+	defer func() { a.holes = s.holes }()
 	s.skipSpace()
 	if s.pos >= len(src) || src[s.pos] != '[' {
 		return s.pos, s.fail("expected an array")
