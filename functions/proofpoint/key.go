@@ -51,7 +51,7 @@ type keyer struct {
 	// objects whose names all differed in their first eight bytes: the
 	// next object with the same names in the same order (the next event of
 	// the type, usually) sorts the same way.
-	sorted [][sortWays]sortedObject
+	sorted  [][sortWays]sortedObject
 	nextWay int
 }
 
