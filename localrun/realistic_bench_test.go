@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordbench"
+	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog/rsyslogtest"
 )
 
 // opbenchd is built once per test binary, by the first benchmark that needs it.
@@ -195,3 +196,113 @@ func drainedRun(b *testing.B, env []string, args ...string) drained {
 
 // drainBuf holds one run's output, kept for the next run.
 var drainBuf []byte
+
+// BenchmarkProcessRealisticSyslog is BenchmarkProcessRealistic delivering
+// over mutual TLS to the shipped rsyslog relay (its default Direct queue)
+// in front of a stand-in for wazuh-remoted, one confirmation per page
+// (--confirm-pages 1, the default): events per CPU-second of the localrun
+// processes, and every event must reach the stand-in.
+func BenchmarkProcessRealisticSyslog(b *testing.B) {
+	bin := opbenchdBinary(b)
+	for _, total := range []int{100_000} {
+		b.Run(fmt.Sprintf("events=%d", total), func(b *testing.B) {
+			var events, runs int64
+			var user, sys time.Duration
+			var peak int64
+			for range b.N {
+				b.StopTimer()
+				relay := rsyslogtest.Start(b, rsyslogtest.Options{CountOnly: true})
+				const token = "opbench-token"
+				srv := onepasswordbench.Start(b, bin, onepasswordbench.Options{Events: total, Token: token})
+				dir := b.TempDir()
+				pki := relay.PKI
+				span := time.Duration(srv.Gen.Len()) * srv.Gen.Step
+				env := []string{
+					"OP_BEARER_TOKEN=" + token,
+					"OP_BASE_URL=" + srv.URL,
+					"OP_STATE_FILE=" + filepath.Join(dir, "state.json"),
+					"OP_SECRETS_FILE=" + filepath.Join(dir, "absent.secrets"),
+					fmt.Sprintf("OP_LOOKBACK_HOURS=%d", int(math.Ceil(span.Hours()))+2),
+					"PATH=" + os.Getenv("PATH"),
+				}
+				logFile := filepath.Join(dir, "run.log")
+				args := []string{"--source", "all", "--rate-limit", "-1", "--debug", "1", "--log-file", logFile,
+					"--sink", "tls://" + relay.MTLSAddr,
+					"--syslog-ca", writeFile(b, dir, "ca.pem", pki.CAPEM),
+					"--syslog-cert", writeFile(b, dir, "client.pem", pki.ClientCertPEM),
+					"--syslog-key", writeFile(b, dir, "client.key", pki.ClientKeyPEM)}
+				b.StartTimer()
+				for run := 0; ; run++ {
+					cmd := exec.Command(binary, append([]string{"onepassword"}, args...)...)
+					cmd.Env = env
+					out, err := cmd.CombinedOutput()
+					if err != nil || len(out) > 0 {
+						b.Fatalf("run %d: %v: %s", run, err, out)
+					}
+					runs++
+					ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+					user += time.Duration(ru.Utime.Nano())
+					sys += time.Duration(ru.Stime.Nano())
+					peak = max(peak, lastPeakRSS(b, logFile))
+					if !logBacklog(b, logFile) {
+						break
+					}
+					if run > 2*total/20_000+10 {
+						b.Fatalf("did not catch up after %d runs", run)
+					}
+				}
+				b.StopTimer()
+				// Every event plus one run_summary per run.
+				if err := relay.Downstream.WaitCount(3*srv.Gen.Len()+int(runs), 2*time.Minute); err != nil {
+					b.Fatalf("%v: %d lines reached remoted, want %d", err, relay.Downstream.Count(), 3*srv.Gen.Len()+int(runs))
+				}
+				events += int64(3 * srv.Gen.Len())
+				b.StartTimer()
+			}
+			cpu := user + sys
+			b.ReportMetric(float64(events)/cpu.Seconds(), "events/CPU-s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "CPU-ns/event")
+			b.ReportMetric(100*sys.Seconds()/cpu.Seconds(), "sys-%")
+			b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+			b.ReportMetric(float64(runs)/float64(b.N), "runs")
+		})
+	}
+}
+
+func writeFile(b *testing.B, dir, name string, data []byte) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// logBacklog reads the last run's "stream done" records: whether any
+// stream left a backlog.
+func logBacklog(b *testing.B, logFile string) bool {
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	backlog, streams := false, 0
+	for i := len(lines) - 1; i >= 0 && streams < 3; i-- {
+		var rec struct {
+			Msg     string `json:"msg"`
+			Backlog bool   `json:"backlog"`
+			Success bool   `json:"success"`
+		}
+		if json.Unmarshal(lines[i], &rec) != nil || rec.Msg != "stream done" {
+			continue
+		}
+		if !rec.Success {
+			b.Fatalf("a stream failed: %s", lines[i])
+		}
+		streams++
+		backlog = backlog || rec.Backlog
+	}
+	if streams != 3 {
+		b.Fatalf("the run's log has %d stream records", streams)
+	}
+	return backlog
+}
