@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,15 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdatest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
-	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog/rsyslogtest"
-	"github.com/wazuh-pull/wazuh-pull/shared/state/dynamostore"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -43,74 +40,41 @@ var simStreams = map[string]string{
 	"itemusage": onepasswordtest.StreamItemUsages,
 }
 
-// world is a deployment on loopback as the template wires it: the real
-// 1Password bootstrap under the Lambda runtime emulator, DynamoDB and
-// Secrets Manager in moto (behind proxies that record what the function
-// asks for), the 1Password simulator, and the mutual-TLS relay (a real
-// rsyslogd) in front of a wazuh-remoted stand-in.
+// world is a deployment on loopback as the template wires it
+// (lambdatest.World): the real 1Password bootstrap under the Lambda
+// runtime emulator, DynamoDB and Secrets Manager in moto (DynamoDB behind
+// a proxy that records what the function asks for), the 1Password
+// simulator, and the mutual-TLS relay (a real rsyslogd) in front of a
+// wazuh-remoted stand-in.
 type world struct {
-	t       *testing.T
-	db      *dynamodb.Client
-	sm      *secretsmanager.Client
-	table   string
-	prefix  string
-	ddb     *recorder
-	secrets *rietest.CountingProxy
-	sim     *onepasswordtest.Server
-	tokens  map[string]string
-	relay   *rsyslogtest.Relay
-	rie     *rietest.RIE
+	*lambdatest.World
+	t      *testing.T
+	ddb    *recorder
+	sim    *onepasswordtest.Server
+	tokens map[string]string
+	rie    *rietest.RIE
 }
 
 func newWorld(t *testing.T, bootstrap string, tenants ...string) *world {
 	t.Helper()
-	moto := awstest.SharedMoto(t)
-	w := &world{t: t, db: awstest.DynamoDB(t, moto.Endpoint), sm: awstest.SecretsManager(t, moto.Endpoint), tokens: map[string]string{}}
-	w.table = awstest.UniqueName(t, "state")
-	if err := dynamostore.CreateTable(awstest.Context(t, time.Minute), w.db, w.table); err != nil {
-		t.Fatal(err)
-	}
-	// moto applies conditional writes without a lock; one request at a
-	// time makes it atomic (see awstest.SerialProxy).
-	w.ddb = newRecorder(t, awstest.SerialProxy(t, moto.Endpoint))
-	w.secrets = rietest.NewCountingProxy(t, moto.Endpoint)
+	w := &world{t: t, tokens: map[string]string{}}
+	w.World = lambdatest.New(t, lambdatest.Options{DynamoDB: func(target string) string {
+		w.ddb = newRecorder(t, target)
+		return w.ddb.URL
+	}})
 	w.sim = onepasswordtest.New(onepasswordtest.Options{RateLimitPerMinute: -1, RateLimitPerHour: -1})
 	t.Cleanup(w.sim.Close)
-	w.prefix = awstest.UniqueName(t, "wp")
 	for _, tenant := range tenants {
 		w.tokens[tenant] = w.sim.AddAccount(tenant, onepasswordtest.Account{})
-		w.putSecret(w.prefix+"/"+onepassword.Vendor+"/"+tenant, map[string]string{
+		w.PutSecret(w.SecretID(onepassword.Vendor, tenant), map[string]string{
 			onepassword.FieldBearerToken: w.tokens[tenant], onepassword.FieldBaseURL: w.sim.URL})
 	}
-	w.relay = rsyslogtest.Start(t, rsyslogtest.Options{})
-	tlsID := w.prefix + "/syslog-tls"
-	w.putSecret(tlsID, map[string]string{
-		lambdarun.TLSFieldCA:         string(w.relay.PKI.CAPEM),
-		lambdarun.TLSFieldClientCert: string(w.relay.PKI.ClientCertPEM),
-		lambdarun.TLSFieldClientKey:  string(w.relay.PKI.ClientKeyPEM),
-	})
 	// The variables the template sets (TestEnvironment checks the names).
-	w.rie = rietest.Start(t, rietest.Options{Bootstrap: bootstrap, Timeout: 60, Env: []string{
-		"AWS_ENDPOINT_URL=http://127.0.0.1:9",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + w.ddb.URL,
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + w.secrets.URL,
-		lambdarun.EnvStateTable + "=" + w.table,
-		lambdarun.EnvSecretPrefix + "=" + w.prefix,
-		lambdarun.EnvSyslogURL + "=tls://" + w.relay.MTLSAddr,
-		lambdarun.EnvSyslogTLSSecret + "=" + tlsID,
-		lambdarun.EnvSyslogClientCert + "=required",
-		lambdarun.EnvRateLimit + "=-1",
-		lambdarun.EnvLogLevel + "=info",
-	}})
+	w.rie = rietest.Start(t, rietest.Options{Bootstrap: bootstrap, Timeout: 60, Env: w.Env(
+		lambdarun.EnvSyslogClientCert+"=required",
+		lambdarun.EnvRateLimit+"=-1",
+	)})
 	return w
-}
-
-func (w *world) putSecret(id string, v map[string]string) {
-	w.t.Helper()
-	b, _ := json.Marshal(v)
-	if _, err := w.sm.CreateSecret(awstest.Context(w.t, time.Minute), &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(string(b))}); err != nil {
-		w.t.Fatalf("CreateSecret %s: %v", id, err)
-	}
 }
 
 // generate adds n events to a tenant's stream, one every step, the
@@ -283,7 +247,7 @@ func (rec *recorder) take() []ddbRequest {
 func (w *world) itemSizes() map[string]int {
 	w.t.Helper()
 	out := map[string]int{}
-	p := dynamodb.NewScanPaginator(w.db, &dynamodb.ScanInput{TableName: aws.String(w.table)})
+	p := dynamodb.NewScanPaginator(w.DB, &dynamodb.ScanInput{TableName: aws.String(w.Table)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(awstest.Context(w.t, time.Minute))
 		if err != nil {
@@ -387,5 +351,3 @@ func priceDynamoDB(reqs []ddbRequest, before, after map[string]int) usage {
 	}
 	return u
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -192,7 +192,7 @@ func testMeasuredFigures(t *testing.T, bootstrap string) {
 		t.Helper()
 		before := w.itemSizes()
 		w.ddb.take()
-		reads := w.secrets.Count("SecretsManager.GetSecretValue")
+		reads := w.SecretReads()
 		requests := w.sim.RequestCount()
 		res := w.invoke(tenant, stream)
 		var out lambdarun.Output
@@ -207,7 +207,7 @@ func testMeasuredFigures(t *testing.T, bootstrap string) {
 			Events: int(out.Events), Pages: int(out.Pages), SeenKeys: w.seenKeys(state.Key{Tenant: tenant, Vendor: onepassword.Vendor, Stream: stream}),
 			VendorRequests: w.sim.RequestCount() - requests,
 			DynamoDBWrites: u.Writes, DynamoDBWriteUnits: u.WriteUnits, DynamoDBReads: u.Reads, DynamoDBReadUnits: u.ReadUnits,
-			StateItemBytes: u.LargestItemBytes, SecretReads: w.secrets.Count("SecretsManager.GetSecretValue") - reads,
+			StateItemBytes: u.LargestItemBytes, SecretReads: w.SecretReads() - reads,
 			LogLines:     len(raw),
 			MetricValues: len(dir["Metrics"].([]any)) * len(dir["Dimensions"].([]any)),
 		}
@@ -394,7 +394,7 @@ func countAlarms(t *testing.T) (perVendor, shared, rules int) {
 func (w *world) seenKeys(k state.Key) int {
 	w.t.Helper()
 	ctx := awstest.Context(w.t, time.Minute)
-	l, err := dynamostore.New(w.db, w.table).Lock(ctx, k, state.LockOptions{Owner: "test", TTL: time.Minute})
+	l, err := dynamostore.New(w.DB, w.Table).Lock(ctx, k, state.LockOptions{Owner: "test", TTL: time.Minute})
 	if err != nil {
 		w.t.Fatal(err)
 	}

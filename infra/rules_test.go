@@ -3,6 +3,7 @@ package infra
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -93,6 +94,25 @@ func (e *evaluator) eval(v any) (any, error) {
 					parts = append(parts, p.(string))
 				}
 				return strings.Join(parts, l[0].(string)), nil
+			case "Fn::If":
+				c, err := e.eval(e.conds[l[0].(string)])
+				if err != nil {
+					return nil, err
+				}
+				if c.(bool) {
+					return l[1], nil
+				}
+				return l[2], nil
+			case "Fn::Split":
+				var out []any
+				for _, p := range strings.Split(l[1].(string), l[0].(string)) {
+					out = append(out, p)
+				}
+				return out, nil
+			case "Fn::Length":
+				// AWS::LanguageExtensions resolves it to a number before
+				// CloudFormation reads the template.
+				return strconv.Itoa(len(l)), nil
 			}
 			return nil, fmt.Errorf("function %s is not evaluated here", name)
 		}

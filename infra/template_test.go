@@ -358,7 +358,7 @@ func TestFunction(t *testing.T) {
 // (AWS_LAMBDA_LOG_LEVEL is Lambda's own).
 var sharedVariables = []string{lambdarun.EnvStateTable, lambdarun.EnvSecretPrefix, lambdarun.EnvSecretTTL, lambdarun.EnvSecretLayout,
 	lambdarun.EnvSyslogURL, lambdarun.EnvSyslogTLSSecret, lambdarun.EnvSyslogClientCert, lambdarun.EnvDeadlineMargin, lambdarun.EnvRateLimit,
-	lambdarun.EnvLogLevel, lambdarun.EnvMetricsNamespace, lambdarun.EnvTenantMetrics}
+	lambdarun.EnvLogLevel, lambdarun.EnvMetricsNamespace, lambdarun.EnvTenantMetrics, lambdarun.EnvSyslogBudget, lambdarun.EnvSyslogShares}
 
 // readmeVariables reads the Configuration table of a function's README:
 // variable name → default column; nil when the vendor has no README.
@@ -1079,5 +1079,64 @@ func TestOutputs(t *testing.T) {
 		if _, ok := lookup(f.tmpl, "Outputs", name, "Value"); !ok {
 			t.Errorf("output %s is missing", name)
 		}
+	}
+}
+
+// TestSyslogShares: every function divides the deployment's syslog budget
+// by the same number, the tenant streams of the whole deployment (each
+// enabled vendor's tenants times its streams) plus one, whatever vendors
+// are enabled; and the budget comes from the one deployment-wide
+// parameter, whose default is the function's own.
+func TestSyslogShares(t *testing.T) {
+	f := load(t)
+	conds, _ := f.tmpl["Conditions"].(map[string]any)
+	tenantSets := [][]string{{"acme"}, {"acme", "globex-eu", "t_3"}, {""}}
+	// Every combination of the tenant sets over the vendors, skipping the
+	// ones the Rules refuse (no vendor at all).
+	combos := [][]int{{}}
+	for range f.vendors {
+		var next [][]int
+		for _, c := range combos {
+			for i := range tenantSets {
+				next = append(next, append(slices.Clone(c), i))
+			}
+		}
+		combos = next
+	}
+	checked := 0
+	for _, combo := range combos {
+		values := map[string]string{}
+		want := 1
+		for vi, v := range f.vendors {
+			set := tenantSets[combo[vi]]
+			values[v.tenants()] = strings.Join(set, ",")
+			if set[0] != "" {
+				want += len(set) * len(v.Streams)
+			}
+		}
+		e := &evaluator{params: f.params, values: values, conds: conds}
+		for vi, v := range f.vendors {
+			if tenantSets[combo[vi]][0] == "" {
+				continue // the function does not exist
+			}
+			vars := dig(t, f.resources[v.function()], "Properties", "Environment", "Variables").(map[string]any)
+			got, err := e.eval(vars[lambdarun.EnvSyslogShares])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != strconv.Itoa(want) {
+				t.Fatalf("tenants %v: %s's function gets %v shares, want %d", values, v.Name, got, want)
+			}
+			if !isRef(vars[lambdarun.EnvSyslogBudget], "SyslogEventsPerSecond") {
+				t.Fatalf("%s: %s = %v, want the SyslogEventsPerSecond parameter", v.Name, lambdarun.EnvSyslogBudget, vars[lambdarun.EnvSyslogBudget])
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no combination checked")
+	}
+	if d, _ := f.paramDefault(t, "SyslogEventsPerSecond"); d != strconv.Itoa(lambdarun.DefaultSyslogBudget) {
+		t.Errorf("SyslogEventsPerSecond defaults to %s, the function's default budget is %d", d, lambdarun.DefaultSyslogBudget)
 	}
 }

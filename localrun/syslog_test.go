@@ -115,7 +115,9 @@ func TestRelayOutageLosesNothing(t *testing.T) {
 	h := newHarness(t, onepasswordtest.Options{})
 	h.sim.Generate("acme", onepasswordtest.StreamSignInAttempts, 20000, time.Now().Add(-10*time.Hour), time.Second)
 	ca := writePEM(t, h.dir, "ca.pem", rl.PKI.CAPEM)
-	args := []string{"--source", "signin", "--page-limit", "200", "--sink", "tls://" + rl.Addr, "--syslog-ca", ca, "--http-attempts", "1",
+	// Paced well above the default (250/s), which would make the
+	// catch-up take over a minute: the outages then hit paced writes too.
+	args := []string{"--source", "signin", "--page-limit", "200", "--sink", "tls://" + rl.Addr, "--syslog-ca", ca, "--http-attempts", "1", "--syslog-eps", "5000",
 		"--syslog-cert", writePEM(t, h.dir, "client.pem", rl.PKI.ClientCertPEM), "--syslog-key", writePEM(t, h.dir, "client.key", rl.PKI.ClientKeyPEM)}
 	for i, outage := range []func(){rl.Kill, rl.Stop} {
 		p := h.startProc(args...)

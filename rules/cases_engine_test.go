@@ -19,12 +19,15 @@ import (
 // case, line by line.
 //
 // A case's expectation holds in a fresh logtest session (a new session is
-// what an operator's wazuh-logtest starts with). Single-line cases share
-// one session per vendor, which is the same unless a correlation rule
-// fires on the history: such a case is replayed in a spare session.
-// Sequences (correlation cases) get sessions of their own, shared only by
-// sequences whose events no rule could correlate with each other's.
-// Single-line cases are also replayed behind an RFC 3164 syslog header.
+// what an operator's wazuh-logtest starts with). A new session loads the
+// whole ruleset, which costs about a second, so sessions are shared
+// wherever that cannot change a verdict: single-line cases of every vendor
+// share one session, which is the same as a fresh one unless a
+// correlation rule fires on the history (no rule correlates events of two
+// vendors): such a line is replayed in a spare session. Sequences
+// (correlation cases) share sessions only with sequences whose events no
+// rule could correlate with theirs. Single-line cases are also replayed
+// behind an RFC 3164 syslog header, in a session of their own.
 func TestCasesOnEngine(t *testing.T) {
 	l := lab.Get(t)
 	ctx := engineCtx(t)
@@ -32,43 +35,82 @@ func TestCasesOnEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ss := &sessions{lab: l}
+	defer ss.close(ctx)
+	bare, header := ss.fresh(), ss.fresh()
+	cases := vendorCases(t)
+	var sequences []casegen.Case
 	for _, v := range casegen.Vendors() {
-		f := vendorCases(t)[v.Name]
+		for _, c := range cases[v.Name].Cases {
+			if len(c.Lines) > 1 {
+				sequences = append(sequences, c)
+			}
+		}
+	}
+	groups := packSequences(set, sequences)
+	groupOf := map[string]int{}
+	for i, g := range groups {
+		for _, c := range g {
+			groupOf[c.Lines[0].Location+"/"+c.Name] = i
+		}
+	}
+	seqSessions := make([]*wazuhlab.LogtestSession, len(groups))
+	for _, v := range casegen.Vendors() {
 		t.Run(v.Name, func(t *testing.T) {
-			var singles, sequences []casegen.Case
-			for _, c := range f.Cases {
+			var singles, seqs []casegen.Case
+			for _, c := range cases[v.Name].Cases {
 				if len(c.Lines) == 1 {
 					singles = append(singles, c)
 				} else {
-					sequences = append(sequences, c)
+					seqs = append(seqs, c)
 				}
 			}
-			retried := replaySingles(ctx, t, l, set, singles, false)
-			retried += replaySingles(ctx, t, l, set, singles, true)
-			groups := packSequences(set, sequences)
-			for _, group := range groups {
-				replaySequences(ctx, t, l, group)
+			retried := replaySingles(ctx, t, ss, bare, set, singles, false)
+			retried += replaySingles(ctx, t, ss, header, set, singles, true)
+			for _, c := range seqs {
+				i := groupOf[c.Lines[0].Location+"/"+c.Name]
+				if seqSessions[i] == nil {
+					seqSessions[i] = ss.fresh()
+				}
+				replaySequence(ctx, t, seqSessions[i], c)
 			}
-			t.Logf("%d single-line cases (twice: bare and behind a header), %d replayed in a spare session after a correlation fired; %d sequences in %d sessions",
-				len(singles), retried, len(sequences), len(groups))
+			t.Logf("%d single-line cases (twice: bare and behind a header), %d replayed in a spare session after a correlation fired; %d sequences",
+				len(singles), retried, len(seqs))
 		})
+	}
+	t.Logf("%d logtest sessions; sequences of all vendors packed into %d", len(ss.all), len(groups))
+}
+
+// sessions are the logtest sessions of a test, closed together.
+type sessions struct {
+	lab *wazuhlab.Lab
+	all []*wazuhlab.LogtestSession
+	// spares take the lines on which the history fired a correlation
+	// rule.
+	spares []*wazuhlab.LogtestSession
+}
+
+func (s *sessions) fresh() *wazuhlab.LogtestSession {
+	ls := s.lab.NewLogtestSession("")
+	s.all = append(s.all, ls)
+	return ls
+}
+
+func (s *sessions) spare(k int) *wazuhlab.LogtestSession {
+	if k == len(s.spares) {
+		s.spares = append(s.spares, s.fresh())
+	}
+	return s.spares[k]
+}
+
+func (s *sessions) close(ctx context.Context) {
+	for _, ls := range s.all {
+		ls.Close(ctx)
 	}
 }
 
-func replaySingles(ctx context.Context, t *testing.T, l *wazuhlab.Lab, set *ruleset.Set, cases []casegen.Case, header bool) (retried int) {
+func replaySingles(ctx context.Context, t *testing.T, ss *sessions, s *wazuhlab.LogtestSession, set *ruleset.Set, cases []casegen.Case, header bool) (retried int) {
 	t.Helper()
-	s := l.NewLogtestSession("")
-	defer s.Close(ctx)
-	// Sessions for lines on which the history fired a correlation rule:
-	// the verdict of a session where no correlation fires is the verdict
-	// of a fresh one, so a line moves on to the next spare only when one
-	// fires there too.
-	var spares []*wazuhlab.LogtestSession
-	defer func() {
-		for _, sp := range spares {
-			sp.Close(ctx)
-		}
-	}()
 	for _, c := range cases {
 		ln := c.Lines[0]
 		event := ln.Event
@@ -81,11 +123,11 @@ func replaySingles(ctx context.Context, t *testing.T, l *wazuhlab.Lab, set *rule
 			t.Fatalf("%s: %v", name, err)
 		}
 		got, want := verdictOf(res.Output), expected(ln.Expect)
+		// The verdict of a session where no correlation fires is the
+		// verdict of a fresh one, so a line moves on to the next spare
+		// only when one fires there too.
 		for k := 0; !got.equal(want) && isCorrelation(set, got.RuleID); k++ {
-			if k == len(spares) {
-				spares = append(spares, l.NewLogtestSession(""))
-			}
-			if res, err = spares[k].Process(ctx, event, ln.Location); err != nil {
+			if res, err = ss.spare(k).Process(ctx, event, ln.Location); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 			got = verdictOf(res.Output)
@@ -113,19 +155,15 @@ func checkDescription(t *testing.T, name, event string, res *wazuhlab.LogtestRes
 	}
 }
 
-func replaySequences(ctx context.Context, t *testing.T, l *wazuhlab.Lab, group []casegen.Case) {
+func replaySequence(ctx context.Context, t *testing.T, s *wazuhlab.LogtestSession, c casegen.Case) {
 	t.Helper()
-	s := l.NewLogtestSession("")
-	defer s.Close(ctx)
-	for _, c := range group {
-		for i, ln := range c.Lines {
-			res, err := s.Process(ctx, ln.Event, ln.Location)
-			if err != nil {
-				t.Fatalf("%s line %d: %v", c.Name, i+1, err)
-			}
-			if got, want := verdictOf(res.Output), expected(ln.Expect); !got.equal(want) {
-				t.Errorf("%s, line %d of %d: got %s\n  want %s\n  event %s", c.Name, i+1, len(c.Lines), got, want, short(ln.Event))
-			}
+	for i, ln := range c.Lines {
+		res, err := s.Process(ctx, ln.Event, ln.Location)
+		if err != nil {
+			t.Fatalf("%s line %d: %v", c.Name, i+1, err)
+		}
+		if got, want := verdictOf(res.Output), expected(ln.Expect); !got.equal(want) {
+			t.Errorf("%s, line %d of %d: got %s\n  want %s\n  event %s", c.Name, i+1, len(c.Lines), got, want, short(ln.Event))
 		}
 	}
 }

@@ -29,7 +29,7 @@ type Vendor struct {
 	// Cortex XDR seed used "type").
 	TypeKey string
 	// SourceKey names the stream in error and run_summary events
-	// ("source"; the Cortex XDR seed used "error_source").
+	// ("source"; Proofpoint and the Cortex XDR seed use "error_source").
 	SourceKey string
 	// Tag is the wodle tag the README installs (location command_<Tag>).
 	Tag string
@@ -50,7 +50,7 @@ func Vendors() []Vendor {
 		{Name: "1password", Namespace: "op", TypeKey: "event_type", SourceKey: "source", Tag: "onepassword",
 			RuleFile: "onepassword_rules.xml", CaseFile: "onepassword.json", FirstID: 100700, LastID: 100799,
 			BaseID: 100700, ErrorID: 100701, Dashboard: "dashboards/onepassword.ndjson"},
-		{Name: "proofpoint", Namespace: "pp", TypeKey: "event_type", SourceKey: "source", Tag: "proofpoint",
+		{Name: "proofpoint", Namespace: "pp", TypeKey: "event_type", SourceKey: "error_source", Tag: "proofpoint",
 			RuleFile: "proofpoint_rules.xml", CaseFile: "proofpoint.json", FirstID: 100600, LastID: 100699,
 			BaseID: 100600, ErrorID: 100670, Dashboard: "dashboards/proofpoint.ndjson"},
 		{Name: "cortex_xdr", Namespace: "xdr", TypeKey: "type", SourceKey: "error_source", Tag: "cortex_xdr",

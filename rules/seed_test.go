@@ -113,4 +113,3 @@ func getSeedLab(t *testing.T) *wazuhlab.Lab {
 	}
 	return seedLab.Get(t)
 }
-

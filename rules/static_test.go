@@ -425,3 +425,46 @@ func TestReadmeReferenceIsCurrent(t *testing.T) {
 		t.Fatal("rules/README.md's rules reference is out of date: run go run ./rules/casegen/gencases")
 	}
 }
+
+// appearances counts how often each rule occurs in analysisd's rule tree:
+// once below each occurrence of each parent (if_sid; an if_matched_sid
+// rule hangs below its counted rule).
+func appearances(set *ruleset.Set) map[int]int {
+	n := map[int]int{}
+	for _, r := range set.Rules { // parents are loaded first
+		ps := r.Parents()
+		if len(ps) == 0 {
+			n[r.ID] = 1
+			continue
+		}
+		for _, p := range ps {
+			n[r.ID] += n[p]
+		}
+	}
+	return n
+}
+
+// analysisd stores an event in the if_matched_group list of a group once
+// per occurrence of its final rule in the rule tree (OS_MarkGroup walks
+// the tree), so an event ending on a rule with two parents counts twice:
+// a rule carrying a counted group must occur once.
+func TestCountedRulesOccurOnceInTheTree(t *testing.T) {
+	set := loadSet(t)
+	n := appearances(set)
+	for _, c := range set.Rules {
+		if c.IfMatchedGroup == "" {
+			continue
+		}
+		for _, r := range set.Rules {
+			if r.ID == c.ID || n[r.ID] < 2 {
+				continue
+			}
+			for _, g := range r.Groups {
+				if strings.Contains(g, c.IfMatchedGroup) {
+					t.Errorf("rule %d occurs %d times in the rule tree and carries group %s, which %d counts: each event on it would count %d times", r.ID, n[r.ID], g, c.ID, n[r.ID])
+					break
+				}
+			}
+		}
+	}
+}

@@ -9,7 +9,7 @@ import (
 )
 
 // TestCaseFilesMatchCollectors regenerates every vendor's cases from its
-// collector (or stand-in) and compares them with rules/tests (see
+// collector and compares them with rules/tests (see
 // casegen.Compare): a change in what a collector writes, or in a rule's
 // level or groups, must show up as a regenerated case file (go run
 // ./rules/casegen/gencases), so that the engine tests never replay stale

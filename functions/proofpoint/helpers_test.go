@@ -95,37 +95,6 @@ func (m *lineSink) lines(t testing.TB) []line {
 	return out
 }
 
-// get finds a member regardless of the case of its name (TAP drifts).
-func get(m map[string]any, name string) any {
-	if v, ok := m[name]; ok {
-		return v
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
-}
-
-// identity recomputes the simulator's identity of an event line,
-// independently of the collector's dedup key.
-func identity(t testing.TB, pp map[string]any) string {
-	t.Helper()
-	typ, _ := pp["event_type"].(string)
-	switch typ {
-	case TypeMessagesDelivered, TypeMessagesBlocked:
-		r := get(pp, "recipient")
-		if a, ok := r.([]any); ok && len(a) == 1 {
-			r = a[0]
-		}
-		return fmt.Sprintf("%s/%v/%v", typ, get(pp, "GUID"), r)
-	case TypeClicksPermitted, TypeClicksBlocked:
-		return fmt.Sprintf("%s/%v", typ, get(pp, "id"))
-	}
-	return ""
-}
-
 // events splits lines into vendor events (by identity) and error codes.
 func events(t testing.TB, lines []line) (map[string]int, []string) {
 	t.Helper()
@@ -137,7 +106,7 @@ func events(t testing.TB, lines []line) (map[string]int, []string) {
 			errs = append(errs, fmt.Sprint(l.pp["error_code"]))
 		case "run_summary":
 		default:
-			id := identity(t, l.pp)
+			id := proofpointtest.LineIdentity(l.pp)
 			if id == "" {
 				t.Fatalf("unexpected line %.200s", l.raw)
 			}

@@ -123,7 +123,7 @@ func TestKeysOfSimulatedTrafficAreStableAndDistinct(t *testing.T) {
 		if again, _ := k.key(e.Type, []byte(shuffle(rng, v))); again != key {
 			t.Fatalf("key changed when %s was reserialized", e.Identity)
 		}
-		if g := get(v.(map[string]any), "GUID"); g != nil && strings.HasPrefix(e.Type, "messages") {
+		if g := proofpointtest.Member(v.(map[string]any), "GUID"); g != nil && strings.HasPrefix(e.Type, "messages") {
 			guids[fmt.Sprint(g)]++
 			if guids[fmt.Sprint(g)] == 2 {
 				sharedGUID++

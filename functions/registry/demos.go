@@ -3,6 +3,7 @@
 package registry
 
 import (
+	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
 	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
@@ -19,6 +20,10 @@ func Demos() map[string]hostrun.Demo {
 		"proofpoint": {Start: func(events int) (*hostrun.DemoRun, error) {
 			s := proofpointtest.StartDemo(events)
 			return &hostrun.DemoRun{Env: s.Env, About: "Proofpoint TAP simulator at " + s.URL, Between: s.Between, Stop: s.Close}, nil
+		}},
+		"cortexxdr": {Start: func(events int) (*hostrun.DemoRun, error) {
+			s := cortexxdrtest.StartDemo(events)
+			return &hostrun.DemoRun{Env: s.Env, About: "Cortex XDR API simulator at " + s.Server.URL, Between: s.Between, Stop: s.Server.Close}, nil
 		}},
 	}
 }

@@ -4,6 +4,7 @@
 package registry
 
 import (
+	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr"
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
 	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
@@ -15,5 +16,6 @@ func Vendors() []spec.Descriptor {
 	return []spec.Descriptor{
 		onepassword.Descriptor(),
 		proofpoint.Descriptor(),
+		cortexxdr.Descriptor(),
 	}
 }

@@ -86,6 +86,8 @@ type data struct {
 	// AnyVendor is the Rules assertion that at least one vendor has
 	// tenants.
 	AnyVendor string
+	// DefaultSyslogBudget is the function's own default budget.
+	DefaultSyslogBudget string
 	// Env names of the shared function variables.
 	Env map[string]string
 }
@@ -100,6 +102,9 @@ type vendor struct {
 	Params  []param
 	// Env are the vendor's own function variables.
 	Env []envVar
+	// SyslogShares is the number of shares the deployment's syslog budget
+	// is divided into, as the vendor's function gets it (see syslogShares).
+	SyslogShares string
 }
 
 type stream struct {
@@ -186,7 +191,9 @@ func build(descs []spec.Descriptor) (*data, error) {
 			"SyslogClientCert": lambdarun.EnvSyslogClientCert, "SecretPrefix": lambdarun.EnvSecretPrefix, "SecretLayout": lambdarun.EnvSecretLayout,
 			"SecretTTL": lambdarun.EnvSecretTTL, "DeadlineMargin": lambdarun.EnvDeadlineMargin, "RateLimit": lambdarun.EnvRateLimit,
 			"LogLevel": lambdarun.EnvLogLevel, "MetricsNamespace": lambdarun.EnvMetricsNamespace, "TenantMetrics": lambdarun.EnvTenantMetrics,
+			"SyslogBudget": lambdarun.EnvSyslogBudget, "SyslogShares": lambdarun.EnvSyslogShares,
 		},
+		DefaultSyslogBudget: strconv.Itoa(lambdarun.DefaultSyslogBudget),
 	}
 	for _, l := range awssm.Layouts() {
 		d.Layouts = append(d.Layouts, string(l))
@@ -220,7 +227,38 @@ func build(descs []spec.Descriptor) (*data, error) {
 		none = append(none, fmt.Sprintf(`{"Fn::EachMemberEquals": [{"Ref": %q}, ""]}`, v.ID+"Tenants"))
 	}
 	d.AnyVendor = anyOf(none)
+	for i := range d.Vendors {
+		d.Vendors[i].SyslogShares = syslogShares(d.Vendors, i)
+	}
 	return d, nil
+}
+
+// syslogShares returns the expression the syslog share of vendor self's
+// function comes from: every enabled vendor's tenants, once per stream,
+// each followed by a comma, split at the commas and counted. Every tenant
+// stream runs as its own invocation and all may be catching up at once,
+// so each gets an equal share of the deployment's budget. CloudFormation
+// can count (Fn::Length, resolved by AWS::LanguageExtensions with the
+// parameter values) but neither multiply nor subtract: the split leaves
+// one empty element after the last comma, so the count is the tenant
+// streams plus one, a spare share that a manual or backfill invocation
+// can use. The function's own vendor is enabled wherever the function
+// exists, so its part needs no condition.
+func syslogShares(vendors []vendor, self int) string {
+	var pieces []string
+	for i, v := range vendors {
+		tenants := fmt.Sprintf(`{"Fn::Join": [",", {"Ref": %q}]}`, v.ID+"Tenants")
+		perStream := make([]string, len(v.Streams))
+		for i := range perStream {
+			perStream[i] = tenants
+		}
+		piece := fmt.Sprintf(`{"Fn::Join": ["", [{"Fn::Join": [",", [%s]]}, ","]]}`, strings.Join(perStream, ", "))
+		if i != self {
+			piece = fmt.Sprintf(`{"Fn::If": [%q, %s, ""]}`, v.ID+"Enabled", piece)
+		}
+		pieces = append(pieces, piece)
+	}
+	return fmt.Sprintf(`{"Fn::Length": {"Fn::Split": [",", {"Fn::Join": ["", [%s]]}]}}`, strings.Join(pieces, ", "))
 }
 
 // anyOf returns a Rules assertion that not every condition holds (Fn::And

@@ -4,10 +4,13 @@
 // Wazuh. Nothing in a case is typed by hand except the choice of line and
 // rule; the expected level and groups come from the rule files.
 //
-// Each vendor registers one Generator. A generator marked OriginCollector
-// runs the real collector; OriginStandIn marks a stand-in that builds
-// lines from the vendor's documented event shapes through the shared
-// pipeline, used until that vendor's collector exists (see Vendors).
+// Each vendor registers one Generator, which runs the vendor's real
+// collector against its simulator through the shared pipeline. Where a
+// case needs a record the simulator does not make by itself, the generator
+// drives the simulator's documented options and ingestion API; lines are
+// never typed. Error codes a collector cannot produce against its
+// simulator are written by the shared pipeline's error writer with the
+// vendor's envelope (OriginPipeline).
 //
 //	go run ./rules/casegen/gencases   # rewrites rules/tests/*.json
 package casegen
@@ -33,12 +36,8 @@ const (
 	OriginCollector = "collector"
 	// OriginPipeline: written by the shared pipeline's error writer with
 	// the vendor's envelope, for error codes the collector does not emit
-	// yet (the rules must already know them).
+	// (the rules must know them all the same).
 	OriginPipeline = "pipeline"
-	// OriginStandIn: built through the shared pipeline from the vendor's
-	// documented event shapes, standing in for a collector that does not
-	// exist yet.
-	OriginStandIn = "standin"
 )
 
 // Line is one event line as a sink received it.
@@ -73,7 +72,7 @@ func (l *Line) Get(name string) string {
 
 // Generator produces a vendor's event lines.
 type Generator struct {
-	// Origin is OriginCollector or OriginStandIn.
+	// Origin is OriginCollector.
 	Origin string
 	// Describe says what runs, for the case file.
 	Describe string
@@ -111,8 +110,7 @@ func (v *Vendor) Location() string { return "command_" + v.Tag }
 type File struct {
 	Vendor    string `json:"vendor"`
 	Generator string `json:"generator"`
-	// Origin is the generator's: "collector", or "standin" while the
-	// vendor's collector does not exist.
+	// Origin is the generator's: "collector".
 	Origin string `json:"origin"`
 	Cases  []Case `json:"cases"`
 }
@@ -186,7 +184,7 @@ func Select(v *Vendor, set *ruleset.Set, lines []*Line) (*File, error) {
 // mergeOrigin names a case's origin: its lines' common origin, or the
 // least direct one when they differ.
 func mergeOrigin(a, b string) string {
-	rank := map[string]int{"": 0, OriginCollector: 1, OriginPipeline: 2, OriginStandIn: 3}
+	rank := map[string]int{"": 0, OriginCollector: 1, OriginPipeline: 2}
 	if rank[b] > rank[a] {
 		return b
 	}

@@ -3,245 +3,544 @@ package casegen
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr"
+	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
 	"github.com/wazuh-pull/wazuh-pull/rules"
-	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
-// CortexXDR is the Cortex XDR registration. Until functions/cortexxdr
-// exists it uses a stand-in (GenerateCortexXDRStandIn) built from the
-// documented alert and incident replies; replace Generator with the
-// collector's.
+// CortexXDR is the Cortex XDR registration: the real collector against
+// its simulator.
 func CortexXDR() *Vendor {
 	v, _ := rules.VendorByName("cortex_xdr")
+	var types []string
+	for _, s := range cortexxdr.Streams() {
+		types = append(types, s.EventType)
+	}
 	return &Vendor{
 		Vendor:     v,
-		EventTypes: []string{"alert", "incident", "error", "run_summary"},
+		EventTypes: append(types, "error", "run_summary"),
 		Generator: Generator{
-			Origin:   OriginStandIn,
-			Describe: "stand-in: documented get_alerts_multi_events v2 and get_incidents records through shared/pipeline (casegen.GenerateCortexXDRStandIn); replace with functions/cortexxdr against its simulator",
-			Run:      GenerateCortexXDRStandIn,
+			Origin:   OriginCollector,
+			Describe: "functions/cortexxdr against functions/cortexxdr/cortexxdrtest through shared/pipeline (casegen.GenerateCortexXDR)",
+			Run:      GenerateCortexXDR,
 		},
 		Cases: cortexXDRCases(),
 	}
 }
 
-// xdrStreams are the seed's streams.
-var xdrStreams = []string{"alerts", "incidents"}
+// xdrFQDN is the simulated tenant.
+const xdrFQDN = "acme.xdr.eu.paloaltonetworks.com"
 
-// xdrEpochMillis are the epoch-millisecond fields the seed wodle turned
-// into ISO 8601 strings.
-var xdrEpochMillis = []string{"creation_time", "modification_time", "detection_time", "resolved_timestamp",
-	"local_insert_ts", "last_modified_ts", "detection_timestamp", "end_match_attempt_ts", "event_timestamp",
-	"causality_actor_process_execution_time", "dst_causality_actor_process_execution_time", "agent_host_boot_time"}
+// xdrFuture is an event type the collector does not emit today.
+const xdrFuture = "incident_change"
 
-// The seed's envelope: "xdr", the type in "type", the stream of error and
-// summary events in "error_source".
-func xdrEnvelope() event.Envelope {
-	return event.Envelope{Integration: "cortex_xdr", Namespace: "xdr", TypeKey: "type", SourceKey: "error_source"}
+// Tactics the cases name.
+const (
+	tExecution   = "TA0002 - Execution"
+	tPersistence = "TA0003 - Persistence"
+	tPrivEsc     = "TA0004 - Privilege Escalation"
+	tEvasion     = "TA0005 - Defense Evasion"
+	tCredentials = "TA0006 - Credential Access"
+	tDiscovery   = "TA0007 - Discovery"
+	tLateral     = "TA0008 - Lateral Movement"
+	tExfil       = "TA0010 - Exfiltration"
+	tC2          = "TA0011 - Command and Control"
+	tImpact      = "TA0040 - Impact"
+)
+
+// xdrTactics are the tactics with rules of their own.
+var xdrTactics = []string{tPersistence, tPrivEsc, tEvasion, tCredentials, tLateral, tExfil, tC2, tImpact}
+
+// xdrSim is a simulator with one tenant and an advanced key, on clock.
+func xdrSim(clock *cortexxdrtest.Clock, t cortexxdrtest.Tenant, k cortexxdrtest.Key) (sim *cortexxdrtest.Server, keyID, key string) {
+	sim = cortexxdrtest.New(cortexxdrtest.Options{Now: clock.Now})
+	if t.Seed == 0 {
+		t.Seed = 42
+	}
+	sim.AddTenant(xdrFQDN, t)
+	keyID, key = sim.AddKey(xdrFQDN, k)
+	return sim, keyID, key
 }
 
-var xdrTactics = []string{"TA0003 - Persistence", "TA0004 - Privilege Escalation", "TA0005 - Defense Evasion", "TA0006 - Credential Access",
-	"TA0008 - Lateral Movement", "TA0010 - Exfiltration", "TA0011 - Command and Control", "TA0040 - Impact"}
-
-var xdrTechniques = map[string]string{
-	"TA0003 - Persistence":          "T1547.001 - Boot or Logon Autostart Execution: Registry Run Keys / Startup Folder",
-	"TA0004 - Privilege Escalation": "T1068 - Exploitation for Privilege Escalation",
-	"TA0005 - Defense Evasion":      "T1562.001 - Impair Defenses: Disable or Modify Tools",
-	"TA0006 - Credential Access":    "T1003.001 - OS Credential Dumping: LSASS Memory",
-	"TA0008 - Lateral Movement":     "T1021.002 - Remote Services: SMB/Windows Admin Shares",
-	"TA0010 - Exfiltration":         "T1048 - Exfiltration Over Alternative Protocol",
-	"TA0011 - Command and Control":  "T1071.001 - Application Layer Protocol: Web Protocols",
-	"TA0040 - Impact":               "T1486 - Data Encrypted for Impact",
-	"TA0002 - Execution":            "T1059.001 - Command and Scripting Interpreter: PowerShell",
-	"TA0007 - Discovery":            "T1087 - Account Discovery",
+// xdrCollector describes one tenant's collector.
+type xdrCollector struct {
+	sim        *cortexxdrtest.Server
+	keyID, key string
+	creds      secrets.Source // default: the key, on the tenant's FQDN
+	clock      *cortexxdrtest.Clock
+	// attempt is the HTTP attempt timeout, maxBody the largest body read.
+	attempt  time.Duration
+	maxBody  int64
+	pageSize int
+	streams  []string // default: both
+	// defs replaces the collector's stream definitions.
+	defs []cortexxdr.StreamDef
 }
 
-const xdrBaseMillis = int64(1772452800000) // 2026-03-02T12:00:00Z
-
-// xdrAlert is a get_alerts_multi_events v2 alert (per-event fields are
-// arrays) as documented.
-func xdrAlert(n int, severity, host, tactic string) map[string]any {
-	var tactics, techniques any
-	if tactic != "" {
-		tactics = []string{tactic}
-		techniques = []string{xdrTechniques[tactic]}
-	}
-	return map[string]any{
-		"alert_id": fmt.Sprint(88000 + n), "external_id": ppHash("xdr-alert", n)[:32],
-		"name": fmt.Sprintf("Suspicious activity %d", n), "description": "Behavioral threat detected",
-		"category": "Malware", "severity": severity, "source": "XDR Agent", "alert_type": "Unclassified",
-		"action": "DETECTED", "action_pretty": "Detected",
-		"detection_timestamp": xdrBaseMillis - int64(n)*60000 - 5000, "local_insert_ts": xdrBaseMillis - int64(n)*60000,
-		"last_modified_ts": nil, "case_id": 1400 + n, "matching_status": "MATCHED", "resolution_status": "STATUS_010_NEW",
-		"endpoint_id": ppHash("endpoint", host)[:32], "host_name": host, "host_ip": []string{fmt.Sprintf("10.20.30.%d", 1+n%250)},
-		"user_name": []string{`acme\ana`}, "agent_os_type": "Windows", "agent_os_sub_type": "Windows 11", "agent_version": "8.4.1.12345",
-		"mitre_tactic_id_and_name": tactics, "mitre_technique_id_and_name": techniques,
-		"event_type":                         []string{"Process Execution"},
-		"event_timestamp":                    []int64{xdrBaseMillis - int64(n)*60000 - 6000},
-		"actor_process_image_name":           []string{"powershell.exe"},
-		"actor_process_command_line":         []string{"powershell -enc SQBFAFgA"},
-		"causality_actor_process_image_path": []string{`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`},
-		"action_remote_ip":                   nil, "tags": []string{"EG:workstations"}, "starred": false, "is_whitelisted": false,
-	}
-}
-
-// xdrIncident is a get_incidents incident as documented.
-func xdrIncident(n int, severity, status string, alerts int, tactic, comment string) map[string]any {
-	var tactics, techniques any = []string{}, []string{}
-	if tactic != "" {
-		tactics = []string{tactic}
-		techniques = []string{xdrTechniques[tactic]}
-	}
-	inc := map[string]any{
-		"incident_id": fmt.Sprint(1400 + n), "incident_name": nil,
-		"creation_time": xdrBaseMillis - int64(n)*600000, "modification_time": xdrBaseMillis - int64(n)*60000, "detection_time": nil,
-		"status": status, "severity": severity, "manual_severity": nil,
-		"description":        fmt.Sprintf("'Suspicious activity %d' generated by XDR Agent detected on host ws-%03d involving user acme\\ana", n, n),
-		"assigned_user_mail": nil, "assigned_user_pretty_name": nil,
-		"alert_count": alerts, "low_severity_alert_count": 0, "med_severity_alert_count": alerts, "high_severity_alert_count": 0,
-		"critical_severity_alert_count": 0, "user_count": 1, "host_count": 1,
-		"hosts": []string{fmt.Sprintf("ws-%03d:%s", n, ppHash("endpoint", n)[:32])}, "users": []string{`acme\ana`},
-		"incident_sources": []string{"XDR Agent"}, "alert_categories": []string{"Execution"},
-		"mitre_tactics_ids_and_names": tactics, "mitre_techniques_ids_and_names": techniques,
-		"rule_based_score": nil, "predicted_score": 40, "aggregated_score": 40, "wildfire_hits": 0, "starred": false,
-		"notes": nil, "resolve_comment": nil, "resolved_timestamp": nil,
-		"xdr_url":       fmt.Sprintf("https://acme.xdr.eu.paloaltonetworks.com/incident-view?caseId=%d", 1400+n),
-		"original_tags": []string{"EG:workstations"}, "tags": []string{"EG:workstations"},
-	}
-	if status == "under_investigation" {
-		inc["assigned_user_mail"] = "soc.analyst@example.org"
-		inc["assigned_user_pretty_name"] = "SOC Analyst"
-	}
-	if len(status) > 9 && status[:9] == "resolved_" {
-		inc["resolved_timestamp"] = xdrBaseMillis - int64(n)*30000
-		if comment != "" {
-			inc["resolve_comment"] = comment
+// setup builds the run's streams as localrun does: an invalid collector
+// configuration is an orchestrator error; every requested stream runs
+// (credentials are read, and checked, when a stream starts).
+func (c xdrCollector) setup(g *vendorGen) func(state.Store) ([]pipeline.Stream, error) {
+	return func(state.Store) ([]pipeline.Stream, error) {
+		hc, err := httpClient(c.attempt, c.maxBody)
+		if err != nil {
+			return nil, err
 		}
+		creds := c.creds
+		if creds == nil {
+			creds = secrets.Static{cortexxdr.FieldFQDN: xdrFQDN, cortexxdr.FieldAPIKeyID: c.keyID, cortexxdr.FieldAPIKey: c.key}
+		}
+		col, err := cortexxdr.New(cortexxdr.Config{BaseURL: c.sim.URL, HTTP: hc, Lookback: 4 * time.Hour, PageSize: c.pageSize,
+			Now: c.clock.Now, Sleep: c.clock.Sleep}, "default", creds)
+		if err != nil {
+			return nil, &pipeline.Error{Code: pipeline.CodeConfig, Message: "invalid Cortex XDR configuration", Err: err}
+		}
+		defs := c.defs
+		if defs == nil {
+			defs = cortexxdr.Streams()
+		}
+		var streams []pipeline.Stream
+		for _, def := range defs {
+			if len(c.streams) > 0 && !contains(c.streams, def.Name) {
+				continue
+			}
+			streams = append(streams, pipeline.Stream{Key: g.key(def.Name), Name: def.Name, Source: col.NewSource(def, cortexxdr.Legacy{})})
+		}
+		return streams, nil
 	}
-	return inc
 }
 
-// xdrRecords are the stand-in's alerts and incidents.
-func xdrRecords() (alerts, incidents []record) {
-	n := 0
-	alert := func(severity, host, tactic string) {
-		n++
-		alerts = append(alerts, record{"alert", fmt.Sprint(88000 + n), xdrAlert(n, severity, host, tactic)})
-	}
-	incident := func(severity, status string, count int, tactic, comment string) {
-		n++
-		incidents = append(incidents, record{"incident", fmt.Sprintf("%d:%d", 1400+n, n), xdrIncident(n, severity, status, count, tactic, comment)})
-	}
-	for i, sev := range []string{"informational", "low", "medium", "high", "critical"} {
-		alert(sev, fmt.Sprintf("ws-%03d", i), "TA0002 - Execution")
-	}
-	for i, t := range xdrTactics {
-		alert("low", fmt.Sprintf("srv-%03d", i), t)
-	}
-	alert("high", "srv-100", "TA0040 - Impact")
-	// Five alerts on one endpoint within minutes.
-	for range 5 {
-		alert("low", "ws-burst", "")
-	}
-	for _, sev := range []string{"informational", "low", "medium", "high", "critical"} {
-		incident(sev, "new", 2, "", "")
-	}
-	incident("low", "under_investigation", 2, "", "")
-	incident("medium", "new", 12, "", "")
-	incident("informational", "new", 3, "TA0007 - Discovery", "")
-	for _, t := range xdrTactics {
-		incident("low", "new", 2, t, "")
-	}
-	incident("high", "new", 4, "TA0040 - Impact", "")
-	incident("low", "resolved_true_positive", 2, "TA0006 - Credential Access", "")
-	incident("low", "resolved_true_positive", 2, "", "Contained: host reimaged, credentials rotated")
-	incident("high", "resolved_true_positive", 3, "", "")
-	incident("critical", "resolved_true_positive", 5, "", "")
-	incident("medium", "resolved_false_positive", 2, "", "")
-	incident("medium", "resolved_duplicate", 2, "", "")
-	return alerts, incidents
-}
-
-// GenerateCortexXDRStandIn writes the stand-in's Cortex XDR lines.
-func GenerateCortexXDRStandIn(ctx context.Context) ([]*Line, error) {
-	g, err := newStandinGen(xdrEnvelope())
+// GenerateCortexXDR runs the Cortex XDR collector against its simulator
+// in every scenario the cases need and returns what it wrote.
+func GenerateCortexXDR(ctx context.Context) ([]*Line, error) {
+	g, err := newVendorGen(cortexxdr.Vendor, cortexxdr.Envelope(), cortexxdr.EpochMillis(), cortexxdr.StreamNames())
 	if err != nil {
 		return nil, err
 	}
-	defer g.close()
-	alerts, incidents := xdrRecords()
-	future := []record{{"audit_log", "future:1", map[string]any{"id": 1, "description": "a record of a type the rules do not know"}}}
-	if err := g.run(ctx, standinRun{scenario: "bulk", allStreams: xdrStreams, epochMillis: xdrEpochMillis, streams: []standinStream{
-		{name: "alerts", records: append(alerts, future...)}, {name: "incidents", records: incidents}}}); err != nil {
-		return nil, err
+	defer g.close(ctx)
+	for _, step := range []func(context.Context, *vendorGen) error{xdrBulk, xdrFutureType, xdrFaults, xdrGap, xdrHealth} {
+		if err := step(ctx, g); err != nil {
+			return nil, err
+		}
 	}
-	if err := g.standinHealth(ctx, xdrStreams, alerts[:2]); err != nil {
+	if err := pipelineOnly(ctx, cortexxdr.Envelope(), cortexxdr.StreamAlerts, g.add, pipeline.CodeCollectionGap, pipeline.CodeResponseTooLarge); err != nil {
 		return nil, err
 	}
 	return g.lines, nil
 }
 
+// xdrBulk: an hour of alerts of every severity and tactic (with a burst of
+// alerts on the endpoints, one wider than Wazuh's 256 fields, one larger
+// than a line) and incidents, read on a five-minute-ish schedule: a first
+// run, then the incidents change (investigated, resolved in every way,
+// grown) and two more runs read each change.
+func xdrBulk(ctx context.Context, g *vendorGen) error {
+	clock := cortexxdrtest.NewClock(genNow)
+	sim, keyID, key := xdrSim(clock, cortexxdrtest.Tenant{}, cortexxdrtest.Key{})
+	defer sim.Close()
+	at := genNow.Add(-time.Hour)
+	next := func() time.Time { at = at.Add(30 * time.Second); return at }
+	var alerts []cortexxdrtest.AlertSpec
+	alert := func(sp cortexxdrtest.AlertSpec) { sp.Inserted = next(); alerts = append(alerts, sp) }
+	for _, sev := range []string{"informational", "low", "medium", "high", "critical"} {
+		alert(cortexxdrtest.AlertSpec{Severity: sev, Tactic: tExecution})
+	}
+	for _, t := range xdrTactics {
+		alert(cortexxdrtest.AlertSpec{Severity: "low", Tactic: t})
+	}
+	alert(cortexxdrtest.AlertSpec{Severity: "medium", Tactic: tPersistence})
+	alert(cortexxdrtest.AlertSpec{Severity: "high", Tactic: tImpact})
+	alert(cortexxdrtest.AlertSpec{Severity: "critical", Tactic: tImpact, Wide: 240})
+	alert(cortexxdrtest.AlertSpec{Severity: "high", Tactic: tExecution, Oversize: 50000})
+	// Alerts as the API makes them (severity, tactics, events picked),
+	// then a burst of discovery alerts over the tenant's six endpoints.
+	for range 10 {
+		alert(cortexxdrtest.AlertSpec{})
+	}
+	for range 30 {
+		alert(cortexxdrtest.AlertSpec{Severity: "low", Tactic: tDiscovery})
+	}
+	sim.AddAlerts(xdrFQDN, alerts)
+
+	created := genNow.Add(-3 * time.Hour)
+	incident := func(sp cortexxdrtest.IncidentSpec) string {
+		created = created.Add(2 * time.Minute)
+		sp.Created = created
+		return sim.AddIncident(xdrFQDN, sp)
+	}
+	incident(cortexxdrtest.IncidentSpec{Severity: "informational", Tactic: tDiscovery, AlertCount: 3})
+	incident(cortexxdrtest.IncidentSpec{Severity: "informational", Unmapped: true})
+	for _, sev := range []string{"low", "medium", "high", "critical"} {
+		incident(cortexxdrtest.IncidentSpec{Severity: sev, Tactic: tExecution, AlertCount: 2})
+	}
+	for _, t := range xdrTactics {
+		incident(cortexxdrtest.IncidentSpec{Severity: "low", Tactic: t, AlertCount: 2})
+	}
+	incident(cortexxdrtest.IncidentSpec{Severity: "medium", Tactic: tPersistence, AlertCount: 2})
+	incident(cortexxdrtest.IncidentSpec{Severity: "high", Tactic: tImpact, AlertCount: 4})
+	incident(cortexxdrtest.IncidentSpec{Severity: "medium", Tactic: tExecution, AlertCount: 12})
+	incident(cortexxdrtest.IncidentSpec{}) // as the API makes it
+	// Incidents that change after the first run: one per closure, one
+	// investigated and then closed, one gaining alerts.
+	type change struct {
+		sev, tactic string
+		steps       []cortexxdrtest.IncidentChange
+	}
+	changes := []change{
+		{"low", tExecution, []cortexxdrtest.IncidentChange{{Status: "under_investigation", AssignTo: "Ana Analyst"},
+			{Status: "resolved_true_positive", ResolveComment: "Contained: host reimaged, credentials rotated"}}},
+		{"low", tCredentials, []cortexxdrtest.IncidentChange{{Status: "resolved_true_positive"}}},
+		{"high", tExecution, []cortexxdrtest.IncidentChange{{Status: "resolved_true_positive"}}},
+		{"critical", tImpact, []cortexxdrtest.IncidentChange{{Status: "resolved_true_positive", ResolveComment: "Ransomware contained on two hosts"}}},
+		{"medium", tExecution, []cortexxdrtest.IncidentChange{{Status: "resolved_false_positive", ResolveComment: "Admin script"}}},
+		{"medium", tExecution, []cortexxdrtest.IncidentChange{{Status: "resolved_duplicate"}}},
+		{"low", tDiscovery, []cortexxdrtest.IncidentChange{{Status: "resolved_known_issue"}}},
+		{"high", tLateral, []cortexxdrtest.IncidentChange{{Status: "resolved_threat_handled"}}},
+		{"low", tExecution, []cortexxdrtest.IncidentChange{{AddAlerts: 10}}},
+	}
+	var ids []string
+	for _, c := range changes {
+		ids = append(ids, incident(cortexxdrtest.IncidentSpec{Severity: c.sev, Tactic: c.tactic, AlertCount: 2}))
+	}
+
+	store, err := g.fileStore("bulk")
+	if err != nil {
+		return err
+	}
+	c := xdrCollector{sim: sim, keyID: keyID, key: key, clock: clock}
+	// A line limit of 40 000 bytes, as for 1Password (wazuh-logtest
+	// refuses requests over 64 KiB).
+	run := vendorRun{scenario: "bulk", store: store, now: clock.Now, maxLine: 40000, setup: c.setup(g)}
+	if err := g.collect(ctx, run); err != nil {
+		return err
+	}
+	for step := range 2 {
+		at := genNow.Add(time.Duration(10*step+1) * time.Minute)
+		for i, c := range changes {
+			if step < len(c.steps) {
+				ch := c.steps[step]
+				ch.At = at.Add(time.Duration(i) * time.Second)
+				sim.ChangeIncident(xdrFQDN, ids[i], ch)
+			}
+		}
+		clock.AdvanceTo(at.Add(9 * time.Minute))
+		if err := g.collect(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// xdrFutureType: a collector that gained an event type, which these rules
+// do not know yet: the collector reading incidents under a stream
+// definition whose type is not one it emits today.
+func xdrFutureType(ctx context.Context, g *vendorGen) error {
+	clock := cortexxdrtest.NewClock(genNow)
+	sim, keyID, key := xdrSim(clock, cortexxdrtest.Tenant{}, cortexxdrtest.Key{})
+	defer sim.Close()
+	sim.AddIncident(xdrFQDN, cortexxdrtest.IncidentSpec{Created: genNow.Add(-time.Hour), Severity: "low", Tactic: tExecution})
+	def, _ := cortexxdr.StreamByName(cortexxdr.StreamIncidents)
+	def.EventType = xdrFuture
+	c := xdrCollector{sim: sim, keyID: keyID, key: key, clock: clock, defs: []cortexxdr.StreamDef{def}}
+	return g.collect(ctx, vendorRun{scenario: "future-type", now: clock.Now, setup: c.setup(g)})
+}
+
+// xdrQuiet is a simulator with a few alerts and incidents for the fault
+// and health scenarios.
+func xdrQuiet(t cortexxdrtest.Tenant, k cortexxdrtest.Key) (*cortexxdrtest.Clock, *cortexxdrtest.Server, string, string) {
+	clock := cortexxdrtest.NewClock(genNow)
+	sim, keyID, key := xdrSim(clock, t, k)
+	var specs []cortexxdrtest.AlertSpec
+	for i := range 15 {
+		specs = append(specs, cortexxdrtest.AlertSpec{Inserted: genNow.Add(-time.Hour + time.Duration(i)*time.Minute)})
+	}
+	sim.AddAlerts(xdrFQDN, specs)
+	for i := range 15 {
+		sim.AddIncident(xdrFQDN, cortexxdrtest.IncidentSpec{Created: genNow.Add(-2*time.Hour + time.Duration(i)*time.Minute)})
+	}
+	return clock, sim, keyID, key
+}
+
+// xdrFaults: the API and the network failing in each documented way, and
+// wrong or missing configuration, one run per fault.
+func xdrFaults(ctx context.Context, g *vendorGen) error {
+	type fault struct {
+		scenario string
+		tenant   cortexxdrtest.Tenant
+		key      cortexxdrtest.Key
+		prepare  func(sim *cortexxdrtest.Server, c *xdrCollector)
+	}
+	wrongKey := func(_ *cortexxdrtest.Server, c *xdrCollector) {
+		c.creds = secrets.Static{cortexxdr.FieldFQDN: xdrFQDN, cortexxdr.FieldAPIKeyID: c.keyID, cortexxdr.FieldAPIKey: "a-revoked-key"}
+	}
+	inject := func(f cortexxdrtest.Fault) func(*cortexxdrtest.Server, *xdrCollector) {
+		return func(sim *cortexxdrtest.Server, c *xdrCollector) {
+			f.Stream, f.Count = cortexxdr.StreamAlerts, 10
+			sim.Inject(f)
+			c.streams = []string{cortexxdr.StreamAlerts}
+		}
+	}
+	faults := []fault{
+		{"wrong-key-1", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, wrongKey},
+		{"wrong-key-2", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, wrongKey},
+		{"missing-credential", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, func(_ *cortexxdrtest.Server, c *xdrCollector) {
+			c.creds = secrets.Static{cortexxdr.FieldFQDN: xdrFQDN}
+		}},
+		// The console's address pasted with a space in it.
+		{"invalid-fqdn", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, func(_ *cortexxdrtest.Server, c *xdrCollector) {
+			c.creds = secrets.Static{cortexxdr.FieldFQDN: "https://acme xdr.eu.paloaltonetworks.com/", cortexxdr.FieldAPIKeyID: c.keyID, cortexxdr.FieldAPIKey: c.key}
+		}},
+		{"throttled", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultRateLimitNoRetryAfter})},
+		{"server-error", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultInternalError})},
+		{"refused", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultEchoHeaders, Status: 400})},
+		{"proxy-page", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultHTMLPage})},
+		{"reset", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultConnectionReset})},
+		{"slow", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, func(sim *cortexxdrtest.Server, c *xdrCollector) {
+			inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultSlow, Delay: 3 * time.Second})(sim, c)
+			c.attempt = 300 * time.Millisecond
+		}},
+		// The licence lacks the incidents API (402); the key's role may
+		// not read incidents (403).
+		{"unlicensed", cortexxdrtest.Tenant{Unlicensed: []string{cortexxdr.StreamIncidents}}, cortexxdrtest.Key{}, nil},
+		{"role", cortexxdrtest.Tenant{}, cortexxdrtest.Key{Streams: []string{cortexxdr.StreamAlerts}}, nil},
+		{"body-too-large", cortexxdrtest.Tenant{}, cortexxdrtest.Key{}, func(_ *cortexxdrtest.Server, c *xdrCollector) {
+			c.maxBody, c.streams = 2048, []string{cortexxdr.StreamAlerts}
+		}},
+	}
+	for _, f := range faults {
+		clock, sim, keyID, key := xdrQuiet(f.tenant, f.key)
+		c := xdrCollector{sim: sim, keyID: keyID, key: key, clock: clock}
+		if f.prepare != nil {
+			f.prepare(sim, &c)
+		}
+		err := g.collect(ctx, vendorRun{scenario: f.scenario, now: clock.Now, setup: c.setup(g)})
+		sim.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// xdrGap: more alerts inserted in one millisecond than the API counts
+// (9 999) or serves: the run says some may be missing and goes on. Only
+// its error and summary lines join the pool.
+func xdrGap(ctx context.Context, g *vendorGen) error {
+	clock := cortexxdrtest.NewClock(genNow)
+	sim, keyID, key := xdrSim(clock, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	defer sim.Close()
+	at := genNow.Add(-time.Hour)
+	specs := make([]cortexxdrtest.AlertSpec, cortexxdr.ResultCap+1)
+	for i := range specs {
+		specs[i] = cortexxdrtest.AlertSpec{Inserted: at}
+	}
+	sim.AddAlerts(xdrFQDN, specs)
+	c := xdrCollector{sim: sim, keyID: keyID, key: key, clock: clock, streams: []string{cortexxdr.StreamAlerts}}
+	// Confirmed (and committed) 25 pages at a time, as a syslog sink may.
+	return g.collect(ctx, vendorRun{scenario: "gap", now: clock.Now, setup: c.setup(g), keep: ofType("xdr", "type", "error", "run_summary"), confirmPages: 25})
+}
+
+// xdrHealth: state and delivery failures, budgets, a locked stream, an
+// interrupted run and a healthy one.
+func xdrHealth(ctx context.Context, g *vendorGen) error {
+	type run struct {
+		scenario string
+		setup    func(r *vendorRun, c *xdrCollector) error
+	}
+	runs := []run{
+		{"healthy", func(*vendorRun, *xdrCollector) error { return nil }},
+		{"stream-failed", func(_ *vendorRun, c *xdrCollector) error {
+			c.sim.Inject(cortexxdrtest.Fault{Stream: cortexxdr.StreamAlerts, Kind: cortexxdrtest.FaultInternalError, Count: 10})
+			return nil
+		}},
+		{"state-read-error", func(r *vendorRun, c *xdrCollector) error {
+			fs, err := g.fileStore("state-read-error")
+			r.store, c.streams = &failingStore{Store: fs, failLoad: true}, []string{cortexxdr.StreamAlerts}
+			return err
+		}},
+		{"state-write-error", func(r *vendorRun, c *xdrCollector) error {
+			fs, err := g.fileStore("state-write-error")
+			r.store, c.streams = &failingStore{Store: fs, failCommit: true}, []string{cortexxdr.StreamIncidents}
+			return err
+		}},
+		{"locked", func(r *vendorRun, _ *xdrCollector) error {
+			fs, err := g.fileStore("locked")
+			if err != nil {
+				return err
+			}
+			r.store = fs
+			return g.lockedBy(ctx, fs, cortexxdr.StreamIncidents)
+		}},
+		// Pages of 10: interrupted after the alerts' two pages and the
+		// incidents' first.
+		{"interrupted", func(r *vendorRun, c *xdrCollector) error { r.cancelAt, c.pageSize = 3, 10; return nil }},
+	}
+	for i := 1; i <= 3; i++ {
+		runs = append(runs, run{fmt.Sprintf("max-events-%d", i), func(r *vendorRun, c *xdrCollector) error {
+			r.budget, c.pageSize = pipeline.Budget{MaxEvents: 5}, 5
+			return nil
+		}})
+	}
+	for i := 1; i <= 3; i++ {
+		runs = append(runs, run{fmt.Sprintf("delivery-failed-%d", i), func(r *vendorRun, c *xdrCollector) error {
+			r.refuse, c.streams = true, []string{cortexxdr.StreamAlerts}
+			return nil
+		}})
+	}
+	for _, rn := range runs {
+		clock, sim, keyID, key := xdrQuiet(cortexxdrtest.Tenant{}, cortexxdrtest.Key{})
+		c := xdrCollector{sim: sim, keyID: keyID, key: key, clock: clock}
+		r := vendorRun{scenario: rn.scenario, now: clock.Now}
+		if err := rn.setup(&r, &c); err != nil {
+			sim.Close()
+			return err
+		}
+		r.setup = c.setup(g)
+		err := g.collect(ctx, r)
+		sim.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func xdr(field string) string { return "xdr." + field }
+
+func xdrType(t string) Pred { return Is(xdr("type"), t) }
+
+func xdrErr(scenario, code string) func(*Pool) ([]*Line, error) {
+	return One(Scenario(scenario), xdrType("error"), Is(xdr("error_code"), code))
+}
+
+func xdrErrAny(code string) func(*Pool) ([]*Line, error) {
+	return One(xdrType("error"), Is(xdr("error_code"), code))
+}
+
+func xdrSummary(scenario string) func(*Pool) ([]*Line, error) {
+	return One(Scenario(scenario), xdrType("run_summary"))
+}
+
+// xdrLifecycle selects every state of one incident that went from new
+// through investigation to a closure.
+func xdrLifecycle(p *Pool) ([]*Line, error) {
+	byID := map[string][]*Line{}
+	for _, l := range p.Filter(Scenario("bulk"), xdrType("incident")) {
+		id := l.Get(xdr("incident_id"))
+		byID[id] = append(byID[id], l)
+		if states := byID[id]; len(states) == 3 && states[0].Get(xdr("status")) == "new" &&
+			states[1].Get(xdr("status")) == "under_investigation" && states[2].Get(xdr("status")) == "resolved_true_positive" {
+			return states, nil
+		}
+	}
+	return nil, fmt.Errorf("no incident went from new through investigation to resolved_true_positive")
+}
 
 func cortexXDRCases() []CaseSpec {
 	bulk := Scenario("bulk")
-	alert := func(sev string, more ...Pred) func(*Pool) ([]*Line, error) {
-		return One(append([]Pred{bulk, Is(xdr("type"), "alert"), Is(xdr("severity"), sev)}, more...)...)
+	alert := func(sev, tactic string, more ...Pred) func(*Pool) ([]*Line, error) {
+		return One(append([]Pred{bulk, xdrType("alert"), Is(xdr("severity"), sev), listIs(xdr("mitre_tactic_id_and_name"), tactic)}, more...)...)
 	}
-	tactic := func(t string) Pred { return Contains(xdr("mitre_tactic_id_and_name"), t) }
-	incident := func(sev, status string, more ...Pred) func(*Pool) ([]*Line, error) {
-		return One(append([]Pred{bulk, Is(xdr("type"), "incident"), Is(xdr("severity"), sev), Is(xdr("status"), status)}, more...)...)
+	plain := All(Not(Has(xdr("folded_fields"))), Not(Has(xdr("wazuh_pull.reduced.original_bytes"))))
+	incident := func(sev, status, tactic string, more ...Pred) func(*Pool) ([]*Line, error) {
+		return One(append([]Pred{bulk, xdrType("incident"), Is(xdr("severity"), sev), Is(xdr("status"), status), listIs(xdr("mitre_tactics_ids_and_names"), tactic)}, more...)...)
 	}
-	itactic := func(t string) Pred { return Contains(xdr("mitre_tactics_ids_and_names"), t) }
-	noTactic := Is(xdr("mitre_tactics_ids_and_names"), "[]")
-	cases := healthCases("xdr", map[string]int{
-		"base": 100599, "401": 100580, "429": 100581, "conn": 100582, "state": 100583, "400": 100584, "500": 100585,
-		"unexpected-status": 100586, "invalid-response": 100587, "unexpected": 100588, "fatal": 100589, "delivery": 100590,
-		"reduced": 100591, "cursor-reset": 100592, "gap": 100593, "invalid-event": 100594, "config": 100595, "too-large": 100598,
-		"401-repeat": 100596, "delivery-repeat": 100597,
-		"summary": 100501, "summary-failed": 100502, "summary-backlog": 100503, "summary-budget": 100504, "summary-locked": 100505, "summary-behind": 100506,
-	})
-	cases = append(cases,
-		CaseSpec{"alert: informational severity", alert("informational"), []int{100510}},
-		CaseSpec{"alert: low", alert("low", tactic("Execution")), []int{100511}},
-		CaseSpec{"alert: medium", alert("medium"), []int{100512}},
-		CaseSpec{"alert: high", alert("high", tactic("Execution")), []int{100513}},
-		CaseSpec{"alert: critical", alert("critical"), []int{100514}},
-		CaseSpec{"alert: low with Persistence", alert("low", tactic("Persistence")), []int{100515}},
-		CaseSpec{"alert: low with Privilege Escalation", alert("low", tactic("Privilege Escalation")), []int{100516}},
-		CaseSpec{"alert: low with Defense Evasion", alert("low", tactic("Defense Evasion")), []int{100517}},
-		CaseSpec{"alert: low with Credential Access", alert("low", tactic("Credential Access")), []int{100518}},
-		CaseSpec{"alert: low with Lateral Movement", alert("low", tactic("Lateral Movement")), []int{100519}},
-		CaseSpec{"alert: low with Exfiltration", alert("low", tactic("Exfiltration")), []int{100520}},
-		CaseSpec{"alert: low with Command and Control", alert("low", tactic("Command and Control")), []int{100521}},
-		CaseSpec{"alert: low with Impact", alert("low", tactic("Impact")), []int{100522}},
-		CaseSpec{"alert: high with Impact", alert("high", tactic("Impact")), []int{100522}},
-		CaseSpec{"alerts: five on one endpoint", Repeat(5, bulk, Is(xdr("type"), "alert"), Is(xdr("host_name"), "ws-burst")), []int{100511, 100511, 100511, 100511, 100523}},
-		CaseSpec{"incident: new, informational severity", incident("informational", "new", noTactic), []int{100530}},
-		CaseSpec{"incident: new, low", incident("low", "new", noTactic), []int{100531}},
-		CaseSpec{"incident: new, medium", incident("medium", "new", noTactic, Is(xdr("alert_count"), "2")), []int{100532}},
-		CaseSpec{"incident: new, high", incident("high", "new", noTactic), []int{100533}},
-		CaseSpec{"incident: new, critical", incident("critical", "new", noTactic), []int{100534}},
-		CaseSpec{"incident: under investigation", incident("low", "under_investigation"), []int{100535}},
-		CaseSpec{"incident: twelve correlated alerts", incident("medium", "new", Is(xdr("alert_count"), "12")), []int{100538}},
-		CaseSpec{"incident: resolved true positive", incident("low", "resolved_true_positive", Not(Has(xdr("resolve_comment")))), []int{100550}},
-		CaseSpec{"incident: resolved false positive", incident("medium", "resolved_false_positive"), []int{100551}},
-		CaseSpec{"incident: resolved true positive with a note", incident("low", "resolved_true_positive", Has(xdr("resolve_comment"))), []int{100552}},
-		CaseSpec{"incident: resolved true positive, high", incident("high", "resolved_true_positive"), []int{100553}},
-		CaseSpec{"incident: resolved true positive, critical", incident("critical", "resolved_true_positive"), []int{100554}},
-		CaseSpec{"incident: resolved as duplicate", incident("medium", "resolved_duplicate"), []int{100555}},
-		CaseSpec{"incident: MITRE mapped, informational severity", incident("informational", "new", itactic("Discovery")), []int{100570}},
-		CaseSpec{"incident: low with Persistence", incident("low", "new", itactic("Persistence")), []int{100571}},
-		CaseSpec{"incident: low with Privilege Escalation", incident("low", "new", itactic("Privilege Escalation")), []int{100572}},
-		CaseSpec{"incident: low with Defense Evasion", incident("low", "new", itactic("Defense Evasion")), []int{100573}},
-		CaseSpec{"incident: low with Credential Access", incident("low", "new", itactic("Credential Access")), []int{100574}},
-		CaseSpec{"incident: low with Lateral Movement", incident("low", "new", itactic("Lateral Movement")), []int{100575}},
-		CaseSpec{"incident: low with Exfiltration", incident("low", "new", itactic("Exfiltration")), []int{100576}},
-		CaseSpec{"incident: low with Command and Control", incident("low", "new", itactic("Command and Control")), []int{100577}},
-		CaseSpec{"incident: low with Impact", incident("low", "new", itactic("Impact")), []int{100578}},
-		CaseSpec{"incident: high with Impact", incident("high", "new", itactic("Impact")), []int{100578}},
-		CaseSpec{"event type these rules do not know", One(bulk, Is(xdr("type"), "audit_log")), []int{100509}},
-	)
-	return cases
+	count := func(n string) Pred { return Is(xdr("alert_count"), n) }
+	return []CaseSpec{
+		// Integration health: errors.
+		{"error with a code these rules do not know yet", xdrErrAny("API_HTTP_403"), []int{100599}},
+		{"API key refused (401)", xdrErr("wrong-key-1", "API_HTTP_401"), []int{100580}},
+		{"API key not configured", xdrErr("missing-credential", "CONFIG_MISSING_CREDENTIAL"), []int{100580}},
+		{"API key refused in two runs", Then(
+			One(Scenario("wrong-key-1"), xdrType("error"), Is(xdr("error_source"), "alerts")),
+			One(Scenario("wrong-key-2"), xdrType("error"), Is(xdr("error_source"), "alerts"))), []int{100580, 100596}},
+		{"throttled after retries (429)", xdrErr("throttled", "API_HTTP_429"), []int{100581}},
+		{"request timed out", xdrErr("slow", "API_TIMEOUT"), []int{100582}},
+		{"connection reset", xdrErr("reset", "API_CONNECTION_ERROR"), []int{100582}},
+		{"state unreadable", xdrErr("state-read-error", "STATE_READ_ERROR"), []int{100583}},
+		{"state not writable", xdrErr("state-write-error", "STATE_WRITE_ERROR"), []int{100583}},
+		{"request refused (400)", xdrErr("refused", "API_HTTP_400"), []int{100584}},
+		{"server error after retries (500)", xdrErr("server-error", "API_HTTP_500"), []int{100585}},
+		{"licence lacks the incidents API (402)", xdrErr("unlicensed", "API_HTTP_UNEXPECTED"), []int{100586}},
+		{"key role may not read incidents (403)", xdrErr("role", "API_HTTP_UNEXPECTED"), []int{100586}},
+		{"a proxy's login page instead of a reply", xdrErr("proxy-page", "API_INVALID_RESPONSE"), []int{100587}},
+		{"unexpected failure", xdrErrAny("API_UNEXPECTED_ERROR"), []int{100588}},
+		{"run aborted", xdrErrAny("ORCHESTRATOR_FATAL"), []int{100589}},
+		{"delivery not confirmed", xdrErr("delivery-failed-1", "DELIVERY_FAILED"), []int{100590}},
+		{"event reduced", xdrErrAny("EVENT_REDUCED"), []int{100591}},
+		{"cursor reset", xdrErrAny("CURSOR_RESET"), []int{100592}},
+		{"one millisecond beyond the API's cap: collection gap", xdrErr("gap", "COLLECTION_GAP"), []int{100593}},
+		{"undecodable record", xdrErrAny("API_INVALID_EVENT"), []int{100594}},
+		{"tenant host name invalid", xdrErr("invalid-fqdn", "CONFIG_INVALID"), []int{100595}},
+		{"reply over the client's size limit", xdrErr("body-too-large", "API_RESPONSE_TOO_LARGE"), []int{100598}},
+		{"request budget nearly used up", xdrErrAny("API_REQUEST_BUDGET"), []int{100579}},
+		{"delivery failing in three runs", Then(xdrErr("delivery-failed-1", "DELIVERY_FAILED"), xdrErr("delivery-failed-2", "DELIVERY_FAILED"), xdrErr("delivery-failed-3", "DELIVERY_FAILED")),
+			[]int{100590, 100590, 100597}},
+
+		// Integration health: run summaries.
+		{"run summary: healthy", xdrSummary("healthy"), []int{100501}},
+		{"run summary: a stream failed", xdrSummary("stream-failed"), []int{100502}},
+		{"run summary: interrupted with a backlog", xdrSummary("interrupted"), []int{100503}},
+		{"run summary: stopped at the event budget", xdrSummary("max-events-1"), []int{100504}},
+		{"run summary: stream locked by another collector", xdrSummary("locked"), []int{100505}},
+		{"run summary: backlog in three runs", Then(xdrSummary("max-events-1"), xdrSummary("max-events-2"), xdrSummary("max-events-3")), []int{100504, 100504, 100506}},
+
+		// Alerts.
+		{"alert: informational severity", alert("informational", tExecution), []int{100510}},
+		{"alert: low", alert("low", tExecution, plain), []int{100511}},
+		{"alert: medium", alert("medium", tExecution, plain), []int{100512}},
+		{"alert: high", alert("high", tExecution, plain), []int{100513}},
+		{"alert: critical", alert("critical", tExecution, plain), []int{100514}},
+		{"alert: low with Persistence", alert("low", tPersistence), []int{100515}},
+		{"alert: medium with Persistence", alert("medium", tPersistence), []int{100515}},
+		{"alert: low with Privilege Escalation", alert("low", tPrivEsc), []int{100516}},
+		{"alert: low with Defense Evasion", alert("low", tEvasion), []int{100517}},
+		{"alert: low with Credential Access", alert("low", tCredentials), []int{100518}},
+		{"alert: low with Lateral Movement", alert("low", tLateral), []int{100519}},
+		{"alert: low with Exfiltration", alert("low", tExfil), []int{100520}},
+		{"alert: low with Command and Control", alert("low", tC2), []int{100521}},
+		{"alert: low with Impact", alert("low", tImpact), []int{100522}},
+		{"alert: high with Impact", alert("high", tImpact, plain), []int{100522}},
+		{"alert: critical, wider than Wazuh's 256 fields (folded)", alert("critical", tImpact, Has(xdr("folded_fields"))), []int{100514}},
+		{"alert: high, larger than a line (reduced)", alert("high", tExecution, Has(xdr("wazuh_pull.reduced.original_bytes"))), []int{100513}},
+		{"alerts: five on one endpoint", Same(5, xdr("endpoint_id"), nil, bulk, xdrType("alert"), Is(xdr("severity"), "low"), listIs(xdr("mitre_tactic_id_and_name"), tDiscovery)),
+			[]int{100511, 100511, 100511, 100511, 100523}},
+
+		// Incidents.
+		{"incident: new, informational severity, no MITRE mapping", One(bulk, xdrType("incident"), Is(xdr("severity"), "informational"), Is(xdr("mitre_tactics_ids_and_names"), "[]")), []int{100530}},
+		{"incident: new, informational severity, MITRE mapped", incident("informational", "new", tDiscovery), []int{100570}},
+		{"incident: new, low", incident("low", "new", tExecution, count("2")), []int{100531}},
+		{"incident: new, medium", incident("medium", "new", tExecution, count("2")), []int{100532}},
+		{"incident: new, high", incident("high", "new", tExecution), []int{100533}},
+		{"incident: new, critical", incident("critical", "new", tExecution), []int{100534}},
+		{"incident: under investigation", incident("low", "under_investigation", tExecution), []int{100535}},
+		{"incident: twelve correlated alerts", incident("medium", "new", tExecution, count("12")), []int{100538}},
+		{"incident: grown to twelve alerts", incident("low", "new", tExecution, count("12")), []int{100538}},
+		{"incident: resolved true positive", incident("low", "resolved_true_positive", tCredentials), []int{100550}},
+		{"incident: resolved false positive", incident("medium", "resolved_false_positive", tExecution), []int{100551}},
+		{"incident: resolved true positive with a note", incident("low", "resolved_true_positive", tExecution, Has(xdr("resolve_comment"))), []int{100552}},
+		{"incident: resolved true positive, high", incident("high", "resolved_true_positive", tExecution), []int{100553}},
+		{"incident: resolved true positive, critical", incident("critical", "resolved_true_positive", tImpact), []int{100554}},
+		{"incident: resolved as duplicate", incident("medium", "resolved_duplicate", tExecution), []int{100555}},
+		{"incident: resolved as known issue", incident("low", "resolved_known_issue", tDiscovery), []int{100555}},
+		{"incident: resolved, threat handled", incident("high", "resolved_threat_handled", tLateral), []int{100555}},
+		{"incident: low with Persistence", incident("low", "new", tPersistence), []int{100571}},
+		{"incident: medium with Persistence", incident("medium", "new", tPersistence), []int{100571}},
+		{"incident: low with Privilege Escalation", incident("low", "new", tPrivEsc), []int{100572}},
+		{"incident: low with Defense Evasion", incident("low", "new", tEvasion), []int{100573}},
+		{"incident: low with Credential Access", incident("low", "new", tCredentials), []int{100574}},
+		{"incident: low with Lateral Movement", incident("low", "new", tLateral), []int{100575}},
+		{"incident: low with Exfiltration", incident("low", "new", tExfil), []int{100576}},
+		{"incident: low with Command and Control", incident("low", "new", tC2), []int{100577}},
+		{"incident: low with Impact", incident("low", "new", tImpact), []int{100578}},
+		{"incident: high with Impact", incident("high", "new", tImpact), []int{100578}},
+		{"incident: each change of one incident is an event", xdrLifecycle, []int{100531, 100535, 100552}},
+
+		{"event type these rules do not know", One(Scenario("future-type"), xdrType(xdrFuture)), []int{100509}},
+	}
 }

@@ -579,18 +579,7 @@ func opMultiTenant(ctx context.Context, g *opGen) error {
 // collector does not emit today, written by the pipeline's error writer
 // with the 1Password envelope, and a code the rules do not know.
 func opPipelineOnly(ctx context.Context, g *opGen) error {
-	for _, e := range pipelineOnlyErrors("audit") {
-		rec := &recorder{}
-		runner, err := pipeline.New(pipeline.Config{Envelope: onepassword.Envelope(), RunID: "gen-pipeline-" + e.Code, Sink: rec, Now: fixedClock})
-		if err != nil {
-			return err
-		}
-		if err := runner.WriteError(ctx, "default", e.stream, &pipeline.Error{Code: e.Code, Message: e.Message, Detail: e.Detail}); err != nil {
-			return err
-		}
-		g.add("pipeline-"+e.Code, OriginPipeline, rec.lines)
-	}
-	return nil
+	return pipelineOnly(ctx, onepassword.Envelope(), "audit", g.add)
 }
 
 type pipelineError struct {
@@ -608,9 +597,8 @@ func pipelineOnlyErrors(stream string) []pipelineError {
 		{pipeline.Error{Code: pipeline.CodeCursorReset, Message: "the vendor refused the stored position; collection restarted with overlap", Detail: "restart=2026-03-02T11:55:00Z"}, stream},
 		{pipeline.Error{Code: pipeline.CodeCollectionGap, Message: "a window could not be collected", Detail: "from=2026-02-20T00:00:00Z to=2026-02-22T00:00:00Z: older than the vendor keeps"}, stream},
 		{pipeline.Error{Code: pipeline.CodeInvalidEvent, Message: "a vendor event could not be decoded and was not forwarded", Detail: "key=\"EXAMPLEKEY\""}, stream},
-		// shared/pipeline gains CodeResponseTooLarge (httpx refuses a body
-		// over its limit); the literal keeps this branch building before it.
-		{pipeline.Error{Code: "API_RESPONSE_TOO_LARGE", Message: "the response exceeded its size limit and was not read", Detail: "endpoint=/api/v2/auditevents limit=268435456"}, stream},
+		{pipeline.Error{Code: pipeline.CodeResponseTooLarge, Message: "the response exceeded its size limit and was not read", Detail: "endpoint=/v2/example limit=268435456"}, stream},
+		{pipeline.Error{Code: pipeline.CodeRequestBudget, Message: "the vendor's request budget is nearly used up; collection resumes when it refills", Detail: "pool=example used=1700 limit=1800 left=100 reserve=100 refill=2026-03-02T14:10:00Z"}, stream},
 		{pipeline.Error{Code: "API_HTTP_403", Message: "a code added after these rules", Detail: "endpoint=/v2/example"}, stream},
 	}
 }

@@ -72,6 +72,7 @@ func onePasswordCases() []CaseSpec {
 		{"undecodable vendor event", One(opErr("API_INVALID_EVENT")), []int{100790}},
 		{"invalid base URL", One(opErr("CONFIG_INVALID")), []int{100791}},
 		{"response over its size limit", One(opErr("API_RESPONSE_TOO_LARGE")), []int{100799}},
+		{"request budget nearly used up", One(opErr("API_REQUEST_BUDGET")), []int{100779}},
 		{"delivery failing in three runs", Then(
 			One(Scenario("delivery-failed-1"), opErr("DELIVERY_FAILED")),
 			One(Scenario("delivery-failed-2"), opErr("DELIVERY_FAILED")),

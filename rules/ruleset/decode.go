@@ -15,18 +15,48 @@ import (
 type Decoded struct {
 	Names  []string
 	Values map[string]string
+	// folded maps names in ASCII lower case to the first field of that
+	// name in document order, built on first use.
+	folded map[string]string
 }
 
-// Has reports whether the decoder produces the field.
+// Has reports whether a rule naming the field finds it.
 func (d *Decoded) Has(name string) bool {
-	_, ok := d.Values[name]
+	_, ok := d.Get(name)
 	return ok
 }
 
-// Get returns a field's value as rules see it.
+// Get returns a field's value as rules see it. analysisd looks fields up
+// by name without regard to ASCII case (FindField uses strcasecmp), the
+// first in document order: a rule on pp.threatID reads TAP's threatId.
 func (d *Decoded) Get(name string) (string, bool) {
-	v, ok := d.Values[name]
+	if d.folded == nil {
+		d.folded = make(map[string]string, len(d.Names))
+		for _, n := range d.Names {
+			k := asciiLower(n)
+			if _, dup := d.folded[k]; !dup {
+				d.folded[k] = d.Values[n]
+			}
+		}
+	}
+	v, ok := d.folded[asciiLower(name)]
 	return v, ok
+}
+
+// asciiLower lowers ASCII letters only, as strcasecmp compares.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // StaticFields are the top-level keys the JSON decoder stores in

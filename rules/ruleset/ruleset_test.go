@@ -68,6 +68,17 @@ func TestDecodeLikeTheJSONDecoder(t *testing.T) {
 	if strings.Join(d.Names[:3], ",") != "integration,op.a.b,op.n" {
 		t.Errorf("fields not in document order: %v", d.Names)
 	}
+	// Names are looked up without regard to ASCII case, first field first.
+	c, err := Decode([]byte(`{"pp":{"threatId":"a","ThreatID":"b","Ünï":"c"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := c.Get("pp.threatID"); !ok || v != "a" {
+		t.Errorf("pp.threatID = %q, %v; want the first field of that name in any case", v, ok)
+	}
+	if c.Has("pp.ünï") || !c.Has("pp.Ünï") {
+		t.Error("only ASCII letters are folded, as strcasecmp folds them")
+	}
 	for _, bad := range []string{`[1]`, `{"a":1} x`, `{"a":`, ``} {
 		if _, err := Decode([]byte(bad)); err == nil {
 			t.Errorf("Decode(%q) accepted", bad)

@@ -43,6 +43,10 @@ type Envelope struct {
 	// the stream or "orchestrator" (default "source"; the Cortex XDR seed
 	// used "error_source").
 	SourceKey string
+	// UnsetEpochLists renders the epoch-millisecond fields the way the
+	// Cortex XDR seed did: zero means unset and is dropped, and lists of
+	// times are converted element by element (jsonscan.Options).
+	UnsetEpochLists bool
 }
 
 // Default member names of an Envelope.
@@ -73,7 +77,7 @@ func (e Envelope) Source() string {
 // clean events as they are. Sources run by the pipeline take them from
 // pipeline.ScanOptions instead, which cannot disagree with the builder.
 func (e Envelope) ScanOptions(epochMillis []string) jsonscan.Options {
-	return jsonscan.Options{DropTopLevel: []string{e.Type(), MetaKey}, EpochMillis: epochMillis}
+	return jsonscan.Options{DropTopLevel: []string{e.Type(), MetaKey}, EpochMillis: epochMillis, UnsetEpochLists: e.UnsetEpochLists}
 }
 
 // Meta is the per-stream metadata added to every line.

@@ -353,3 +353,23 @@ func TestEnvelopeTypeKey(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvelopeUnsetEpochLists(t *testing.T) {
+	env := Envelope{Integration: "cortex_xdr", Namespace: "xdr", TypeKey: "type", UnsetEpochLists: true}
+	b, err := NewBuilder(Config{Envelope: env, Meta: Meta{Tenant: "t", Stream: "alerts", RunID: "r"}, MaxLine: 59_999, EpochMillis: []string{"event_timestamp", "last_modified_ts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte(`{"alert_id":"7","event_timestamp":[1740916794500,0],"last_modified_ts":0}`)
+	opts := env.ScanOptions([]string{"event_timestamp", "last_modified_ts"})
+	var class jsonscan.Class
+	jsonscan.ScanArray(append(append([]byte{'['}, raw...), ']'), &opts, func(_ []byte, c jsonscan.Class) error { class = c; return nil })
+	line, _, err := b.AppendClassified(nil, raw, class, "alert", "7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"integration":"cortex_xdr","xdr":{"alert_id":"7","event_timestamp":["2025-03-02T11:59:54.500Z"],"type":"alert","wazuh_pull":{"tenant":"t","stream":"alerts","run_id":"r","dedup_key":"7"}}}` + "\n"
+	if string(line) != want {
+		t.Fatalf("got  %s\nwant %s", line, want)
+	}
+}

@@ -5,6 +5,13 @@
 // state file and credentials from systemd credentials, a secrets file or
 // the environment, as the seed wodles did.
 //
+// wazuh-modulesd forwards a wodle's output only after the command exited
+// and loses what it has not forwarded when it stops, so under modulesd a
+// stream's cursor is first stored as pending and promoted by the next run
+// of the same modulesd instance (commit.go), and runs are sized to what
+// modulesd forwards within the wodle's interval (wodleplan.go);
+// docs/wodle.md has the details.
+//
 //	localrun <vendor> [flags]        collect
 //	localrun check <vendor> [flags]  test credentials and scope, print a report
 //	localrun demo                    every vendor against its built-in simulator

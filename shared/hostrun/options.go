@@ -8,9 +8,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/hostrun/wodle"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 )
+
+// Environment variables of the wodle options.
+const (
+	EnvCommit        = "WAZUH_PULL_COMMIT"
+	EnvWodleInterval = "WAZUH_PULL_WODLE_INTERVAL"
+)
+
+// DefaultWodleInterval is the <interval> the README recommends.
+const DefaultWodleInterval = "5m"
 
 const (
 	defaultMaxRuntime = 90 * time.Second
@@ -44,7 +54,14 @@ type options struct {
 	httpTries   int
 	maxLine     int
 	sinkOpts    sinkOptions
-	getenv      func(string) string
+	// commit is the commit mode asked for (CommitAuto, CommitPending,
+	// CommitImmediate); wodleInterval the wodle's <interval>, which sizes
+	// runs under wazuh-modulesd unless --max-events was given.
+	commit            string
+	wodleInterval     time.Duration
+	wodleIntervalText string
+	maxEventsSet      bool
+	getenv            func(string) string
 	// finishTimeout bounds the final confirmation after a signal; the
 	// whole shutdown must fit in Wazuh's patience (2 s).
 	finishTimeout time.Duration
@@ -98,7 +115,10 @@ func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, 
 	}
 	fs.DurationVar(&o.maxRuntime, "max-runtime", defaultMaxRuntime, "stop fetching after this long, commit and exit 0; keep it below the wodle <timeout>")
 	fs.Int64Var(&o.maxBytes, "max-bytes", defaultMaxBytes, "stop before writing more than this many bytes (wodle output is cut at 64 MiB)")
-	fs.Int64Var(&o.maxEvents, "max-events", 0, "stop after about this many events (0: no limit)")
+	fs.Int64Var(&o.maxEvents, "max-events", 0, "stop after about this many events (0: no limit); default under wazuh-modulesd: what it forwards within --wodle-interval at its max_eps, else no limit")
+	fs.StringVar(&o.commit, "commit", envOr(getenv, EnvCommit, CommitAuto), "stdout: when a stream's cursor moves: pending (kept as pending until the next run started by the same wazuh-modulesd promotes it), immediate (as soon as the reader took the lines), auto (pending under wazuh-modulesd, else immediate) (env "+EnvCommit+")")
+	var interval string
+	fs.StringVar(&interval, "wodle-interval", envOr(getenv, EnvWodleInterval, DefaultWodleInterval), "the wodle's <interval> in ossec.conf (e.g. 5m): sizes runs under wazuh-modulesd (env "+EnvWodleInterval+")")
 	rateHelp := "requests per minute per credential; negative: unlimited"
 	if d.RequestsPerMinute > 0 {
 		rateHelp = fmt.Sprintf("requests per minute per credential (the API allows %g sustained); negative: unlimited", d.RequestsPerMinute)
@@ -182,6 +202,20 @@ func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, 
 	}
 	if o.maxEvents < 0 {
 		return nil, fmt.Errorf("--max-events must not be negative")
+	}
+	fs.Visit(func(f *flag.Flag) { o.maxEventsSet = o.maxEventsSet || f.Name == "max-events" })
+	switch o.commit {
+	case CommitAuto, CommitImmediate:
+	case CommitPending:
+		if !o.sinkOpts.isStdout() {
+			return nil, fmt.Errorf("--commit pending applies to the stdout sink only: a syslog sink confirms delivery itself")
+		}
+	default:
+		return nil, fmt.Errorf("--commit %q: use auto, pending or immediate", o.commit)
+	}
+	o.wodleIntervalText = interval
+	if o.wodleInterval, err = wodle.ParseInterval(interval); err != nil {
+		return nil, fmt.Errorf("--wodle-interval: %w", err)
 	}
 	if o.rateLimit == 0 {
 		return nil, fmt.Errorf("--rate-limit must not be 0")

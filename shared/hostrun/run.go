@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/hostrun/wodle"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
@@ -61,13 +62,23 @@ func (a *App) run(ctx context.Context, o *options, io IO) int {
 	}
 	defer out.Close()
 
+	wp, err := o.planWodle(wodle.SystemProc())
+	if err != nil {
+		fmt.Fprintln(io.Stderr, prog+":", err)
+		reportConfigError(io.Stdout, d, err)
+		return ExitUsage
+	}
+	log.Info("output plan", "reader", wp.reader.Comm, "reader_pid", wp.reader.PID, "reader_error", wp.readerErr, "commit", wp.mode, "max_events", wp.maxEvents, "max_eps", wp.rate.MaxEPS, "max_eps_from", wp.rate.From)
+
 	var store state.Store
 	var fstore *filestore.Store
+	var ts *twoStep
 	if !o.backfill {
 		if fstore, err = filestore.New(o.stateFile); err != nil {
 			return fatal(ctx, d, out, runID, log, &pipeline.Error{Code: pipeline.CodeStateRead, Message: "cannot open the state file", Err: err})
 		}
-		store = fstore
+		ts = newTwoStep(fstore, wp.mode == CommitPending, wp.identity(), runID, log)
+		store = ts
 	} else if isTerminal(io.Stderr) {
 		fmt.Fprintf(io.Stderr, "%s: --all: reading the last %v; stored cursors are neither read nor moved\n", prog, o.lookback)
 	}
@@ -78,7 +89,7 @@ func (a *App) run(ctx context.Context, o *options, io IO) int {
 		Sink:          out,
 		MaxLine:       o.maxLine,
 		EpochMillis:   d.EpochMillis,
-		Budget:        pipeline.Budget{Deadline: start.Add(o.maxRuntime), MaxBytes: o.maxBytes, MaxEvents: o.maxEvents},
+		Budget:        pipeline.Budget{Deadline: start.Add(o.maxRuntime), MaxBytes: o.maxBytes, MaxEvents: wp.maxEvents},
 		ConfirmPages:  o.sinkOpts.confirmPages(),
 		FinishTimeout: o.finishTimeout,
 		Logger:        log,
@@ -146,6 +157,11 @@ func (a *App) run(ctx context.Context, o *options, io IO) int {
 	if len(tenants) > 0 && tenants[0].multi {
 		in.Tenants = tenantNames
 	}
+	keys := make([]state.Key, len(streams))
+	for i, s := range streams {
+		keys[i] = s.Key
+	}
+	in.Extra = wp.summaryFields(o, ts, in.Tenants, keys)
 	if err := runner.WriteSummary(ctx, in); err != nil {
 		log.Error("run summary not delivered", "error", err)
 		failed = true

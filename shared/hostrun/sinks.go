@@ -4,7 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
@@ -26,6 +28,7 @@ type sinkOptions struct {
 	severity   int
 	allowUDP   bool
 	confirm    int
+	eps        float64
 }
 
 func addSinkFlags(fs *flag.FlagSet, s *sinkOptions, getenv func(string) string) {
@@ -41,6 +44,12 @@ func addSinkFlags(fs *flag.FlagSet, s *sinkOptions, getenv func(string) string) 
 	fs.IntVar(&s.facility, "syslog-facility", 0, "syslog facility 1-23 (default 16, local0)")
 	fs.IntVar(&s.severity, "syslog-severity", 0, "syslog severity 1-7 (default 6, info)")
 	fs.BoolVar(&s.allowUDP, "allow-udp", false, "allow a udp:// sink (lossy: no delivery confirmation)")
+	eps := float64(syslog.DefaultEventsPerSecond)
+	if v := getenv("WAZUH_PULL_SYSLOG_EPS"); v != "" {
+		// Checked by validate: the flag package would only say "invalid value".
+		eps = parseEPS(v)
+	}
+	fs.Float64Var(&s.eps, "syslog-eps", eps, fmt.Sprintf("syslog: events per second this sender sends at most, so that a catch-up does not outrun the Wazuh manager (analysisd drops events when its queues fill); 0: no limit (env WAZUH_PULL_SYSLOG_EPS, default %g; senders sharing a manager share its capacity)", float64(syslog.DefaultEventsPerSecond)))
 	fs.IntVar(&s.confirm, "confirm-pages", 1, "syslog: pages sent per delivery confirmation (each costs Wazuh a connection; more means more re-sent after a crash)")
 }
 
@@ -56,7 +65,20 @@ func (s *sinkOptions) validate() error {
 	if s.confirm < 1 {
 		return fmt.Errorf("--confirm-pages must be at least 1")
 	}
+	if !(s.eps >= 0 && s.eps <= syslog.MaxEventsPerSecond) {
+		return fmt.Errorf("--syslog-eps (or WAZUH_PULL_SYSLOG_EPS) must be a number of events per second from 0 (no limit) to %g", float64(syslog.MaxEventsPerSecond))
+	}
 	return nil
+}
+
+// parseEPS reads WAZUH_PULL_SYSLOG_EPS; what is not a number becomes NaN,
+// which validate refuses.
+func parseEPS(v string) float64 {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return f
 }
 
 func (s *sinkOptions) confirmPages() int {
@@ -83,6 +105,7 @@ func (s *sinkOptions) open(stdoutFile *os.File, maxLine int, log *slog.Logger) (
 		MaxLine:            maxLine,
 		ServerName:         s.serverName,
 		InsecureSkipVerify: s.insecure,
+		EventsPerSecond:    s.eps,
 		Logger:             log,
 	}
 	if err := cfg.LoadTLSFiles(s.caFile, s.certFile, s.keyFile); err != nil {

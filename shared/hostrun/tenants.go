@@ -2,18 +2,15 @@ package hostrun
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
-	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/filestore"
+	"github.com/wazuh-pull/wazuh-pull/shared/tenantsfile"
 )
 
 // tenantSpec is one tenant of a run.
@@ -36,10 +33,10 @@ func (o *options) tenants(red *redact.Redactor, log *slog.Logger) ([]tenantSpec,
 		for _, c := range d.Credentials {
 			vars[c.Field] = c.Env
 		}
-		host := &secrets.Host{Vars: vars, SecretsFile: o.secretsFile, Getenv: o.getenv, Redactor: red, Logger: log}
+		host := &secrets.Host{Vars: vars, Public: d.PublicFields(), SecretsFile: o.secretsFile, Getenv: o.getenv, Redactor: red, Logger: log}
 		return []tenantSpec{{name: defaultTenant, creds: o.finish(host)}}, nil
 	}
-	list, err := readTenantsFile(o.tenantsFile, d)
+	list, err := tenantsfile.Read(o.tenantsFile, d)
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +44,10 @@ func (o *options) tenants(red *redact.Redactor, log *slog.Logger) ([]tenantSpec,
 	for _, t := range list {
 		for _, c := range d.Credentials {
 			if !c.Public {
-				red.Add(t.creds[c.Field])
+				red.Add(t.Credentials[c.Field])
 			}
 		}
-		out = append(out, tenantSpec{name: t.name, creds: o.finish(secrets.Static(t.creds)), multi: true})
+		out = append(out, tenantSpec{name: t.Name, creds: o.finish(secrets.Static(t.Credentials)), multi: true})
 	}
 	return out, nil
 }
@@ -108,87 +105,6 @@ func (o *options) where(t tenantSpec) func(string) string {
 		}
 		return fmt.Sprintf("%s (environment, secrets file %s or systemd credential %s)", c.Env, o.secretsFile, strings.ToLower(c.Env))
 	}
-}
-
-// fileTenant is one entry of a multi-tenant file.
-type fileTenant struct {
-	name  string
-	creds secrets.Credentials
-}
-
-// readTenantsFile reads the seeds' multi-tenant file
-// {"tenants":[{"name":"client-a","<field>":"…",…}]}. It refuses a file that
-// others may write, names that cannot key state, duplicates and missing
-// required fields. Errors never quote the file's content.
-func readTenantsFile(path string, d *spec.Descriptor) ([]fileTenant, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("tenants file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("tenants file: %w", err)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return nil, fmt.Errorf("tenants file %s is writable by group or others (mode %v); run chmod 640 on it", path, fi.Mode().Perm())
-	}
-	var doc struct {
-		Tenants []map[string]any `json:"tenants"`
-	}
-	shape := fmt.Sprintf(`{"tenants":[{"name":…,%s}]}`, strings.Join(quoted(d.RequiredFields()), ","))
-	if err := json.NewDecoder(f).Decode(&doc); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("tenants file %s is not valid JSON (at byte %d)", path, se.Offset)
-		}
-		return nil, fmt.Errorf("tenants file %s does not have the expected shape %s", path, shape)
-	}
-	if len(doc.Tenants) == 0 {
-		return nil, fmt.Errorf("tenants file %s has no tenants defined", path)
-	}
-	seen := map[string]bool{}
-	var out []fileTenant
-	for i, t := range doc.Tenants {
-		name, _ := t["name"].(string)
-		cr := secrets.Credentials{}
-		for _, c := range d.Credentials {
-			switch v := t[c.Field].(type) {
-			case nil:
-			case string:
-				if v = strings.TrimSpace(v); v != "" {
-					cr[c.Field] = v
-				}
-			default:
-				return nil, fmt.Errorf("tenant at index %d: %q must be a string", i, c.Field)
-			}
-		}
-		if name == "" {
-			return nil, fmt.Errorf("tenant at index %d is missing 'name'", i)
-		}
-		for _, field := range d.RequiredFields() {
-			if cr[field] == "" {
-				return nil, fmt.Errorf("tenant at index %d is missing '%s'", i, field)
-			}
-		}
-		if err := state.ValidateName(name); err != nil {
-			return nil, fmt.Errorf("tenant at index %d: use only letters, numbers, hyphens and underscores: %w", i, err)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("tenant %q appears twice", name)
-		}
-		seen[name] = true
-		out = append(out, fileTenant{name: name, creds: cr})
-	}
-	return out, nil
-}
-
-func quoted(fields []string) []string {
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		out[i] = fmt.Sprintf("%q:…", f)
-	}
-	return out
 }
 
 // legacyView reads the seed wodle's keys of the state file, with the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -16,6 +17,9 @@ type StatusError struct {
 	// RetryAfter is the server's requested wait, if any.
 	RetryAfter time.Duration
 	Msg        string
+	// Header holds the response headers (a Date header tells the server's
+	// clock, which matters when a signed timestamp was refused).
+	Header http.Header
 }
 
 func (e *StatusError) Error() string {
@@ -78,3 +82,10 @@ func transportError(ctx, attemptCtx context.Context, op string, err error) error
 	}
 	return te
 }
+
+// prepareError is a Request.Prepare failure: never retried, since the hook
+// decides for itself (an ended context, a refused signature).
+type prepareError struct{ err error }
+
+func (e *prepareError) Error() string { return e.err.Error() }
+func (e *prepareError) Unwrap() error { return e.err }

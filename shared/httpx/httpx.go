@@ -266,6 +266,12 @@ type Request struct {
 	// unknown length is read into a buffer of about that size rather than
 	// one grown from 64 KiB. It never lifts the limit.
 	SizeHint int64
+	// Prepare, when set, is called with every attempt's request (retries
+	// included) just before it is sent, after the client's limiter. It
+	// may wait (a vendor's own pacing, shared across requests) and set
+	// what must be fresh per attempt, such as a signature over a nonce
+	// and a timestamp. An error ends the request without retry.
+	Prepare func(*http.Request) error
 	// MaxBody, when positive, replaces the client's response body limit
 	// for this request: set it to the largest page the vendor may
 	// legally send.
@@ -391,6 +397,11 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if req.Body != nil && hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", "application/json")
 	}
+	if req.Prepare != nil {
+		if err := req.Prepare(hr); err != nil {
+			return nil, &prepareError{transportError(ctx, actx, "prepare request", err)}
+		}
+	}
 	start := time.Now()
 	resp, err := c.http.Do(hr)
 	if err != nil {
@@ -411,6 +422,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 			Status:     resp.StatusCode,
 			Body:       snippet(c.cfg.Redactor.String(string(b))),
 			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			Header:     resp.Header,
 		}
 	}
 	limit := c.cfg.MaxBody
@@ -451,6 +463,10 @@ func (c *Client) retryable(err error, attempt int) (time.Duration, bool) {
 			}
 			return backoff, true
 		}
+		return 0, false
+	}
+	var pe *prepareError
+	if errors.As(err, &pe) {
 		return 0, false
 	}
 	var te *TransportError

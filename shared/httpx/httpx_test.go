@@ -290,3 +290,45 @@ func TestRedactorIsShared(t *testing.T) {
 		t.Fatalf("credential registered through the client is not redacted: %q", got)
 	}
 }
+
+func TestPrepareRunsForEveryAttempt(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Header.Get("X-Nonce")+"@"+r.Host)
+		if len(seen) < 3 {
+			w.WriteHeader(503)
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	n := 0
+	req := &Request{Method: "POST", URL: srv.URL, Body: []byte(`{}`), Prepare: func(r *http.Request) error {
+		n++
+		r.Header.Set("X-Nonce", strings.Repeat("n", n))
+		r.Host = "api-acme.example.test"
+		return nil
+	}}
+	if _, err := client(t, Config{}).Do(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"n@api-acme.example.test", "nn@api-acme.example.test", "nnn@api-acme.example.test"}
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Fatalf("attempts saw %v, want a fresh value per attempt %v", seen, want)
+	}
+}
+
+func TestPrepareErrorIsNotRetried(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	calls := 0
+	boom := errors.New("cannot sign")
+	_, err := client(t, Config{}).Do(context.Background(), &Request{Method: "POST", URL: srv.URL, Prepare: func(*http.Request) error {
+		calls++
+		return boom
+	}})
+	if !errors.Is(err, boom) || calls != 1 || hits.Load() != 0 {
+		t.Fatalf("err %v after %d prepare calls and %d requests", err, calls, hits.Load())
+	}
+}

@@ -49,13 +49,30 @@ type Options struct {
 	EpochMillis []string
 	// KeepBigInts disables quoting of integers outside the int32 range.
 	KeepBigInts bool
+	// UnsetEpochLists reads EpochMillis keys the way the Cortex XDR seed
+	// did: an integer at or below zero means "unset" and is dropped like a
+	// null; an array's positive integers are converted one by one and its
+	// zero or negative integers dropped, and an array left empty is
+	// dropped. Values that are not integers are kept as they came.
+	UnsetEpochLists bool
+	// Capture names up to two top-level members whose values Strip
+	// locates in its output (Result.Captured), so a caller reads an
+	// event's id and time without walking the event again. It does not
+	// change the output.
+	Capture [2]string
 }
+
+// Span locates a value in Strip's output: dst[Start:End]. End is 0 when
+// the member is absent (or was dropped).
+type Span struct{ Start, End int }
 
 // Result describes what Strip produced.
 type Result struct {
 	// Fields is an upper bound of the fields Wazuh's JSON decoder makes of
 	// the output: one per scalar and one per array.
 	Fields int
+	// Captured locates the values of Options.Capture in the returned dst.
+	Captured [2]Span
 }
 
 type scanner struct {
@@ -70,6 +87,7 @@ type scanner struct {
 	// leave out, instead of counting them as dirt.
 	collecting bool
 	holes      []Hole
+	captured   [2]Span
 }
 
 func (s *scanner) fail(msg string) error {
@@ -95,7 +113,7 @@ func Strip(dst, src []byte, opts *Options) ([]byte, int, Result, error) {
 	if err := s.object(1); err != nil {
 		return dst, s.pos, Result{}, err
 	}
-	return s.dst, s.pos, Result{Fields: s.fields}, nil
+	return s.dst, s.pos, Result{Fields: s.fields, Captured: s.captured}, nil
 }
 
 func (s *scanner) skipSpace() {
@@ -149,6 +167,7 @@ func (s *scanner) object(depth int) error {
 		if depth == 1 && s.isDropped(name) {
 			drop = true
 		}
+		valStart := -1
 		switch c := s.src[s.pos]; {
 		case drop:
 			if err := s.skipValue(depth); err != nil {
@@ -164,17 +183,49 @@ func (s *scanner) object(depth int) error {
 			s.pos += 2
 			s.dst = s.dst[:keyStart]
 		case (c == '-' || c >= '0' && c <= '9') && s.isEpochMillis(name):
+			if s.opts.UnsetEpochLists {
+				end, integer, err := s.scanNumber()
+				if err != nil {
+					return err
+				}
+				if integer && nonPositive(s.src[s.pos:end]) {
+					s.pos = end
+					s.dst = s.dst[:keyStart]
+					break
+				}
+			}
 			s.dst = append(s.dst, ':')
+			valStart = len(s.dst)
 			if err := s.epochMillis(); err != nil {
 				return err
 			}
 			first = false
+		case c == '[' && s.opts.UnsetEpochLists && s.isEpochMillis(name):
+			s.dst = append(s.dst, ':')
+			valStart = len(s.dst)
+			kept, err := s.epochList(depth + 1)
+			if err != nil {
+				return err
+			}
+			if kept == 0 {
+				s.dst = s.dst[:keyStart]
+				break
+			}
+			first = false
 		default:
 			s.dst = append(s.dst, ':')
+			valStart = len(s.dst)
 			if err := s.value(depth); err != nil {
 				return err
 			}
 			first = false
+		}
+		if depth == 1 && valStart >= 0 && len(s.dst) > valStart && (s.opts.Capture[0] != "" || s.opts.Capture[1] != "") {
+			for k, c := range s.opts.Capture {
+				if c != "" && nameIs(name, c) {
+					s.captured[k] = Span{valStart, len(s.dst)}
+				}
+			}
 		}
 		s.skipSpace()
 		if s.pos >= len(s.src) {
@@ -198,7 +249,7 @@ func (o *Options) Equal(p *Options) bool {
 	if o == p {
 		return true
 	}
-	if o == nil || p == nil || o.KeepBigInts != p.KeepBigInts {
+	if o == nil || p == nil || o.KeepBigInts != p.KeepBigInts || o.UnsetEpochLists != p.UnsetEpochLists {
 		return false
 	}
 	return slices.Equal(o.DropTopLevel, p.DropTopLevel) && slices.Equal(o.EpochMillis, p.EpochMillis)
@@ -516,6 +567,87 @@ func (s *scanner) epochMillis() error {
 	s.dst = time.UnixMilli(ms).UTC().AppendFormat(s.dst, "2006-01-02T15:04:05.000Z")
 	s.dst = append(s.dst, '"')
 	return nil
+}
+
+// epochList copies an array held by an EpochMillis key under
+// UnsetEpochLists: positive integers become ISO 8601, zero and negative
+// integers and nulls are dropped, anything else is kept. It returns how
+// many elements were kept.
+func (s *scanner) epochList(depth int) (int, error) {
+	if depth > MaxDepth {
+		return 0, s.fail("nesting too deep")
+	}
+	s.pos++ // '['
+	s.dst = append(s.dst, '[')
+	kept := 0
+	s.skipSpace()
+	if s.pos < len(s.src) && s.src[s.pos] == ']' {
+		s.pos++
+		s.dst = append(s.dst, ']')
+		return 0, nil
+	}
+	s.fields++
+	for {
+		s.skipSpace()
+		if s.pos >= len(s.src) {
+			return 0, s.fail("unexpected end of input in array")
+		}
+		mark := len(s.dst)
+		if kept > 0 {
+			s.dst = append(s.dst, ',')
+		}
+		before := s.fields
+		switch c := s.src[s.pos]; {
+		case c == 'n':
+			if err := s.skipLiteral("null"); err != nil {
+				return 0, err
+			}
+			s.dst = s.dst[:mark]
+		case c == '-' || c >= '0' && c <= '9':
+			end, integer, err := s.scanNumber()
+			if err != nil {
+				return 0, err
+			}
+			if integer && nonPositive(s.src[s.pos:end]) {
+				s.pos = end
+				s.dst = s.dst[:mark]
+				break
+			}
+			if err := s.epochMillis(); err != nil {
+				return 0, err
+			}
+			kept++
+		default:
+			if err := s.value(depth); err != nil {
+				return 0, err
+			}
+			kept++
+		}
+		s.fields = before // elements are part of the array's one field
+		s.skipSpace()
+		if s.pos >= len(s.src) {
+			return 0, s.fail("unexpected end of input in array")
+		}
+		switch s.src[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			s.dst = append(s.dst, ']')
+			if kept == 0 {
+				s.fields--
+			}
+			return kept, nil
+		default:
+			return 0, s.fail("expected ',' or ']'")
+		}
+	}
+}
+
+// nonPositive reports whether an integer token is zero or negative (JSON
+// has no leading zeros, so "0" is the only zero).
+func nonPositive(tok []byte) bool {
+	return tok[0] == '-' || len(tok) == 1 && tok[0] == '0'
 }
 
 func parseInt(tok []byte) (int64, bool) {

@@ -156,6 +156,12 @@ func reference(v any, opts *Options, top bool) any {
 			if top && contains(opts.DropTopLevel, k) {
 				continue
 			}
+			if opts.UnsetEpochLists && contains(opts.EpochMillis, k) {
+				if v, keep := unsetEpochReference(val, opts); keep {
+					out[k] = v
+				}
+				continue
+			}
 			if n, ok := val.(json.Number); ok && contains(opts.EpochMillis, k) {
 				if ms, err := n.Int64(); err == nil && !strings.ContainsAny(n.String(), ".eE") && ms >= 0 && ms <= 253402300799999 {
 					out[k] = time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
@@ -183,6 +189,37 @@ func reference(v any, opts *Options, top bool) any {
 		return x
 	}
 	return v
+}
+
+// unsetEpochReference is the Cortex XDR seed's _convert_ts_field with our
+// documented difference: integers at or below zero are unset and dropped,
+// positive ones become ISO 8601 with milliseconds, lists are converted
+// element by element and dropped when nothing is left, and values that are
+// not integers are kept (the seed dropped them).
+func unsetEpochReference(val any, opts *Options) (any, bool) {
+	conv := func(e any) (any, bool) {
+		n, ok := e.(json.Number)
+		if !ok || strings.ContainsAny(n.String(), ".eE") {
+			return reference(e, opts, false), e != nil
+		}
+		if strings.HasPrefix(n.String(), "-") || n.String() == "0" {
+			return nil, false
+		}
+		if ms, err := n.Int64(); err == nil && ms <= 253402300799999 {
+			return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z"), true
+		}
+		return reference(e, opts, false), true
+	}
+	if list, ok := val.([]any); ok {
+		out := []any{}
+		for _, e := range list {
+			if v, keep := conv(e); keep {
+				out = append(out, v)
+			}
+		}
+		return out, len(out) > 0
+	}
+	return conv(val)
 }
 
 func contains(list []string, s string) bool {
@@ -572,6 +609,138 @@ func FuzzNameMatchesDecoded(f *testing.F) {
 		}
 		if Name(quoted, want) != (want == decoded) {
 			t.Fatalf("Name(%s, %q) = %v, decoded %q", quoted, want, !(want == decoded), decoded)
+		}
+	})
+}
+
+func TestUnsetEpochLists(t *testing.T) {
+	opts := &Options{EpochMillis: []string{"ts", "event_timestamp"}, UnsetEpochLists: true}
+	cases := map[string]string{
+		`{"ts":1740916800123}`: `{"ts":"2025-03-02T12:00:00.123Z"}`,
+		`{"a":1,"ts":0,"b":2}`: `{"a":1,"b":2}`,
+		`{"ts":-5}`:            `{}`,
+		`{"ts":-0}`:            `{}`,
+		`{"event_timestamp":[1740916800123, 0,null,-1,1]}`: `{"event_timestamp":["2025-03-02T12:00:00.123Z","1970-01-01T00:00:00.001Z"]}`,
+		`{"event_timestamp":[0,null],"x":1}`:               `{"x":1}`,
+		`{"event_timestamp":[],"x":1}`:                     `{"x":1}`,
+		`{"event_timestamp":["s",1.5,{"ts":0}]}`:           `{"event_timestamp":["s",1.5,{}]}`,
+		`{"ts":"12","o":{"ts":[2]}}`:                       `{"ts":"12","o":{"ts":["1970-01-01T00:00:00.002Z"]}}`,
+		`{"ts":99999999999999999999}`:                      `{"ts":"99999999999999999999"}`,
+		`{"ts":[99999999999999999999]}`:                    `{"ts":["99999999999999999999"]}`,
+		`{"other":[0,-1]}`:                                 `{"other":[0,-1]}`,
+	}
+	for in, want := range cases {
+		out, _, res, err := Strip(nil, []byte(in), opts)
+		if err != nil || string(out) != want {
+			t.Errorf("Strip(%s) = %s, %v; want %s", in, out, err, want)
+			continue
+		}
+		n := 0
+		ScanArray([]byte("["+want+"]"), nil, func(_ []byte, c Class) error { n = c.Fields; return nil })
+		if res.Fields != n {
+			t.Errorf("Strip(%s) counts %d fields, the output has %d", in, res.Fields, n)
+		}
+		ScanArray([]byte("["+in+"]"), opts, func(_ []byte, c Class) error {
+			if c.Clean && in != want {
+				t.Errorf("%s classified clean but Strip changes it", in)
+			}
+			return nil
+		})
+	}
+}
+
+func FuzzStripUnsetEpochListsMatchesReference(f *testing.F) {
+	for _, s := range []string{
+		`{"ts":[1,0,-1,null,"x"],"n":0,"o":{"ts":0}}`, `{"ts":0}`, `{"ts":[]}`, `{"ts":1740916800123}`,
+	} {
+		f.Add([]byte(s))
+	}
+	opts := &Options{DropTopLevel: []string{"type"}, EpochMillis: []string{"ts"}, UnsetEpochLists: true}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, n, _, err := Strip(nil, in, opts)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("output is not valid JSON: %q", out)
+		}
+		var dirty bool
+		if _, err := ScanArray(append(append([]byte("["), in[:n]...), ']'), opts, func(_ []byte, c Class) error {
+			dirty = !c.Clean
+			return nil
+		}); err != nil {
+			t.Fatalf("ScanArray rejects what Strip accepts: %v", err)
+		}
+		if !dirty && !bytes.Equal(out, bytes.TrimSpace(in[:n])) {
+			t.Fatalf("%q classified clean, Strip gives %q", in[:n], out)
+		}
+		if !json.Valid(in[:n]) || hasDuplicateNames(in[:n]) {
+			return
+		}
+		want, err := decode(in[:n])
+		if err != nil {
+			return
+		}
+		got, _ := decode(out)
+		if ref := reference(want, opts, true); fmt.Sprint(normalize(got)) != fmt.Sprint(normalize(ref)) {
+			t.Fatalf("Strip(%s)\n got %s\nwant %v", in, out, ref)
+		}
+	})
+}
+
+func TestCaptureLocatesTopLevelValues(t *testing.T) {
+	opts := &Options{EpochMillis: []string{"ts"}, UnsetEpochLists: true, Capture: [2]string{"id", "ts"}}
+	cases := []struct{ in, id, ts string }{
+		{`{"id":"a","ts":1740916800123}`, `"a"`, `"2025-03-02T12:00:00.123Z"`},
+		{`{"x":{"id":1},"ts":[0],"id":12345678901}`, `"12345678901"`, ``},
+		{`{"ts":0,"id":null,"o":{"ts":5}}`, ``, ``},
+		{` { "id" : [1, null] , "y":"" }`, `[1]`, ``},
+	}
+	for _, c := range cases {
+		out, _, res, err := Strip([]byte("prefix"), []byte(c.in), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := func(sp Span) string {
+			if sp.End == 0 {
+				return ""
+			}
+			return string(out[sp.Start:sp.End])
+		}
+		if got(res.Captured[0]) != c.id || got(res.Captured[1]) != c.ts {
+			t.Errorf("Strip(%s) captured %q %q, want %q %q", c.in, got(res.Captured[0]), got(res.Captured[1]), c.id, c.ts)
+		}
+	}
+}
+
+// FuzzCaptureAgreesWithMembers: a captured value is the value of that
+// top-level member in the output, as a walk of the output finds it.
+func FuzzCaptureAgreesWithMembers(f *testing.F) {
+	f.Add([]byte(`{"id":"a","ts":[1,0],"n":{"id":2}}`))
+	f.Add([]byte(`{"ts":null,"id":""}`))
+	opts := &Options{EpochMillis: []string{"ts"}, UnsetEpochLists: true, Capture: [2]string{"id", "ts"}}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, _, res, err := Strip(nil, in, opts)
+		if err != nil || hasDuplicateNames(out) {
+			return
+		}
+		want := [2]string{}
+		Members(out, func(name, v []byte) error {
+			for k, c := range opts.Capture {
+				if Name(name, c) {
+					want[k] = string(v)
+				}
+			}
+			return nil
+		})
+		for k, sp := range res.Captured {
+			got := ""
+			if sp.End > 0 {
+				got = string(out[sp.Start:sp.End])
+			}
+			if got != want[k] {
+				t.Fatalf("Strip(%q) = %s: captured %q for %q, the output has %q", in, out, got, opts.Capture[k], want[k])
+			}
 		}
 	})
 }

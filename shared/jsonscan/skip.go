@@ -122,6 +122,10 @@ func (s *scanner) skipObject(depth int) error {
 			if s.opts != nil && s.isEpochMillis(name) {
 				s.dirty = true
 			}
+		case c == '[':
+			if s.opts != nil && s.opts.UnsetEpochLists && s.isEpochMillis(name) {
+				s.dirty = true
+			}
 		}
 		if depth == 0 && s.opts != nil && s.isDropped(name) {
 			s.dirty = true

@@ -26,10 +26,19 @@ const (
 	EnvTenantMetrics    = "WAZUH_PULL_TENANT_METRICS"
 	EnvSyslogClientCert = "WAZUH_PULL_SYSLOG_CLIENT_CERT"
 	EnvSecretLayout     = "WAZUH_PULL_SECRET_LAYOUT"
+	// EnvSyslogBudget is the events per second the whole deployment may
+	// send to the Wazuh manager; EnvSyslogShares is how many invocations
+	// may be sending at once (every tenant stream of every vendor), among
+	// which it is divided.
+	EnvSyslogBudget = "WAZUH_PULL_SYSLOG_EPS_BUDGET"
+	EnvSyslogShares = "WAZUH_PULL_SYSLOG_EPS_SHARES"
 	// EnvLambdaLogLevel is set by Lambda's advanced logging controls; it is
 	// used when EnvLogLevel is not set.
 	EnvLambdaLogLevel = "AWS_LAMBDA_LOG_LEVEL"
 )
+
+// hostSyslogEPS is localrun's per-sender syslog limit (shared/hostrun).
+const hostSyslogEPS = "WAZUH_PULL_SYSLOG_EPS"
 
 // Defaults.
 const (
@@ -41,6 +50,17 @@ const (
 	DefaultRateBurst = 10
 	// MaxDeadlineMargin bounds the margin: Lambda runs at most 15 minutes.
 	MaxDeadlineMargin = 5 * time.Minute
+	// DefaultSyslogBudget is the deployment-wide events per second sent to
+	// the manager when EnvSyslogBudget is unset: a manager on two busy
+	// cores kept up with about 1 000 a second from one sender or several
+	// (docs/syslog-pacing.md), so half of that leaves room for its agents
+	// and a busier moment. A bigger manager deserves a bigger budget.
+	DefaultSyslogBudget = 500
+	// MinSyslogShare is the least an invocation's share may be: below it
+	// a run would spend minutes on its run_summary line.
+	MinSyslogShare = 1.0
+	// MaxSyslogShares bounds EnvSyslogShares.
+	MaxSyslogShares = 100000
 )
 
 // Config is the validated configuration of a function.
@@ -66,7 +86,14 @@ type Config struct {
 	RateLimit float64
 	// RateBurst is the limiter's burst.
 	RateBurst int
-	LogLevel  slog.Level
+	// SyslogBudget is the deployment-wide events per second (negative:
+	// unpaced) and SyslogShares the number of invocations sharing it.
+	SyslogBudget float64
+	SyslogShares int
+	// SyslogEventsPerSecond is this invocation's share of SyslogBudget
+	// (0: unpaced), at least MinSyslogShare.
+	SyslogEventsPerSecond float64
+	LogLevel              slog.Level
 	// MetricsNamespace is the CloudWatch namespace of the EMF metrics.
 	MetricsNamespace string
 	// TenantMetrics adds the [vendor, tenant, stream] dimension set to the
@@ -106,7 +133,9 @@ func LoadConfig(v spec.Descriptor, getenv func(string) string) (Config, error) {
 		return Config{}, &ConfigError{Err: fmt.Errorf("vendor description (a bug in the vendor's package): %w", err)}
 	}
 	env := NewEnv(getenv)
-	c := Config{RateBurst: DefaultRateBurst}
+	// The vendor's own burst when it allows fewer at once (Cortex XDR's
+	// tenant-wide limit is per second).
+	c := Config{RateBurst: min(DefaultRateBurst, v.Burst())}
 
 	c.Table = env.Required(EnvStateTable, "the DynamoDB table holding stream cursors and leases")
 	if c.Table != "" {
@@ -192,6 +221,21 @@ func LoadConfig(v spec.Descriptor, getenv func(string) string) (Config, error) {
 	c.RateLimit = env.Float(EnvRateLimit, def, -1, 1e6)
 	if c.RateLimit == 0 {
 		env.Fail(EnvRateLimit, "0 would never send a request; give requests per minute, or -1 for no pacing")
+	}
+
+	c.SyslogBudget = env.Float(EnvSyslogBudget, DefaultSyslogBudget, -1, syslog.MaxEventsPerSecond)
+	if c.SyslogBudget == 0 || c.SyslogBudget < 0 && c.SyslogBudget != -1 {
+		env.Fail(EnvSyslogBudget, "give events per second for the whole deployment, or -1 for no pacing (0 would never send)")
+	}
+	c.SyslogShares = env.Int(EnvSyslogShares, 1, 1, MaxSyslogShares)
+	if c.SyslogBudget > 0 {
+		// Every tenant stream may be catching up at the same moment, each
+		// in its own invocation: each gets an equal share, so that the
+		// fleet together stays within the budget.
+		c.SyslogEventsPerSecond = max(c.SyslogBudget/float64(c.SyslogShares), MinSyslogShare)
+	}
+	if env.Lookup(hostSyslogEPS) != "" {
+		env.Fail(hostSyslogEPS, "is localrun's per-sender limit and is not read in Lambda: set %s (events per second for the whole deployment), which is divided among %s invocations", EnvSyslogBudget, EnvSyslogShares)
 	}
 
 	c.LogLevel = logLevel(env)

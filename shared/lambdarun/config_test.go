@@ -90,6 +90,37 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.TenantMetrics || c.RequireClientCert {
 		t.Errorf("per-tenant metrics %v, client certificate required %v; both are opt-in", c.TenantMetrics, c.RequireClientCert)
 	}
+	// Unshared (one invocation), the whole default budget is the
+	// invocation's.
+	if c.SyslogBudget != DefaultSyslogBudget || c.SyslogShares != 1 || c.SyslogEventsPerSecond != DefaultSyslogBudget {
+		t.Errorf("syslog budget %v / %d shares = %v a second, want the default budget", c.SyslogBudget, c.SyslogShares, c.SyslogEventsPerSecond)
+	}
+}
+
+// The deployment-wide syslog budget is divided among the invocations that
+// may send at once (the template sets the shares from the tenants and
+// streams), never below one event a second.
+func TestLoadConfigSyslogBudget(t *testing.T) {
+	for _, c := range []struct {
+		budget, shares string
+		want           float64
+	}{
+		{"900", "30", 30},
+		{"1000", "91", 1000.0 / 91},
+		{"-1", "91", 0},
+		{"50", "200", MinSyslogShare},
+		{"", "4", DefaultSyslogBudget / 4},
+	} {
+		env := validEnv()
+		env[EnvSyslogBudget], env[EnvSyslogShares] = c.budget, c.shares
+		cfg, err := LoadConfig(testVendor(noSource), getenv(env))
+		if err != nil {
+			t.Fatalf("budget %q shares %q: %v", c.budget, c.shares, err)
+		}
+		if cfg.SyslogEventsPerSecond != c.want {
+			t.Errorf("budget %q shares %q: %v events a second per invocation, want %v", c.budget, c.shares, cfg.SyslogEventsPerSecond, c.want)
+		}
+	}
 }
 
 func TestLoadConfigNewSettings(t *testing.T) {
@@ -189,6 +220,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad durations", map[string]string{EnvSecretTTL: "1h", EnvDeadlineMargin: "10"},
 			[]string{EnvSecretTTL + `: "1h" is not a duration from 1s to 15m0s`, EnvDeadlineMargin + `: "10" is not a duration`}, nil},
 		{"rate zero", map[string]string{EnvRateLimit: "0"}, []string{EnvRateLimit + ": 0 would never send"}, nil},
+		{"syslog budget zero", map[string]string{EnvSyslogBudget: "0"}, []string{EnvSyslogBudget + ": give events per second for the whole deployment, or -1"}, nil},
+		{"syslog budget negative", map[string]string{EnvSyslogBudget: "-0.5"}, []string{EnvSyslogBudget + ": give events per second"}, nil},
+		{"syslog budget words", map[string]string{EnvSyslogBudget: "lots"}, []string{EnvSyslogBudget + `: "lots" is not a number`}, nil},
+		{"syslog shares", map[string]string{EnvSyslogShares: "0"}, []string{EnvSyslogShares + `: "0" is not a whole number from 1`}, nil},
+		{"host syslog limit", map[string]string{"WAZUH_PULL_SYSLOG_EPS": "200"},
+			[]string{"WAZUH_PULL_SYSLOG_EPS: is localrun's per-sender limit and is not read in Lambda: set " + EnvSyslogBudget}, nil},
 		{"rate words", map[string]string{EnvRateLimit: "fast"}, []string{EnvRateLimit + `: "fast" is not a number`}, nil},
 		{"log level", map[string]string{EnvLogLevel: "verbose"}, []string{EnvLogLevel + `: "verbose" is not one of debug, info, warn, error`}, nil},
 		{"namespace", map[string]string{EnvMetricsNamespace: "AWS/Lambda"}, []string{"reserved for AWS"}, nil},
@@ -297,5 +334,14 @@ func TestEnvHelpers(t *testing.T) {
 	env.Hours("BADH", time.Hour, 24*time.Hour)
 	if err := env.Err(); err == nil || !strings.Contains(err.Error(), `BADH: "-1" is not a number of hours`) {
 		t.Errorf("Err = %v", err)
+	}
+}
+
+func TestLoadConfigKeepsTheVendorsSmallerBurst(t *testing.T) {
+	v := testVendor(noSource)
+	v.RateBurst = 2
+	c, err := LoadConfig(v, getenv(validEnv()))
+	if err != nil || c.RateBurst != 2 {
+		t.Fatalf("burst %d, %v: want the vendor's 2", c.RateBurst, err)
 	}
 }

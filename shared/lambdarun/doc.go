@@ -23,7 +23,8 @@
 //	 "ran":true,"success":true,"stop":"caught_up","locked":false,
 //	 "events":2500,"pages":3,"duplicates":0,"reduced":0,"backlog":false,
 //	 "cursor_advanced":true,"errors":[],"newest_event":"2026-03-02T08:00:00Z",
-//	 "lag_seconds":61.2,"duration_ms":703,"summary_delivered":true}
+//	 "lag_seconds":61.2,"duration_ms":703,"paced_ms":0,"syslog_events_per_second":5.49,
+//	 "summary_delivered":true}
 //
 // A stream that failed makes the invocation fail (errorType "RunError",
 // the summary in the message), so Lambda's Errors metric, the
@@ -78,6 +79,16 @@
 //	                              divided by its number of streams, since a tenant's streams
 //	                              run as concurrent invocations on one credential
 //	                              (1Password: 500/3 ≈ 167). -1: no pacing.
+//	WAZUH_PULL_SYSLOG_EPS_BUDGET  default 500. Events per second the whole deployment may
+//	                              send to the Wazuh manager (analysisd drops events when its
+//	                              queues fill). -1: no pacing.
+//	WAZUH_PULL_SYSLOG_EPS_SHARES  default 1. How many invocations may send at once: every
+//	                              tenant stream of the deployment (the template counts them,
+//	                              plus one). Each invocation sends at most the budget divided
+//	                              by the shares, at least 1 event a second; a run whose next
+//	                              page its share would hold back past the deadline stops at
+//	                              that page ("stop": "paced"). localrun's per-sender
+//	                              WAZUH_PULL_SYSLOG_EPS is refused.
 //	WAZUH_PULL_LOG_LEVEL          debug, info (default), warn or error; when unset,
 //	                              AWS_LAMBDA_LOG_LEVEL (Lambda's logging controls) applies.
 //	WAZUH_PULL_METRICS_NAMESPACE  default "WazuhPull". CloudWatch namespace of the metrics.
@@ -127,7 +138,7 @@
 //
 // The same line carries tenant and stream, and as plain fields Pages,
 // Errors, Errors_<CODE>, Backlog, errors (the codes), duplicates, locked,
-// duration_ms, run_id, stop and success, for Logs Insights (which names
+// duration_ms, paced_ms, run_id, stop and success, for Logs Insights (which names
 // the tenant) and the Contributor Insights rule of the template's
 // stale-streams alarm. WAZUH_PULL_TENANT_METRICS adds the dimension set
 // [vendor, tenant, stream]. MetricsPerInvocation says how many values one

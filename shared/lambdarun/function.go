@@ -165,6 +165,10 @@ func New(v spec.Descriptor, cfg Config, db *dynamodb.Client, sm *secretsmanager.
 		tenants: map[string]*tenantState{},
 		bundles: map[string]*awssm.Source{},
 	}
+	if cfg.SyslogBudget > 0 && cfg.SyslogBudget/float64(cfg.SyslogShares) < MinSyslogShare {
+		f.log.Warn("the syslog budget divided among its shares leaves less than one event per second each; each invocation sends up to one a second, so the deployment may exceed the budget",
+			"budget", cfg.SyslogBudget, "shares", cfg.SyslogShares, "setting", EnvSyslogBudget)
+	}
 	if cfg.SyslogTLSSecret != "" {
 		// Certificates and the server name are public; only the key is secret.
 		f.tlsSecret = awssm.New(sm, cfg.SyslogTLSSecret, awssm.Options{TTL: cfg.SecretTTL, Redactor: f.red, Public: []string{TLSFieldCA, TLSFieldClientCert, TLSFieldServerName}})
@@ -271,6 +275,7 @@ func (f *Function) run(ctx context.Context, in Input, inv *invocation, out *Outp
 		out.Errors = append(out.Errors, pipeline.CodeConfig)
 		return err
 	}
+	out.SyslogEventsPerSecond = f.cfg.SyslogEventsPerSecond
 	s := newGuardedSink(raw)
 	inv.setSink(s)
 	defer s.Close()

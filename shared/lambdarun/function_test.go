@@ -334,6 +334,47 @@ func TestHandleStopsAtTheDeadlineMargin(t *testing.T) {
 	}
 }
 
+// TestHandleStopsPacedBeforeTheDeadline gives the invocation a syslog
+// share of 200 events a second and pages of 300: each page is held back
+// by the limit, and the run stops at a page boundary, committed, when the
+// next page could not leave before fetching must stop.
+func TestHandleStopsPacedBeforeTheDeadline(t *testing.T) {
+	fx := newFixture(t)
+	src := &fakeSource{total: 100_000, page: 300}
+	f := fx.function(src, map[string]string{EnvSyslogBudget: "1000", EnvSyslogShares: "5", EnvDeadlineMargin: "1s"})
+	// Fetching may go on for 3 s: at 200 a second, about 600 events
+	// (a bucket of 200 to start with, then 1.5 s per page).
+	c, cancel := context.WithTimeout(ctx(t), 4*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := f.Handle(c, Input{Stream: "alpha", Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Stop != pipeline.StopPaced || !out.Backlog || !out.Success || out.Events == 0 || out.Events%300 != 0 || !out.SummaryDelivered {
+		t.Fatalf("output = %+v", out)
+	}
+	if out.SyslogEventsPerSecond != 200 || out.PacedMs <= 0 {
+		t.Errorf("output reports %v events a second and %d ms held back; want 200 and some", out.SyslogEventsPerSecond, out.PacedMs)
+	}
+	took := time.Since(start)
+	// What went out, went out within the limit (the bucket's 200 at once).
+	if rate := float64(out.Events-200) / took.Seconds(); rate > 200 {
+		t.Errorf("%d events in %v: %.0f a second beyond the first bucket, over the 200 limit", out.Events, took, rate)
+	}
+	if v := fx.version("alpha"); v != out.Pages {
+		t.Errorf("version %d after %d delivered pages", v, out.Pages)
+	}
+	lines, err := fx.down.WaitLines(int(out.Events)+1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, `"alpha_stop":"paced"`) || !strings.Contains(last, `"alpha_paced_ms":`) {
+		t.Errorf("run_summary = %s", last)
+	}
+}
+
 // A margin of five minutes in a short invocation is cut to half the time
 // left, so the fetches still get a deadline, between the invocation's
 // start plus half its length and its end.

@@ -102,8 +102,9 @@ type Output struct {
 	// Success is false when the stream failed; the invocation then also
 	// returns an error.
 	Success bool `json:"success"`
-	// Stop says why collection stopped: caught_up, deadline, interrupted,
-	// error or locked.
+	// Stop says why collection stopped: caught_up, deadline, paced (the
+	// syslog budget would have held the next page past the deadline),
+	// interrupted, error or locked.
 	Stop string `json:"stop"`
 	// Locked is true when another invocation holds the stream's lease;
 	// this invocation did nothing, which is not a failure.
@@ -124,6 +125,11 @@ type Output struct {
 	// LagSeconds is now − NewestEvent.
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 	DurationMs int64    `json:"duration_ms"`
+	// PacedMs is how long the syslog budget (SyslogEventsPerSecond) held
+	// the pages back; with Stop "paced" it also left a page for the next
+	// run. SyslogEventsPerSecond is the invocation's share (0: unpaced).
+	PacedMs               int64   `json:"paced_ms"`
+	SyslogEventsPerSecond float64 `json:"syslog_events_per_second"`
 	// SummaryDelivered reports whether the run_summary event was confirmed.
 	SummaryDelivered bool `json:"summary_delivered"`
 }
@@ -136,6 +142,7 @@ func (o Output) LogValue() slog.Value {
 		slog.Int64("duplicates", o.Duplicates), slog.Int64("reduced", o.Reduced), slog.Bool("backlog", o.Backlog),
 		slog.Bool("cursor_advanced", o.CursorAdvanced), slog.String("errors", strings.Join(o.Errors, ",")),
 		slog.Int64("duration_ms", o.DurationMs), slog.Bool("summary_delivered", o.SummaryDelivered),
+		slog.Int64("paced_ms", o.PacedMs), slog.Float64("syslog_events_per_second", o.SyslogEventsPerSecond),
 	}
 	if o.NewestEvent != "" {
 		attrs = append(attrs, slog.String("newest_event", o.NewestEvent))
@@ -164,6 +171,7 @@ func (o *Output) fill(res pipeline.Result, now time.Time) {
 	o.Backlog = res.Backlog
 	o.CursorAdvanced = res.CursorAdvanced
 	o.Errors = append(o.Errors[:0], res.Errors...)
+	o.PacedMs = res.Paced.Milliseconds()
 	if !res.Newest.IsZero() {
 		o.NewestEvent = res.Newest.UTC().Format(time.RFC3339Nano)
 		lag := now.Sub(res.Newest).Seconds()

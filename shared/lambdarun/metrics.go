@@ -175,7 +175,7 @@ func MetricsPerInvocation(lagKnown, perTenant bool) int {
 func writeMetrics(w io.Writer, namespace string, at time.Time, o *Output, mo metricsOptions) error {
 	dims := map[string]string{"vendor": o.Vendor}
 	props := map[string]any{"run_id": o.RunID, "stop": o.Stop, "success": o.Success,
-		"duplicates": o.Duplicates, "locked": o.Locked, "duration_ms": o.DurationMs}
+		"duplicates": o.Duplicates, "locked": o.Locked, "duration_ms": o.DurationMs, "paced_ms": o.PacedMs}
 	if mo.validStream {
 		// Dimensions when declared, plain fields otherwise: either way at
 		// the root, where Logs Insights and Contributor Insights find them.

@@ -18,7 +18,7 @@ import (
 func TestEMFShape(t *testing.T) {
 	lag := 12.5
 	o := &Output{Vendor: "testvendor", Tenant: "acme", Stream: "alpha", RunID: "r1", Stop: "error",
-		Events: 7, Pages: 2, Duplicates: 1, Backlog: true, LagSeconds: &lag, DurationMs: 900,
+		Events: 7, Pages: 2, Duplicates: 1, Backlog: true, LagSeconds: &lag, DurationMs: 900, PacedMs: 1200,
 		Errors: []string{"API_HTTP_429", "DELIVERY_FAILED", "API_HTTP_429"}}
 	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
@@ -59,7 +59,7 @@ func TestEMFShape(t *testing.T) {
 		// dimensions (Contributor Insights keys on them).
 		for k, want := range map[string]any{"Events": 7.0, "Failed": 1.0, "Pages": 2.0, "Errors": 3.0, "Errors_API_HTTP_429": 2.0,
 			"Errors_DELIVERY_FAILED": 1.0, "Backlog": 1.0, "LagSeconds": 12.5, "duplicates": 1.0, "locked": false,
-			"duration_ms": 900.0, "tenant": "acme", "stream": "alpha", "vendor": "testvendor", "stop": "error"} {
+			"duration_ms": 900.0, "paced_ms": 1200.0, "tenant": "acme", "stream": "alpha", "vendor": "testvendor", "stop": "error"} {
 			if m[k] != want {
 				t.Errorf("%s = %v, want %v", k, m[k], want)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
 )
@@ -26,7 +27,7 @@ const (
 // client certificate is picked up within the secret TTL. syslog.New does
 // not connect; the first page does.
 func (f *Function) openSink(ctx context.Context, log *slog.Logger) (sink.Sink, error) {
-	cfg := syslog.Config{URL: f.cfg.SyslogURL, Logger: log}
+	cfg := syslog.Config{URL: f.cfg.SyslogURL, EventsPerSecond: f.cfg.SyslogEventsPerSecond, Logger: log}
 	if f.tlsSecret != nil {
 		creds, err := f.tlsSecret.Get(ctx)
 		if err != nil {
@@ -128,6 +129,30 @@ func (g *guardedSink) Confirm(ctx context.Context) error {
 		return errSinkClosed
 	}
 	return g.s.Confirm(ctx)
+}
+
+// PaceDelay and PacedWrite pass the syslog sink's pacing through to the
+// pipeline (pipeline.Pacer).
+func (g *guardedSink) PaceDelay(lines int) time.Duration {
+	if p, ok := g.s.(pipeline.Pacer); ok {
+		return p.PaceDelay(lines)
+	}
+	return 0
+}
+
+func (g *guardedSink) PacedWrite(ctx context.Context, b []byte, by time.Time) (time.Duration, error) {
+	p, ok := g.s.(pipeline.Pacer)
+	if !ok {
+		return 0, g.Write(ctx, b)
+	}
+	if err := g.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer g.unlock()
+	if g.closed {
+		return 0, errSinkClosed
+	}
+	return p.PacedWrite(ctx, b, by)
 }
 
 // Close waits for a Write or Confirm in progress, then closes.

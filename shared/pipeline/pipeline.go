@@ -193,7 +193,29 @@ const (
 	StopInterrupted = "interrupted"
 	StopError       = "error"
 	StopLocked      = "locked"
+	// StopPaced is a budget stop like the others: the sink's
+	// events-per-second limit (see Pacer) would have held the next page
+	// back past the deadline, so the page was left for the next run and
+	// what was delivered is committed.
+	StopPaced = "paced"
 )
+
+// Pacer is implemented by a sink that limits how many lines per second it
+// sends (the syslog sink's EventsPerSecond, which keeps a sender to what
+// the Wazuh manager absorbs). The pipeline asks it before each page
+// whether the page can go before the deadline, and stops at the page
+// boundary (StopPaced) when it cannot; a run's very first page always goes,
+// so that a page larger than what the limit allows in a whole run cannot
+// stall collection.
+type Pacer interface {
+	// PaceDelay is how long a write of n more lines, started now, would be
+	// held back by the limit in all (0: it would go at once).
+	PaceDelay(lines int) time.Duration
+	// PacedWrite is Write that keeps to the limit, except that lines the
+	// limit would hold back past by (zero: no bound) are sent faster,
+	// spread over the time left. It returns how long it held them back.
+	PacedWrite(ctx context.Context, b []byte, by time.Time) (time.Duration, error)
+}
 
 // Result reports what happened to one stream.
 type Result struct {
@@ -229,6 +251,10 @@ type Result struct {
 	// Newest is the newest event time delivered (zero if none), ignoring
 	// times more than MaxFutureSkew ahead of the clock.
 	Newest time.Time
+	// Paced is how long the sink's events-per-second limit held this
+	// stream's pages back (see Pacer); with Stop StopPaced, it also left a
+	// page for the next run.
+	Paced time.Duration
 }
 
 // Runner executes streams against one sink. It is not safe for concurrent

@@ -18,6 +18,7 @@ import (
 // streamRun is the state of one stream during a run.
 type streamRun struct {
 	r     *Runner
+	pacer Pacer // the sink, when it paces (nil otherwise)
 	s     Stream
 	sh    share
 	res   *Result
@@ -54,6 +55,7 @@ func (sr *streamRun) failedBacklog(undelivered int64) {
 
 func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result) {
 	sr := &streamRun{r: r, s: s, sh: sh, res: res, log: r.cfg.Logger.With("stream", s.Key.String())}
+	sr.pacer, _ = r.cfg.Sink.(Pacer)
 	b, err := event.NewBuilder(event.Config{
 		Envelope:    r.cfg.Envelope,
 		Meta:        event.Meta{Tenant: s.Key.Tenant, Stream: s.Name, RunID: r.cfg.RunID},
@@ -277,7 +279,13 @@ func (sr *streamRun) loop(ctx context.Context) {
 			res.Stop, res.Backlog = StopInterrupted, true
 			return
 		}
-		if err := r.cfg.Sink.Write(ctx, buf); err != nil {
+		if err := sr.write(ctx, buf); err != nil {
+			if errors.Is(err, errPaced) {
+				// Not written and not committed, like a page over a
+				// byte or event budget.
+				res.Stop, res.Backlog = StopPaced, true
+				return
+			}
 			res.Stop = StopError
 			if ctx.Err() != nil {
 				res.Stop = StopInterrupted
@@ -322,6 +330,48 @@ func (sr *streamRun) loop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// errPaced reports a page that the sink's events-per-second limit would
+// hold back past the deadline: it was not written.
+var errPaced = errors.New("pipeline: paced past the deadline")
+
+// write writes a built page. A pacing sink gets the deadline the page must
+// meet; a page it would hold back past that deadline is not written
+// (errPaced), unless it is the run's very first page, which always goes
+// so that a run always makes progress (the sink then sends it faster than
+// its limit, and says so).
+func (sr *streamRun) write(ctx context.Context, buf []byte) error {
+	r := sr.r
+	if sr.pacer == nil {
+		return r.cfg.Sink.Write(ctx, buf)
+	}
+	by := sr.paceDeadline(ctx)
+	lines := bytes.Count(buf, []byte{'\n'})
+	if d := sr.pacer.PaceDelay(lines); d > 0 && !by.IsZero() && r.cfg.Now().Add(d).After(by) {
+		if r.bytes > 0 || r.events > 0 {
+			sr.log.Info("stopping before a page the sink's events-per-second limit would hold back past the deadline; the next run continues",
+				"lines", lines, "held_back", d.String(), "time_left", by.Sub(r.cfg.Now()).String())
+			return errPaced
+		}
+	}
+	waited, err := sr.pacer.PacedWrite(ctx, buf, by)
+	sr.res.Paced += waited
+	return err
+}
+
+// paceDeadline is when a page must have left: the stream's share of the
+// run's time, or, for the stream's first page, what is left of the run
+// (as pageStop allows), and never past ctx's deadline. Zero means none.
+func (sr *streamRun) paceDeadline(ctx context.Context) time.Time {
+	by := sr.sh.deadline
+	if sr.bytes == 0 && sr.events == 0 {
+		by = sr.r.cfg.Budget.Deadline
+	}
+	if dl, ok := ctx.Deadline(); ok && (by.IsZero() || dl.Before(by)) {
+		by = dl
+	}
+	return by
 }
 
 // budgetStop says whether the stream must stop before fetching.

@@ -17,6 +17,9 @@ type SummaryInput struct {
 	// Tenant is the tenant of a single-tenant run.
 	Tenant  string
 	Results []Result
+	// Extra fields are appended after the streams' (the host runner adds
+	// how a wodle run was sized and committed).
+	Extra event.Fields
 }
 
 // SummaryFields builds the seed-compatible run_summary fields: "source"
@@ -24,7 +27,9 @@ type SummaryInput struct {
 // <name>_success; in multi-tenant mode "mode":"multi_tenant" and the same
 // keys under "tenants".<name>. We add <name>_events, <name>_backlog and
 // <name>_stop (why the stream stopped, e.g. "caught_up", "max_bytes",
-// "locked"); the seed's rules ignore them.
+// "paced", "locked"), and <name>_paced_ms when the sink's events-per-second
+// limit held the stream's pages back (the time it did); the seed's rules
+// ignore them.
 func SummaryFields(in SummaryInput, now string) event.Fields {
 	return summaryFields(event.DefaultSourceKey, in, now)
 }
@@ -36,13 +41,15 @@ func summaryFields(sourceKey string, in SummaryInput, now string) event.Fields {
 	}
 	f = append(f, event.Field{Key: "timestamp", Value: now})
 	if len(in.Tenants) == 0 {
-		return append(f, streamFields(in.Streams, in.Tenant, in.Results)...)
+		f = append(f, streamFields(in.Streams, in.Tenant, in.Results)...)
+		return append(f, in.Extra...)
 	}
 	tenants := event.Fields{}
 	for _, t := range in.Tenants {
 		tenants = append(tenants, event.Field{Key: t, Value: streamFields(in.Streams, t, in.Results)})
 	}
-	return append(f, event.Field{Key: "tenants", Value: tenants})
+	f = append(f, event.Field{Key: "tenants", Value: tenants})
+	return append(f, in.Extra...)
 }
 
 func streamFields(names []string, tenant string, results []Result) event.Fields {
@@ -69,6 +76,9 @@ func streamFields(names []string, tenant string, results []Result) event.Fields 
 			event.Field{Key: name + "_backlog", Value: res.Backlog},
 			event.Field{Key: name + "_stop", Value: res.Stop},
 		)
+		if res.Paced.Milliseconds() > 0 {
+			f = append(f, event.Field{Key: name + "_paced_ms", Value: res.Paced.Milliseconds()})
+		}
 	}
 	return f
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -29,6 +30,9 @@ type Host struct {
 	// Vars maps credential fields to variable names, e.g.
 	// "bearer_token": "OP_BEARER_TOKEN".
 	Vars map[string]string
+	// Public names fields that are not secret (a base URL, a key id): they
+	// are not registered with the redactor, so messages can show them.
+	Public []string
 	// SecretsFile is the KEY=VALUE file ("" for none).
 	SecretsFile string
 	// Getenv reads the environment (default os.Getenv).
@@ -71,7 +75,9 @@ func (h *Host) Get(ctx context.Context) (Credentials, error) {
 		if v == "" {
 			continue
 		}
-		h.Redactor.Add(v)
+		if !slices.Contains(h.Public, field) {
+			h.Redactor.Add(v)
+		}
 		out[field] = v
 		log.Debug("credential resolved", "name", name, "from", from)
 	}

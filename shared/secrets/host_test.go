@@ -131,3 +131,17 @@ func TestWorldReadableSecretsFileWarns(t *testing.T) {
 		}
 	}
 }
+
+func TestHostRegistersOnlySecretFields(t *testing.T) {
+	red := redact.New()
+	h := &Host{Vars: map[string]string{"token": "T_TOKEN", "base_url": "T_BASE_URL"}, Public: []string{"base_url"}, Redactor: red,
+		Getenv: func(k string) string {
+			return map[string]string{"T_TOKEN": "secret-token-123", "T_BASE_URL": "https://api.example.org"}[k]
+		}}
+	if _, err := h.Get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := red.String("token secret-token-123 at https://api.example.org"); strings.Contains(got, "secret-token-123") || !strings.Contains(got, "https://api.example.org") {
+		t.Fatalf("redacted: %q", got)
+	}
+}

@@ -96,6 +96,31 @@ type Record struct {
 	Seen []Seen `json:"-"`
 	// UpdatedAt is when the record was committed.
 	UpdatedAt time.Time `json:"updated_at"`
+	// Pending, when set, is a position delivered to a reader that may
+	// still lose it (see Pending). A commit stores it with the record and
+	// a commit without one clears it.
+	Pending *Pending `json:"-"`
+}
+
+// Pending is a second, provisional position of a stream: lines up to it
+// were taken by a reader that may still lose them. wazuh-modulesd reads a
+// wodle's whole output before it forwards it, line by line and paced, to
+// analysisd, and drops what it has not forwarded when it stops; the host
+// runner therefore keeps the position its reader took as pending, and a
+// later run promotes it to Record.Cursor when it can tell that the reader
+// forwarded everything, or discards it and starts again from the cursor.
+// Stores that keep it pass statetest with Options.KeepsPending (the file
+// store; the Lambda's DynamoDB store has no use for it, its syslog sink
+// confirms delivery itself).
+type Pending struct {
+	// Cursor and Seen are what Record.Cursor and Record.Seen become when
+	// the position is promoted.
+	Cursor json.RawMessage
+	Seen   []Seen
+	// Reader identifies the reader that took the lines; opaque to stores.
+	Reader string
+	// RunID names the run that delivered them, for diagnostics.
+	RunID string
 }
 
 // LockOptions describe a lease request.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdatest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdazip"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
 )
@@ -175,7 +176,7 @@ func BenchmarkInvocationRealistic(b *testing.B) {
 		}
 		var out lambdarun.Output
 		if err := res.Decode(&out); err != nil || !out.Success {
-			b.Fatalf("%s: %+v, %v\n%s", stream, out, err, tail(r.Log(), 4000))
+			b.Fatalf("%s: %+v, %v\n%s", stream, out, err, lambdatest.Tail(r.Log(), 4000))
 		}
 		return out
 	}
@@ -187,7 +188,7 @@ func BenchmarkInvocationRealistic(b *testing.B) {
 		// the lookback.
 		b.StopTimer()
 		tenant := fmt.Sprintf("bench%d", i)
-		w.putSecret(w.prefix+"/1password/"+tenant, map[string]string{onepassword.FieldBearerToken: token, onepassword.FieldBaseURL: srv.URL})
+		w.PutSecret(w.SecretID(onepassword.Vendor, tenant), map[string]string{onepassword.FieldBearerToken: token, onepassword.FieldBaseURL: srv.URL})
 		if i == 0 {
 			// An invalid payload: the init phase, and nothing else.
 			if _, err := r.Invoke(awstest.Context(b, time.Minute), []byte(`{}`)); err != nil {
@@ -211,7 +212,7 @@ func BenchmarkInvocationRealistic(b *testing.B) {
 	want := 1 + 3*b.N // the warm-up's and the streams'
 	for deadline := time.Now().Add(30 * time.Second); len(billedDurations(r.Log())) < want; {
 		if time.Now().After(deadline) {
-			b.Fatalf("%d REPORT lines for %d invocations:\n%s", len(billedDurations(r.Log())), want, tail(r.Log(), 3000))
+			b.Fatalf("%d REPORT lines for %d invocations:\n%s", len(billedDurations(r.Log())), want, lambdatest.Tail(r.Log(), 3000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
 	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdatest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 )
@@ -38,7 +36,7 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	w.generate(2500, time.Second)
 	r := w.start(bootstrap, 60, "OP_PAGE_LIMIT=500")
 
-	out := invoke(t, r, payload("audit"))
+	out := lambdatest.Invoke(t, r, payload("audit"))
 	if !out.Success || !out.Ran || out.Locked || out.Events != 2500 || out.Pages != 5 || !out.CursorAdvanced ||
 		out.Backlog || out.Stop != "caught_up" || !out.SummaryDelivered || len(out.Errors) != 0 {
 		t.Fatalf("summary = %+v; want 2500 events in 5 pages, caught up, cursor advanced", out)
@@ -46,14 +44,14 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	if out.LagSeconds == nil || *out.LagSeconds < 55 || *out.LagSeconds > 600 || out.NewestEvent == "" {
 		t.Errorf("lag = %v, newest %q; the newest event is about a minute old", out.LagSeconds, out.NewestEvent)
 	}
-	w.waitLines(2500 + 1)
+	w.WaitLines(2500 + 1)
 	got := w.delivered()
 	for _, id := range w.sim.EventIDs(tenant, onepasswordtest.StreamAuditEvents) {
 		if got[id] != 1 {
 			t.Fatalf("event %s delivered %d times, want once", id, got[id])
 		}
 	}
-	summary := findSummary(t, w.relay.Lines(), out.RunID)
+	summary := findSummary(t, w.Relay.Lines(), out.RunID)
 	for k, want := range map[string]any{"audit_ran": true, "audit_success": true, "audit_events": 2500.0, "audit_stop": "caught_up", "audit_backlog": false} {
 		if summary[k] != want {
 			t.Errorf("run_summary %s = %v, want %v (summary %v)", k, summary[k], want, summary)
@@ -79,14 +77,14 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 
 	// A warm invocation: no init, no secret read, only the new events.
 	w.generate(300, time.Millisecond)
-	out2 := invoke(t, r, payload("audit"))
+	out2 := lambdatest.Invoke(t, r, payload("audit"))
 	if !out2.Success || out2.Events != 300 {
 		t.Fatalf("second invocation = %+v, want 300 events", out2)
 	}
 	if n := len(r.InitDurations()); n != 1 {
 		t.Errorf("%d init phases for two invocations, want 1 (warm start)", n)
 	}
-	if n := w.secrets.Count("SecretsManager.GetSecretValue"); n != 2 {
+	if n := w.SecretReads(); n != 2 {
 		t.Errorf("%d GetSecretValue calls over two invocations, want 2 (credentials and TLS material, then cached)", n)
 	}
 
@@ -128,8 +126,8 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 		t.Errorf("%d structured 'stream done' log lines, want 2; logs: %v", done, logs)
 	}
 
-	noSecrets(t, "emulator output", r.Log(), w.token, string(w.relay.PKI.ClientKeyPEM))
-	noSecrets(t, "delivered lines", strings.Join(w.relay.Lines(), "\n"), w.token)
+	noSecrets(t, "emulator output", r.Log(), w.token, string(w.Relay.PKI.ClientKeyPEM))
+	noSecrets(t, "delivered lines", strings.Join(w.Relay.Lines(), "\n"), w.token)
 	noSecrets(t, "stored cursor", rec.cursor, w.token)
 }
 
@@ -220,41 +218,27 @@ func testSecretRotation(t *testing.T, bootstrap string) {
 	w := newWorld(t)
 	w.generate(200, time.Second)
 	r := w.start(bootstrap, 60)
-	if out := invoke(t, r, payload("signin")); !out.Success {
+	if out := lambdatest.Invoke(t, r, payload("signin")); !out.Success {
 		t.Fatalf("first invocation: %+v", out)
 	}
-	if out := invoke(t, r, payload("audit")); !out.Success || out.Events != 200 {
+	if out := lambdatest.Invoke(t, r, payload("audit")); !out.Success || out.Events != 200 {
 		t.Fatalf("first invocation: %+v", out)
 	}
-	reads := w.secrets.Count("SecretsManager.GetSecretValue")
+	reads := w.SecretReads()
 
 	// Rotation: the old token dies, the secret gets a new one. The warm
 	// function still has the old token cached (TTL 15 minutes).
 	w.sim.RevokeToken(w.token)
 	fresh := w.sim.AddToken(tenant, onepasswordtest.Token{})
-	w.rotateSecret(w.prefix+"/1password/"+tenant, map[string]string{
-		onepassword.FieldBearerToken: fresh,
-		onepassword.FieldBaseURL:     w.sim.URL,
-	})
+	w.RotateSecret(w.secretID(), w.secret(fresh))
 	w.generate(100, time.Millisecond)
 	w.sim.ResetRequests()
 
-	out := invoke(t, r, payload("audit"))
+	out := lambdatest.Invoke(t, r, payload("audit"))
 	if !out.Success || out.Events != 100 || len(out.Errors) != 0 {
 		t.Fatalf("invocation after rotation = %+v; want success with the 100 new events and no error", out)
 	}
-	var unauthorized int
-	for _, rq := range w.sim.Requests() {
-		if rq.Status == 401 {
-			unauthorized++
-		}
-	}
-	if unauthorized != 1 {
-		t.Errorf("%d requests answered 401; want exactly one before the secret was re-read", unauthorized)
-	}
-	if n := w.secrets.Count("SecretsManager.GetSecretValue") - reads; n != 1 {
-		t.Errorf("%d secret reads after the 401, want 1", n)
-	}
+	w.CheckReauthenticated(t, w.sim.Answered(401), reads)
 	noSecrets(t, "emulator output", r.Log(), w.token, fresh)
 }
 
@@ -286,71 +270,31 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		// 8 requests a second: a catch-up of 5 s of fetching, longer
 		// than any one invocation.
 		lambdarun.EnvRateLimit+"=480",
+		// Unpaced syslog: this is about the deadline margin, which a
+		// paced stop would pre-empt (pacing: shared/lambdarun's tests).
+		lambdarun.EnvSyslogBudget+"=-1",
 	)
-	var invocations, timedOut, cutCommits, stoppedAtDeadline, locked int
-	// idle counts invocations in a row that ran without moving the cursor,
-	// lockedOut those in a row that found the lease of a killed invocation
-	// (it expires a few seconds after that invocation's deadline).
-	var idle, lockedOut int
 	prev := w.record("audit")
-	for caughtUp := false; !caughtUp; {
-		if idle >= 5 || lockedOut >= 30 {
-			t.Fatalf("catch-up stuck: %d invocations in a row ran without moving the cursor, %d in a row found it locked (%d invocations, %d timed out, %d commits cut)\n%s",
-				idle, lockedOut, invocations, timedOut, cutCommits, tail(r.Log(), 4000))
-		}
-		invocations++
-		res, err := r.Invoke(ctx(t), payload("audit"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case res.TimedOut:
-			timedOut++
-		case res.ErrorType == "RunError" && strings.Contains(res.ErrorMessage, "("+pipeline.CodeStateWrite+")") &&
-			res.Elapsed >= time.Duration(timeout)*time.Second-marginDur:
-			// The commit of a delivered page was still running when the
-			// invocation's deadline came: the page is sent again next time.
-			cutCommits++
-		case res.ErrorType != "":
-			t.Fatalf("invocation %d: %s\n%s", invocations, res, tail(r.Log(), 4000))
-		default:
-			var out lambdarun.Output
-			if err := res.Decode(&out); err != nil {
-				t.Fatal(err)
+	tally := lambdatest.CatchUp{
+		RIE: r, Payload: payload("audit"), BacklogAtDeadline: true,
+		// The commit of a delivered page was still running when the
+		// invocation's deadline came: the page is sent again next time.
+		Cut: func(res *rietest.Result) bool {
+			return strings.Contains(res.ErrorMessage, "("+pipeline.CodeStateWrite+")") &&
+				res.Elapsed >= time.Duration(timeout)*time.Second-marginDur
+		},
+		Moved: func() bool {
+			rec := w.record("audit")
+			if rec.version < prev.version || rec.lastTS.Before(prev.lastTS) {
+				t.Fatalf("cursor moved backwards: %+v after %+v", rec, prev)
 			}
-			switch {
-			case out.Locked:
-				// A killed invocation's lease outlives it by a few
-				// seconds; the schedule would simply try again later.
-				locked++
-				lockedOut++
-				time.Sleep(time.Second)
-				continue
-			case out.Stop == "deadline":
-				stoppedAtDeadline++
-				if !out.Backlog {
-					t.Errorf("stopped at the deadline without reporting a backlog: %+v", out)
-				}
-			case out.Stop == "caught_up" && !out.Backlog:
-				caughtUp = true
-			default:
-				t.Fatalf("invocation %d: %+v", invocations, out)
-			}
-		}
-		rec := w.record("audit")
-		if rec.version < prev.version || rec.lastTS.Before(prev.lastTS) {
-			t.Fatalf("cursor moved backwards: %+v after %+v", rec, prev)
-		}
-		lockedOut = 0
-		if rec.version > prev.version {
-			idle = 0
-		} else {
-			idle++
-		}
-		prev = rec
-	}
+			moved := rec.version > prev.version
+			prev = rec
+			return moved
+		},
+	}.Run(t)
 	ids := w.sim.EventIDs(tenant, onepasswordtest.StreamAuditEvents)
-	w.waitLines(len(ids))
+	w.WaitLines(len(ids))
 	got := w.delivered()
 	dups := 0
 	for _, id := range ids {
@@ -360,19 +304,14 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		dups += got[id] - 1
 	}
 	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d commits cut by the deadline, %d found the stream locked, %d duplicates; init durations %v",
-		margin, invocations, stoppedAtDeadline, timedOut, cutCommits, locked, dups, r.InitDurations())
-	if invocations < 2 {
-		t.Errorf("the backlog took %d invocations; the test needs one longer than an invocation", invocations)
+		margin, tally.Invocations, tally.StoppedAtDeadline, tally.TimedOut, tally.Cut, tally.Locked, dups, r.InitDurations())
+	if tally.Invocations < 2 {
+		t.Errorf("the backlog took %d invocations; the test needs one longer than an invocation", tally.Invocations)
 	}
-	if cut := timedOut + cutCommits; dups > pageSize*cut {
-		t.Errorf("%d duplicates after %d cut invocations; at most one page (%d) per cut invocation is allowed", dups, cut, pageSize)
-	}
-	if margin != "0s" && stoppedAtDeadline == 0 {
-		t.Errorf("no invocation stopped at the deadline margin")
-	}
-	if margin == "0s" && timedOut == 0 {
-		t.Errorf("no invocation was interrupted by the function timeout")
-	}
+	// At most one page per cut invocation.
+	tally.CheckDuplicates(t, dups, pageSize)
+	// Without a margin, a cut commit is not an interruption by the timeout.
+	tally.CheckMargin(t, margin, tally.TimedOut)
 }
 
 // testConcurrentRunners invokes eight execution environments (eight
@@ -390,51 +329,21 @@ func testConcurrentRunners(t *testing.T, bootstrap string) {
 	t.Logf("%d emulators started", runners)
 
 	// Watch the record while the runners race.
-	watch, stopWatch := context.WithCancel(ctx(t))
-	var watchErr error
-	var watched sync.WaitGroup
-	watched.Add(1)
-	go func() {
-		defer watched.Done()
-		prev := w.record("audit")
-		for watch.Err() == nil {
-			rec := w.record("audit")
-			if rec.version < prev.version || rec.lastTS.Before(prev.lastTS) {
-				watchErr = fmt.Errorf("cursor moved backwards: %+v after %+v", rec, prev)
-				return
-			}
-			prev = rec
-			time.Sleep(50 * time.Millisecond)
+	prev := w.record("audit")
+	stopWatch := lambdatest.Watch(t, func() error {
+		rec := w.record("audit")
+		if rec.version < prev.version || rec.lastTS.Before(prev.lastTS) {
+			return fmt.Errorf("cursor moved backwards: %+v after %+v", rec, prev)
 		}
-	}()
+		prev = rec
+		return nil
+	})
 
 	totalLocked := 0
 	for round := 1; round <= rounds; round++ {
 		w.generate(perRound, time.Second)
 		roundStart := time.Now()
-		outs := make([]lambdarun.Output, runners)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i, r := range rs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				res, err := r.Invoke(ctx(t), payload("audit"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := res.Decode(&outs[i]); err != nil {
-					t.Errorf("runner %d: %v", i, err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
+		outs := lambdatest.InvokeAll(t, rs, payload("audit"))
 		var events int64
 		var collected, locked, idle int
 		for i, o := range outs {
@@ -460,16 +369,14 @@ func testConcurrentRunners(t *testing.T, bootstrap string) {
 		}
 		totalLocked += locked
 	}
-	stopWatch()
-	watched.Wait()
-	if watchErr != nil {
-		t.Fatal(watchErr)
+	if err := stopWatch(); err != nil {
+		t.Fatal(err)
 	}
 	if totalLocked == 0 {
 		t.Errorf("no runner ever found the stream locked; the test did not exercise the lease")
 	}
 	ids := w.sim.EventIDs(tenant, onepasswordtest.StreamAuditEvents)
-	w.waitLines(len(ids))
+	w.WaitLines(len(ids))
 	got := w.delivered()
 	for _, id := range ids {
 		if got[id] != 1 {
@@ -481,7 +388,7 @@ func testConcurrentRunners(t *testing.T, bootstrap string) {
 	}
 	// The locked runners said so in Wazuh too.
 	var lockedSummaries int
-	for _, s := range w.relay.Lines() {
+	for _, s := range w.Relay.Lines() {
 		l := decodeLine(t, s)
 		if l.Op.EventType == "run_summary" && l.fields["op"].(map[string]any)["audit_stop"] == "locked" {
 			lockedSummaries++

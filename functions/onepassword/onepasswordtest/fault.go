@@ -2,101 +2,54 @@ package onepasswordtest
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // FaultKind selects what an injected fault does to a request.
 type FaultKind int
 
-// Fault kinds. Transport-level faults (everything except FaultInvalidCursor
-// and FaultEmptyPage) fire before authentication, the way a proxy or an
-// overloaded front end fails; the two API-level faults fire only on
-// requests that would otherwise have been served a page.
+// Fault kinds: the transport-level faults of every simulator (see
+// simtest), which fire before authentication, the way a proxy or an
+// overloaded front end fails, and two API-level faults, which fire only on
+// requests that would otherwise have been served a page. Error bodies are
+// the v2 shape {"status":N,"message":"…"}.
 const (
-	_ FaultKind = iota
-	// FaultRateLimit answers 429 with `Retry-After: <seconds>` (Fault.RetryAfter,
-	// rounded up to whole seconds, default 1s).
-	FaultRateLimit
-	// FaultRateLimitNoRetryAfter answers 429 without Retry-After, as the
-	// vendor documents nothing about the header.
-	FaultRateLimitNoRetryAfter
-	// FaultInternalError answers 500 with a v2 error body.
-	FaultInternalError
-	// FaultBadGateway answers 502 with a v2 error body.
-	FaultBadGateway
-	// FaultServiceUnavailable answers 503 (with Retry-After only if Fault.RetryAfter > 0).
-	FaultServiceUnavailable
-	// FaultSlow sleeps Fault.Delay, then answers normally. The sleep ends early
-	// when the client gives up or the server closes, so tests never hang.
-	FaultSlow
-	// FaultTruncated answers with the normal status and headers but only the
-	// first half of the body, properly terminated: valid HTTP, invalid JSON.
-	FaultTruncated
-	// FaultShortBody announces the full Content-Length, sends half the body
-	// and closes the connection: the client sees an unexpected EOF.
-	FaultShortBody
-	// FaultHTMLPage answers 200 with an HTML page (a captive portal or proxy
-	// login page), Content-Type text/html.
-	FaultHTMLPage
-	// FaultHTMLBadGateway answers 502 with an HTML proxy error page.
-	FaultHTMLBadGateway
+	FaultRateLimit             = FaultKind(simtest.RateLimit)
+	FaultRateLimitNoRetryAfter = FaultKind(simtest.RateLimitNoRetryAfter) // the vendor documents no Retry-After
+	FaultInternalError         = FaultKind(simtest.InternalError)
+	FaultBadGateway            = FaultKind(simtest.BadGateway)
+	FaultServiceUnavailable    = FaultKind(simtest.ServiceUnavailable)
+	FaultSlow                  = FaultKind(simtest.Slow)
+	FaultTruncated             = FaultKind(simtest.Truncated)
+	FaultShortBody             = FaultKind(simtest.ShortBody)
+	FaultHTMLPage              = FaultKind(simtest.HTMLPage)
+	FaultHTMLBadGateway        = FaultKind(simtest.HTMLBadGateway)
+	FaultConnectionReset       = FaultKind(simtest.ConnectionReset)
+	FaultConnectionClose       = FaultKind(simtest.ConnectionClose)
+	FaultEchoHeaders           = FaultKind(simtest.EchoHeaders)
+)
+
+// The API-level faults.
+const (
 	// FaultInvalidCursor answers 400 {"status":400,"message":"invalid cursor"}
 	// to requests that carry a cursor (ResetCursor requests do not match).
-	FaultInvalidCursor
+	FaultInvalidCursor = FaultKind(simtest.VendorKinds) + iota
 	// FaultEmptyPage answers 200 with no items, has_more=true and a cursor at
 	// the same position, as the documentation allows.
 	FaultEmptyPage
-	// FaultConnectionReset closes the connection with a TCP RST before any
-	// response byte.
-	FaultConnectionReset
-	// FaultConnectionClose closes the connection cleanly (FIN) before any
-	// response byte.
-	FaultConnectionClose
-	// FaultEchoHeaders answers Fault.Status (default 500) with an error body
-	// that echoes every request header, Authorization included, as some
-	// misconfigured proxies and debug endpoints do. It exists to prove that
-	// clients redact secrets from logged error bodies.
-	FaultEchoHeaders
 	numFaultKinds
 )
 
-var faultNames = [...]string{
-	FaultRateLimit:             "rate-limit",
-	FaultRateLimitNoRetryAfter: "rate-limit-no-retry-after",
-	FaultInternalError:         "internal-error",
-	FaultBadGateway:            "bad-gateway",
-	FaultServiceUnavailable:    "service-unavailable",
-	FaultSlow:                  "slow",
-	FaultTruncated:             "truncated",
-	FaultShortBody:             "short-body",
-	FaultHTMLPage:              "html-page",
-	FaultHTMLBadGateway:        "html-bad-gateway",
-	FaultInvalidCursor:         "invalid-cursor",
-	FaultEmptyPage:             "empty-page",
-	FaultConnectionReset:       "connection-reset",
-	FaultConnectionClose:       "connection-close",
-	FaultEchoHeaders:           "echo-headers",
-}
+var ownFaultNames = []string{"invalid-cursor", "empty-page"}
 
-func (k FaultKind) String() string {
-	if k > 0 && k < numFaultKinds {
-		return faultNames[k]
-	}
-	if k == 0 {
-		return "none"
-	}
-	return fmt.Sprintf("FaultKind(%d)", int(k))
-}
+func (k FaultKind) String() string { return simtest.Name(k, ownFaultNames) }
 
 // FaultKinds lists every fault kind, for table-driven tests.
-func FaultKinds() []FaultKind {
-	out := make([]FaultKind, 0, numFaultKinds-1)
-	for k := FaultKind(1); k < numFaultKinds; k++ {
-		out = append(out, k)
-	}
-	return out
-}
+func FaultKinds() []FaultKind { return simtest.Kinds(numFaultKinds) }
 
 // apiLevel reports whether the fault is decided after authentication and
 // body validation (it needs to know whether the request carries a cursor).
@@ -125,8 +78,7 @@ type Fault struct {
 
 type pendingFault struct {
 	Fault
-	endpoint  string // normalised
-	remaining int
+	endpoint string // normalised
 }
 
 func normaliseEndpoint(e string) (string, error) {
@@ -139,24 +91,52 @@ func normaliseEndpoint(e string) (string, error) {
 	return "", fmt.Errorf("onepasswordtest: unknown fault endpoint %q", e)
 }
 
-// retryAfterSeconds rounds d up to whole seconds, the only form of
-// Retry-After (besides an HTTP date) that clients must understand.
-func retryAfterSeconds(d time.Duration) int64 {
-	return int64((d + time.Second - 1) / time.Second)
+// Inject queues a fault. It panics on an unknown kind or endpoint.
+func (s *Server) Inject(f Fault) {
+	ep, err := normaliseEndpoint(f.Endpoint)
+	if err != nil {
+		panic(err.Error())
+	}
+	s.faults.Inject(f.Kind, f.Count, pendingFault{Fault: f, endpoint: ep})
 }
 
-const htmlProxyPage = `<!DOCTYPE html>
-<html><head><title>Network Access Message</title></head>
-<body><h1>Access to this site requires authentication</h1>
-<p>Your request was intercepted by the corporate web proxy. Please sign in to continue.</p>
-</body></html>
-`
+// FaultsFired returns how many times faults of a kind have fired.
+func (s *Server) FaultsFired(kind FaultKind) int { return s.faults.Fired(kind) }
 
-const htmlBadGatewayPage = `<html>
-<head><title>502 Bad Gateway</title></head>
-<body>
-<center><h1>502 Bad Gateway</h1></center>
-<hr><center>nginx</center>
-</body>
-</html>
-`
+// FaultsPending returns how many injected fault firings are still queued.
+func (s *Server) FaultsPending() int { return s.faults.Pending() }
+
+// ClearFaults drops every queued fault.
+func (s *Server) ClearFaults() { s.faults.Clear() }
+
+// takeFault pops the first queued fault that applies to this request.
+func (s *Server) takeFault(endpoint string, apiLevel, hasCursor bool, rec *RequestRecord) *Fault {
+	f, ok := s.faults.Take(func(f pendingFault) bool {
+		switch {
+		case f.Kind.apiLevel() != apiLevel || (f.endpoint != "" && f.endpoint != endpoint):
+			return false
+		case f.Kind == FaultInvalidCursor && !hasCursor:
+			return false
+		case f.Kind == FaultEmptyPage && endpoint == "introspect":
+			return false
+		}
+		return true
+	})
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	rec.Faults = append(rec.Faults, f.Kind)
+	s.mu.Unlock()
+	return &f.Fault
+}
+
+// applyTransportFault performs a transport-level fault. It reports whether
+// the request is finished; false means "continue with normal handling"
+// (after a delay).
+func (s *Server) applyTransportFault(w *simtest.StatusWriter, r *http.Request, f *Fault, ep string, body []byte, rec *RequestRecord) bool {
+	return s.http.Apply(w, r, simtest.Fault{Kind: simtest.Kind(f.Kind), RetryAfter: f.RetryAfter, Delay: f.Delay, Status: f.Status}, simtest.API{
+		Error: writeError,
+		Serve: func(w http.ResponseWriter) { s.serveAPI(w, r, ep, body, rec) },
+	})
+}

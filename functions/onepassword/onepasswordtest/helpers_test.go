@@ -7,37 +7,20 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // t0 is the fixed "now" of most tests, so time windows are exact.
 var t0 = time.Date(2025, 3, 2, 12, 0, 0, 0, time.UTC)
 
-// clock is a settable server clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newServer starts a simulator at t0 with one account "acme" (all
 // features) and rate limits disabled unless opts says otherwise.
-func newServer(t testing.TB, opts Options) (*Server, *clock, string) {
+func newServer(t testing.TB, opts Options) (*Server, *simtest.Clock, string) {
 	t.Helper()
-	c := &clock{t: t0}
+	c := simtest.NewClock(t0)
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}

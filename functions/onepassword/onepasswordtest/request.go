@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // serveAPI handles an authenticated API request after transport faults.
@@ -16,7 +18,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, ep string, bod
 	tok, status, msg, retry := s.authorize(r, ep, now, rec)
 	if status != 0 {
 		if retry > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(retry), 10))
+			simtest.SetRetryAfter(w.Header(), retry)
 		}
 		writeError(w, status, msg)
 		return

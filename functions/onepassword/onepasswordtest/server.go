@@ -25,7 +25,6 @@
 package onepasswordtest
 
 import (
-	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -33,14 +32,14 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // Documented limits (docs/1password.md, "Requests" and "Limits and errors").
@@ -138,19 +137,15 @@ type Server struct {
 	// URL is the base URL, http://127.0.0.1:port (https with Options.TLS).
 	URL string
 
-	opts      Options
-	hs        *httptest.Server
-	closing   chan struct{}
-	closeOnce sync.Once
-	bufs      sync.Pool // *[]byte page buffers, so large pages do not churn the GC
+	opts   Options
+	http   *simtest.Server
+	bufs   sync.Pool // *[]byte page buffers, so large pages do not churn the GC
+	faults *simtest.Queue[FaultKind, pendingFault]
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the accounts, tokens and log
 	accounts map[string]*account
 	tokens   map[string]*tokenState
-	faults   []*pendingFault
-	fired    [numFaultKinds]int
-	records  []*RequestRecord
-	requests int
+	log      *simtest.Log[RequestRecord]
 }
 
 type account struct {
@@ -197,46 +192,25 @@ func New(opts Options) *Server {
 	if len(opts.CursorKey) == 0 {
 		opts.CursorKey = []byte(defaultCursorKey)
 	}
-	if opts.MaxRequestRecords <= 0 {
-		opts.MaxRequestRecords = 100000
-	}
 	s := &Server{
 		opts:     opts,
-		closing:  make(chan struct{}),
+		faults:   simtest.NewQueue[FaultKind, pendingFault]("onepasswordtest", numFaultKinds),
 		accounts: make(map[string]*account),
 		tokens:   make(map[string]*tokenState),
 	}
+	s.log = simtest.NewLog[RequestRecord](&s.mu, opts.MaxRequestRecords)
 	s.bufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
-
-	// Listen on IPv4 loopback explicitly: httptest may fall back to ::1,
-	// and tests must only ever touch 127.0.0.1.
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("onepasswordtest: listen on 127.0.0.1: %v", err))
-	}
-	s.hs = httptest.NewUnstartedServer(s)
-	s.hs.Listener.Close()
-	s.hs.Listener = ln
-	if opts.TLS {
-		s.hs.StartTLS()
-	} else {
-		s.hs.Start()
-	}
-	s.URL = s.hs.URL
+	s.http = simtest.Start("onepasswordtest", s, opts.TLS)
+	s.URL = s.http.URL
 	return s
 }
 
 // Close stops the server. Requests delayed by FaultSlow are aborted so
 // Close never waits for them.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		close(s.closing)
-		s.hs.Close()
-	})
-}
+func (s *Server) Close() { s.http.Close() }
 
 // Client returns an HTTP client that trusts the server (needed with TLS).
-func (s *Server) Client() *http.Client { return s.hs.Client() }
+func (s *Server) Client() *http.Client { return s.http.Client() }
 
 func allFeatures() []string { return slices.Clone(streamNames[:]) }
 
@@ -544,143 +518,23 @@ func (s *Server) Event(accountName, streamName string, seq int) []byte {
 	return g.appendEvent(nil, id, uint64(seq), sg.tsAt(local, streamPrecision[id]))
 }
 
-// Inject queues a fault. It panics on an unknown kind or endpoint.
-func (s *Server) Inject(f Fault) {
-	if f.Kind <= 0 || f.Kind >= numFaultKinds {
-		panic(fmt.Sprintf("onepasswordtest: unknown fault kind %d", int(f.Kind)))
-	}
-	ep, err := normaliseEndpoint(f.Endpoint)
-	if err != nil {
-		panic(err.Error())
-	}
-	if f.Count <= 0 {
-		f.Count = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &pendingFault{Fault: f, endpoint: ep, remaining: f.Count})
-}
-
-// FaultsFired returns how many times faults of a kind have fired.
-func (s *Server) FaultsFired(kind FaultKind) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if kind <= 0 || kind >= numFaultKinds {
-		return 0
-	}
-	return s.fired[kind]
-}
-
-// FaultsPending returns how many injected fault firings are still queued.
-func (s *Server) FaultsPending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, f := range s.faults {
-		n += f.remaining
-	}
-	return n
-}
-
-// ClearFaults drops every queued fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
-
 // Requests returns a copy of the request log, in arrival order.
 func (s *Server) Requests() []RequestRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RequestRecord, len(s.records))
-	for i, r := range s.records {
-		out[i] = *r
-		out[i].Body = slices.Clone(r.Body)
-		out[i].Faults = slices.Clone(r.Faults)
-	}
-	return out
+	return s.log.Records(func(r RequestRecord) RequestRecord {
+		r.Body, r.Faults = slices.Clone(r.Body), slices.Clone(r.Faults)
+		return r
+	})
 }
 
 // RequestCount returns how many requests the server has received.
-func (s *Server) RequestCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
+func (s *Server) RequestCount() int { return s.log.Count() }
 
 // ResetRequests clears the request log and count.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.records = nil
-	s.requests = 0
-}
+func (s *Server) ResetRequests() { s.log.Reset() }
 
-// takeFault pops the first queued fault that applies to this request.
-func (s *Server) takeFault(endpoint string, apiLevel, hasCursor bool, rec *RequestRecord) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.Kind.apiLevel() != apiLevel || (f.endpoint != "" && f.endpoint != endpoint) {
-			continue
-		}
-		if f.Kind == FaultInvalidCursor && !hasCursor {
-			continue
-		}
-		if f.Kind == FaultEmptyPage && endpoint == "introspect" {
-			continue
-		}
-		f.remaining--
-		if f.remaining == 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		s.fired[f.Kind]++
-		rec.Faults = append(rec.Faults, f.Kind)
-		out := f.Fault
-		return &out
-	}
-	return nil
-}
-
-// statusWriter captures the status for the request log and passes
-// Hijack through for the connection faults.
-//
-// The status is logged before any byte is sent, so a test that has just
-// received a response (or a dropped connection) always finds it logged.
-type statusWriter struct {
-	http.ResponseWriter
-	srv    *Server
-	rec    *RequestRecord
-	status int
-}
-
-func (w *statusWriter) setStatus(code int) {
-	if w.status != 0 {
-		return
-	}
-	w.status = code
-	w.srv.mu.Lock()
-	w.rec.Status = code
-	w.srv.mu.Unlock()
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.setStatus(code)
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	w.setStatus(http.StatusOK)
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, fmt.Errorf("onepasswordtest: %T cannot hijack", w.ResponseWriter)
-	}
-	return hj.Hijack()
+// Answered counts the logged requests answered with status.
+func (s *Server) Answered(status int) int {
+	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
 }
 
 // ServeHTTP implements the API. Server is an http.Handler so that it can
@@ -692,15 +546,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Path:    r.URL.Path,
 		HasAuth: r.Header.Get("Authorization") != "",
 	}
-	s.mu.Lock()
-	s.requests++
-	s.records = append(s.records, rec)
-	if len(s.records) > s.opts.MaxRequestRecords {
-		s.records = slices.Delete(s.records, 0, len(s.records)-s.opts.MaxRequestRecords)
-	}
-	s.mu.Unlock()
-
-	sw := &statusWriter{ResponseWriter: w, srv: s, rec: rec}
+	sw := s.log.Begin(w, rec, &rec.Status)
 
 	ep, method, ok := route(r.URL.Path)
 	if !ok {
@@ -767,154 +613,4 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b) // a failed write means the client left; nothing to do
-}
-
-// abort drops the connection without a response. With reset set the
-// kernel sends an RST instead of a FIN (SO_LINGER 0).
-func abort(w http.ResponseWriter, reset bool) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler) // net/http closes the connection for us
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if reset {
-		raw := conn
-		if nc, ok := raw.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
-			raw = nc.NetConn()
-		}
-		if tc, ok := raw.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // best effort: without it the close is a FIN
-		}
-	}
-	_ = conn.Close()
-}
-
-// applyTransportFault performs a transport-level fault. It reports whether
-// the request is finished; false means "continue with normal handling"
-// (after a delay).
-func (s *Server) applyTransportFault(w *statusWriter, r *http.Request, f *Fault, ep string, body []byte, rec *RequestRecord) bool {
-	switch f.Kind {
-	case FaultRateLimit:
-		d := f.RetryAfter
-		if d <= 0 {
-			d = time.Second
-		}
-		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(d), 10))
-		writeError(w, http.StatusTooManyRequests, "Too Many Requests")
-	case FaultRateLimitNoRetryAfter:
-		writeError(w, http.StatusTooManyRequests, "Too Many Requests")
-	case FaultInternalError:
-		writeError(w, http.StatusInternalServerError, "Internal Server Error")
-	case FaultBadGateway:
-		writeError(w, http.StatusBadGateway, "Bad Gateway")
-	case FaultServiceUnavailable:
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(f.RetryAfter), 10))
-		}
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable")
-	case FaultSlow:
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return false
-		case <-r.Context().Done():
-			abort(w, false) // the client gave up; it will never read an answer
-		case <-s.closing:
-			abort(w, false)
-		}
-	case FaultTruncated, FaultShortBody:
-		bw := &bufferWriter{header: make(http.Header)}
-		s.serveAPI(bw, r, ep, body, rec)
-		cut := bw.buf[:len(bw.buf)/2]
-		if f.Kind == FaultShortBody {
-			writeShortBody(w, bw, cut)
-			return true
-		}
-		for k, v := range bw.header {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(cut)))
-		w.WriteHeader(bw.status)
-		_, _ = w.Write(cut)
-	case FaultHTMLPage:
-		writeHTML(w, http.StatusOK, htmlProxyPage)
-	case FaultHTMLBadGateway:
-		writeHTML(w, http.StatusBadGateway, htmlBadGatewayPage)
-	case FaultConnectionReset:
-		abort(w, true)
-	case FaultConnectionClose:
-		abort(w, false)
-	case FaultEchoHeaders:
-		status := f.Status
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
-		keys := make([]string, 0, len(r.Header))
-		for k := range r.Header {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		msg := "upstream error; request was: " + r.Method + " " + r.URL.Path
-		for _, k := range keys {
-			for _, v := range r.Header[k] {
-				msg += "; " + k + ": " + v
-			}
-		}
-		writeError(w, status, msg)
-	}
-	return true
-}
-
-func writeHTML(w http.ResponseWriter, status int, page string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, page)
-}
-
-// writeShortBody hijacks the connection to send a Content-Length larger
-// than the body, then closes: net/http itself refuses to do that.
-func writeShortBody(w *statusWriter, bw *bufferWriter, cut []byte) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, rw, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	defer conn.Close()
-	w.setStatus(bw.status)
-	fmt.Fprintf(rw, "HTTP/1.1 %d %s\r\n", bw.status, http.StatusText(bw.status))
-	bw.header.Set("Content-Length", strconv.Itoa(len(bw.buf)))
-	bw.header.Set("Connection", "close")
-	_ = bw.header.Write(rw)
-	_, _ = rw.WriteString("\r\n")
-	_, _ = rw.Write(cut)
-	_ = rw.Flush() // errors mean the client left, which is the point anyway
-}
-
-// bufferWriter collects a response so a fault can mangle it.
-type bufferWriter struct {
-	header http.Header
-	status int
-	buf    []byte
-}
-
-func (b *bufferWriter) Header() http.Header { return b.header }
-func (b *bufferWriter) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-func (b *bufferWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 func TestListensOnIPv4Loopback(t *testing.T) {
@@ -411,7 +413,7 @@ func TestSameTimestampBurst(t *testing.T) {
 }
 
 func TestRateLimitDefaults(t *testing.T) {
-	c := &clock{t: t0}
+	c := simtest.NewClock(t0)
 	s := New(Options{Now: c.Now})
 	t.Cleanup(s.Close)
 	tok := s.AddAccount("acme", Account{})
@@ -455,7 +457,7 @@ func TestRateLimitDefaults(t *testing.T) {
 }
 
 func TestRateLimitConfigurable(t *testing.T) {
-	c := &clock{t: t0.Add(30 * time.Minute)}
+	c := simtest.NewClock(t0.Add(30 * time.Minute))
 	s := New(Options{Now: c.Now, RateLimitPerMinute: -1, RateLimitPerHour: 5, RateLimitRetryAfter: true})
 	t.Cleanup(s.Close)
 	tok := s.AddAccount("acme", Account{})

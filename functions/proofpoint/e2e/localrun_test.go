@@ -148,34 +148,6 @@ func pp(t *testing.T, l []byte) map[string]any {
 	return m["pp"].(map[string]any)
 }
 
-func field(m map[string]any, name string) any {
-	if v, ok := m[name]; ok {
-		return v
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
-}
-
-// identity recomputes the simulator's identity of an event line.
-func identity(m map[string]any) string {
-	typ, _ := m["event_type"].(string)
-	if strings.HasPrefix(typ, "messages") {
-		r := field(m, "recipient")
-		if a, ok := r.([]any); ok && len(a) == 1 {
-			r = a[0]
-		}
-		return fmt.Sprintf("%s/%v/%v", typ, field(m, "GUID"), r)
-	}
-	if strings.HasPrefix(typ, "clicks") {
-		return fmt.Sprintf("%s/%v", typ, field(m, "id"))
-	}
-	return ""
-}
-
 // tally counts the events of lines by identity and returns the error
 // codes and run summaries.
 func tally(t *testing.T, got map[string]int, lines [][]byte) (errs []string, sums []map[string]any) {
@@ -188,7 +160,7 @@ func tally(t *testing.T, got map[string]int, lines [][]byte) (errs []string, sum
 		case "run_summary":
 			sums = append(sums, m)
 		default:
-			if id := identity(m); id != "" {
+			if id := proofpointtest.LineIdentity(m); id != "" {
 				got[id]++
 			} else {
 				t.Fatalf("unexpected line %.200s", l)

@@ -2,13 +2,13 @@ package main
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdatest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
 )
 
@@ -34,11 +34,11 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	want := w.expected()
 	r := w.start(bootstrap, 60, "PP_LOOKBACK_HOURS=6")
 
-	out := invoke(t, r, payload("siem"))
+	out := lambdatest.Invoke(t, r, payload("siem"))
 	if !out.Success || out.Events != int64(len(want)) || out.Pages != 7 || out.Backlog || out.Stop != "caught_up" || len(out.Errors) != 0 {
 		t.Fatalf("summary = %+v; want %d events in 7 windows (6 h less the safety lag), caught up", out, len(want))
 	}
-	w.waitLines(len(want) + 1)
+	w.WaitLines(len(want) + 1)
 	got := w.delivered()
 	for id := range want {
 		if got[id] != 1 {
@@ -54,16 +54,16 @@ func testDeliversAndCommits(t *testing.T, bootstrap string) {
 	}
 
 	// People: one snapshot, then nothing until the interval has passed.
-	out = invoke(t, r, payload("people"))
+	out = lambdatest.Invoke(t, r, payload("people"))
 	if !out.Success || out.Events != 6 {
 		t.Fatalf("people = %+v, want 6 users", out)
 	}
 	reqs := w.sim.RequestCount()
-	if out = invoke(t, r, payload("people")); !out.Success || out.Events != 0 || w.sim.RequestCount() != reqs {
+	if out = lambdatest.Invoke(t, r, payload("people")); !out.Success || out.Events != 0 || w.sim.RequestCount() != reqs {
 		t.Fatalf("second people invocation = %+v, %d requests: the snapshot is not due", out, w.sim.RequestCount()-reqs)
 	}
 	noSecrets(t, "emulator output", r.Log(), w.cred.Secret, w.cred.Principal)
-	noSecrets(t, "delivered lines", strings.Join(w.relay.Lines(), "\n"), w.cred.Secret)
+	noSecrets(t, "delivered lines", strings.Join(w.Relay.Lines(), "\n"), w.cred.Secret)
 	noSecrets(t, "stored cursor", rec.cursor, w.cred.Secret)
 }
 
@@ -72,41 +72,23 @@ func testSecretRotation(t *testing.T, bootstrap string) {
 	now := time.Now().UTC()
 	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-2 * time.Hour), To: now.Add(-time.Hour), MessagesPerHour: 30, ClicksPerHour: 10})
 	r := w.start(bootstrap, 60, "PP_LOOKBACK_HOURS=3")
-	if out := invoke(t, r, payload("siem")); !out.Success || out.Events == 0 {
+	if out := lambdatest.Invoke(t, r, payload("siem")); !out.Success || out.Events == 0 {
 		t.Fatalf("first invocation: %+v", out)
 	}
-	reads := w.secrets.Count("SecretsManager.GetSecretValue")
+	reads := w.SecretReads()
 	// Rotation: TAP refuses the old secret; the secret gets the new one.
 	// The warm function still has the old one cached.
 	old := w.cred
 	w.cred = w.sim.RotateSecret(tenant)
-	w.rotateSecret(w.secretID(), w.secret(w.cred))
+	w.RotateSecret(w.secretID(), w.secret(w.cred))
 	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-20 * time.Minute), To: now.Add(-5 * time.Minute), MessagesPerHour: 60, ClicksPerHour: 20, IndexedAt: time.Now()})
 	w.sim.ResetRequests()
-	out := invoke(t, r, payload("siem"))
+	out := lambdatest.Invoke(t, r, payload("siem"))
 	if !out.Success || out.Events == 0 || len(out.Errors) != 0 {
 		t.Fatalf("invocation after rotation = %+v; want the new events and no error", out)
 	}
-	unauthorized := 0
-	for _, rq := range w.sim.Requests() {
-		if rq.Status == 401 {
-			unauthorized++
-		}
-	}
-	if unauthorized != 1 {
-		t.Errorf("%d requests answered 401; want one, before the secret was re-read", unauthorized)
-	}
-	if n := w.secrets.Count("SecretsManager.GetSecretValue") - reads; n != 1 {
-		t.Errorf("%d secret reads after the 401, want 1", n)
-	}
-	want := w.expected()
-	w.waitLines(len(want))
-	got := w.delivered()
-	for id := range want {
-		if got[id] != 1 {
-			t.Fatalf("%s delivered %d times", id, got[id])
-		}
-	}
+	w.CheckReauthenticated(t, w.sim.Answered(401), reads)
+	w.deliveredOnce(t)
 	noSecrets(t, "emulator output", r.Log(), old.Secret, w.cred.Secret)
 }
 
@@ -120,55 +102,28 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 	now := time.Now().UTC()
 	w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-72 * time.Hour), To: now.Add(-time.Hour), MessagesPerHour: 12, ClicksPerHour: 6})
 	r := w.start(bootstrap, 2, "PP_LOOKBACK_HOURS=73", lambdarun.EnvDeadlineMargin+"="+margin, lambdarun.EnvRateLimit+"=240")
-	// timedOut counts invocations interrupted before their last commit.
-	var invocations, timedOut, stoppedAtDeadline, locked int
 	prev := w.record("siem")
-	deadline := time.Now().Add(3 * time.Minute)
-	for caughtUp := false; !caughtUp; {
-		if time.Now().After(deadline) {
-			t.Fatalf("not caught up after %d invocations (%d timed out)", invocations, timedOut)
-		}
-		invocations++
-		res, err := r.Invoke(ctx(t), payload("siem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case res.TimedOut:
-			timedOut++
-		case res.ErrorType == "RunError" && (strings.Contains(res.ErrorMessage, "(STATE_WRITE_ERROR)") || strings.Contains(res.ErrorMessage, "(DELIVERY_FAILED)")):
-			// The deadline (or a slow moto on a busy machine) cut the
-			// last commit or confirmation short: the window was not
-			// recorded as delivered and the next invocation repeats it,
-			// like after a timeout.
-			timedOut++
-		case res.ErrorType != "":
-			t.Fatalf("invocation %d: %s\n%s", invocations, res, tail(r.Log(), 4000))
-		default:
-			var out lambdarun.Output
-			if err := res.Decode(&out); err != nil {
-				t.Fatal(err)
+	tally := lambdatest.CatchUp{
+		RIE: r, Payload: payload("siem"), Limit: 3 * time.Minute,
+		// The deadline (or a slow moto on a busy machine) cut the last
+		// commit or confirmation short: the window was not recorded as
+		// delivered and the next invocation repeats it, like after a
+		// timeout.
+		Cut: func(res *rietest.Result) bool {
+			return strings.Contains(res.ErrorMessage, "(STATE_WRITE_ERROR)") || strings.Contains(res.ErrorMessage, "(DELIVERY_FAILED)")
+		},
+		Moved: func() bool {
+			rec := w.record("siem")
+			if rec.version < prev.version || rec.siem.Start.Before(prev.siem.Start) {
+				t.Fatalf("position moved backwards: %+v after %+v", rec.siem, prev.siem)
 			}
-			switch {
-			case out.Locked:
-				locked++
-				time.Sleep(time.Second)
-			case out.Stop == "deadline":
-				stoppedAtDeadline++
-			case out.Stop == "caught_up" && !out.Backlog:
-				caughtUp = true
-			default:
-				t.Fatalf("invocation %d: %+v", invocations, out)
-			}
-		}
-		rec := w.record("siem")
-		if rec.version < prev.version || rec.siem.Start.Before(prev.siem.Start) {
-			t.Fatalf("position moved backwards: %+v after %+v", rec.siem, prev.siem)
-		}
-		prev = rec
-	}
+			moved := rec.version > prev.version
+			prev = rec
+			return moved
+		},
+	}.Run(t)
 	want := w.expected()
-	w.waitLines(len(want))
+	w.WaitLines(len(want))
 	got := w.delivered()
 	maxWindow, dups := 0, 0
 	for _, rq := range w.sim.Requests() {
@@ -180,21 +135,16 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		}
 		dups += got[id] - 1
 	}
-	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d locked, %d duplicates", margin, invocations, stoppedAtDeadline, timedOut, locked, dups)
-	if invocations < 3 {
-		t.Errorf("the catch-up took %d invocations; the test needs one longer than an invocation", invocations)
+	t.Logf("margin %s: %d invocations, %d stopped at the deadline, %d timed out, %d cut, %d locked, %d duplicates",
+		margin, tally.Invocations, tally.StoppedAtDeadline, tally.TimedOut, tally.Cut, tally.Locked, dups)
+	if tally.Invocations < 3 {
+		t.Errorf("the catch-up took %d invocations; the test needs one longer than an invocation", tally.Invocations)
 	}
-	if dups > maxWindow*timedOut {
-		t.Errorf("%d duplicates after %d timeouts; at most one window (%d events) per timeout", dups, timedOut, maxWindow)
-	}
-	if margin != "0s" && stoppedAtDeadline == 0 {
-		t.Error("no invocation stopped at the deadline margin")
-	}
-	if margin == "0s" && timedOut == 0 {
-		t.Error("no invocation was interrupted by the function timeout")
-	}
-	if timedOut > invocations/2 && margin != "0s" {
-		t.Errorf("%d of %d invocations were cut short despite the margin", timedOut, invocations)
+	// At most one window per interrupted invocation.
+	tally.CheckDuplicates(t, dups, maxWindow)
+	tally.CheckMargin(t, margin, tally.Interrupted())
+	if tally.Interrupted() > tally.Invocations/2 && margin != "0s" {
+		t.Errorf("%d of %d invocations were cut short despite the margin", tally.Interrupted(), tally.Invocations)
 	}
 	// Every request counted: the stored budget knows what TAP counted.
 	if used, stored := w.sim.PoolUsed(tenant, "siem"), prev.siem.Budget; len(stored) == 0 || used < 74 {
@@ -218,29 +168,7 @@ func testConcurrent(t *testing.T, bootstrap string) {
 		now := time.Now().UTC()
 		// Events of the last minutes that TAP indexed only now.
 		w.sim.Generate(tenant, proofpointtest.Traffic{From: now.Add(-25 * time.Minute), To: now.Add(-3 * time.Minute), MessagesPerHour: 200, ClicksPerHour: 100, IndexedAt: now, Seed: uint64(round)})
-		outs := make([]lambdarun.Output, runners)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i, r := range rs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				res, err := r.Invoke(ctx(t), payload("siem"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := res.Decode(&outs[i]); err != nil {
-					t.Errorf("runner %d: %v", i, err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
+		outs := lambdatest.InvokeAll(t, rs, payload("siem"))
 		collected, locked := 0, 0
 		for i, o := range outs {
 			switch {
@@ -265,14 +193,7 @@ func testConcurrent(t *testing.T, bootstrap string) {
 	if totalLocked == 0 {
 		t.Error("no runner ever found the stream locked; the test did not exercise the lease")
 	}
-	want := w.expected()
-	w.waitLines(len(want))
-	got := w.delivered()
-	for id := range want {
-		if got[id] != 1 {
-			t.Fatalf("%s delivered %d times, want exactly once", id, got[id])
-		}
-	}
+	want, got := w.deliveredOnce(t)
 	if len(got) != len(want) {
 		t.Errorf("%d distinct events delivered, the simulator served %d", len(got), len(want))
 	}

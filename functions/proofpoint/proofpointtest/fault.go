@@ -2,14 +2,11 @@ package proofpointtest
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // FaultKind selects what an injected fault does to a request. Faults fire
@@ -17,79 +14,40 @@ import (
 // and are not counted against the tenant's pools.
 type FaultKind int
 
-// Fault kinds: those of the 1Password simulator that apply to TAP (TAP has
-// no cursors, so there is no invalid-cursor or empty-page fault), plus
-// TAP's own assembly timeout.
+// Fault kinds: the transport-level faults of every simulator (see
+// simtest), with TAP's plain-text error bodies (TAP has no cursors, so
+// there is no invalid-cursor or empty-page fault), plus TAP's own
+// assembly timeout.
 const (
-	_ FaultKind = iota
-	// FaultRateLimit answers 429 with Retry-After (Fault.RetryAfter, default 1 s).
-	FaultRateLimit
-	// FaultRateLimitNoRetryAfter answers 429 without Retry-After.
-	FaultRateLimitNoRetryAfter
-	// FaultInternalError answers 500 with a plain-text body.
-	FaultInternalError
-	// FaultBadGateway answers 502.
-	FaultBadGateway
-	// FaultServiceUnavailable answers 503 (Retry-After only if Fault.RetryAfter > 0).
-	FaultServiceUnavailable
-	// FaultSlow waits Fault.Delay, then answers normally; the wait ends
-	// early when the client gives up or the server closes.
-	FaultSlow
-	// FaultTruncated answers the normal status with half the body,
-	// properly terminated: valid HTTP, invalid JSON.
-	FaultTruncated
-	// FaultShortBody announces the full Content-Length, sends half the
-	// body and closes: the client sees an unexpected EOF.
-	FaultShortBody
-	// FaultHTMLPage answers 200 with a proxy's HTML login page.
-	FaultHTMLPage
-	// FaultHTMLBadGateway answers 502 with an HTML error page.
-	FaultHTMLBadGateway
-	// FaultConnectionReset closes the connection with a TCP RST.
-	FaultConnectionReset
-	// FaultConnectionClose closes the connection cleanly before answering.
-	FaultConnectionClose
-	// FaultEchoHeaders answers Fault.Status (default 500) with a body that
-	// echoes every request header, Authorization included.
-	FaultEchoHeaders
+	FaultRateLimit             = FaultKind(simtest.RateLimit)
+	FaultRateLimitNoRetryAfter = FaultKind(simtest.RateLimitNoRetryAfter)
+	FaultInternalError         = FaultKind(simtest.InternalError)
+	FaultBadGateway            = FaultKind(simtest.BadGateway)
+	FaultServiceUnavailable    = FaultKind(simtest.ServiceUnavailable)
+	FaultSlow                  = FaultKind(simtest.Slow)
+	FaultTruncated             = FaultKind(simtest.Truncated)
+	FaultShortBody             = FaultKind(simtest.ShortBody)
+	FaultHTMLPage              = FaultKind(simtest.HTMLPage)
+	FaultHTMLBadGateway        = FaultKind(simtest.HTMLBadGateway)
+	FaultConnectionReset       = FaultKind(simtest.ConnectionReset)
+	FaultConnectionClose       = FaultKind(simtest.ConnectionClose)
+	FaultEchoHeaders           = FaultKind(simtest.EchoHeaders)
+)
+
+// TAP's own faults.
+const (
 	// FaultAssemblyTimeout answers 500 with TAP's "could not assemble the
 	// results in time" message.
-	FaultAssemblyTimeout
+	FaultAssemblyTimeout = FaultKind(simtest.VendorKinds) + iota
 	numFaultKinds
 )
 
-var faultNames = [...]string{
-	FaultRateLimit:             "rate-limit",
-	FaultRateLimitNoRetryAfter: "rate-limit-no-retry-after",
-	FaultInternalError:         "internal-error",
-	FaultBadGateway:            "bad-gateway",
-	FaultServiceUnavailable:    "service-unavailable",
-	FaultSlow:                  "slow",
-	FaultTruncated:             "truncated",
-	FaultShortBody:             "short-body",
-	FaultHTMLPage:              "html-page",
-	FaultHTMLBadGateway:        "html-bad-gateway",
-	FaultConnectionReset:       "connection-reset",
-	FaultConnectionClose:       "connection-close",
-	FaultEchoHeaders:           "echo-headers",
-	FaultAssemblyTimeout:       "assembly-timeout",
-}
+var ownFaultNames = []string{"assembly-timeout"}
 
-func (k FaultKind) String() string {
-	if k > 0 && k < numFaultKinds {
-		return faultNames[k]
-	}
-	return fmt.Sprintf("FaultKind(%d)", int(k))
-}
+func (k FaultKind) String() string { return simtest.Name(k, ownFaultNames) }
 
 // FaultKinds lists every kind, for table-driven tests.
-func FaultKinds() []FaultKind {
-	out := make([]FaultKind, 0, numFaultKinds-1)
-	for k := FaultKind(1); k < numFaultKinds; k++ {
-		out = append(out, k)
-	}
-	return out
-}
+func FaultKinds() []FaultKind { return simtest.Kinds(numFaultKinds) }
 
 // Fault describes a fault for the next Count requests matching Endpoint.
 type Fault struct {
@@ -102,11 +60,6 @@ type Fault struct {
 	RetryAfter time.Duration
 	Delay      time.Duration
 	Status     int
-}
-
-type pendingFault struct {
-	Fault
-	remaining int
 }
 
 func (f *Fault) matches(path string) bool {
@@ -123,211 +76,42 @@ func (f *Fault) matches(path string) bool {
 
 // Inject queues a fault. It panics on an unknown kind or endpoint.
 func (s *Server) Inject(f Fault) {
-	if f.Kind <= 0 || f.Kind >= numFaultKinds {
-		panic(fmt.Sprintf("proofpointtest: unknown fault kind %d", int(f.Kind)))
-	}
 	if _, ok := route(f.Endpoint); !ok && f.Endpoint != "" && f.Endpoint != "siem" && f.Endpoint != "people" {
 		panic(fmt.Sprintf("proofpointtest: unknown fault endpoint %q", f.Endpoint))
 	}
-	if f.Count <= 0 {
-		f.Count = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &pendingFault{Fault: f, remaining: f.Count})
+	s.faults.Inject(f.Kind, f.Count, f)
 }
 
 // FaultsFired counts firings of a kind.
-func (s *Server) FaultsFired(kind FaultKind) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if kind <= 0 || kind >= numFaultKinds {
-		return 0
-	}
-	return s.fired[kind]
-}
+func (s *Server) FaultsFired(kind FaultKind) int { return s.faults.Fired(kind) }
 
 // ClearFaults drops queued faults.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 func (s *Server) takeFault(path string, rec *RequestRecord) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if !f.matches(path) {
-			continue
-		}
-		f.remaining--
-		if f.remaining == 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		s.fired[f.Kind]++
-		rec.Faults = append(rec.Faults, f.Kind)
-		out := f.Fault
-		return &out
+	f, ok := s.faults.Take(func(f Fault) bool { return f.matches(path) })
+	if !ok {
+		return nil
 	}
-	return nil
+	s.mu.Lock()
+	rec.Faults = append(rec.Faults, f.Kind)
+	s.mu.Unlock()
+	return &f
 }
-
-const htmlProxyPage = `<!DOCTYPE html>
-<html><head><title>Network Access Message</title></head>
-<body><h1>Access to this site requires authentication</h1>
-<p>Your request was intercepted by the corporate web proxy.</p></body></html>
-`
-
-const htmlBadGatewayPage = `<html><head><title>502 Bad Gateway</title></head>
-<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>
-`
 
 // AssemblyTimeoutMessage is the body of FaultAssemblyTimeout.
 const AssemblyTimeoutMessage = "The results could not be assembled in the allotted time. Please try a smaller interval"
 
-func abort(w http.ResponseWriter, reset bool) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if reset {
-		if tc, ok := conn.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		} else if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
-			if tc, ok := nc.NetConn().(*net.TCPConn); ok {
-				_ = tc.SetLinger(0)
-			}
-		}
-	}
-	_ = conn.Close()
-}
-
-func writeHTML(w http.ResponseWriter, status int, page string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, page)
-}
-
 // applyFault performs f; false means "go on answering normally".
-func (s *Server) applyFault(w *statusWriter, r *http.Request, f *Fault) bool {
-	ep, _ := route(r.URL.Path)
-	switch f.Kind {
-	case FaultRateLimit:
-		d := f.RetryAfter
-		if d <= 0 {
-			d = time.Second
-		}
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
-		writeText(w, http.StatusTooManyRequests, "Too many requests")
-	case FaultRateLimitNoRetryAfter:
-		writeText(w, http.StatusTooManyRequests, "Too many requests")
-	case FaultInternalError:
-		writeText(w, http.StatusInternalServerError, "Internal Server Error")
-	case FaultAssemblyTimeout:
+func (s *Server) applyFault(w *simtest.StatusWriter, r *http.Request, f *Fault, rec *RequestRecord) bool {
+	if f.Kind == FaultAssemblyTimeout {
 		writeText(w, http.StatusInternalServerError, AssemblyTimeoutMessage)
-	case FaultBadGateway:
-		writeText(w, http.StatusBadGateway, "Bad Gateway")
-	case FaultServiceUnavailable:
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
-		}
-		writeText(w, http.StatusServiceUnavailable, "Service Unavailable")
-	case FaultSlow:
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return false
-		case <-r.Context().Done():
-			abort(w, false)
-		case <-s.closing:
-			abort(w, false)
-		}
-	case FaultTruncated, FaultShortBody:
-		bw := &bufferWriter{header: make(http.Header)}
-		s.serveAPI(bw, r, ep, w.rec)
-		cut := bw.buf[:len(bw.buf)/2]
-		if f.Kind == FaultShortBody {
-			writeShortBody(w, bw, cut)
-			return true
-		}
-		for k, v := range bw.header {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(cut)))
-		w.WriteHeader(bw.status)
-		_, _ = w.Write(cut)
-	case FaultHTMLPage:
-		writeHTML(w, http.StatusOK, htmlProxyPage)
-	case FaultHTMLBadGateway:
-		writeHTML(w, http.StatusBadGateway, htmlBadGatewayPage)
-	case FaultConnectionReset:
-		abort(w, true)
-	case FaultConnectionClose:
-		abort(w, false)
-	case FaultEchoHeaders:
-		status := f.Status
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
-		keys := make([]string, 0, len(r.Header))
-		for k := range r.Header {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		msg := "upstream error; request was: " + r.Method + " " + r.URL.Path
-		for _, k := range keys {
-			for _, v := range r.Header[k] {
-				msg += "; " + k + ": " + v
-			}
-		}
-		writeText(w, status, msg)
+		return true
 	}
-	return true
-}
-
-func writeShortBody(w *statusWriter, bw *bufferWriter, cut []byte) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, rw, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	defer conn.Close()
-	w.setStatus(bw.status)
-	fmt.Fprintf(rw, "HTTP/1.1 %d %s\r\n", bw.status, http.StatusText(bw.status))
-	bw.header.Set("Content-Length", strconv.Itoa(len(bw.buf)))
-	bw.header.Set("Connection", "close")
-	_ = bw.header.Write(rw)
-	_, _ = rw.WriteString("\r\n")
-	_, _ = rw.Write(cut)
-	_ = rw.Flush()
-}
-
-type bufferWriter struct {
-	header http.Header
-	status int
-	buf    []byte
-}
-
-func (b *bufferWriter) Header() http.Header { return b.header }
-func (b *bufferWriter) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-func (b *bufferWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
+	ep, _ := route(r.URL.Path)
+	return s.http.Apply(w, r, simtest.Fault{Kind: simtest.Kind(f.Kind), RetryAfter: f.RetryAfter, Delay: f.Delay, Status: f.Status}, simtest.API{
+		Error:    writeText,
+		Messages: map[int]string{http.StatusTooManyRequests: "Too many requests"}, // TAP's wording
+		Serve:    func(w http.ResponseWriter) { s.serveAPI(w, r, ep, rec) },
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,14 @@ type Traffic struct {
 	// IndexedAt, when set, makes every event visible at that time (a
 	// batch TAP indexed late) instead of after MaxIndexLag.
 	IndexedAt time.Time
+	// Mailboxes is how many distinct mailboxes receive the messages and
+	// make the clicks (default 640): a small tenant's users receive and
+	// click several threats each.
+	Mailboxes int
+	// Campaigns is the share of clicks on the URL of one of three campaign
+	// threats (one phishing, one malware, one spam), shared by every click
+	// on it: several users reaching the same threat. Default none.
+	Campaigns float64
 	// Seed varies the events (0: derived from the tenant and From).
 	Seed uint64
 }
@@ -105,7 +114,9 @@ func (s *Server) Generate(tenantName string, t Traffic) int {
 }
 
 // Ingest adds one explicit event (tests of odd payloads). Raw must be a
-// JSON object.
+// JSON object. An event whose Type is none of the four arrays is served by
+// /v2/siem/all in an array of that name, after the four: an array TAP may
+// add later.
 func (s *Server) Ingest(tenantName string, e Event) {
 	if e.Indexed.IsZero() {
 		e.Indexed = e.Created
@@ -119,6 +130,9 @@ func (s *Server) Ingest(tenantName string, e Event) {
 	ev := e
 	tn.events = append(tn.events, &ev)
 	tn.sorted = false
+	if !slices.Contains(AllTypes(), e.Type) && !slices.Contains(tn.futureTypes, e.Type) {
+		tn.futureTypes = append(tn.futureTypes, e.Type)
+	}
 }
 
 // Events returns the tenant's events (by creation time); Raw is shared.
@@ -138,6 +152,9 @@ type gen struct {
 	rng *rand.Rand
 	t   Traffic
 	b   []byte
+	// campaigns are the threats Traffic.Campaigns shares between clicks,
+	// made at the first campaign click.
+	campaigns []threat
 }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -196,6 +213,10 @@ var (
 )
 
 func (g *gen) recipient() string {
+	if g.t.Mailboxes > 0 {
+		n := g.rng.IntN(g.t.Mailboxes)
+		return users[n%len(users)] + strconv.Itoa(n/len(users)) + "@example.org"
+	}
 	return users[g.rng.IntN(len(users))] + strconv.Itoa(g.rng.IntN(40)) + "@example.org"
 }
 
@@ -445,6 +466,9 @@ func (g *gen) click() *Event {
 	th := g.threat(created.Add(-time.Duration(g.rng.Int64N(int64(2*time.Hour)))).Truncate(time.Millisecond), status)
 	// A click is on a URL, whatever threat the message carried.
 	th.kind, th.value = "url", "https://login."+strings.ToLower(g.word(6))+"-phish.test/"+g.word(3)
+	if g.chance(g.t.Campaigns) {
+		th = g.campaign(g.rng.IntN(3), status)
+	}
 	if g.chance(g.t.Retroactive) {
 		// The URL was classified after the click: the event is created
 		// with the verdict and carries the old click time.
@@ -488,6 +512,22 @@ func (g *gen) click() *Event {
 	w.str("threatURL", th.url)
 	g.b = w.close()
 	return &Event{Type: typ, Created: created, Indexed: created.Add(g.lag()), Own: clickTime, Identity: typ + "/" + id, Status: status, ThreatTypes: []string{th.kind}, Raw: append([]byte(nil), g.b...)}
+}
+
+// campaign returns campaign threat i (0 phishing, 1 malware, 2 spam),
+// with the click's status.
+func (g *gen) campaign(i int, status string) threat {
+	if g.campaigns == nil {
+		for k := range 3 {
+			th := g.threat(g.t.From.Truncate(time.Millisecond), "active")
+			th.kind, th.class = "url", families[k]
+			th.value = "https://login." + strings.ToLower(g.word(6)) + "-campaign.test/" + g.word(3)
+			g.campaigns = append(g.campaigns, th)
+		}
+	}
+	th := g.campaigns[i]
+	th.status = status
+	return th
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -28,21 +28,20 @@
 package proofpointtest
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 // Documented limits (docs/proofpoint.md).
@@ -142,20 +141,16 @@ type RequestRecord struct {
 type Server struct {
 	URL string
 
-	opts      Options
-	hs        *httptest.Server
-	closing   chan struct{}
-	closeOnce sync.Once
+	opts   Options
+	http   *simtest.Server
+	faults *simtest.Queue[FaultKind, Fault]
 
-	mu       sync.Mutex
-	tenants  map[string]*tenant
-	byCred   map[string]*tenant // principal + "\x00" + secret
-	faults   []*pendingFault
-	fired    [numFaultKinds]int
-	records  []*RequestRecord
-	requests int
-	rng      *rand.Rand
-	empties  int
+	mu      sync.Mutex // guards all below
+	tenants map[string]*tenant
+	byCred  map[string]*tenant // principal + "\x00" + secret
+	log     *simtest.Log[RequestRecord]
+	rng     *rand.Rand
+	empties int
 }
 
 type tenant struct {
@@ -167,6 +162,9 @@ type tenant struct {
 	people    [2][]User // vap, top clickers
 	pools     map[string][]time.Time
 	seq       uint64
+	// futureTypes are ingested event types other than the four arrays,
+	// served by /v2/siem/all after them (see Ingest).
+	futureTypes []string
 }
 
 // New starts a simulator on 127.0.0.1.
@@ -180,42 +178,24 @@ func New(opts Options) *Server {
 	if opts.PeopleRequestsPerDay == 0 {
 		opts.PeopleRequestsPerDay = PeopleRequestsPerDay
 	}
-	if opts.MaxRequestRecords <= 0 {
-		opts.MaxRequestRecords = 100000
-	}
 	s := &Server{
 		opts:    opts,
-		closing: make(chan struct{}),
+		faults:  simtest.NewQueue[FaultKind, Fault]("proofpointtest", numFaultKinds),
 		tenants: map[string]*tenant{},
 		byCred:  map[string]*tenant{},
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x7a9)),
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("proofpointtest: listen on 127.0.0.1: %v", err))
-	}
-	s.hs = httptest.NewUnstartedServer(s)
-	s.hs.Listener.Close()
-	s.hs.Listener = ln
-	if opts.TLS {
-		s.hs.StartTLS()
-	} else {
-		s.hs.Start()
-	}
-	s.URL = s.hs.URL
+	s.log = simtest.NewLog[RequestRecord](&s.mu, opts.MaxRequestRecords)
+	s.http = simtest.Start("proofpointtest", s, opts.TLS)
+	s.URL = s.http.URL
 	return s
 }
 
 // Close stops the server; requests held by FaultSlow are dropped.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		close(s.closing)
-		s.hs.Close()
-	})
-}
+func (s *Server) Close() { s.http.Close() }
 
 // Client returns an HTTP client that trusts the server (needed with TLS).
-func (s *Server) Client() *http.Client { return s.hs.Client() }
+func (s *Server) Client() *http.Client { return s.http.Client() }
 
 func credKey(c Credentials) string { return c.Principal + "\x00" + c.Secret }
 
@@ -300,64 +280,21 @@ func (s *Server) SpendPool(name, pool string, n int) {
 
 // Requests returns a copy of the request log.
 func (s *Server) Requests() []RequestRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RequestRecord, len(s.records))
-	for i, r := range s.records {
-		out[i] = *r
-		out[i].Faults = slices.Clone(r.Faults)
-	}
-	return out
+	return s.log.Records(func(r RequestRecord) RequestRecord {
+		r.Faults = slices.Clone(r.Faults)
+		return r
+	})
 }
 
 // RequestCount is how many requests arrived.
-func (s *Server) RequestCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
-}
+func (s *Server) RequestCount() int { return s.log.Count() }
 
 // ResetRequests clears the request log and count.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.records, s.requests = nil, 0
-}
+func (s *Server) ResetRequests() { s.log.Reset() }
 
-// statusWriter logs the status before any byte is sent.
-type statusWriter struct {
-	http.ResponseWriter
-	srv    *Server
-	rec    *RequestRecord
-	status int
-}
-
-func (w *statusWriter) setStatus(code int) {
-	if w.status != 0 {
-		return
-	}
-	w.status = code
-	w.srv.mu.Lock()
-	w.rec.Status = code
-	w.srv.mu.Unlock()
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.setStatus(code)
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	w.setStatus(http.StatusOK)
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, fmt.Errorf("proofpointtest: %T cannot hijack", w.ResponseWriter)
-	}
-	return hj.Hijack()
+// Answered counts the logged requests answered with status.
+func (s *Server) Answered(status int) int {
+	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
 }
 
 // endpoint describes a route.
@@ -401,14 +338,7 @@ func writeText(w http.ResponseWriter, status int, msg string) {
 // ServeHTTP implements the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &RequestRecord{Time: s.opts.Now(), Path: r.URL.Path, Query: r.URL.RawQuery, HasAuth: r.Header.Get("Authorization") != ""}
-	s.mu.Lock()
-	s.requests++
-	s.records = append(s.records, rec)
-	if len(s.records) > s.opts.MaxRequestRecords {
-		s.records = slices.Delete(s.records, 0, len(s.records)-s.opts.MaxRequestRecords)
-	}
-	s.mu.Unlock()
-	sw := &statusWriter{ResponseWriter: w, srv: s, rec: rec}
+	sw := s.log.Begin(w, rec, &rec.Status)
 
 	ep, ok := route(r.URL.Path)
 	if !ok {
@@ -421,7 +351,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f := s.takeFault(ep.path, rec); f != nil {
-		if s.applyFault(sw, r, f) {
+		if s.applyFault(sw, r, f, rec) {
 			return
 		}
 	}
@@ -451,7 +381,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, ep endpoint, r
 		retry := tn.pools[ep.pool][0].Add(24 * time.Hour).Sub(s.opts.Now())
 		s.mu.Unlock()
 		if s.opts.RetryAfter {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
+			simtest.SetRetryAfter(w.Header(), retry)
 		}
 		writeText(w, http.StatusTooManyRequests, "Too many requests: the rolling 24-hour limit was reached")
 		return

@@ -239,6 +239,74 @@ func TestGeneratedTrafficHasTheDocumentedTraps(t *testing.T) {
 	}
 }
 
+// A small tenant: every recipient is one of Mailboxes; campaign clicks
+// share their threat (URL, threatID, classification) across users.
+func TestMailboxesAndCampaigns(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.srv.Generate("acme", Traffic{From: t0.Add(-3 * time.Hour), To: t0, MessagesPerHour: 40, ClicksPerHour: 60, Mailboxes: 8, Campaigns: 0.5})
+	recipients := map[string]bool{}
+	byURL := map[string]map[string]bool{}
+	threatOf := map[string]string{}
+	for _, e := range f.srv.Events("acme") {
+		var v map[string]any
+		if err := json.Unmarshal(e.Raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		r := fmt.Sprint(v["recipient"])
+		r = strings.Trim(r, "[]")
+		recipients[r] = true
+		if strings.HasPrefix(e.Type, "clicks") {
+			u := fmt.Sprint(v["url"])
+			if byURL[u] == nil {
+				byURL[u] = map[string]bool{}
+			}
+			byURL[u][r] = true
+			id, _ := v["threatID"].(string)
+			if id == "" {
+				id, _ = v["threatId"].(string) // key case drift
+			}
+			if prev, ok := threatOf[u]; ok && prev != id {
+				t.Fatalf("clicks on %s name threats %s and %s", u, prev, id)
+			}
+			threatOf[u] = id
+		}
+	}
+	if len(recipients) > 8 || len(recipients) < 4 {
+		t.Fatalf("%d distinct recipients, want at most 8: %v", len(recipients), recipients)
+	}
+	shared := 0
+	for u, rs := range byURL {
+		if len(rs) >= 3 {
+			shared++
+			if !strings.Contains(u, "-campaign.test/") {
+				t.Fatalf("users share a URL that is no campaign's: %s", u)
+			}
+		}
+	}
+	if shared == 0 || shared > 3 {
+		t.Fatalf("%d URLs reached by three users or more, want 1 to 3 campaigns", shared)
+	}
+}
+
+// An ingested event of a type TAP does not serve today comes back from
+// /v2/siem/all in an array of its own, as an array TAP adds would.
+func TestFutureArrayIsServedByAll(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.srv.Ingest("acme", Event{Type: "messagesQuarantined", Created: t0.Add(-5 * time.Minute), Identity: "q", Raw: []byte(`{"GUID":"q"}`)})
+	f.srv.Ingest("acme", Event{Type: TypeMessagesBlocked, Created: t0.Add(-5 * time.Minute), Identity: "b", Raw: []byte(`{"GUID":"b"}`)})
+	q := interval(t0.Add(-10*time.Minute), t0)
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(f.get("/v2/siem/all", q, &f.cred).body), &v); err != nil {
+		t.Fatal(err)
+	}
+	if string(v["messagesQuarantined"]) != `[{"GUID":"q"}]` || string(v[TypeMessagesBlocked]) != `[{"GUID":"b"}]` {
+		t.Fatalf("/v2/siem/all: %v", v)
+	}
+	if a := f.get("/v2/siem/messages/blocked", q, &f.cred); strings.Contains(a.body, "messagesQuarantined") {
+		t.Fatalf("a narrower endpoint serves the new array: %s", a.body)
+	}
+}
+
 func TestRollingPoolsAnd429(t *testing.T) {
 	f := newFixture(t, Options{RequestsPerDay: 5, RetryAfter: true})
 	q := interval(t0.Add(-time.Hour), t0)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,7 +160,7 @@ func (s *Server) serveSIEM(w http.ResponseWriter, r *http.Request, tn *tenant, e
 		writeText(w, http.StatusBadRequest, msg)
 		return
 	}
-	f := filter{types: ep.types, statuses: map[string]bool{"active": true, "cleared": true}}
+	f := filter{statuses: map[string]bool{"active": true, "cleared": true}}
 	if v := q["threatStatus"]; len(v) > 0 {
 		f.statuses = map[string]bool{}
 		for _, st := range v {
@@ -173,6 +174,10 @@ func (s *Server) serveSIEM(w http.ResponseWriter, r *http.Request, tn *tenant, e
 		}
 	}
 	s.mu.Lock()
+	f.types = ep.types
+	if ep.path == "/v2/siem/all" {
+		f.types = append(slices.Clone(ep.types), tn.futureTypes...)
+	}
 	got := s.selectLocked(tn, f, start, end, now)
 	total := 0
 	for _, evs := range got {
@@ -186,7 +191,7 @@ func (s *Server) serveSIEM(w http.ResponseWriter, r *http.Request, tn *tenant, e
 	}
 	var body []byte
 	if format == "json" && (total > 0 || mode != Empty204) {
-		body = s.renderLocked(got, ep.types, end, total == 0 && mode == EmptyAbsent)
+		body = s.renderLocked(got, f.types, end, total == 0 && mode == EmptyAbsent)
 	} else if total > 0 {
 		body = renderSyslog(got)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -54,23 +55,6 @@ func createSecret(t *testing.T, sm *secretsmanager.Client, value string) string 
 	return id
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestSecretID(t *testing.T) {
 	for _, c := range []struct{ prefix, want string }{
 		{"", "wazuh-pull/proofpoint/acme"},
@@ -96,7 +80,7 @@ func TestTTLIsClamped(t *testing.T) {
 func TestFetchCacheExpiryAndRotation(t *testing.T) {
 	sm, calls := client(t)
 	id := createSecret(t, sm, `{"bearer_token":"tok-ONE-4f1c9","base_url":"https://events.1password.eu"}`)
-	clk := &clock{now: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
+	clk := simtest.NewClock(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
 	red := redact.New()
 	src := New(sm, id, Options{TTL: 5 * time.Minute, Now: clk.Now, Redactor: red})
 

@@ -25,3 +25,11 @@ func unread(f *os.File) (int, error) {
 	}
 	return n, err
 }
+
+// readerGone reports whether the pipe's read end was closed: whatever it
+// did not take will never be taken (poll reports POLLERR on the write end).
+func readerGone(f *os.File) bool {
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0
+}

@@ -21,3 +21,5 @@ func growPipe(*os.File, int) {}
 func unread(*os.File) (int, error) {
 	return 0, fmt.Errorf("confirming that a pipe's reader took the lines needs Linux (this is %s): run the Wazuh wodle on Linux, or write to a terminal, a file or a syslog sink", runtime.GOOS)
 }
+
+func readerGone(*os.File) bool { return false }

@@ -13,6 +13,16 @@
 // sink writes to terminals and files as usual, but refuses to confirm
 // lines written to a pipe, so no cursor moves past lines a reader may
 // never have taken.
+//
+// Taken out of the pipe is not yet forwarded: wazuh-modulesd keeps a
+// command's whole output in memory and forwards it to analysisd, paced,
+// after the command exited, and loses what it has not forwarded when it
+// stops. So a confirmation here proves only that the reader holds the
+// lines; under modulesd the host runner keeps the cursor of such a page
+// as pending until a later run can tell that the reader forwarded it
+// (shared/hostrun, docs/wodle.md). A reader that went away (modulesd
+// killed) never takes what is left: Confirm then fails at once, so the
+// process ends and frees its streams.
 package stdout
 
 import (
@@ -103,6 +113,9 @@ func (s *Sink) Confirm(ctx context.Context) error {
 		}
 		if n == 0 {
 			return nil
+		}
+		if readerGone(s.f) {
+			return fmt.Errorf("stdout sink: the reader closed the pipe with %d bytes unread", n)
 		}
 		select {
 		case <-ctx.Done():

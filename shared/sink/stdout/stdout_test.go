@@ -99,3 +99,33 @@ func TestRejectsPartialLine(t *testing.T) {
 		t.Fatalf("Confirm on a regular file: %v", err)
 	}
 }
+
+// A reader that went away (`localrun demo | head -c 600`) never takes what
+// is left in the pipe: Confirm fails at once instead of waiting forever,
+// and nothing is confirmed.
+func TestConfirmFailsWhenTheReaderIsGone(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s, err := New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), []byte("{\"a\":1}\n")); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	// No deadline: only the closed read end can end Confirm.
+	done := make(chan error, 1)
+	go func() { done <- s.Confirm(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "reader closed the pipe") {
+			t.Fatalf("Confirm = %v, want the closed reader reported", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Confirm still waits for a reader that is gone")
+	}
+}

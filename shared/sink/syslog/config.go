@@ -95,6 +95,14 @@ type Config struct {
 	BackoffMin   time.Duration
 	BackoffMax   time.Duration
 
+	// EventsPerSecond limits how many lines the sink sends per second, so
+	// that a sender catching up a backlog does not outrun what the Wazuh
+	// manager absorbs (analysisd drops archive records when its queues
+	// fill). 0 means no limit. An idle sink may send one second's worth at
+	// once; the rest waits (see Write). It is per sink: senders sharing a
+	// manager share its capacity.
+	EventsPerSecond float64
+
 	// Logger receives connection events and warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -335,6 +343,9 @@ func (c Config) check() (Endpoint, error) {
 		if d.v < 0 {
 			return ep, fmt.Errorf("syslog: %s must not be negative", d.name)
 		}
+	}
+	if !(c.EventsPerSecond >= 0 && c.EventsPerSecond <= MaxEventsPerSecond) {
+		return ep, fmt.Errorf("syslog: EventsPerSecond %v out of range 0-%g (0 = no limit)", c.EventsPerSecond, float64(MaxEventsPerSecond))
 	}
 	if c.BackoffMax < c.BackoffMin {
 		return ep, fmt.Errorf("syslog: BackoffMax %v is below BackoffMin %v", c.BackoffMax, c.BackoffMin)

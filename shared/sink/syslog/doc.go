@@ -28,6 +28,21 @@
 // the host (and an ICMP "port unreachable" if one came back). It is offered
 // for receivers that accept nothing else and must be enabled with AllowUDP.
 //
+// # Pacing
+//
+// A confirmed receipt proves that the lines reached the manager's door,
+// not that the manager kept up: wazuh-analysisd drops events when its
+// queues fill (from archives.json and alerts.json alike, or from
+// archives.json alone), warning once in ossec.log. EventsPerSecond keeps a
+// sink under what the manager absorbs: a token bucket holding one second's
+// worth lets lines go at once while it has tokens (no timer, no wait) and
+// spaces the rest at the limit. PaceDelay tells a caller with a deadline
+// how long a write would be held back, so that it can stop at a page
+// boundary instead (the pipeline's "paced" stop); PacedWrite sends lines
+// the caller insists on before a deadline faster than the limit, spread
+// over the time left. docs/syslog-pacing.md has the measurements behind
+// DefaultEventsPerSecond.
+//
 // A Sink is not safe for concurrent use; cancel the context to interrupt a
 // blocked Write or Confirm.
 package syslog

@@ -37,6 +37,7 @@ type Sink struct {
 	overhead int
 	now      func() time.Time // the header's clock; a field for tests
 
+	pace   *pacer        // nil without EventsPerSecond
 	conn   *conn         // nil between a Confirm and the next Write
 	bw     *bufio.Writer // reused across connections
 	prefix []byte        // scratch for the per-Write prefix
@@ -71,6 +72,10 @@ func New(cfg Config) (*Sink, error) {
 	if ep.Scheme == "udp" {
 		s.log.Warn("syslog over UDP: datagrams can be lost without notice and receipt cannot be confirmed")
 	}
+	if cfg.EventsPerSecond > 0 {
+		s.pace = newPacer(cfg.EventsPerSecond)
+		s.log.Debug("syslog pacing", "events_per_second", cfg.EventsPerSecond)
+	}
 	return s, nil
 }
 
@@ -89,30 +94,122 @@ func (s *Sink) Endpoint() Endpoint { return s.ep }
 // (sink.ErrPartialLine) or a line is too long (sink.ErrLineTooLong); those
 // errors leave earlier writes intact. Any other error loses the lines written
 // since the last Confirm (see the package documentation).
+//
+// With EventsPerSecond, Write keeps to the limit: it sends at once what the
+// token bucket allows and waits for the rest, in steps of at most one
+// second's worth of lines. A wait ended by ctx before anything of b was
+// sent returns ctx's error and loses nothing; one that ends later loses the
+// window like any failed write.
 func (s *Sink) Write(ctx context.Context, b []byte) error {
+	_, err := s.write(ctx, b, time.Time{})
+	return err
+}
+
+// PacedWrite is Write for a caller that must be done by a deadline (zero:
+// none). When the limit would hold the lines back past by, they are sent
+// faster than the limit instead, spread evenly over the time left, and a
+// warning is logged: the caller decided these lines must go (see
+// PaceDelay), and a run that never sends its first page would never make
+// progress. It returns how long the limit held the lines back.
+func (s *Sink) PacedWrite(ctx context.Context, b []byte, by time.Time) (time.Duration, error) {
+	return s.write(ctx, b, by)
+}
+
+// PaceDelay is how long a write of n more lines, started now, would be held
+// back by EventsPerSecond in all (0 without a limit, or when the bucket
+// holds enough). It reserves nothing.
+func (s *Sink) PaceDelay(lines int) time.Duration {
+	if s.pace == nil {
+		return 0
+	}
+	return s.pace.delay(lines)
+}
+
+// EventsPerSecond is the sink's limit (0: none).
+func (s *Sink) EventsPerSecond() float64 { return s.cfg.EventsPerSecond }
+
+func (s *Sink) write(ctx context.Context, b []byte, by time.Time) (time.Duration, error) {
 	if s.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	lines, err := checkLines(b, s.cfg.MaxLine-s.overhead, s.overhead)
 	if err != nil || lines == 0 {
-		return err
+		return 0, err
 	}
 	if s.failed != nil {
-		return fmt.Errorf("%w: an earlier write to %s failed (call Confirm to start over): %v", ErrNotConfirmed, s.ep, s.failed)
+		return 0, fmt.Errorf("%w: an earlier write to %s failed (call Confirm to start over): %v", ErrNotConfirmed, s.ep, s.failed)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	if s.conn == nil {
 		c, err := s.dial(ctx)
 		if err != nil {
 			// Nothing of this window was sent on a dead connection, so
 			// nothing is lost yet: no need to poison the window.
-			return err
+			return 0, err
 		}
 		s.conn = c
 	}
+	if s.pace == nil {
+		return 0, s.send(ctx, b, lines)
+	}
+	return s.paced(ctx, b, lines, by)
+}
+
+// paced sends b's lines in steps the pacer allows (see Write, PacedWrite).
+func (s *Sink) paced(ctx context.Context, b []byte, lines int, by time.Time) (time.Duration, error) {
+	p := s.pace
+	if lines <= p.burst && p.lim.AllowN(p.now(), lines) {
+		return 0, s.send(ctx, b, lines) // the bucket has them all: at once, in one piece
+	}
+	spacing, hurry := p.plan(lines, by)
+	if hurry {
+		s.log.Warn("syslog pacing: these lines cannot go at the events-per-second limit before the deadline; sending them faster, spread over the time left",
+			"lines", lines, "limit", p.limit, "held_back", p.delay(lines).String(), "time_left", time.Until(by).Round(time.Millisecond).String())
+		defer p.drain()
+	}
+	start := p.now()
+	var waited time.Duration
+	sent := 0
+	for len(b) > 0 {
+		chunk, n, rest := nextLines(b, p.burst)
+		b = rest
+		if n == 0 {
+			continue // only empty lines left: nothing to send
+		}
+		var err error
+		if hurry {
+			if d := start.Add(spacing * time.Duration(sent)).Sub(p.now()); d > 0 {
+				err = p.sleep(ctx, d)
+				waited += d
+			}
+		} else {
+			var d time.Duration
+			d, err = p.take(ctx, n)
+			waited += d
+		}
+		if err != nil {
+			if sent == 0 {
+				return waited, err // nothing of b went out
+			}
+			s.failed = err
+			s.drop()
+			return waited, fmt.Errorf("%w: waiting to send to %s at %g events/s: %w", ErrNotConfirmed, s.ep, p.limit, err)
+		}
+		if err := s.send(ctx, chunk, n); err != nil {
+			return waited, err
+		}
+		sent += n
+	}
+	return waited, nil
+}
+
+// send writes whole lines on the current connection; a failure loses the
+// window since the last Confirm.
+func (s *Sink) send(ctx context.Context, b []byte, lines int) error {
 	s.prefix = appendPrefix(s.prefix[:0], s.cfg, s.now())
+	var err error
 	if s.ep.Scheme == "udp" {
 		err = s.conn.writeDatagrams(ctx, s.cfg.WriteTimeout, s.prefix, b)
 	} else {

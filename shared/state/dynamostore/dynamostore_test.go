@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
+	"github.com/wazuh-pull/wazuh-pull/shared/simtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/statetest"
 )
@@ -40,25 +41,8 @@ func newTable(t *testing.T, client *dynamodb.Client) string {
 	return table
 }
 
-// clock is a test clock that only moves when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a test clock that only moves when told to.
+func newClock() *simtest.Clock { return simtest.NewClock(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)) }
 
 // recorder sees every HTTP request the SDK sends, retries included, and
 // can make one request's answer get lost after the server applied it.
@@ -153,7 +137,7 @@ func TestContract(t *testing.T) {
 	var mu sync.Mutex
 	type world struct {
 		table string
-		clock *clock
+		clock *simtest.Clock
 	}
 	worlds := map[*testing.T]*world{}
 	get := func(t *testing.T) *world {

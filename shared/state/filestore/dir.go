@@ -121,7 +121,7 @@ func statID(f *os.File) (fileID, error) {
 }
 
 func idOf(st *unix.Stat_t) fileID {
-	return fileID{ino: st.Ino, size: uint64(st.Size), mtimeNs: st.Mtim.Nano(), mode: st.Mode}
+	return fileID{ino: st.Ino, size: uint64(st.Size), mtimeNs: st.Mtim.Nano(), mode: uint32(st.Mode)}
 }
 
 // stat returns name's identity without following a link.

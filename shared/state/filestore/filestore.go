@@ -20,7 +20,8 @@
 //
 // A record's dedup keys are stored as one base64 string of digests and
 // times (see record.go); records written by earlier versions, with the
-// keys themselves, are still read.
+// keys themselves, are still read. A record may carry a pending position
+// (state.Pending) beside its cursor, written in the same way.
 package filestore
 
 import (
@@ -154,8 +155,9 @@ func (s *Store) Lock(ctx context.Context, key state.Key, opts state.LockOptions)
 	return &lease{store: s, key: key, lockFile: f}, nil
 }
 
-// Legacy returns a top-level string value of the state file, such as the
-// seed wodles' "audit_cursor" or "client-a.audit_cursor".
+// Legacy returns a top-level value of the state file, such as the seed
+// wodles' "audit_cursor" or "client-a.audit_cursor": a string as it is, a
+// number as its JSON text (the Cortex XDR seed stored epoch milliseconds).
 func (s *Store) Legacy(name string) (string, bool, error) {
 	doc, err := s.read()
 	if err != nil {
@@ -167,7 +169,11 @@ func (s *Store) Legacy(name string) (string, bool, error) {
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", false, nil
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return "", false, nil
+		}
+		v = n.String()
 	}
 	return v, v != "", nil
 }
@@ -345,6 +351,9 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 	}
 	if len(rec.Seen) > state.MaxSeen {
 		return 0, fmt.Errorf("filestore: commit %s: %d dedup keys: %w", l.key, len(rec.Seen), state.ErrSeenTooLarge)
+	}
+	if rec.Pending != nil && len(rec.Pending.Seen) > state.MaxSeen {
+		return 0, fmt.Errorf("filestore: commit %s: %d pending dedup keys: %w", l.key, len(rec.Pending.Seen), state.ErrSeenTooLarge)
 	}
 	s := l.store
 	d, err := openDir(s.dir)

@@ -33,6 +33,7 @@ func TestContract(t *testing.T) {
 			}
 			return s
 		},
+		KeepsPending: true,
 	})
 }
 
@@ -257,7 +258,7 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 
 func TestAdoptsSeedStateFileAndKeepsItsKeys(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
-	seed := `{"audit_cursor": "c-audit", "audit_last_poll": "2026-03-22T10:00:00Z", "client-a.signin_cursor": "c-signin"}`
+	seed := `{"audit_cursor": "c-audit", "audit_last_poll": "2026-03-22T10:00:00Z", "client-a.signin_cursor": "c-signin", "alerts_cursor": 1740916801235, "nested": {"a": 1}}`
 	if err := os.WriteFile(p, []byte(seed), 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +274,12 @@ func TestAdoptsSeedStateFileAndKeepsItsKeys(t *testing.T) {
 	}
 	if _, ok, _ := s.Legacy("itemusage_cursor"); ok {
 		t.Fatalf("Legacy found a key that is not there")
+	}
+	if v, ok, _ := s.Legacy("alerts_cursor"); !ok || v != "1740916801235" {
+		t.Fatalf("Legacy(alerts_cursor) = %q, %v: the Cortex XDR seed's numeric cursor", v, ok)
+	}
+	if _, ok, _ := s.Legacy("nested"); ok {
+		t.Fatalf("Legacy returned an object")
 	}
 	l, err := s.Lock(context.Background(), state.Key{Tenant: "default", Vendor: "1password", Stream: "audit"}, state.LockOptions{Owner: "t"})
 	if err != nil {
@@ -341,6 +348,10 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"version":3,"seen":"AAAAAAAAAAAAAAAAAAAAAAI=","updated_at":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"seen":["nope"]}`))
 	f.Add([]byte(`{"seen":"%%%"}`))
+	f.Add([]byte(`{"version":4,"cursor":1,"pending":{"reader":"wazuh-modulesd pid=1 start=2","run_id":"r","cursor":{"c":"y"},"seen":"AAAAAAAAAAAAAAAAAAAAAAI="},"updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":4,"pending":{"seen":[{"k":"KEY","t":"2026-01-01T00:00:00.5Z"}]}}`))
+	f.Add([]byte(`{"version":4,"pending":{"seen":"%%%"}}`))
+	f.Add([]byte(`{"version":4,"pending":null}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		rec, err := decodeRecord(raw)
 		if err != nil {
@@ -348,7 +359,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		enc, err := encodeRecord(rec)
 		if err != nil {
-			if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) {
+			if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) || rec.Pending != nil && len(rec.Pending.Cursor) > 0 && !json.Valid(rec.Pending.Cursor) {
 				return
 			}
 			t.Fatalf("a decoded record does not encode: %v", err)
@@ -363,6 +374,19 @@ func FuzzDecodeRecord(f *testing.F) {
 		for i := range rec.Seen {
 			if again.Seen[i].Digest != rec.Seen[i].Digest || !again.Seen[i].At.Equal(rec.Seen[i].At) {
 				t.Fatalf("seen[%d] changed: %+v -> %+v", i, rec.Seen[i], again.Seen[i])
+			}
+		}
+		if (again.Pending == nil) != (rec.Pending == nil) {
+			t.Fatalf("round trip changed whether a pending position exists: %+v -> %+v", rec.Pending, again.Pending)
+		}
+		if p, q := rec.Pending, again.Pending; p != nil {
+			if q.Reader != p.Reader || q.RunID != p.RunID || len(q.Seen) != len(p.Seen) || string(q.Cursor) != string(p.Cursor) {
+				t.Fatalf("round trip changed the pending position: %+v -> %+v", p, q)
+			}
+			for i := range p.Seen {
+				if q.Seen[i].Digest != p.Seen[i].Digest || !q.Seen[i].At.Equal(p.Seen[i].At) {
+					t.Fatalf("pending seen[%d] changed: %+v -> %+v", i, p.Seen[i], q.Seen[i])
+				}
 			}
 		}
 	})

@@ -25,35 +25,75 @@ import (
 // Earlier versions wrote "seen" as an array holding the keys themselves,
 // either as objects {"k":"<key>","t":"<RFC 3339>"} or as strings
 // "<unix ns> <key>"; both are still read, each key turned into its digest.
+//
+// A pending position (state.Pending) is stored beside the cursor as
+//
+//	"pending":{"cursor":{…},"seen":"<base64>","reader":"…","run_id":"…"}
+//
+// with its dedup set in the same encoding; a record without one has no
+// "pending" member, so files written before it existed read unchanged.
 
 type storedRecord struct {
 	Version   int64           `json:"version"`
 	Cursor    json.RawMessage `json:"cursor"`
 	Seen      json.RawMessage `json:"seen"`
+	Pending   *storedPending  `json:"pending"`
 	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+type storedPending struct {
+	Cursor json.RawMessage `json:"cursor"`
+	Seen   json.RawMessage `json:"seen"`
+	Reader string          `json:"reader"`
+	RunID  string          `json:"run_id"`
 }
 
 func encodeRecord(rec state.Record) (json.RawMessage, error) {
 	if len(rec.Cursor) > 0 && !json.Valid(rec.Cursor) {
 		return nil, errors.New("cursor is not valid JSON")
 	}
+	p := rec.Pending
+	if p != nil && len(p.Cursor) > 0 && !json.Valid(p.Cursor) {
+		return nil, errors.New("pending cursor is not valid JSON")
+	}
 	seen := state.EncodeSeen(rec.Seen)
-	b := make([]byte, 0, 64+len(rec.Cursor)+base64.StdEncoding.EncodedLen(len(seen)))
+	var pendingSeen []byte
+	size := 64 + len(rec.Cursor) + base64.StdEncoding.EncodedLen(len(seen))
+	if p != nil {
+		pendingSeen = state.EncodeSeen(p.Seen)
+		size += 64 + len(p.Cursor) + base64.StdEncoding.EncodedLen(len(pendingSeen)) + 2*len(p.Reader) + 2*len(p.RunID)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, rec.Version, 10)
-	if len(rec.Cursor) > 0 {
+	b = appendPosition(b, rec.Cursor, seen)
+	if p != nil {
+		b = append(b, `,"pending":{"reader":`...)
+		b = appendJSONString(b, p.Reader)
+		b = append(b, `,"run_id":`...)
+		b = appendJSONString(b, p.RunID)
+		b = appendPosition(b, p.Cursor, pendingSeen)
+		b = append(b, '}')
+	}
+	b = append(b, `,"updated_at":"`...)
+	b = rec.UpdatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
+	return b, nil
+}
+
+// appendPosition appends the ,"cursor" and ,"seen" members (each only
+// when not empty).
+func appendPosition(b []byte, cursor json.RawMessage, seen []byte) []byte {
+	if len(cursor) > 0 {
 		b = append(b, `,"cursor":`...)
-		b = append(b, rec.Cursor...)
+		b = append(b, cursor...)
 	}
 	if len(seen) > 0 {
 		b = append(b, `,"seen":"`...)
 		b = base64.StdEncoding.AppendEncode(b, seen)
 		b = append(b, '"')
 	}
-	b = append(b, `,"updated_at":"`...)
-	b = rec.UpdatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `"}`...)
-	return b, nil
+	return b
 }
 
 // recordVersion reads the version of a record in our own layout without
@@ -80,30 +120,43 @@ func decodeRecord(raw json.RawMessage) (state.Record, error) {
 	if err := json.Unmarshal(raw, &sr); err != nil {
 		return state.Record{}, err
 	}
-	rec := state.Record{Version: sr.Version, Cursor: sr.Cursor, UpdatedAt: sr.UpdatedAt}
-	if string(rec.Cursor) == "null" {
-		rec.Cursor = nil
-	}
-	seen := bytes.TrimSpace(sr.Seen)
+	rec := state.Record{Version: sr.Version, Cursor: nullIsNone(sr.Cursor), UpdatedAt: sr.UpdatedAt}
 	var err error
+	if rec.Seen, err = decodeSeen(sr.Seen); err != nil {
+		return state.Record{}, err
+	}
+	if sp := sr.Pending; sp != nil {
+		p := &state.Pending{Cursor: nullIsNone(sp.Cursor), Reader: sp.Reader, RunID: sp.RunID}
+		if p.Seen, err = decodeSeen(sp.Seen); err != nil {
+			return state.Record{}, fmt.Errorf("pending position: %w", err)
+		}
+		rec.Pending = p
+	}
+	return rec, nil
+}
+
+func nullIsNone(raw json.RawMessage) json.RawMessage {
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
+}
+
+func decodeSeen(raw json.RawMessage) ([]state.Seen, error) {
+	seen := bytes.TrimSpace(raw)
 	switch {
 	case len(seen) == 0 || string(seen) == "null":
+		return nil, nil
 	case seen[0] == '"':
 		var enc []byte // base64 is decoded by encoding/json into []byte
 		if err := json.Unmarshal(seen, &enc); err != nil {
-			return state.Record{}, fmt.Errorf("dedup set is not base64: %v", err)
+			return nil, fmt.Errorf("dedup set is not base64: %v", err)
 		}
-		if rec.Seen, err = state.DecodeSeen(nil, enc); err != nil {
-			return state.Record{}, err
-		}
+		return state.DecodeSeen(nil, enc)
 	case seen[0] == '[':
-		if rec.Seen, err = decodeLegacySeen(seen); err != nil {
-			return state.Record{}, err
-		}
-	default:
-		return state.Record{}, errors.New("dedup set is neither a string nor an array")
+		return decodeLegacySeen(seen)
 	}
-	return rec, nil
+	return nil, errors.New("dedup set is neither a string nor an array")
 }
 
 // decodeLegacySeen reads the dedup arrays earlier versions wrote.

@@ -31,6 +31,9 @@ type Options struct {
 	// sleeping.
 	Now     func(t *testing.T) time.Time
 	Advance func(t *testing.T, d time.Duration)
+	// KeepsPending is true for stores that keep Record.Pending (the file
+	// store, behind a wodle's two-step commit).
+	KeepsPending bool
 }
 
 func key(stream string) state.Key {
@@ -65,6 +68,13 @@ func Run(t *testing.T, o Options) {
 	t.Run("TooManyKeysRefused", func(t *testing.T) { tooManyKeys(t, o) })
 	t.Run("RenewWhileHeld", func(t *testing.T) { renewHeld(t, o) })
 	t.Run("InvalidKeyRejected", func(t *testing.T) { invalidKey(t, o) })
+	if o.KeepsPending {
+		t.Run("PendingRoundTrip", func(t *testing.T) { pendingRoundTrip(t, o) })
+		t.Run("CommitWithoutPendingClearsIt", func(t *testing.T) { pendingCleared(t, o) })
+		t.Run("PendingDurableAcrossStores", func(t *testing.T) { pendingDurable(t, o) })
+		t.Run("PendingStaleVersionConflicts", func(t *testing.T) { pendingStale(t, o) })
+		t.Run("TooManyPendingKeysRefused", func(t *testing.T) { pendingTooMany(t, o) })
+	}
 	if o.LeasesExpire {
 		if o.Advance == nil || o.Now == nil {
 			t.Fatal("statetest: LeasesExpire needs Options.Now and Options.Advance")
@@ -721,4 +731,129 @@ func zombieKeys(t *testing.T, o Options) {
 		t.Fatal(err)
 	}
 	assertSame(t, got, recB, v)
+}
+
+// samplePending is a record whose cursor and keys stay where they were,
+// with a pending position ahead of them.
+func samplePending(version int64) state.Record {
+	rec := sampleRecord(version, 3)
+	base := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	rec.Pending = &state.Pending{
+		Cursor: json.RawMessage("{\"cursor\":\"ahead\xff\",\"last_ts\":\"2026-03-02T09:00:00Z\"}"),
+		Seen:   seenKeys("P", 0, 4, base, 700*time.Millisecond),
+		Reader: "wazuh-modulesd pid=812 start=99 \"quoted\" Zoë \u2028",
+		RunID:  "20260302T090000Z-0badf00d",
+	}
+	return rec
+}
+
+func assertPending(t *testing.T, got, want *state.Pending) {
+	t.Helper()
+	if want == nil {
+		if got != nil {
+			t.Fatalf("Pending = %+v, want none", got)
+		}
+		return
+	}
+	if got == nil {
+		t.Fatalf("Pending is missing, want %+v", want)
+	}
+	if string(got.Cursor) != string(want.Cursor) {
+		t.Fatalf("pending cursor came back as %q, want %q byte for byte", got.Cursor, want.Cursor)
+	}
+	if got.Reader != want.Reader || got.RunID != want.RunID {
+		t.Fatalf("pending reader %q run %q, want %q and %q", got.Reader, got.RunID, want.Reader, want.RunID)
+	}
+	assertSeen(t, got.Seen, want.Seen)
+}
+
+// pendingRoundTrip: a pending position is stored beside the cursor, which
+// it leaves as it was.
+func pendingRoundTrip(t *testing.T, o Options) {
+	s := o.New(t)
+	l := mustLock(t, s, key("audit"), "a")
+	defer l.Release(ctx(t))
+	want := samplePending(0)
+	if _, err := l.Commit(ctx(t), want); err != nil {
+		t.Fatalf("Commit with a pending position: %v", err)
+	}
+	got, err := l.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, want, 1)
+	assertPending(t, got.Pending, want.Pending)
+	// An empty pending position (nothing but who read it) is kept too.
+	empty := state.Record{Version: 1, Pending: &state.Pending{Reader: "r"}}
+	if _, err := l.Commit(ctx(t), empty); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = l.Load(ctx(t))
+	assertPending(t, got.Pending, empty.Pending)
+	if len(got.Cursor) != 0 {
+		t.Fatalf("cursor %s, want none", got.Cursor)
+	}
+}
+
+// pendingCleared: promoting (the pending position becomes the cursor) and
+// discarding are both commits without a pending position.
+func pendingCleared(t *testing.T, o Options) {
+	s := o.New(t)
+	l := mustLock(t, s, key("audit"), "a")
+	defer l.Release(ctx(t))
+	rec := samplePending(0)
+	if _, err := l.Commit(ctx(t), rec); err != nil {
+		t.Fatal(err)
+	}
+	promoted := state.Record{Version: 1, Cursor: rec.Pending.Cursor, Seen: rec.Pending.Seen}
+	if _, err := l.Commit(ctx(t), promoted); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := l.Load(ctx(t))
+	assertSame(t, got, promoted, 2)
+	assertPending(t, got.Pending, nil)
+}
+
+func pendingDurable(t *testing.T, o Options) {
+	la := mustLock(t, o.New(t), key("signin"), "a")
+	want := samplePending(0)
+	if _, err := la.Commit(ctx(t), want); err != nil {
+		t.Fatal(err)
+	}
+	la.Release(ctx(t))
+	lb := mustLock(t, o.New(t), key("signin"), "b")
+	defer lb.Release(ctx(t))
+	got, err := lb.Load(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, want, 1)
+	assertPending(t, got.Pending, want.Pending)
+}
+
+func pendingStale(t *testing.T, o Options) {
+	l := mustLock(t, o.New(t), key("audit"), "a")
+	defer l.Release(ctx(t))
+	if _, err := l.Commit(ctx(t), samplePending(0)); err != nil {
+		t.Fatal(err)
+	}
+	stale := samplePending(0)
+	stale.Pending.Reader = "another"
+	if _, err := l.Commit(ctx(t), stale); !errors.Is(err, state.ErrConflict) {
+		t.Fatalf("pending commit at a stale version: err = %v, want ErrConflict", err)
+	}
+	got, _ := l.Load(ctx(t))
+	assertPending(t, got.Pending, samplePending(0).Pending)
+}
+
+func pendingTooMany(t *testing.T, o Options) {
+	l := mustLock(t, o.New(t), key("audit"), "a")
+	defer l.Release(ctx(t))
+	rec := state.Record{Pending: &state.Pending{Seen: seenKeys("k", 0, state.MaxSeen+1, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC), time.Millisecond)}}
+	if _, err := l.Commit(ctx(t), rec); !errors.Is(err, state.ErrSeenTooLarge) {
+		t.Fatalf("Commit of %d pending keys: err = %v, want ErrSeenTooLarge", len(rec.Pending.Seen), err)
+	}
+	if got, err := l.Load(ctx(t)); err != nil || got.Version != 0 {
+		t.Fatalf("a refused commit stored something: %+v, %v", got.Version, err)
+	}
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// PermittedPeers are the sender identities the relay accepts; default
 	// ClientName (PKI.Client*).
 	PermittedPeers []string
+	// RemotedPort, when set, makes the relay forward to that port on
+	// 127.0.0.1 (a real wazuh-remoted, see shared/wazuhlab) instead of a
+	// Downstream stand-in; Relay.Downstream is then nil.
+	RemotedPort int
 }
 
 // Relay is a running private rsyslogd plus its downstream.
@@ -102,9 +106,13 @@ func Start(t testing.TB, opts Options) *Relay {
 		opts.StartTimeout = time.Minute
 	}
 	dir := t.TempDir()
+	var down *Downstream
+	if opts.RemotedPort == 0 {
+		down = StartDownstream(t, !opts.CountOnly)
+	}
 	r := &Relay{
 		PKI:        NewPKI(t),
-		Downstream: StartDownstream(t, !opts.CountOnly),
+		Downstream: down,
 		Dir:        dir,
 		ConfPath:   filepath.Join(dir, "rsyslog-wazuh-relay.conf"),
 		LogPath:    filepath.Join(dir, "rsyslogd.log"),
@@ -156,7 +164,7 @@ func (r *Relay) writeConfig() {
 		KeyFile:        filepath.Join(r.Dir, "server.key"),
 		PermittedPeers: r.opts.PermittedPeers,
 		RemotedHost:    "127.0.0.1",
-		RemotedPort:    r.Downstream.Port(),
+		RemotedPort:    r.remotedPort(),
 		Queue:          r.opts.Queue,
 	})
 	if err != nil {
@@ -165,6 +173,15 @@ func (r *Relay) writeConfig() {
 	if err := os.WriteFile(r.ConfPath, []byte(conf), 0o600); err != nil {
 		t.Fatalf("rsyslogtest: %v", err)
 	}
+}
+
+// remotedPort is where the relay forwards: the Downstream, or the real
+// remoted of Options.RemotedPort.
+func (r *Relay) remotedPort() int {
+	if r.Downstream == nil {
+		return r.opts.RemotedPort
+	}
+	return r.Downstream.Port()
 }
 
 // start launches rsyslogd and waits for its listeners. -n keeps it in the

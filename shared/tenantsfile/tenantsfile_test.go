@@ -1,4 +1,4 @@
-package hostrun
+package tenantsfile
 
 import (
 	"os"
@@ -19,8 +19,8 @@ func TestReadTenantsFile(t *testing.T) {
 		return p
 	}
 	ok := write(`{"tenants":[{"name":"client-a","api_key":"SECRETA"},{"name":"b_2","api_key":"SECRETB","base_url":"https://toy.example.org"}]}`, 0o640)
-	list, err := readTenantsFile(ok, &d)
-	if err != nil || len(list) != 2 || list[0].creds["api_key"] != "SECRETA" || list[1].creds["base_url"] != "https://toy.example.org" {
+	list, err := Read(ok, &d)
+	if err != nil || len(list) != 2 || list[0].Credentials["api_key"] != "SECRETA" || list[1].Credentials["base_url"] != "https://toy.example.org" {
 		t.Fatalf("%v %v", list, err)
 	}
 	for _, bad := range []string{
@@ -28,12 +28,12 @@ func TestReadTenantsFile(t *testing.T) {
 		`{"tenants":[{"name":"a","api_key":"SECRETX"},{"name":"a","api_key":"SECRETY"}]}`, `{"tenants":[{"name":"a","api_key":"SECRETX"`,
 		`{"tenants":[{"name":"a","api_key":["SECRETX"]}]}`, `{"tenants":{"name":"a"}}`, `[]`,
 	} {
-		_, err := readTenantsFile(write(bad, 0o640), &d)
+		_, err := Read(write(bad, 0o640), &d)
 		if err == nil || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("%s: err %v", bad, err)
 		}
 	}
-	if _, err := readTenantsFile(write(`{"tenants":[{"name":"a","api_key":"SECRETX"}]}`, 0o666), &d); err == nil {
+	if _, err := Read(write(`{"tenants":[{"name":"a","api_key":"SECRETX"}]}`, 0o666), &d); err == nil {
 		t.Error("world-writable tenants file accepted")
 	}
 }

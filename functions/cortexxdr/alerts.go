@@ -1,0 +1,196 @@
+package cortexxdr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+)
+
+// alertCursor is the stored position of the alerts stream.
+//
+// Every alert inserted before Watermark has been delivered; the ids of
+// those inserted at exactly Watermark are in the pipeline's dedup set.
+// Window, when set, is a paging run in progress: its filter is frozen and
+// Offset is where the next page starts, so an interrupted run resumes on
+// the exact page it was on.
+type alertCursor struct {
+	Watermark int64        `json:"watermark"`
+	Window    *alertWindow `json:"window,omitempty"`
+	// Span is the width (ms) of the last window that had to be narrowed;
+	// the next window tries twice that, so a catch-up finds its window
+	// size without halving from scratch every time.
+	Span int64 `json:"span,omitempty"`
+}
+
+// alertWindow is one frozen query: server_creation_time from From to To,
+// both inclusive.
+type alertWindow struct {
+	From int64 `json:"from"`
+	To   int64 `json:"to"`
+	// Upper is the bound the window was cut from: To < Upper means the
+	// window was narrowed and more alerts may wait after To.
+	Upper  int64 `json:"upper"`
+	Offset int   `json:"offset"`
+	// Total is total_count when paging (re)started; Rescans counts the
+	// times the window was read again because its count grew.
+	Total   int `json:"total"`
+	Rescans int `json:"rescans,omitempty"`
+}
+
+// maxRescans bounds how often one window is read again.
+const maxRescans = 3
+
+func (c *alertCursor) decode(raw json.RawMessage) error {
+	var v alertCursor
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	if v.Watermark <= 0 || v.Span < 0 {
+		return errors.New("alerts cursor has no valid watermark")
+	}
+	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0) {
+		return errors.New("alerts cursor holds an inconsistent window")
+	}
+	*c = v
+	return nil
+}
+
+// fetchAlerts returns the next page of alerts (the API's traps it avoids
+// are listed in docs/cortexxdr.md).
+//
+// A paging run freezes its filter, server_creation_time from the
+// watermark to a bound a couple of minutes behind the API's clock (Lag):
+// insertion times never change and nothing newer is inserted below that
+// bound, so the result set cannot move while it is paged and
+// search_from += len(page) reads every alert of the window once. A window
+// that matches more than WindowMax alerts is halved until it does not, so
+// no window approaches the API's 9 999 cap. When the window is read, the
+// watermark becomes its upper bound; the next window starts at that same
+// millisecond (gte) and the alerts already delivered there are suppressed
+// by alert_id, rather than skipped by a "+1 ms" that could lose some.
+// Only a window of a single millisecond, read whole, moves the watermark
+// past its bound: that millisecond holds more alerts than a window may,
+// and starting there again would read it forever.
+func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
+	cur := &s.alerts
+	w := cur.Window
+	var r *reply
+	if w == nil {
+		var err error
+		if w, r, err = s.openAlertWindow(ctx); err != nil {
+			return nil, err
+		}
+		if w == nil {
+			return s.page(nil, cur, false, cur.Watermark)
+		}
+	}
+	var notices []pipeline.Notice
+	for attempt := 0; ; attempt++ {
+		if r == nil {
+			var err error
+			if r, err = s.query(ctx, w.From, w.To, w.Offset); err != nil {
+				return nil, err
+			}
+		}
+		if len(r.items) == 0 && r.total > w.Offset {
+			// A page that contradicts its own count: asking again is
+			// cheap, ending the window here could lose the rest.
+			if attempt < invalidReplyRetries && ctx.Err() == nil {
+				r = nil
+				continue
+			}
+			return nil, &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "alerts reply is empty before the end of its own total_count",
+				Detail: fmt.Sprintf("endpoint=%s offset=%d total_count=%d", s.def.Path, w.Offset, r.total)}
+		}
+		break
+	}
+	n := len(r.items)
+	w.Offset += n
+	done := n == 0 || (r.total >= 0 && w.Offset >= r.total) || (r.total < 0 && n < s.c.cfg.PageSize)
+	if !done {
+		return s.pageWith(r.items, notices, cur, true, w.From)
+	}
+	if r.total > w.Total && w.Rescans < maxRescans {
+		// Alerts of this window became visible while it was paged (later
+		// than Lag allows for): one that sorts before the offset reached
+		// would be skipped. Read the window again; the pipeline's dedup
+		// set holds every alert id of the window, so only the new ones
+		// are delivered.
+		s.c.cfg.Logger.Warn("alerts appeared in a window being read; reading it again", "tenant", s.c.tenant,
+			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "count_was", w.Total, "count_now", r.total)
+		w.Offset, w.Total = 0, r.total
+		w.Rescans++
+		return s.pageWith(r.items, notices, cur, true, w.From)
+	}
+	if r.total >= ResultCap {
+		notices = append(notices, pipeline.Notice{
+			Code:    pipeline.CodeCollectionGap,
+			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap; alerts past it may be missing",
+			Detail:  fmt.Sprintf("server_creation_time=%s read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), w.Offset),
+		})
+	}
+	cur.Watermark = w.To
+	if w.From == w.To {
+		// A window of one millisecond, read whole: the next starts after
+		// it. (Starting at it again would find the same alerts, too many
+		// for any window but this one.)
+		cur.Watermark++
+	}
+	cur.Window = nil
+	return s.pageWith(r.items, notices, cur, w.To < w.Upper, cur.Watermark)
+}
+
+// openAlertWindow chooses the next window and returns it with its first
+// page, or nil when no time is old enough to read yet.
+func (s *Source) openAlertWindow(ctx context.Context) (*alertWindow, *reply, error) {
+	cur := &s.alerts
+	from := cur.Watermark
+	upper := s.upper()
+	if from > upper {
+		return nil, nil, nil
+	}
+	to := upper
+	if cur.Span > 0 && from+2*cur.Span < upper {
+		to = from + 2*cur.Span
+	}
+	for {
+		r, err := s.query(ctx, from, to, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if u := s.upper(); u < to {
+			// This reply's Date says our clock runs ahead of the API's:
+			// the bound would pass alerts not inserted yet.
+			if u < from {
+				return nil, nil, nil
+			}
+			to, upper = u, u
+			continue
+		}
+		if r.total > s.c.cfg.WindowMax && to > from {
+			to = from + (to-from)/2
+			continue
+		}
+		if to < upper {
+			cur.Span = max(to-from, 1)
+		} else {
+			cur.Span = 0
+		}
+		w := &alertWindow{From: from, To: to, Upper: upper, Total: r.total}
+		cur.Window = w
+		return w, r, nil
+	}
+}
+
+func (s *Source) pageWith(items []pipeline.Item, notices []pipeline.Notice, cursor any, more bool, seenSince int64) (*pipeline.Page, error) {
+	p, err := s.page(items, cursor, more, seenSince)
+	if err != nil {
+		return nil, err
+	}
+	p.Notices = notices
+	return p, nil
+}

@@ -1,0 +1,245 @@
+package cortexxdr
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+)
+
+// nonceAlphabet is what the vendor's own example draws nonces from.
+const nonceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newNonce returns 64 random characters of nonceAlphabet.
+func newNonce() (string, error) {
+	var b [64]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("cortexxdr: nonce: %w", err)
+	}
+	for i := range b {
+		// 256 is a multiple of 62 within 4%: the bias is irrelevant for a
+		// nonce, which only has to be unique.
+		b[i] = nonceAlphabet[int(b[i])%len(nonceAlphabet)]
+	}
+	return string(b[:]), nil
+}
+
+// Sign sets the authentication headers of one request. A standard key is
+// sent as it is; an advanced key signs a fresh 64-character nonce and the
+// current time in epoch milliseconds: Authorization is the lower-case hex
+// SHA-256 of key, nonce and timestamp concatenated. It must run for every
+// attempt, retries included, because the API refuses a replayed nonce or a
+// stale timestamp (docs/cortexxdr.md, Authentication).
+func sign(h http.Header, cr creds, now time.Time) error {
+	h.Set("x-xdr-auth-id", cr.keyID)
+	if !cr.advanced {
+		h.Set("Authorization", cr.key)
+		return nil
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		return err
+	}
+	ts := strconv.FormatInt(now.UnixMilli(), 10)
+	sum := sha256.Sum256([]byte(cr.key + nonce + ts))
+	h.Set("x-xdr-nonce", nonce)
+	h.Set("x-xdr-timestamp", ts)
+	h.Set("Authorization", hex.EncodeToString(sum[:]))
+	return nil
+}
+
+// post sends one API request body (already wrapped in request_data) with
+// pacing and a fresh signature per attempt. On 401 it re-reads the
+// credentials once, in case the key was rotated, and retries if they
+// changed. Errors are *pipeline.Error with the seed's codes.
+func (c *Collector) post(ctx context.Context, path string, body []byte, buf []byte) (*httpx.Response, error) {
+	cr, err := c.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for try := 0; ; try++ {
+		base, err := c.apiURL(cr)
+		if err != nil {
+			return nil, err
+		}
+		attempt := 0
+		host := "api-" + cr.fqdn
+		prepare := func(r *http.Request) error {
+			attempt++
+			if err := c.pacer.wait(r.Context(), attempt > 1); err != nil {
+				return err
+			}
+			if r.URL.Host != host {
+				r.Host = host // another address stands in for api-<fqdn>
+			}
+			return sign(r.Header, cr, c.cfg.Now())
+		}
+		resp, err := c.cfg.HTTP.Do(ctx, &httpx.Request{
+			Method:  http.MethodPost,
+			URL:     base + path,
+			Body:    body,
+			Header:  http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}},
+			Buf:     buf,
+			Prepare: prepare,
+		})
+		var se *httpx.StatusError
+		if errors.As(err, &se) {
+			c.learnSkew(se.Header)
+		}
+		if try == 0 && errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+			c.creds.Invalidate()
+			if fresh, ferr := c.credentials(ctx); ferr == nil && fresh != cr {
+				c.cfg.Logger.Info("Cortex XDR answered 401; retrying with re-read credentials", "tenant", c.tenant)
+				cr = fresh
+				continue
+			}
+		}
+		if err != nil {
+			return nil, c.apiError(err, path, cr)
+		}
+		c.pacer.succeeded()
+		c.learnSkew(resp.Header)
+		return resp, nil
+	}
+}
+
+// learnSkew reads the API's clock from a Date header. The header has
+// one-second precision, so the estimate is the middle of that second and
+// differences under two seconds count as none.
+func (c *Collector) learnSkew(h http.Header) {
+	if h == nil {
+		return
+	}
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return
+	}
+	skew := d.Add(500 * time.Millisecond).Sub(c.cfg.Now())
+	if skew > -2*time.Second && skew < 2*time.Second {
+		skew = 0
+	}
+	if old := time.Duration(c.skew.Swap(int64(skew))); (old == 0) != (skew == 0) && skew != 0 {
+		c.cfg.Logger.Warn("this host's clock differs from the Cortex XDR API's", "tenant", c.tenant, "api_minus_local", skew.Round(time.Second).String())
+	}
+}
+
+// xdrError is the API's error envelope {"reply":{"err_code","err_msg","err_extra"}}.
+type xdrError struct {
+	Code  json.RawMessage `json:"err_code"`
+	Msg   string          `json:"err_msg"`
+	Extra json.RawMessage `json:"err_extra"`
+}
+
+// parseXDRError reads the error envelope from a body (possibly cut short
+// by the HTTP client's snippet); ok is false when it is not one.
+func parseXDRError(body string) (xdrError, bool) {
+	var v struct {
+		Reply *xdrError `json:"reply"`
+	}
+	if json.Unmarshal([]byte(body), &v) != nil || v.Reply == nil || (len(v.Reply.Code) == 0 && v.Reply.Msg == "") {
+		return xdrError{}, false
+	}
+	return *v.Reply, true
+}
+
+func (e xdrError) detail() string {
+	var b strings.Builder
+	if len(e.Code) > 0 && string(e.Code) != "null" {
+		fmt.Fprintf(&b, " err_code=%s", e.Code)
+	}
+	if e.Msg != "" {
+		fmt.Fprintf(&b, " err_msg=%q", e.Msg)
+	}
+	if len(e.Extra) > 0 && string(e.Extra) != "null" {
+		extra := string(e.Extra)
+		if len(extra) > 300 {
+			extra = extra[:300] + "…"
+		}
+		fmt.Fprintf(&b, " err_extra=%s", extra)
+	}
+	return b.String()
+}
+
+// isThrottle reports whether an error message is the API's "too many
+// requests", whatever status carried it.
+func isThrottle(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "too many requests") || strings.Contains(m, "rate limit")
+}
+
+// apiError turns a failed request into an error event with the seed's
+// code and a message that says what to check.
+func (c *Collector) apiError(err error, path string, cr creds) error {
+	var pe *pipeline.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	code := pipeline.CodeOf(err)
+	detail := "endpoint=" + path
+	var msg string
+	var se *httpx.StatusError
+	if errors.As(err, &se) {
+		env, ok := parseXDRError(se.Body)
+		detail += fmt.Sprintf(" status=%d", se.Status)
+		if ok {
+			detail += env.detail()
+		}
+		switch {
+		case se.Status == http.StatusTooManyRequests || ok && isThrottle(env.Msg):
+			code = pipeline.CodeHTTP429
+			msg = "Cortex XDR rate limit reached (10 requests per second per tenant, shared by every tool using the tenant) — retries exhausted"
+		case se.Status == http.StatusUnauthorized:
+			msg = fmt.Sprintf("Authentication failed (HTTP 401) — check the API key ID and key (%s; %s) and that the key has not expired or been deleted", c.name(FieldAPIKeyID), c.name(FieldAPIKey))
+			if cr.advanced {
+				msg += "; an advanced key also signs the request time, so check this host's clock (NTP)"
+				if s := c.ClockSkew(); s != 0 {
+					msg += fmt.Sprintf(": it differs from the API's by about %s", s.Round(time.Second))
+				}
+				msg += ", and that the security level (" + c.name(FieldSecurityLevel) + ") matches the key (advanced or standard)"
+			} else {
+				msg += ", and that the security level (" + c.name(FieldSecurityLevel) + ") matches the key (standard or advanced)"
+			}
+		case se.Status == http.StatusPaymentRequired:
+			msg = "The Cortex XDR tenant's licence does not include this API (HTTP 402)"
+		case se.Status == http.StatusForbidden:
+			msg = "The API key's role may not use this API (HTTP 403) — give the key a role that can view alerts and incidents"
+		case se.Status == http.StatusNotFound:
+			msg = "Not found (HTTP 404) — check the tenant host (" + c.name(FieldFQDN) + "): the host of the console's API URL without api-, e.g. acme.xdr.us.paloaltonetworks.com"
+		case se.Status == http.StatusBadRequest:
+			msg = "Cortex XDR refused the request (HTTP 400): a filter, sort or paging value was not accepted"
+		case se.Status >= 500:
+			msg = fmt.Sprintf("Cortex XDR API internal error (HTTP %d) — retries exhausted", se.Status)
+		default:
+			msg = fmt.Sprintf("Cortex XDR API returned an unexpected status (HTTP %d)", se.Status)
+		}
+		return &pipeline.Error{Code: code, Message: msg, Detail: detail, Err: err}
+	}
+	switch code {
+	case pipeline.CodeTimeout:
+		msg = "Cortex XDR API request timed out"
+	case pipeline.CodeConnection:
+		msg = "Cortex XDR API unreachable — check the tenant host (" + c.name(FieldFQDN) + "), DNS, proxy and network access to api-" + cr.fqdn
+	default:
+		msg = "Cortex XDR API request failed"
+	}
+	return &pipeline.Error{Code: code, Message: msg, Detail: detail, Err: err}
+}
+
+// name says where a credential field comes from: the deployment's Where,
+// else the seed's variable.
+func (c *Collector) name(field string) string {
+	if c.cfg.Where != nil {
+		return c.cfg.Where(field)
+	}
+	return HostVars()[field]
+}

@@ -1,0 +1,173 @@
+// Package wodle is what localrun can learn about the Wazuh process that
+// runs it as a <wodle name="command">: which process reads its output (the
+// wazuh-modulesd instance, found through /proc), how fast that reader
+// forwards lines to analysisd (wazuh_modules.max_eps in the internal
+// options), and from both how many events one run may print so that
+// modulesd forwards them within the wodle's <interval>.
+//
+// modulesd starts a command as its direct child, in a new session, with
+// the Wazuh home as working directory, reads the command's whole output
+// into memory and forwards it line by line only after the command exited;
+// it runs the next command of the same wodle only after that. What it has
+// not forwarded when it stops is lost. docs/wodle.md describes what the
+// host runner builds on this.
+package wodle
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// ModulesdComm is the command name of Wazuh's module daemon in /proc.
+const ModulesdComm = "wazuh-modulesd"
+
+// wrappers are the shells a wodle command may be started through (a
+// wrapper script that sets the environment): the reader is looked for
+// above them. Anything else is taken as the reader itself.
+var wrappers = map[string]bool{"sh": true, "bash": true, "dash": true}
+
+// maxWrappers bounds the walk up through wrapper shells.
+const maxWrappers = 8
+
+// Proc reads the process table: files and links below /proc, by names
+// relative to it ("self/stat", "812/cwd").
+type Proc interface {
+	ReadFile(name string) ([]byte, error)
+	Readlink(name string) (string, error)
+}
+
+// SystemProc is the running system's /proc.
+func SystemProc() Proc { return dirProc("/proc") }
+
+type dirProc string
+
+func (d dirProc) ReadFile(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(string(d), name))
+}
+
+func (d dirProc) Readlink(name string) (string, error) {
+	return os.Readlink(filepath.Join(string(d), name))
+}
+
+// Stat is what the host runner uses of /proc/<pid>/stat.
+type Stat struct {
+	PID  int
+	PPID int
+	// Comm is the command name (at most 15 bytes, as the kernel keeps it).
+	Comm string
+	// StartTime is when the process started, in clock ticks after boot
+	// (field 22): with the pid and the boot it names one process for good,
+	// since a pid is only reused by a process started later.
+	StartTime uint64
+}
+
+// ParseStat parses the content of /proc/<pid>/stat. The command name is
+// between the first '(' and the last ')': it may itself hold spaces and
+// parentheses.
+func ParseStat(b []byte) (Stat, error) {
+	open := bytes.IndexByte(b, '(')
+	end := bytes.LastIndexByte(b, ')')
+	if open < 1 || end < open {
+		return Stat{}, errors.New("stat: no (command name)")
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
+	if err != nil || pid <= 0 {
+		return Stat{}, fmt.Errorf("stat: pid %q", bytes.TrimSpace(b[:open]))
+	}
+	// After the name: state (field 3), ppid (4), … starttime (22).
+	rest := strings.Fields(string(b[end+1:]))
+	if len(rest) < 20 {
+		return Stat{}, fmt.Errorf("stat: %d fields after the command name, want at least 20", len(rest))
+	}
+	ppid, err := strconv.Atoi(rest[1])
+	if err != nil || ppid < 0 {
+		return Stat{}, fmt.Errorf("stat: ppid %q", rest[1])
+	}
+	start, err := strconv.ParseUint(rest[19], 10, 64)
+	if err != nil {
+		return Stat{}, fmt.Errorf("stat: start time %q", rest[19])
+	}
+	return Stat{PID: pid, PPID: ppid, Comm: string(b[open+1 : end]), StartTime: start}, nil
+}
+
+// Reader is the process that reads this process's output: the nearest
+// ancestor that is not a wrapper shell.
+type Reader struct {
+	Stat
+	// Wrappers counts the wrapper shells between the reader and us.
+	Wrappers int
+	// Command is the command line the reader started (the outermost
+	// wrapper's, else ours): for modulesd, the wodle's <command>.
+	Command string
+	// Boot is the kernel's boot id: start times count from boot.
+	Boot string
+	// Dir is the reader's working directory ("" if it cannot be read);
+	// for modulesd, the Wazuh home.
+	Dir string
+}
+
+// Modulesd reports whether the reader is wazuh-modulesd.
+func (r Reader) Modulesd() bool { return r.Comm == ModulesdComm }
+
+// Identity names the reader instance and what it ran: equal identities
+// mean the same process (pid, start time, boot) started the same command
+// line. A pending position is tagged with it.
+func (r Reader) Identity() string {
+	sum := sha256.Sum256([]byte(r.Command))
+	return fmt.Sprintf("%s pid=%d start=%d boot=%s command=%s", r.Comm, r.PID, r.StartTime, r.Boot, hex.EncodeToString(sum[:8]))
+}
+
+// FindReader walks up from this process through wrapper shells to the
+// process that reads its output.
+func FindReader(p Proc) (Reader, error) {
+	self, err := readStat(p, "self")
+	if err != nil {
+		return Reader{}, err
+	}
+	started := self // the process the reader started: us, or the outermost wrapper
+	r := Reader{}
+	for {
+		if started.PPID <= 0 {
+			return Reader{}, fmt.Errorf("process %d (%s) has no parent", started.PID, started.Comm)
+		}
+		parent, err := readStat(p, strconv.Itoa(started.PPID))
+		if err != nil {
+			return Reader{}, err
+		}
+		if !wrappers[parent.Comm] || parent.PPID <= 0 || r.Wrappers == maxWrappers {
+			r.Stat = parent
+			break
+		}
+		started = parent
+		r.Wrappers++
+	}
+	if b, err := p.ReadFile(strconv.Itoa(started.PID) + "/cmdline"); err == nil {
+		r.Command = strings.TrimRight(strings.ReplaceAll(string(b), "\x00", " "), " ")
+	}
+	if b, err := p.ReadFile("sys/kernel/random/boot_id"); err == nil {
+		r.Boot = strings.TrimSpace(string(b))
+	}
+	if dir, err := p.Readlink(strconv.Itoa(r.PID) + "/cwd"); err == nil {
+		r.Dir = dir
+	}
+	return r, nil
+}
+
+func readStat(p Proc, pid string) (Stat, error) {
+	b, err := p.ReadFile(pid + "/stat")
+	if err != nil {
+		return Stat{}, fmt.Errorf("read /proc/%s/stat: %w", pid, err)
+	}
+	st, err := ParseStat(b)
+	if err != nil {
+		return Stat{}, fmt.Errorf("/proc/%s/%w", pid, err)
+	}
+	return st, nil
+}
