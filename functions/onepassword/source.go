@@ -139,6 +139,10 @@ func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	if shared != nil {
 		s.buf = *shared
 	}
+	sharedItems := pipeline.ItemsBuffer(ctx)
+	if sharedItems != nil {
+		s.items = *sharedItems
+	}
 	var notices []pipeline.Notice
 	for attempt := 0; ; attempt++ {
 		body, withCursor := s.requestBody()
@@ -165,6 +169,9 @@ func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			*shared = s.buf
 		}
 		page, perr := s.decode(resp.Body)
+		if sharedItems != nil {
+			*sharedItems = s.items[:0]
+		}
 		if perr != nil {
 			if attempt < invalidBodyRetries && ctx.Err() == nil {
 				s.c.cfg.Logger.Warn("invalid 1Password page; asking again", "stream", s.def.Name, "error", perr)

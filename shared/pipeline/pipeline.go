@@ -267,6 +267,7 @@ type Runner struct {
 	errorLine []byte
 	page      []byte // the lines of a page, reused by every stream
 	body      []byte // a page's response body, lent to each stream (BodyBuffer)
+	items     []Item // a page's items, lent likewise (ItemsBuffer)
 }
 
 // New checks cfg and returns a Runner.

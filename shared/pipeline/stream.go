@@ -201,7 +201,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 		fetchCtx, cancel = context.WithDeadline(ctx, sr.sh.deadline)
 		defer cancel()
 	}
-	fetchCtx = withBodyBuffer(withScanOptions(fetchCtx, sr.b.ScanOptions()), &r.body)
+	fetchCtx = withItemsBuffer(withBodyBuffer(withScanOptions(fetchCtx, sr.b.ScanOptions()), &r.body), &r.items)
 	// The page's lines are built in one buffer the Runner keeps for all
 	// its streams: memory a process touches for the first time is its
 	// most expensive (a page fault per 4 KiB), so it is grown once, to
