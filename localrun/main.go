@@ -21,6 +21,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -51,6 +52,36 @@ func main() {
 		time.Sleep(hostrun.ShutdownGrace)
 		os.Exit(exitInterrupted)
 	}()
+	stopProfile := startCPUProfile(os.Getenv(cpuProfileEnv))
 	app := &hostrun.App{Name: "localrun", Version: version, Vendors: registry.Vendors(), Demos: registry.Demos()}
-	os.Exit(app.Main(ctx, os.Args[1:], hostrun.IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
+	code := app.Main(ctx, os.Args[1:], hostrun.IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	stopProfile()
+	os.Exit(code)
+}
+
+// cpuProfileEnv names a file to write a Go CPU profile of the whole run
+// to (go tool pprof): a diagnostic for performance work, undocumented in
+// --help because Wazuh would turn any complaint about it on stderr into an
+// event. See docs/testing.md, "Profiling a run".
+const cpuProfileEnv = "WAZUH_PULL_CPUPROFILE"
+
+// startCPUProfile starts profiling into path (none when empty) and returns
+// what stops it. A profile that cannot be written is silently skipped: a
+// diagnostic must never fail a collection.
+func startCPUProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -250,10 +250,19 @@ func (c *Collector) credentials(ctx context.Context) (secrets.Credentials, error
 // call sends one request with the current token; on 401 it re-reads the
 // credentials once, in case the secret was rotated, and retries if the
 // token changed.
+// pageSizeHint is what a page of limit events is expected to weigh: about
+// 1 KiB an event (the documented events and the benchmarks' average under
+// 0.8 KiB).
+func pageSizeHint(limit int) int64 { return int64(limit) << 10 }
+
 func (c *Collector) call(ctx context.Context, method, path string, body []byte, buf []byte) (*httpx.Response, error) {
 	cr, err := c.credentials(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var hint int64 // only pages (POST) are worth a buffer sized in advance
+	if method == http.MethodPost {
+		hint = pageSizeHint(c.cfg.PageLimit)
 	}
 	for try := 0; ; try++ {
 		base, err := c.baseURL(cr)
@@ -261,12 +270,13 @@ func (c *Collector) call(ctx context.Context, method, path string, body []byte, 
 			return nil, err
 		}
 		resp, err := c.cfg.HTTP.Do(ctx, &httpx.Request{
-			Method:  method,
-			URL:     base + path,
-			Body:    body,
-			Header:  http.Header{"Authorization": {"Bearer " + cr[FieldBearerToken]}, "Accept": {"application/json"}},
-			Buf:     buf,
-			MaxBody: MaxResponseBytes,
+			Method:   method,
+			URL:      base + path,
+			Body:     body,
+			Header:   http.Header{"Authorization": {"Bearer " + cr[FieldBearerToken]}, "Accept": {"application/json"}},
+			Buf:      buf,
+			MaxBody:  MaxResponseBytes,
+			SizeHint: hint,
 		})
 		var se *httpx.StatusError
 		if try == 0 && errors.As(err, &se) && se.Status == http.StatusUnauthorized {

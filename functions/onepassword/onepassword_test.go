@@ -215,10 +215,36 @@ func countFields(v any) int {
 
 var _ pipeline.Source = (*Source)(nil)
 
+// Sign-in attempts (session_uuid between uuid and timestamp) take the
+// fast path too; a string value that could hide a member does not.
+func TestLeadingKeyTime(t *testing.T) {
+	for raw, fast := range map[string]bool{
+		`{"uuid":"A","timestamp":"2025-03-02T08:15:41.5Z"}`:                                          true,
+		`{"uuid":"A","session_uuid":"S","timestamp":"2025-03-02T08:15:41.5Z"}`:                       true,
+		`{"uuid":"A","session_uuid":"S\"","timestamp":"2025-03-02T08:15:41.5Z"}`:                     false,
+		`{"uuid":"A","s":{"timestamp":"2024-01-01T00:00:00Z"},"timestamp":"2025-03-02T08:15:41.5Z"}`: false,
+		`{"uuid":"A","a":"1","b":"2","c":"3","d":"4","e":"5","timestamp":"2025-03-02T08:15:41.5Z"}`:  false,
+	} {
+		key, ts, ok := leadingKeyTime([]byte(raw))
+		if ok != fast {
+			t.Errorf("%s: fast path %v, want %v", raw, ok, fast)
+		}
+		if ok && (key != "A" || !ts.Equal(time.Date(2025, 3, 2, 8, 15, 41, 5e8, time.UTC))) {
+			t.Errorf("%s: %q %v", raw, key, ts)
+		}
+		if k, ts := itemKeyTime([]byte(raw)); k != "A" || ts.Year() != 2025 {
+			t.Errorf("%s: itemKeyTime %q %v", raw, k, ts)
+		}
+	}
+}
+
 func FuzzItemKeyTime(f *testing.F) {
 	f.Add([]byte(`{"uuid":"A","timestamp":"2025-03-02T08:15:41.118273645Z","x":1}`))
 	f.Add([]byte(`{"timestamp":"2025-03-02T08:15:41+02:00","uuid":"B"}`))
 	f.Add([]byte(`{"uuid":"A\"B","timestamp":"2025-03-02T08:15:41Z"}`))
+	f.Add([]byte(`{"uuid":"A","session_uuid":"S","timestamp":"2025-03-02T07:44:03Z","category":"success"}`))
+	f.Add([]byte(`{"uuid":"A","x":"\",\"timestamp\":\"2024-01-01T00:00:00Z","timestamp":"2025-03-02T07:44:03Z"}`))
+	f.Add([]byte(`{"uuid":"A","s":{"timestamp":"2024-01-01T00:00:00Z"},"timestamp":"2025-03-02T07:44:03Z"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if _, err := jsonscan.Skip(raw); err != nil || len(raw) == 0 || raw[0] != '{' {
 			return
@@ -239,9 +265,17 @@ func FuzzItemKeyTime(f *testing.F) {
 }
 
 // hasDup reports a repeated uuid or timestamp member, where the first
-// (ours) and the last (encoding/json's) would legitimately differ.
+// (ours) and the last (encoding/json's) would legitimately differ, or one
+// spelled in other case ("timestAmp"), which encoding/json matches and
+// 1Password's exact names do not.
 func hasDup(raw []byte) bool {
-	return bytes.Count(raw, []byte(`"uuid"`)) > 1 || bytes.Count(raw, []byte(`"timestamp"`)) > 1
+	lower := bytes.ToLower(raw)
+	for _, name := range []string{`"uuid"`, `"timestamp"`} {
+		if n := bytes.Count(raw, []byte(name)); n > 1 || bytes.Count(lower, []byte(name)) != n {
+			return true
+		}
+	}
+	return false
 }
 
 // TestUnauthorizedNamesWhereTheTokenComesFrom: the error event of a 401

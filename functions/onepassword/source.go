@@ -53,6 +53,7 @@ type Source struct {
 	emptyPages int
 	buf        []byte
 	items      []pipeline.Item
+	scan       jsonscan.ArrayScanner
 	scanOpts   *jsonscan.Options // the stream's, from pipeline.ScanOptions
 }
 
@@ -135,6 +136,14 @@ func (s *Source) requestBody() ([]byte, bool) {
 // Fetch requests the next page.
 func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	s.scanOpts = pipeline.ScanOptions(ctx)
+	shared := pipeline.BodyBuffer(ctx)
+	if shared != nil {
+		s.buf = *shared
+	}
+	sharedItems := pipeline.ItemsBuffer(ctx)
+	if sharedItems != nil {
+		s.items = *sharedItems
+	}
 	var notices []pipeline.Notice
 	for attempt := 0; ; attempt++ {
 		body, withCursor := s.requestBody()
@@ -157,7 +166,13 @@ func (s *Source) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			return nil, &pipeline.Error{Code: pipeline.CodeOf(err), Message: s.c.httpMessage(err), Detail: "endpoint=" + s.def.Path, Err: err}
 		}
 		s.buf = resp.Body[:0]
+		if shared != nil {
+			*shared = s.buf
+		}
 		page, perr := s.decode(resp.Body)
+		if sharedItems != nil {
+			*sharedItems = s.items[:0]
+		}
 		if perr != nil {
 			if attempt < invalidBodyRetries && ctx.Err() == nil {
 				s.c.cfg.Logger.Warn("invalid 1Password page; asking again", "stream", s.def.Name, "error", perr)
@@ -206,6 +221,7 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		limit = s.c.cfg.Now().Add(pipeline.MaxFutureSkew)
 	)
 	s.items = s.items[:0]
+	s.scan.Reset()
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
 		if !jsonscan.Name(name, "items") {
 			n, err := jsonscan.Skip(rest)
@@ -237,7 +253,7 @@ func (s *Source) decode(body []byte) (*pipeline.Page, error) {
 		}
 		// One validating pass finds and classifies the items; clean ones
 		// are then copied into their lines instead of rebuilt.
-		return jsonscan.ScanArray(rest, s.scanOpts, func(raw []byte, class jsonscan.Class) error {
+		return s.scan.Scan(rest, s.scanOpts, func(raw []byte, class jsonscan.Class) error {
 			it := pipeline.Item{Raw: raw, Type: s.def.EventType, Scan: class}
 			if raw[0] == '{' {
 				it.Key, it.Time = itemKeyTime(raw)
@@ -322,11 +338,12 @@ func itemKeyTime(raw []byte) (string, time.Time) {
 	return key, ts
 }
 
-// leadingKeyTime is itemKeyTime for the layout 1Password serves, uuid then
-// timestamp first, read without walking the event: this runs for every
-// event of a catch-up.
+// leadingKeyTime is itemKeyTime for the layouts 1Password serves, uuid
+// first and timestamp after at most a few plain string members (sign-in
+// attempts put session_uuid between them), read without walking the
+// event: this runs for every event of a catch-up.
 func leadingKeyTime(raw []byte) (string, time.Time, bool) {
-	const keyPrefix, tsPrefix = `{"uuid":"`, `","timestamp":"`
+	const keyPrefix, tsMember = `{"uuid":"`, `"timestamp":"`
 	rest, ok := bytes.CutPrefix(raw, []byte(keyPrefix))
 	if !ok {
 		return "", time.Time{}, false
@@ -336,9 +353,31 @@ func leadingKeyTime(raw []byte) (string, time.Time, bool) {
 		return "", time.Time{}, false
 	}
 	key := rest[:end]
-	rest, ok = bytes.CutPrefix(rest[end:], []byte(tsPrefix))
-	if !ok {
-		return "", time.Time{}, false
+	rest = rest[end+1:]
+	for skipped := 0; ; skipped++ {
+		// rest starts after a string value: a member must follow.
+		if len(rest) < 2 || rest[0] != ',' || rest[1] != '"' || skipped > 3 {
+			return "", time.Time{}, false
+		}
+		if after, ok := bytes.CutPrefix(rest[1:], []byte(tsMember)); ok {
+			rest = after
+			break
+		}
+		// Skip `,"name":"plain value"`: no escapes, so the quotes found
+		// are the tokens' own.
+		name := bytes.IndexByte(rest[2:], '"')
+		if name < 0 || bytes.IndexByte(rest[2:2+name], '\\') >= 0 {
+			return "", time.Time{}, false
+		}
+		v := rest[2+name+1:]
+		if len(v) < 2 || v[0] != ':' || v[1] != '"' {
+			return "", time.Time{}, false
+		}
+		end := bytes.IndexByte(v[2:], '"')
+		if end < 0 || bytes.IndexByte(v[2:2+end], '\\') >= 0 {
+			return "", time.Time{}, false
+		}
+		rest = v[2+end+1:]
 	}
 	end = bytes.IndexByte(rest, '"')
 	if end < 0 {

@@ -11,19 +11,28 @@ import (
 )
 
 // siemDecoder turns a SIEM answer into pipeline items without building
-// maps. Each event is stripped once, the way the line builder would (nulls
-// and empty strings dropped, compact), into a buffer of the decoder; the
-// dedup key is computed over that copy, and the builder, told the copy is
-// clean, only has to copy it into the line.
+// maps. One validating pass classifies each event: one that the line
+// builder can copy (compact, its only changes null or empty members to
+// leave out, see jsonscan.Class) stays where it is in the answer and keeps
+// its classification; any other is stripped, the way the builder would,
+// into a buffer of the decoder, and handed on as clean. The dedup key is
+// computed over the event either way: the canonical form ignores what
+// stripping a copyable event changes (nulls, empty strings), so it is the
+// key of the stripped event.
 type siemDecoder struct {
 	keyer    keyer
 	scanOpts jsonscan.Options
+	scan     jsonscan.ArrayScanner
 	items    []pipeline.Item
 	out      []byte
 	spans    []span
 }
 
 type span struct {
+	// raw is the event in the answer, when it is not copied into out
+	// (then start and end locate it there).
+	raw        []byte
+	class      jsonscan.Class
 	start, end int
 	typ        string
 	fields     int
@@ -49,6 +58,7 @@ var siemTypes = map[string]string{
 // (zero if absent). Items stay valid until the next decode.
 func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 	d.items, d.out, d.spans = d.items[:0], d.out[:0], d.spans[:0]
+	d.scan.Reset()
 	var queryEnd time.Time
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
 		key, ok := rawString(name)
@@ -87,9 +97,12 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 		}
 	}
 	for _, sp := range d.spans {
-		it := pipeline.Item{Raw: d.out[sp.start:sp.end], Type: sp.typ}
-		if sp.clean {
-			it.Scan = jsonscan.Class{Opts: &d.scanOpts, Clean: true, Fields: sp.fields}
+		it := pipeline.Item{Raw: sp.raw, Type: sp.typ, Scan: sp.class}
+		if sp.raw == nil {
+			it = pipeline.Item{Raw: d.out[sp.start:sp.end], Type: sp.typ}
+			if sp.clean {
+				it.Scan = jsonscan.Class{Opts: &d.scanOpts, Clean: true, Fields: sp.fields}
+			}
 		}
 		it.Key, it.Time = d.keyer.key(sp.typ, it.Raw)
 		d.items = append(d.items, it)
@@ -97,56 +110,32 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 	return queryEnd, nil
 }
 
-// array strips each event of the array at the start of src into d.out and
-// returns the array's length. An element that is not an object is kept
-// as it is, for the pipeline to report.
+// array classifies each event of the array at the start of src, strips
+// into d.out the objects that cannot be copied as they are, and returns
+// the array's length. An element that is not an object is kept as it is,
+// unclassified, for the pipeline to report. The events left in src stay
+// valid as long as the answer's buffer, which the source keeps until its
+// items are all delivered.
 func (d *siemDecoder) array(src []byte, typ string) (int, error) {
-	i := 1 // '['
-	space := func() {
-		for i < len(src) && (src[i] == ' ' || src[i] == '\n' || src[i] == '\r' || src[i] == '\t') {
-			i++
-		}
-	}
-	space()
-	if i < len(src) && src[i] == ']' {
-		return i + 1, nil
-	}
-	for {
-		space()
-		if i >= len(src) {
-			return i, &jsonscan.SyntaxError{Offset: i, Msg: "unexpected end of input in array"}
-		}
-		start := len(d.out)
-		if src[i] == '{' {
-			out, n, res, err := jsonscan.Strip(d.out, src[i:], &d.scanOpts)
+	return d.scan.Scan(src, &d.scanOpts, func(elem []byte, c jsonscan.Class) error {
+		switch {
+		case elem[0] == '{' && c.Copyable():
+			d.spans = append(d.spans, span{raw: elem, class: c, typ: typ})
+		case elem[0] == '{':
+			start := len(d.out)
+			out, _, res, err := jsonscan.Strip(d.out, elem, &d.scanOpts)
 			if err != nil {
-				return i, rebase(err, i)
+				return err // not after a validating scan
 			}
 			d.out = out
 			d.spans = append(d.spans, span{start: start, end: len(out), typ: typ, fields: res.Fields, clean: true})
-			i += n
-		} else {
-			n, err := jsonscan.Skip(src[i:])
-			if err != nil {
-				return i, rebase(err, i)
-			}
-			d.out = append(d.out, src[i:i+n]...)
-			d.spans = append(d.spans, span{start: start, end: len(d.out), typ: typ})
-			i += n
-		}
-		space()
-		if i >= len(src) {
-			return i, &jsonscan.SyntaxError{Offset: i, Msg: "unexpected end of input in array"}
-		}
-		switch src[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1, nil
 		default:
-			return i, &jsonscan.SyntaxError{Offset: i, Msg: "expected ',' or ']'"}
+			start := len(d.out)
+			d.out = append(d.out, elem...)
+			d.spans = append(d.spans, span{start: start, end: len(d.out), typ: typ})
 		}
-	}
+		return nil
+	})
 }
 
 // rebase makes a syntax error's offset relative to the array's start.

@@ -46,6 +46,29 @@ type keyer struct {
 	order   []uint64
 	stack   [][]member
 	elems   [][][]byte
+	// names remembers the canonical form of the member names seen lately:
+	// TAP uses a few dozen names, and every event repeats them.
+	names [512]nameEntry
+	// sorted remembers, per depth, the member order of the last few
+	// objects whose names all differed in their first eight bytes: the
+	// next object with the same names in the same order (the next event of
+	// the type, usually) sorts the same way.
+	sorted  [][sortWays]sortedObject
+	nextWay int
+}
+
+// sortWays is how many member orders are remembered per depth: TAP's four
+// event types, and their shapes with and without optional members.
+const sortWays = 8
+
+type nameEntry struct {
+	raw, canon []byte // the token as sent; quoted and in lower case
+	prefix     uint64
+}
+
+type sortedObject struct {
+	prefixes []uint64 // the members' prefixes in input order
+	order    []uint64 // sortMembers' answer for them
 }
 
 type member struct {
@@ -264,7 +287,7 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 			if len(members) == 0 {
 				return nil, true, true
 			}
-			order := w.k.sortMembers(members)
+			order := w.k.sortCached(depth, members)
 			dst := &w.k.scratch
 			if depth == 0 {
 				dst, w.top = &w.k.final, true
@@ -304,6 +327,19 @@ func (w *walker) name() ([]byte, uint64, bool) {
 	if bytes.IndexByte(inner, '\\') < 0 {
 		w.i = start + q + 2
 		tok = w.src[start:w.i]
+		// Two entries per name: the first names seen keep their place,
+		// and any other is lower-cased in scratch as it comes.
+		slot := nameSlot(inner)
+		for _, e := range [2]*nameEntry{&w.k.names[slot], &w.k.names[slot^1]} {
+			if bytes.Equal(e.raw, tok) {
+				return e.canon, e.prefix, true
+			}
+			if e.raw == nil {
+				canon, prefix := canonName(tok)
+				*e = nameEntry{raw: append([]byte(nil), tok...), canon: canon, prefix: prefix}
+				return canon, prefix, true
+			}
+		}
 	} else {
 		if _, ok := w.str(); !ok {
 			return nil, 0, false
@@ -392,6 +428,36 @@ func (w *walker) array(depth int) ([]byte, bool, bool) {
 	}
 }
 
+// nameSlot picks the cache entries of a member name (without quotes).
+func nameSlot(inner []byte) uint16 {
+	h := uint64(len(inner)) * 0x9e3779b97f4a7c15
+	for i, c := range inner[:min(len(inner), 8)] {
+		h ^= uint64(c) << (8 * i)
+	}
+	if n := len(inner); n > 8 {
+		h ^= uint64(inner[n-1])<<11 ^ uint64(inner[n-2])<<23
+	}
+	h *= 0xbf58476d1ce4e5b9
+	return uint16(h >> 55) // 0 to 511
+}
+
+// canonName returns a quoted name without escapes in lower case, in memory
+// of its own, and its sort prefix.
+func canonName(tok []byte) ([]byte, uint64) {
+	canon := make([]byte, len(tok))
+	var prefix uint64
+	for i, c := range tok {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		canon[i] = c
+		if j := i - 1; j >= 0 && j < 8 && i < len(tok)-1 {
+			prefix |= uint64(c) << (56 - 8*j)
+		}
+	}
+	return canon, prefix
+}
+
 // sortMembers returns the order of members by name, then value (names
 // repeat only in odd input, and must not make the order depend on input
 // order), as indices in the low 16 bits of the returned values. It sorts
@@ -434,6 +500,49 @@ func (k *keyer) sortMembers(m []member) []uint64 {
 		i = j
 	}
 	k.order = order
+	return order
+}
+
+// sortCached is sortMembers, reusing the order of the last object at
+// this depth when it had the same member prefixes in the same order, all
+// distinct: the order then follows from the prefixes alone.
+func (k *keyer) sortCached(depth int, m []member) []uint64 {
+	for len(k.sorted) <= depth {
+		k.sorted = append(k.sorted, [sortWays]sortedObject{})
+	}
+	if len(m) < 2 {
+		return k.sortMembers(m)
+	}
+	ways := &k.sorted[depth]
+	for w := range ways {
+		c := &ways[w]
+		if len(c.prefixes) != len(m) {
+			continue
+		}
+		same := true
+		for i := range m {
+			if m[i].prefix != c.prefixes[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return c.order
+		}
+	}
+	order := k.sortMembers(m)
+	c := &ways[k.nextWay%sortWays]
+	k.nextWay++
+	c.prefixes, c.order = c.prefixes[:0], c.order[:0]
+	for i := 1; i < len(order); i++ {
+		if m[order[i]&0xffff].prefix == m[order[i-1]&0xffff].prefix {
+			return order // names alike in their first 8 bytes: not cached
+		}
+	}
+	for i := range m {
+		c.prefixes = append(c.prefixes, m[i].prefix)
+	}
+	c.order = append(c.order, order...)
 	return order
 }
 

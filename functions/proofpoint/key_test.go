@@ -3,6 +3,7 @@ package proofpoint
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -163,6 +164,35 @@ func FuzzKey(f *testing.F) {
 				t.Fatalf("reordered value has another key: %s", raw)
 			}
 		}
+	})
+}
+
+// FuzzKeyOfCopyableEvent: the decoder computes the key of an event the
+// builder can copy over the event as TAP sent it, and of any other over
+// its stripped copy. Both must be the key of the stripped event, the one
+// earlier versions computed: what a copy leaves out (null and empty
+// members) does not count in the canonical form.
+func FuzzKeyOfCopyableEvent(f *testing.F) {
+	f.Add([]byte(`[` + sampleMessage + `]`))
+	f.Add([]byte(`[{"a":null,"B":"","c":{"d":null,"e":[""]},"f":[],"g":{}},{"x":"é","y":null}]`))
+	opts := Envelope().ScanOptions(nil)
+	f.Fuzz(func(t *testing.T, page []byte) {
+		var k keyer
+		jsonscan.ScanArray(page, &opts, func(raw []byte, c jsonscan.Class) error {
+			if len(raw) == 0 || raw[0] != '{' || !c.Copyable() {
+				return nil
+			}
+			stripped, _, _, err := jsonscan.Strip(nil, raw, &opts)
+			if err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			got, gotTime := k.key("t", raw)
+			want, wantTime := k.key("t", stripped)
+			if got != want || !gotTime.Equal(wantTime) {
+				t.Fatalf("%s: key %s %v, of the stripped event %s %v", raw, got, gotTime, want, wantTime)
+			}
+			return nil
+		})
 	})
 }
 

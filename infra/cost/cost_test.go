@@ -95,3 +95,16 @@ func TestReplaceTable(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestPageMs(t *testing.T) {
+	a := Default
+	a.MemoryMB, a.CPUEventsPerVCPUS = 1769, 100_000 // one vCPU
+	// 1 000 events at 100 000 a second: 10 ms of CPU besides the calls.
+	if got, want := PageMs(1000, a), a.VendorRequestMs+a.DynamoDBCallMs+a.RelayConfirmMs+10; math.Abs(got-want) > 1e-9 {
+		t.Errorf("PageMs = %v, want %v", got, want)
+	}
+	a.MemoryMB = 256 // a seventh of a vCPU: seven times the CPU time
+	if d := PageMs(1000, a) - PageMs(0, a); math.Abs(d-10*1769.0/256) > 1e-9 {
+		t.Errorf("CPU part %v at 256 MB", d)
+	}
+}

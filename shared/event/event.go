@@ -162,21 +162,32 @@ func ScanOptions(epochMillis []string) jsonscan.Options {
 
 // AppendClassified is Append for an event that jsonscan.ScanArray already
 // validated and classified. A clean event classified under this builder's
-// options is copied instead of rebuilt; anything else goes through Append.
+// options is copied instead of rebuilt, and so is one whose only changes
+// are members to drop (jsonscan.Class.Holes); anything else goes through
+// Append.
 func (b *Builder) AppendClassified(dst, raw []byte, c jsonscan.Class, eventType, dedupKey string) ([]byte, Info, error) {
-	if !c.Clean || len(raw) == 0 || raw[0] != '{' || !c.Opts.Equal(&b.opts) {
+	if !c.Copyable() || len(raw) == 0 || raw[0] != '{' || !c.Opts.Equal(&b.opts) {
 		return b.Append(dst, raw, eventType, dedupKey)
 	}
 	start := len(dst)
 	dst = append(dst, b.prefix...)
 	objStart := len(dst)
-	dst = append(dst, raw...)
+	// A clean event is copied as it is; one whose only changes are null
+	// or empty members to drop is copied around them.
+	dst = c.AppendCopy(dst, raw)
 	dst = b.appendTail(dst, objStart, eventType, dedupKey, nil)
 	if len(dst)-start <= b.cfg.MaxLine && c.Fields+overheadFields <= b.cfg.MaxFields {
 		dst = append(dst, '\n')
 		return dst, Info{Bytes: len(dst) - start - 1, Copied: true}, nil
 	}
 	return b.Append(dst[:start], raw, eventType, dedupKey)
+}
+
+// LineOverhead is what a line adds to its vendor event besides the dedup
+// key: the envelope, event_type, the metadata and the newline (the
+// longest event type of the package is allowed for).
+func (b *Builder) LineOverhead() int {
+	return len(b.prefix) + len(b.typePre) + len(b.metaPre) + 32 + 3 + 3 + 1
 }
 
 // ScanOptions returns the options this builder reshapes events with, the

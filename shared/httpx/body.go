@@ -47,22 +47,31 @@ var errBodyTooLarge = errors.New("response body too large")
 // readBody reads r into buf (reused when large enough) and fails with
 // errBodyTooLarge once more than limit bytes arrive. With a known length
 // (Content-Length) it refuses an oversized body unread and otherwise reads
-// into one buffer of exactly that size; without one it grows the buffer
-// by doubling, never past limit+1 bytes, so a body that never ends costs
-// at most about 1.5 × limit of memory and stops there.
-func readBody(r io.Reader, length, limit int64, buf []byte) ([]byte, error) {
+// into one buffer of at least that size; without one it starts from a
+// buffer of hint bytes (the size of the previous pages, or what the
+// request expects) and grows it by
+// doubling only past that, never past limit+1 bytes, so a body that never
+// ends costs at most about 1.5 × limit of memory and stops there. A buffer
+// it has to allocate gets an eighth more than needed, so that the next
+// pages, rarely much larger, fit in it: memory a process touches for the
+// first time costs a page fault per 4 KiB, and growing a buffer page after
+// page touches far more of it than reading into one.
+func readBody(r io.Reader, length, limit int64, buf []byte, hint int64) ([]byte, error) {
 	if length > limit {
 		return buf[:0], errBodyTooLarge
 	}
 	if length >= 0 {
 		if int64(cap(buf)) < length {
-			buf = make([]byte, length)
+			buf = make([]byte, length, min(length+length/8, limit))
 		}
 		buf = buf[:length]
 		_, err := io.ReadFull(r, buf)
 		return buf, err
 	}
 	buf = buf[:0]
+	if want := min(hint+hint/8+1, limit+1); hint > 0 && int64(cap(buf)) < want {
+		buf = make([]byte, 0, want)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {

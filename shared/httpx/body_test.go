@@ -138,7 +138,7 @@ func TestReadBody(t *testing.T) {
 			}
 			for _, length := range []int64{-1, int64(n)} {
 				for _, r := range []io.Reader{bytes.NewReader(data), iotest.OneByteReader(bytes.NewReader(data)), iotest.HalfReader(bytes.NewReader(data))} {
-					got, err := readBody(r, length, limit, nil)
+					got, err := readBody(r, length, limit, nil, 0)
 					if int64(n) > limit {
 						if !errors.Is(err, errBodyTooLarge) {
 							t.Fatalf("n=%d limit=%d length=%d: err %v", n, limit, length, err)
@@ -157,14 +157,37 @@ func TestReadBody(t *testing.T) {
 	}
 	// A short body with a known length is a transport error (retried),
 	// not a short page.
-	if _, err := readBody(bytes.NewReader([]byte("abc")), 10, 100, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := readBody(bytes.NewReader([]byte("abc")), 10, 100, nil, 0); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("short body: %v", err)
 	}
 	// The caller's buffer is reused when large enough.
 	buf := make([]byte, 0, 64)
-	got, _ := readBody(bytes.NewReader([]byte("hello")), 5, 100, buf)
+	got, _ := readBody(bytes.NewReader([]byte("hello")), 5, 100, buf, 0)
 	if &got[0] != &buf[:1][0] {
 		t.Fatal("buffer not reused")
+	}
+}
+
+// A body of unknown length is read into one buffer sized from the hint
+// (the previous pages) instead of one grown by doubling, and a buffer
+// allocated for a known length leaves room for a slightly larger page.
+func TestReadBodySizedFromHint(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 90_000) // 900 000 bytes
+	hinted, err := readBody(iotest.HalfReader(bytes.NewReader(data)), -1, 8<<20, nil, 880_000)
+	if err != nil || !bytes.Equal(hinted, data) {
+		t.Fatalf("%d bytes, %v", len(hinted), err)
+	}
+	if cap(hinted) != 880_000+110_000+1 {
+		t.Fatalf("capacity %d: the buffer was not sized from the hint, or grew", cap(hinted))
+	}
+	got, _ := readBody(bytes.NewReader(data), int64(len(data)), 8<<20, nil, 0)
+	next, _ := readBody(bytes.NewReader(append(data, "more"...)), int64(len(data)+4), 8<<20, got, 0)
+	if &next[0] != &got[0] {
+		t.Fatal("a page 4 bytes larger than the last needed a new buffer")
+	}
+	// The hint never lifts the limit.
+	if _, err := readBody(bytes.NewReader(data), -1, 1000, nil, 1<<30); !errors.Is(err, errBodyTooLarge) {
+		t.Fatalf("err %v", err)
 	}
 }
 
@@ -182,7 +205,7 @@ func FuzzReadBody(f *testing.F) {
 		} else if piece%3 == 2 {
 			r = iotest.DataErrReader(r)
 		}
-		got, err := readBody(r, length, limit, nil)
+		got, err := readBody(r, length, limit, nil, 0)
 		switch {
 		case length > limit || length < 0 && int64(len(data)) > limit:
 			if !errors.Is(err, errBodyTooLarge) {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -102,6 +103,11 @@ type Config struct {
 type Client struct {
 	cfg  Config
 	http *http.Client
+	// bodySize is the largest successful body read lately: a request
+	// whose buffer is smaller reads into one of about that size instead
+	// of growing one (the streams of a tenant share the client, and their
+	// pages are alike).
+	bodySize atomic.Int64
 }
 
 // New builds a Client. It registers any proxy credentials found in the
@@ -162,9 +168,10 @@ func New(cfg Config) (*Client, error) {
 			TLSHandshakeTimeout:   cfg.ConnectTimeout,
 			ResponseHeaderTimeout: cfg.AttemptTimeout,
 			ForceAttemptHTTP2:     true,
-			// Pages are up to a megabyte: large buffers mean far fewer
-			// read system calls per page than the 4 KiB default.
-			ReadBufferSize:  256 << 10,
+			// The default 4 KiB read buffer: a body is read into the
+			// caller's buffer directly (bufio passes reads larger than
+			// its buffer through), so a larger one would only add a copy
+			// and memory every process touches for the first time.
 			WriteBufferSize: 64 << 10,
 			MaxIdleConns:    10,
 			IdleConnTimeout: 90 * time.Second,
@@ -254,6 +261,11 @@ type Request struct {
 	Header http.Header
 	// Buf, when set, is reused to hold the response body.
 	Buf []byte
+	// SizeHint is the size the body is expected to have (a vendor's
+	// usual page) while the client has not read a larger one: a body of
+	// unknown length is read into a buffer of about that size rather than
+	// one grown from 64 KiB. It never lifts the limit.
+	SizeHint int64
 	// Prepare, when set, is called with every attempt's request (retries
 	// included) just before it is sent, after the client's limiter. It
 	// may wait (a vendor's own pacing, shared across requests) and set
@@ -401,7 +413,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Only the start matters (the snippet); a hostile error body is
 		// not read to its end.
-		b, err := readBody(io.LimitReader(resp.Body, maxErrorBody), -1, maxErrorBody, req.Buf)
+		b, err := readBody(io.LimitReader(resp.Body, maxErrorBody), -1, maxErrorBody, req.Buf, 0)
 		if err != nil && !errors.Is(err, errBodyTooLarge) {
 			return nil, transportError(ctx, actx, "read response body", err)
 		}
@@ -417,12 +429,15 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 	if req.MaxBody > 0 {
 		limit = req.MaxBody
 	}
-	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf)
+	data, err := readBody(resp.Body, resp.ContentLength, limit, req.Buf, min(max(c.bodySize.Load(), req.SizeHint), limit))
 	if errors.Is(err, errBodyTooLarge) {
 		return nil, &BodyTooLargeError{Status: resp.StatusCode, Limit: limit, ContentLength: resp.ContentLength}
 	}
 	if err != nil {
 		return nil, transportError(ctx, actx, "read response body", err)
+	}
+	if n := int64(len(data)); n > c.bodySize.Load() {
+		c.bodySize.Store(n)
 	}
 	c.cfg.Logger.Debug("vendor request", "method", req.Method, "url", c.cfg.Redactor.String(u.Redacted()), "status", resp.StatusCode, "bytes", len(data), "duration", time.Since(start).String())
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil

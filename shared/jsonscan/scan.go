@@ -76,13 +76,18 @@ type Result struct {
 }
 
 type scanner struct {
-	src      []byte
-	pos      int
-	dst      []byte
-	opts     *Options
-	fields   int
-	dirty    bool // the walker saw something Strip would change
-	captured [2]Span
+	src    []byte
+	pos    int
+	dst    []byte
+	opts   *Options
+	fields int
+	dirty  bool // the walker saw something Strip would change
+	// holes, when collecting, gathers the null and empty-string members
+	// the walker saw (absolute offsets), which Strip drops and a copy can
+	// leave out, instead of counting them as dirt.
+	collecting bool
+	holes      []Hole
+	captured   [2]Span
 }
 
 func (s *scanner) fail(msg string) error {

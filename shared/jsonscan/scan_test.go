@@ -487,6 +487,7 @@ func FuzzScanArrayAgreesWithStrip(f *testing.F) {
 	f.Add([]byte(`[{"event_type":1,"k":[1,[2,null]]},{"big":12345678901}]`))
 	f.Add([]byte(`[{"event_\u0074ype":"x"},{"\u0074s":1},{"a\u0000":"b"},{"s":"\ud800"},{"s":"\ud83d\ude00\ufffd"}]`))
 	f.Add([]byte("[{\"k\x00\":1},{\"\xff\":\"\x00\"}]"))
+	f.Add([]byte(`[{"a":null,"b":"","c":1,"d":null,"e":{"f":null},"g":{"h":"","i":[null]},"j":""},{"k":null}]`))
 	opts := &Options{DropTopLevel: []string{"event_type"}, EpochMillis: []string{"ts"}}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var want []json.RawMessage
@@ -503,6 +504,12 @@ func FuzzScanArrayAgreesWithStrip(f *testing.F) {
 			}
 			if c.Clean && (string(out) != string(v) || res.Fields != c.Fields) {
 				t.Fatalf("clean element %q: Strip gives %q (%d fields, class says %d)", v, out, res.Fields, c.Fields)
+			}
+			if c.Clean && c.Holes != nil {
+				t.Fatalf("clean element %q has holes %v", v, c.Holes)
+			}
+			if cp := c.AppendCopy(nil, v); c.Copyable() && (string(out) != string(cp) || res.Fields != c.Fields) {
+				t.Fatalf("element %q with holes %v copies as %q (class: %d fields); Strip gives %q (%d fields)", v, c.Holes, cp, c.Fields, out, res.Fields)
 			}
 			return nil
 		})

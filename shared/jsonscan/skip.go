@@ -92,6 +92,7 @@ func (s *scanner) skipObject(depth int) error {
 		s.pos++
 		return nil
 	}
+	kept := false // a member before this one stays in Strip's output
 	for {
 		s.space()
 		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
@@ -111,11 +112,12 @@ func (s *scanner) skipObject(depth int) error {
 		if s.pos >= len(s.src) {
 			return s.fail("unexpected end of input")
 		}
+		dropped := false
 		switch c := s.src[s.pos]; {
 		case c == 'n':
-			s.dirty = true // Strip drops null members
+			dropped = true // Strip drops null members
 		case c == '"' && s.pos+1 < len(s.src) && s.src[s.pos+1] == '"':
-			s.dirty = true // and empty strings
+			dropped = true // and empty strings
 		case c == '-' || c >= '0' && c <= '9':
 			if s.opts != nil && s.isEpochMillis(name) {
 				s.dirty = true
@@ -131,9 +133,15 @@ func (s *scanner) skipObject(depth int) error {
 		if err := s.skip(depth + 1); err != nil {
 			return err
 		}
+		end := s.pos
 		s.space()
 		if s.pos >= len(s.src) {
 			return s.fail("unexpected end of input")
+		}
+		if dropped {
+			s.dropMember(ns, end, kept)
+		} else {
+			kept = true
 		}
 		switch s.src[s.pos] {
 		case ',':
@@ -145,6 +153,26 @@ func (s *scanner) skipObject(depth int) error {
 			return s.fail("expected ',' or closing bracket")
 		}
 	}
+}
+
+// dropMember records the member from start to end (a null or "" value,
+// which Strip drops) as a hole when collecting, else as dirt. The hole
+// takes the comma that Strip would not write: the one before the member
+// when a member before it is kept, else the one after it, if any. Without
+// whitespace between tokens (dirt otherwise), those commas are adjacent.
+func (s *scanner) dropMember(start, end int, kept bool) {
+	if !s.collecting {
+		s.dirty = true
+		return
+	}
+	s.fields-- // the dropped value was counted as a field
+	switch {
+	case kept:
+		start--
+	case end < len(s.src) && s.src[end] == ',':
+		end++
+	}
+	s.holes = append(s.holes, Hole{Start: start, End: end})
 }
 
 func (s *scanner) skipArray(depth int) error {
@@ -343,8 +371,33 @@ type Class struct {
 	Opts *Options
 	// Clean means Strip with Opts would copy the element byte for byte.
 	Clean bool
-	// Fields is the element's field count as Strip counts it.
+	// Holes, on an element that is not clean, means that Strip would copy
+	// it byte for byte except for these ranges: null and empty-string
+	// members, which Strip drops (sign-in attempts with "details":null,
+	// say). Nil when the element needs Strip itself.
+	Holes []Hole
+	// Fields is the element's field count as Strip counts it (when Clean
+	// or with Holes).
 	Fields int
+}
+
+// Hole is a range of an element's bytes, from Start to End, that Strip
+// leaves out.
+type Hole struct{ Start, End int }
+
+// Copyable reports whether AppendCopy makes of the element what Strip
+// would.
+func (c Class) Copyable() bool { return c.Clean || c.Holes != nil }
+
+// AppendCopy appends elem to dst without its holes: for a Copyable
+// element, what Strip would append, without parsing it again.
+func (c Class) AppendCopy(dst, elem []byte) []byte {
+	at := 0
+	for _, h := range c.Holes {
+		dst = append(dst, elem[at:h.Start]...)
+		at = h.End
+	}
+	return append(dst, elem[at:]...)
 }
 
 // ScanArray validates the array at the start of src, element by element,
@@ -352,7 +405,25 @@ type Class struct {
 // Class under opts. It is the one pass a page's events need before they
 // are turned into lines: clean events are then copied, not rebuilt.
 func ScanArray(src []byte, opts *Options, fn func(elem []byte, c Class) error) (int, error) {
-	s := scanner{src: src, opts: opts}
+	var a ArrayScanner
+	return a.Scan(src, opts, fn)
+}
+
+// ArrayScanner is ScanArray with memory kept from one page to the next:
+// the holes of the elements it scanned stay valid until Reset, which a
+// source calls when it starts a page (whose items the pipeline is done
+// with by then).
+type ArrayScanner struct {
+	holes []Hole
+}
+
+// Reset lets the next Scan reuse the memory of the holes found so far.
+func (a *ArrayScanner) Reset() { a.holes = a.holes[:0] }
+
+// Scan is ScanArray.
+func (a *ArrayScanner) Scan(src []byte, opts *Options, fn func(elem []byte, c Class) error) (int, error) {
+	s := scanner{src: src, opts: opts, collecting: true, holes: a.holes}
+	defer func() { a.holes = s.holes }()
 	s.skipSpace()
 	if s.pos >= len(src) || src[s.pos] != '[' {
 		return s.pos, s.fail("expected an array")
@@ -369,10 +440,23 @@ func ScanArray(src []byte, opts *Options, fn func(elem []byte, c Class) error) (
 		}
 		start := s.pos
 		s.dirty, s.fields = false, 0
+		mark := len(s.holes)
 		if err := s.skip(0); err != nil {
 			return s.pos, err
 		}
-		if err := fn(src[start:s.pos], Class{Opts: opts, Clean: !s.dirty, Fields: s.fields}); err != nil {
+		c := Class{Opts: opts, Clean: !s.dirty && len(s.holes) == mark, Fields: s.fields}
+		if !s.dirty && len(s.holes) > mark {
+			// The holes stay valid for the caller: later elements only
+			// append past them, and a grown array leaves them in place.
+			c.Holes = s.holes[mark:len(s.holes):len(s.holes)]
+			for i := range c.Holes {
+				c.Holes[i].Start -= start
+				c.Holes[i].End -= start
+			}
+		} else {
+			s.holes = s.holes[:mark]
+		}
+		if err := fn(src[start:s.pos], c); err != nil {
 			return s.pos, err
 		}
 		s.skipSpace()

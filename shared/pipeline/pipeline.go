@@ -265,6 +265,9 @@ type Runner struct {
 	events    int64
 	errorSeq  int
 	errorLine []byte
+	page      []byte // the lines of a page, reused by every stream
+	body      []byte // a page's response body, lent to each stream (BodyBuffer)
+	items     []Item // a page's items, lent likewise (ItemsBuffer)
 }
 
 // New checks cfg and returns a Runner.

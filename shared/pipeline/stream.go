@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,8 +205,13 @@ func (sr *streamRun) loop(ctx context.Context) {
 		fetchCtx, cancel = context.WithDeadline(ctx, sr.sh.deadline)
 		defer cancel()
 	}
-	fetchCtx = withScanOptions(fetchCtx, sr.b.ScanOptions())
-	var buf []byte
+	fetchCtx = withItemsBuffer(withBodyBuffer(withScanOptions(fetchCtx, sr.b.ScanOptions()), &r.body), &r.items)
+	// The page's lines are built in one buffer the Runner keeps for all
+	// its streams: memory a process touches for the first time is its
+	// most expensive (a page fault per 4 KiB), so it is grown once, to
+	// the size of a page, and reused by every page after.
+	buf := r.page[:0]
+	defer func() { r.page = buf[:0] }()
 	for {
 		if stop := sr.budgetStop(ctx); stop != "" {
 			res.Stop, res.Backlog = stop, true
@@ -226,7 +232,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 			return
 		}
 		sr.more = page.More
-		buf = buf[:0]
+		buf = growPage(buf[:0], page, sr.b.LineOverhead())
 		for _, n := range page.Notices {
 			buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: n.Code, Message: n.Message, Detail: n.Detail})
 		}
@@ -483,6 +489,24 @@ func (sr *streamRun) confirmAndCommit(ctx context.Context) bool {
 	sr.renewed.Store(committing.UnixNano()) // a commit extends the lease
 	res.CursorAdvanced = true
 	return true
+}
+
+// growPage makes room in buf for the lines of page in one step rather than
+// by repeated doubling, which would touch (and fault in) about twice the
+// memory: the lines are at most the events' bytes plus the builder's
+// per-line overhead (events that need escaping grow more, and are then
+// appended as usual). An eighth more leaves room for the next pages,
+// which are rarely much larger.
+func growPage(buf []byte, page *Page, overhead int) []byte {
+	need := 0
+	for i := range page.Items {
+		need += len(page.Items[i].Raw) + len(page.Items[i].Key)
+	}
+	need += len(page.Items)*overhead + len(page.Notices)*2048
+	if need > cap(buf) {
+		buf = slices.Grow(buf, need+need/8)
+	}
+	return buf
 }
 
 func (sr *streamRun) dropPending() {

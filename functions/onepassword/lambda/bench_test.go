@@ -1,12 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/functions/onepassword"
+	"github.com/wazuh-pull/wazuh-pull/functions/onepassword/onepasswordbench"
+
 	"github.com/wazuh-pull/wazuh-pull/shared/awstest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
+	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdatest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdazip"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
 )
@@ -139,4 +148,111 @@ func newBenchWorld(b *testing.B) *world {
 		b.Fatal("the dummy AWS environment is not set (TestMain must call awstest.Main)")
 	}
 	return newWorld(b)
+}
+
+// BenchmarkInvocationRealistic runs the function under the emulator, warm,
+// over the realistic events of the whole-process benchmarks
+// (onepasswordbench: about 785 bytes each, served chunked by opbenchd),
+// one invocation per stream of 10 000 events, pages of 1 000, to moto
+// (DynamoDB, Secrets Manager) and the mutual-TLS relay on loopback. It
+// reports the function process's CPU per event (user + system, from
+// /proc, the init phase and the warm-up left out) and, per page, the
+// duration the emulator reports (Lambda's billed duration is that, rounded
+// up to the millisecond): on loopback it is mostly moto's time to write
+// items of about a thousand dedup keys, which DynamoDB does in
+// milliseconds, so the cost model (infra/cost) takes the CPU figure and
+// assumed network latencies instead.
+func BenchmarkInvocationRealistic(b *testing.B) {
+	w := newBenchWorld(b)
+	const perStream, token = 10_000, "opbench-token"
+	srv := onepasswordbench.Start(b, onepasswordbench.Build(b, b.TempDir()), onepasswordbench.Options{Events: 3 * perStream, Token: token})
+	span := time.Duration(srv.Gen.Len()) * srv.Gen.Step
+	bootstrap := rietest.Build(b, pkgPath, b.TempDir())
+	r := rietest.Start(b, rietest.Options{Bootstrap: bootstrap, Timeout: 600, Env: w.env(lambdarun.EnvLogLevel+"=warn", fmt.Sprintf("OP_LOOKBACK_HOURS=%d", int(span.Hours())+2))})
+	invoke := func(tenant, stream string) lambdarun.Output {
+		res, err := r.Invoke(awstest.Context(b, 10*time.Minute), []byte(fmt.Sprintf(`{"stream":%q,"tenant":%q}`, stream, tenant)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out lambdarun.Output
+		if err := res.Decode(&out); err != nil || !out.Success {
+			b.Fatalf("%s: %+v, %v\n%s", stream, out, err, lambdatest.Tail(r.Log(), 4000))
+		}
+		return out
+	}
+	var events, pages int64
+	var cpu time.Duration
+	var billed float64
+	for i := 0; i < b.N; i++ {
+		// Each iteration is a tenant of its own, whose streams start from
+		// the lookback.
+		b.StopTimer()
+		tenant := fmt.Sprintf("bench%d", i)
+		w.PutSecret(w.SecretID(onepassword.Vendor, tenant), map[string]string{onepassword.FieldBearerToken: token, onepassword.FieldBaseURL: srv.URL})
+		if i == 0 {
+			// An invalid payload: the init phase, and nothing else.
+			if _, err := r.Invoke(awstest.Context(b, time.Minute), []byte(`{}`)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		for _, stream := range []string{"audit", "signin", "itemusage"} {
+			cpu0 := functionCPU(b, r)
+			out := invoke(tenant, stream)
+			cpu += functionCPU(b, r) - cpu0
+			if out.Events != perStream || out.Backlog {
+				b.Fatalf("%s: %+v", stream, out)
+			}
+			events += out.Events
+			pages += out.Pages
+		}
+	}
+	b.StopTimer()
+	// The emulator prints an invocation's REPORT line after answering.
+	want := 1 + 3*b.N // the warm-up's and the streams'
+	for deadline := time.Now().Add(30 * time.Second); len(billedDurations(r.Log())) < want; {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d REPORT lines for %d invocations:\n%s", len(billedDurations(r.Log())), want, lambdatest.Tail(r.Log(), 3000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, d := range billedDurations(r.Log())[1:] {
+		billed += d
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(events), "CPU-µs/event")
+	b.ReportMetric(float64(events)/cpu.Seconds(), "events/CPU-s")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(pages), "CPU-ms/page")
+	b.ReportMetric(billed/float64(pages), "emulator-ms/page")
+}
+
+// functionCPU is the user + system CPU time of the emulator's function
+// process (its child running bootstrap), from /proc in clock ticks.
+func functionCPU(b *testing.B, r *rietest.RIE) time.Duration {
+	b.Helper()
+	pid := r.FunctionPID()
+	if pid == 0 {
+		b.Fatal("no function process under the emulator")
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
+var reportDuration = regexp.MustCompile(`REPORT RequestId: \S+[^\n]*?\tDuration: ([0-9.]+) ms`)
+
+// billedDurations are the durations of the emulator's REPORT lines, in ms.
+func billedDurations(log string) []float64 {
+	var out []float64
+	for _, m := range reportDuration.FindAllStringSubmatch(log, -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		out = append(out, v)
+	}
+	return out
 }

@@ -329,6 +329,15 @@ func (r *RIE) Stop() {
 	}
 }
 
+// FunctionPID is the process id of the function (the emulator's child
+// running the bootstrap), 0 before the first invocation started it.
+func (r *RIE) FunctionPID() int {
+	if kids := children(r.cmd.Process.Pid); len(kids) > 0 {
+		return kids[0]
+	}
+	return 0
+}
+
 // children lists the direct child processes of pid (Linux /proc).
 func children(pid int) []int {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))

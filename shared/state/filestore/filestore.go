@@ -65,6 +65,11 @@ type Store struct {
 	mu      sync.Mutex
 	cache   *cachedDoc
 	cleaned bool // stale temporary files were removed
+
+	// image is the buffer the file is laid out in, kept for the next
+	// commit (a catch-up commits every page).
+	imageMu sync.Mutex
+	image   []byte
 }
 
 type cachedDoc struct {
@@ -200,7 +205,7 @@ func (s *Store) readIn(d *dir) (*document, error) {
 		}
 	}
 	doc := &document{top: map[string]json.RawMessage{}, streams: map[string]json.RawMessage{}}
-	b, _, ok, err := d.readFile(s.name)
+	b, id, ok, err := d.readFile(s.name)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +229,12 @@ func (s *Store) readIn(d *dir) (*document, error) {
 	}
 	delete(doc.top, streamsKey)
 	delete(doc.top, formatKey)
+	// A run reads the file once per stream (its legacy seed position and
+	// its record) before any commit: parsing it once is enough while it
+	// stays the file that was read (id is of the descriptor read).
+	s.mu.Lock()
+	s.cache = &cachedDoc{doc: doc.clone(), id: id}
+	s.mu.Unlock()
 	return doc, nil
 }
 
@@ -242,7 +253,10 @@ func (s *Store) record(doc *document, name string) (state.Record, error) {
 // write lays the file out by hand: keys sorted, one stream per line, so
 // that the file is readable and diffable and a commit stays cheap.
 func (s *Store) write(d *dir, doc *document) error {
-	b := make([]byte, 0, 4096)
+	s.imageMu.Lock()
+	defer s.imageMu.Unlock()
+	b := s.image[:0]
+	defer func() { s.image = b[:0] }()
 	b = append(b, "{\n \""+formatKey+"\": "...)
 	b = strconv.AppendInt(b, Format, 10)
 	b = append(b, ",\n \""+streamsKey+"\": {"...)

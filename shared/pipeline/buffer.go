@@ -1,0 +1,45 @@
+package pipeline
+
+import "context"
+
+// A page's body is the largest buffer a run uses, and the first time a
+// process touches memory is its most expensive (a page fault per 4 KiB,
+// far slower on virtual machines than reading the page). So the Runner
+// keeps one body buffer and lends it to each stream in turn, through the
+// Fetch context, instead of letting every stream grow its own.
+
+type bodyBufferKey struct{}
+
+// BodyBuffer returns the buffer the stream being fetched should read its
+// response bodies into: read into (*b)[:0] and store the buffer used back
+// in *b. It belongs to the stream until the stream ends, so the items of a
+// page may point into it until the next Fetch. Outside a pipeline run it
+// is nil: keep a buffer of your own.
+func BodyBuffer(ctx context.Context) *[]byte {
+	b, _ := ctx.Value(bodyBufferKey{}).(*[]byte)
+	return b
+}
+
+func withBodyBuffer(ctx context.Context, b *[]byte) context.Context {
+	return context.WithValue(ctx, bodyBufferKey{}, b)
+}
+
+// The items of a page are the next largest: a slice of a page limit's
+// worth of Items, which every stream would otherwise grow by doubling on
+// its own (three streams, three slices, a megabyte of fresh memory). The
+// Runner lends one, like the body buffer.
+
+type itemsBufferKey struct{}
+
+// ItemsBuffer returns the slice the stream being fetched should build its
+// page's items in: append to (*b)[:0] and store the slice used back in
+// *b. Like BodyBuffer, it belongs to the stream until the stream ends, and
+// is nil outside a pipeline run.
+func ItemsBuffer(ctx context.Context) *[]Item {
+	b, _ := ctx.Value(itemsBufferKey{}).(*[]Item)
+	return b
+}
+
+func withItemsBuffer(ctx context.Context, b *[]Item) context.Context {
+	return context.WithValue(ctx, itemsBufferKey{}, b)
+}
