@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -376,7 +375,28 @@ func isDigits(s string) bool {
 	return true
 }
 
-var hostLabels = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)+$`)
+// dottedHost reports whether s is two or more labels of ASCII letters,
+// digits and inner hyphens, joined by dots. (Not a package-level regular
+// expression: its compilation ran in every localrun process, whatever the
+// vendor.)
+func dottedHost(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // NormaliseFQDN turns what an operator pastes into the bare tenant host,
 // as the seed did: surrounding space, an http(s):// scheme, the "api-"
@@ -402,7 +422,7 @@ func NormaliseFQDN(raw string) (string, error) {
 		s = s[:i]
 	}
 	s = strings.TrimSuffix(s, ".")
-	if len(s) > 253 || !hostLabels.MatchString(s) {
+	if len(s) > 253 || !dottedHost(s) {
 		return "", errors.New("not a dotted host name")
 	}
 	return strings.ToLower(s), nil
