@@ -265,3 +265,23 @@ func TestKeyMatchesV1OnPages(t *testing.T) {
 		}
 	}
 }
+
+// FuzzQuoteOrBackslash checks the eight-bytes-at-a-time search against a
+// plain loop.
+func FuzzQuoteOrBackslash(f *testing.F) {
+	f.Add([]byte(`abcdefgh"ijk`), 0)
+	f.Add([]byte(`abcdefghijklmnop\"`), 3)
+	f.Add([]byte("\x80\xff\"\\\x00"), 1)
+	f.Fuzz(func(t *testing.T, src []byte, i int) {
+		if i < 0 || i > len(src) {
+			return
+		}
+		want := i
+		for want < len(src) && src[want] != '"' && src[want] != '\\' {
+			want++
+		}
+		if got := quoteOrBackslash(src, i); got != want {
+			t.Fatalf("quoteOrBackslash(%q, %d) = %d, want %d", src, i, got, want)
+		}
+	})
+}
