@@ -12,7 +12,6 @@
 package jsonscan
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,6 +82,9 @@ type scanner struct {
 	opts   *Options
 	fields int
 	dirty  bool // the walker saw something Strip would change
+	// escaped says that the string str last copied holds a backslash
+	// (an escape, kept or written), so that it may not decode to itself.
+	escaped bool
 	// holes, when collecting, gathers the null and empty-string members
 	// the walker saw (absolute offsets), which Strip drops and a copy can
 	// leave out, instead of counting them as dirt.
@@ -155,6 +157,7 @@ func (s *scanner) object(depth int) error {
 			return err
 		}
 		name := s.dst[nameStart+1 : len(s.dst)-1] // escaped, as copied
+		plain := !s.escaped                       // the copy holds no backslash
 		s.skipSpace()
 		if s.pos >= len(s.src) || s.src[s.pos] != ':' {
 			return s.fail("expected ':'")
@@ -165,7 +168,7 @@ func (s *scanner) object(depth int) error {
 			return s.fail("unexpected end of input")
 		}
 		drop := false
-		if depth == 1 && s.isDropped(name) {
+		if depth == 1 && s.listed(name, plain, s.opts.DropTopLevel) {
 			drop = true
 		}
 		valStart := -1
@@ -183,7 +186,7 @@ func (s *scanner) object(depth int) error {
 		case c == '"' && s.pos+1 < len(s.src) && s.src[s.pos+1] == '"':
 			s.pos += 2
 			s.dst = s.dst[:keyStart]
-		case (c == '-' || c >= '0' && c <= '9') && s.isEpochMillis(name):
+		case (c == '-' || c >= '0' && c <= '9') && s.listed(name, plain, s.opts.EpochMillis):
 			if s.opts.UnsetEpochLists {
 				end, integer, err := s.scanNumber()
 				if err != nil {
@@ -201,7 +204,7 @@ func (s *scanner) object(depth int) error {
 				return err
 			}
 			first = false
-		case c == '[' && s.opts.UnsetEpochLists && s.isEpochMillis(name):
+		case c == '[' && s.opts.UnsetEpochLists && s.listed(name, plain, s.opts.EpochMillis):
 			s.dst = append(s.dst, ':')
 			valStart = len(s.dst)
 			kept, err := s.epochList(depth + 1)
@@ -223,7 +226,7 @@ func (s *scanner) object(depth int) error {
 		}
 		if depth == 1 && valStart >= 0 && len(s.dst) > valStart && (s.opts.Capture[0] != "" || s.opts.Capture[1] != "") {
 			for k, c := range s.opts.Capture {
-				if c != "" && nameIs(name, c) {
+				if c != "" && (plain && string(name) == c || !plain && nameIs(name, c)) {
 					s.captured[k] = Span{valStart, len(s.dst)}
 				}
 			}
@@ -261,12 +264,26 @@ func (s *scanner) isDropped(name []byte) bool { return nameIn(name, s.opts.DropT
 
 func (s *scanner) isEpochMillis(name []byte) bool { return nameIn(name, s.opts.EpochMillis) }
 
+// listed is nameIn for a name Strip has just copied: plain says that the
+// copy holds no backslash, so that it decodes to itself.
+func (s *scanner) listed(name []byte, plain bool, list []string) bool {
+	if !plain {
+		return nameIn(name, list)
+	}
+	for _, k := range list {
+		if string(name) == k {
+			return true
+		}
+	}
+	return false
+}
+
 // nameIn reports whether raw (as in nameIs) decodes to one of list. It
 // runs for every member of every event: a name without escapes, the usual
 // case, decodes to itself and is compared whole, which rejects most
 // candidates on their length alone.
 func nameIn(raw []byte, list []string) bool {
-	if bytes.IndexByte(raw, '\\') < 0 {
+	if !hasBackslash(raw) {
 		for _, k := range list {
 			if string(raw) == k {
 				return true
@@ -386,6 +403,7 @@ const hex = "0123456789abcdef"
 func (s *scanner) str() error {
 	src, i := s.src, s.pos+1
 	s.dst = append(s.dst, '"')
+	s.escaped = false
 	start := i
 	for {
 		i = plainRun(src, i)
@@ -400,6 +418,7 @@ func (s *scanner) str() error {
 			s.pos = i + 1
 			return nil
 		case c == '\\':
+			s.escaped = true
 			n, err := s.escape(i)
 			if err != nil {
 				return err
@@ -418,11 +437,13 @@ func (s *scanner) str() error {
 			i += n
 		case c == 0:
 			// Wazuh's parser would end the string here: see uRepair.
+			s.escaped = true
 			s.dst = append(s.dst, src[start:i]...)
 			s.dst = append(s.dst, `\ufffd`...)
 			i++
 			start = i
 		case c < 0x20:
+			s.escaped = true
 			s.dst = append(s.dst, src[start:i]...)
 			s.dst = append(s.dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			i++
@@ -430,6 +451,7 @@ func (s *scanner) str() error {
 		default:
 			r, size := utf8.DecodeRune(src[i:])
 			if r == utf8.RuneError && size == 1 {
+				s.escaped = true
 				s.dst = append(s.dst, src[start:i]...)
 				s.dst = append(s.dst, `\ufffd`...)
 				i++

@@ -777,3 +777,27 @@ func FuzzAppendMillis(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNameIsMatchesDecoding: the length shortcuts of nameIs answer what
+// decoding the name answers.
+func FuzzNameIsMatchesDecoding(f *testing.F) {
+	for _, s := range []string{`event_\u0074ype`, `event_type`, `a\"`, `\\`, `t\u0073`, `\ud800`, `x\/y`, "\xff", ``} {
+		f.Add(s, "event_type")
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, raw, want string) {
+		if got, dec := nameIs([]byte(raw), want), nameIsDecoded([]byte(raw), want); got != dec {
+			t.Fatalf("nameIs(%q, %q) = %v, decoding says %v", raw, want, got, dec)
+		}
+	})
+}
+
+func FuzzHasBackslash(f *testing.F) {
+	f.Add([]byte(`abcdefgh\`))
+	f.Add([]byte("\x80\xdc\\"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := hasBackslash(b), bytes.IndexByte(b, '\\') >= 0; got != want {
+			t.Fatalf("hasBackslash(%q) = %v", b, got)
+		}
+	})
+}
