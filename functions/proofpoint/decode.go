@@ -24,6 +24,7 @@ type siemDecoder struct {
 	scanOpts jsonscan.Options
 	scan     jsonscan.ArrayScanner
 	items    []pipeline.Item
+	keys     []byte
 	out      []byte
 	spans    []span
 }
@@ -57,7 +58,7 @@ var siemTypes = map[string]string{
 // their name as event_type, rather than dropped. It returns queryEndTime
 // (zero if absent). Items stay valid until the next decode.
 func (d *siemDecoder) decode(body []byte) (time.Time, error) {
-	d.items, d.out, d.spans = d.items[:0], d.out[:0], d.spans[:0]
+	d.items, d.out, d.spans, d.keys = d.items[:0], d.out[:0], d.spans[:0], d.keys[:0]
 	d.scan.Reset()
 	var queryEnd time.Time
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
@@ -104,8 +105,15 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 				it.Scan = jsonscan.Class{Opts: &d.scanOpts, Clean: true, Fields: sp.fields}
 			}
 		}
-		it.Key, it.Time = d.keyer.key(sp.typ, it.Raw)
+		d.keys, it.Time = d.keyer.appendKey(d.keys, sp.typ, it.Raw)
 		d.items = append(d.items, it)
+	}
+	// One string for the page's keys rather than one each: a key kept in
+	// a dedup set keeps the page's keys (22 bytes an event) alive with it,
+	// never the events.
+	keys := string(d.keys)
+	for i := range d.items {
+		d.items[i].Key = keys[i*keyLen : (i+1)*keyLen]
 	}
 	return queryEnd, nil
 }

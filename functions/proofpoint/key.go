@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
-	"hash"
+	"math/bits"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -39,8 +40,6 @@ const keyLen = 22
 // keyer computes dedup keys; it reuses its buffers and is not safe for
 // concurrent use.
 type keyer struct {
-	h       hash.Hash
-	sum     []byte
 	scratch []byte
 	final   []byte
 	order   []uint64
@@ -49,6 +48,12 @@ type keyer struct {
 	// names remembers the canonical form of the member names seen lately:
 	// TAP uses a few dozen names, and every event repeats them.
 	names [512]nameEntry
+	// firstName predicts, per depth, the cache entry (index+1, 0 for
+	// none) of an object's first member name; nameEntry.next the name
+	// after each name. TAP repeats its member order from event to event,
+	// so most names are recognised by one comparison at their position.
+	firstName []uint16
+	spareNext uint16 // the prediction after a name that has no entry
 	// sorted remembers, per depth, the member order of the last few
 	// objects whose names all differed in their first eight bytes: the
 	// next object with the same names in the same order (the next event of
@@ -64,6 +69,7 @@ const sortWays = 8
 type nameEntry struct {
 	raw, canon []byte // the token as sent; quoted and in lower case
 	prefix     uint64
+	next       uint16 // the entry of the name that came after this one, index+1
 }
 
 type sortedObject struct {
@@ -80,6 +86,14 @@ type member struct {
 // time (messageTime or clickTime, zero if absent). Input that is not valid
 // JSON still gets a key (of its raw bytes) so that it can be reported.
 func (k *keyer) key(typ string, raw []byte) (string, time.Time) {
+	var buf [keyLen]byte
+	out, own := k.appendKey(buf[:0], typ, raw)
+	return string(out), own
+}
+
+// appendKey is key, appending the key to dst: a caller keying a whole
+// page makes one string of all its keys instead of one per event.
+func (k *keyer) appendKey(dst []byte, typ string, raw []byte) ([]byte, time.Time) {
 	k.scratch = k.scratch[:0]
 	k.final = append(k.final[:0], typ...)
 	k.final = append(k.final, 0)
@@ -102,15 +116,8 @@ func (k *keyer) key(typ string, raw []byte) (string, time.Time) {
 	case !w.top:
 		k.final = append(k.final, canon...)
 	}
-	if k.h == nil {
-		k.h, k.sum = sha256.New(), make([]byte, 0, sha256.Size)
-	}
-	k.h.Reset()
-	k.h.Write(k.final)
-	k.sum = k.h.Sum(k.sum[:0])
-	var out [keyLen]byte
-	base64.RawURLEncoding.Encode(out[:], k.sum[:16])
-	return string(out[:]), w.own
+	sum := sha256.Sum256(k.final)
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:16]), w.own
 }
 
 // maxKeyDepth bounds nesting (TAP events are three levels deep).
@@ -210,19 +217,15 @@ func (w *walker) lit(s string) bool {
 
 // str skips the string at w.i and reports whether it holds escapes.
 func (w *walker) str() (escaped, ok bool) {
-	rest := w.src[w.i+1:]
-	q := bytes.IndexByte(rest, '"')
-	if q < 0 {
-		return false, false
-	}
-	if bytes.IndexByte(rest[:q], '\\') < 0 {
-		w.i += q + 2
+	i := quoteOrBackslash(w.src, w.i+1)
+	if i < len(w.src) && w.src[i] == '"' {
+		w.i = i + 1
 		return false, true
 	}
-	for i := 0; i < len(rest); i++ {
-		switch rest[i] {
+	for ; i < len(w.src); i++ {
+		switch w.src[i] {
 		case '"':
-			w.i += i + 2
+			w.i = i + 1
 			return true, true
 		case '\\':
 			i++
@@ -231,10 +234,37 @@ func (w *walker) str() (escaped, ok bool) {
 	return false, false
 }
 
+// quoteOrBackslash returns the index of the first '"' or '\\' at or after
+// i, or len(src). It reads eight bytes at a time: the strings of an event
+// are short, where this beats two calls of bytes.IndexByte.
+func quoteOrBackslash(src []byte, i int) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(src) {
+		w := binary.LittleEndian.Uint64(src[i:])
+		q, b := w^(lsb*'"'), w^(lsb*'\\')
+		// A zero byte of q or b is a match; the lowest flagged byte is
+		// exact (bytes above it may be flagged falsely).
+		if m := ((q-lsb)&^q | (b-lsb)&^b) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for ; i < len(src); i++ {
+		if c := src[i]; c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return i
+}
+
 func (w *walker) object(depth int) ([]byte, bool, bool) {
 	w.i++ // '{'
 	for len(w.k.stack) <= depth {
 		w.k.stack = append(w.k.stack, nil)
+	}
+	if w.k.firstName == nil {
+		// Allocated once: name keeps pointers into it.
+		w.k.firstName = make([]uint16, maxKeyDepth+1)
 	}
 	members := w.k.stack[depth][:0]
 	defer func() { w.k.stack[depth] = members[:0] }()
@@ -243,12 +273,13 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 		w.i++
 		return nil, true, true
 	}
+	pred := &w.k.firstName[depth]
 	for {
 		w.space()
 		if w.i >= len(w.src) || w.src[w.i] != '"' {
 			return nil, false, false
 		}
-		name, prefix, ok := w.name()
+		name, prefix, ok := w.name(&pred)
 		if !ok {
 			return nil, false, false
 		}
@@ -313,34 +344,49 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 
 // name reads the member name at w.i and returns it quoted and in lower
 // case (decoded if it held escapes), with its sort prefix: names are read
-// for every member of every event, so the common case (no escapes) is one
-// pass.
-func (w *walker) name() ([]byte, uint64, bool) {
+// for every member of every event, so the common case (the name predicted
+// by *pred, see keyer.firstName) is one comparison, and the next common
+// (no escapes) one pass. It points *pred at the prediction for the next
+// name.
+func (w *walker) name(pred **uint16) ([]byte, uint64, bool) {
 	start := w.i
-	rest := w.src[start+1:]
-	q := bytes.IndexByte(rest, '"')
-	if q < 0 {
+	if p := **pred; p != 0 {
+		// A cached token has no backslash: if the input starts with it, the
+		// string token there is exactly it.
+		e := &w.k.names[p-1]
+		if n := len(e.raw); len(w.src)-start >= n && string(w.src[start:start+n]) == string(e.raw) {
+			w.i = start + n
+			*pred = &e.next
+			return e.canon, e.prefix, true
+		}
+	}
+	q := quoteOrBackslash(w.src, start+1)
+	if q >= len(w.src) {
 		return nil, 0, false
 	}
-	inner := rest[:q]
+	inner := w.src[start+1 : q]
 	var tok []byte
-	if bytes.IndexByte(inner, '\\') < 0 {
-		w.i = start + q + 2
+	if w.src[q] == '"' {
+		w.i = q + 1
 		tok = w.src[start:w.i]
 		// Two entries per name: the first names seen keep their place,
 		// and any other is lower-cased in scratch as it comes.
 		slot := nameSlot(inner)
-		for _, e := range [2]*nameEntry{&w.k.names[slot], &w.k.names[slot^1]} {
-			if bytes.Equal(e.raw, tok) {
-				return e.canon, e.prefix, true
-			}
+		for _, s := range [2]uint16{slot, slot ^ 1} {
+			e := &w.k.names[s]
 			if e.raw == nil {
 				canon, prefix := canonName(tok)
 				*e = nameEntry{raw: append([]byte(nil), tok...), canon: canon, prefix: prefix}
-				return canon, prefix, true
+			}
+			if bytes.Equal(e.raw, tok) {
+				**pred = s + 1
+				*pred = &e.next
+				return e.canon, e.prefix, true
 			}
 		}
+		*pred = &w.k.spareNext // both entries taken: no prediction
 	} else {
+		*pred = &w.k.spareNext
 		if _, ok := w.str(); !ok {
 			return nil, 0, false
 		}

@@ -216,3 +216,72 @@ func FuzzCanonToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyMatchesV1: the keyer computes, on any input, the key version 1
+// computed, so that dedup sets stored by earlier versions keep matching.
+func FuzzKeyMatchesV1(f *testing.F) {
+	f.Add([]byte(sampleMessage))
+	f.Add([]byte(`{"a":[1,[2,{"B":null}],""],"b":"\u00e9\ud83d\ude00","C":-1.5e3}`))
+	f.Add([]byte(`[{"x":true},{"x":"true"}]`))
+	f.Add([]byte(`{"a":"\"`))
+	f.Add([]byte(`{"A":1,"a":2,"abcdefghi":1,"abcdefghj":{"Q":[[]],"q":"\u0041"}}`))
+	sim := proofpointtest.New(proofpointtest.Options{})
+	sim.AddTenant("f", proofpointtest.Tenant{})
+	sim.Generate("f", proofpointtest.Traffic{From: t0, To: t0.Add(time.Hour), MessagesPerHour: 20, ClicksPerHour: 10, MaxIndexLag: -1, Seed: 3})
+	d := newSIEMDecoder()
+	if _, err := d.decode(sim.Body("f", t0, t0.Add(time.Hour), t0.Add(2*time.Hour))); err != nil {
+		f.Fatal(err)
+	}
+	for _, it := range d.items[:min(len(d.items), 8)] {
+		f.Add(append([]byte(nil), it.Raw...))
+	}
+	sim.Close()
+	var k keyer
+	var v1 keyerV1
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		// Twice each, so that the caches of both keyers are exercised.
+		for range 2 {
+			got, gotTime := k.key("t", raw)
+			want, wantTime := v1.key("t", raw)
+			if got != want || !gotTime.Equal(wantTime) {
+				t.Fatalf("%q: key %s %v, version 1 %s %v", raw, got, gotTime, want, wantTime)
+			}
+		}
+	})
+}
+
+// TestKeyMatchesV1OnPages: the keys of whole simulated pages, the shapes
+// the caches of the keyer see in production, are those of version 1.
+func TestKeyMatchesV1OnPages(t *testing.T) {
+	body := benchBody(t, 600)
+	d := newSIEMDecoder()
+	if _, err := d.decode(body); err != nil {
+		t.Fatal(err)
+	}
+	var v1 keyerV1
+	for _, it := range d.items {
+		if want, wantTime := v1.key(it.Type, it.Raw); it.Key != want || !it.Time.Equal(wantTime) {
+			t.Fatalf("%s: key %s %v, version 1 %s %v", it.Raw, it.Key, it.Time, want, wantTime)
+		}
+	}
+}
+
+// FuzzQuoteOrBackslash checks the eight-bytes-at-a-time search against a
+// plain loop.
+func FuzzQuoteOrBackslash(f *testing.F) {
+	f.Add([]byte(`abcdefgh"ijk`), 0)
+	f.Add([]byte(`abcdefghijklmnop\"`), 3)
+	f.Add([]byte("\x80\xff\"\\\x00"), 1)
+	f.Fuzz(func(t *testing.T, src []byte, i int) {
+		if i < 0 || i > len(src) {
+			return
+		}
+		want := i
+		for want < len(src) && src[want] != '"' && src[want] != '\\' {
+			want++
+		}
+		if got := quoteOrBackslash(src, i); got != want {
+			t.Fatalf("quoteOrBackslash(%q, %d) = %d, want %d", src, i, got, want)
+		}
+	})
+}

@@ -8,8 +8,26 @@ import "unicode/utf8"
 // the envelope's own member.
 
 // nameIs reports whether the string token contents raw (without quotes,
-// escapes as on the wire) decode to want. It does not allocate.
+// escapes as on the wire) decode to want. It does not allocate. It runs
+// for members of every event, so it first settles what length alone
+// settles: every escape decodes to fewer bytes than it is written with, so
+// a raw name shorter than want never matches, one of the same length only
+// if it has no escape and is want, and one without escapes only if it is
+// want.
 func nameIs(raw []byte, want string) bool {
+	switch {
+	case len(want) > len(raw):
+		return false
+	case len(want) == len(raw) && string(raw) != want:
+		return false
+	case !hasBackslash(raw):
+		return len(want) == len(raw)
+	}
+	return nameIsDecoded(raw, want)
+}
+
+// nameIsDecoded is nameIs by decoding raw as it goes.
+func nameIsDecoded(raw []byte, want string) bool {
 	j := 0
 	for i := 0; i < len(raw); {
 		c := raw[i]

@@ -744,3 +744,60 @@ func FuzzCaptureAgreesWithMembers(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNameInMatchesNameIs: the list lookup with its fast path for names
+// without escapes answers what nameIs answers for each candidate.
+func FuzzNameInMatchesNameIs(f *testing.F) {
+	for _, s := range []string{`event_\u0074ype`, `event_type`, `ts`, `t\u0073`, `\ud800`, `x\/y`, "\xff", ``} {
+		f.Add(s, "event_type", "ts")
+	}
+	f.Fuzz(func(t *testing.T, raw, a, b string) {
+		list := []string{a, b}
+		want := nameIs([]byte(raw), a) || nameIs([]byte(raw), b)
+		if got := nameIn([]byte(raw), list); got != want {
+			t.Fatalf("nameIn(%q, %q) = %v, nameIs says %v", raw, list, got, want)
+		}
+	})
+}
+
+// FuzzAppendMillis: the ISO 8601 writer agrees with time's own formatting
+// over the whole range Strip converts.
+func FuzzAppendMillis(f *testing.F) {
+	for _, ms := range []int64{0, 1, 999, 1000, 1740916800123, 951782400000, 4107542400000, 253402300799999} {
+		f.Add(ms)
+	}
+	f.Fuzz(func(t *testing.T, ms int64) {
+		if ms < 0 {
+			ms = -(ms + 1)
+		}
+		ms %= 253402300799999 + 1
+		want := time.UnixMilli(ms).UTC().AppendFormat(nil, "2006-01-02T15:04:05.000Z")
+		if got := appendMillis(nil, ms); string(got) != string(want) {
+			t.Fatalf("appendMillis(%d) = %s, want %s", ms, got, want)
+		}
+	})
+}
+
+// FuzzNameIsMatchesDecoding: the length shortcuts of nameIs answer what
+// decoding the name answers.
+func FuzzNameIsMatchesDecoding(f *testing.F) {
+	for _, s := range []string{`event_\u0074ype`, `event_type`, `a\"`, `\\`, `t\u0073`, `\ud800`, `x\/y`, "\xff", ``} {
+		f.Add(s, "event_type")
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, raw, want string) {
+		if got, dec := nameIs([]byte(raw), want), nameIsDecoded([]byte(raw), want); got != dec {
+			t.Fatalf("nameIs(%q, %q) = %v, decoding says %v", raw, want, got, dec)
+		}
+	})
+}
+
+func FuzzHasBackslash(f *testing.F) {
+	f.Add([]byte(`abcdefgh\`))
+	f.Add([]byte("\x80\xdc\\"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := hasBackslash(b), bytes.IndexByte(b, '\\') >= 0; got != want {
+			t.Fatalf("hasBackslash(%q) = %v", b, got)
+		}
+	})
+}

@@ -39,3 +39,20 @@ func plainRun(src []byte, i int) int {
 	}
 	return i
 }
+
+// hasBackslash reports whether b, a member name, holds an escape: names
+// are short, where this beats a call of bytes.IndexByte.
+func hasBackslash(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if equal(binary.LittleEndian.Uint64(b[i:]), '\\') != 0 {
+			return true
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == '\\' {
+			return true
+		}
+	}
+	return false
+}
