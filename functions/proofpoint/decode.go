@@ -145,14 +145,3 @@ func (d *siemDecoder) array(src []byte, typ string) (int, error) {
 		return nil
 	})
 }
-
-// rebase makes a syntax error's offset relative to the array's start.
-func rebase(err error, by int) error {
-	var se *jsonscan.SyntaxError
-	if errors.As(err, &se) {
-		r := *se
-		r.Offset += by
-		return &r
-	}
-	return err
-}

@@ -10,6 +10,9 @@ import (
 	"encoding/base64"
 	"hash"
 	"time"
+
+	// utctime.Parse is version 1's parseUTC, moved (TestParseAgreesWithTimeParse, FuzzParse).
+	"github.com/wazuh-pull/wazuh-pull/shared/utctime"
 )
 
 // keyerV1 computes dedup keys; it reuses its buffers and is not safe for
@@ -241,7 +244,7 @@ func (w *walkerV1) object(depth int) ([]byte, bool, bool) {
 		}
 		if depth == 0 && (string(name) == `"messagetime"` || string(name) == `"clicktime"`) {
 			if tok := w.src[valStart:w.i]; len(tok) > 2 && tok[0] == '"' {
-				if t, ok := parseUTC(tok[1 : len(tok)-1]); ok {
+				if t, ok := utctime.Parse(tok[1 : len(tok)-1]); ok {
 					w.own = t
 				} else if s, ok := rawString(tok); ok {
 					w.own, _ = parseTime(s)
