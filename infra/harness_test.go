@@ -26,6 +26,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/lambdatest"
 	"github.com/wazuh-pull/wazuh-pull/shared/lambdarun/rietest"
+	"github.com/wazuh-pull/wazuh-pull/shared/state/dynamostore"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -255,51 +256,10 @@ func (w *world) itemSizes() map[string]int {
 		}
 		for _, item := range page.Items {
 			pk := item["pk"].(*types.AttributeValueMemberS).Value
-			out[pk] = itemSize(item)
+			out[pk] = dynamostore.ItemSize(item)
 		}
 	}
 	return out
-}
-
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range item {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch x := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(x.Value)
-	case *types.AttributeValueMemberN:
-		digits := strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(x.Value), "0")
-		return (len(digits)+1)/2 + 1
-	case *types.AttributeValueMemberB:
-		return len(x.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range x.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, e := range x.Value {
-			n += 1 + len(k) + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range x.Value {
-			n += len(s)
-		}
-		return n
-	}
-	return 0
 }
 
 // usage is what one invocation cost in DynamoDB: write and read requests

@@ -35,7 +35,7 @@ func (m *meter) size(pk string) int {
 	if len(out.Item) == 0 {
 		return 0
 	}
-	return itemSize(out.Item)
+	return ItemSize(out.Item)
 }
 
 func (m *meter) manifest() manifest {

@@ -481,7 +481,7 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 	}
 	// Room for the manifest and the inline tail: the head without them,
 	// counted with the longest owner, must stay within headTarget.
-	fixed := itemSize(headItem) + maxOwnerBytes - len(l.owner) + len(attrChunks) + len(attrTail)
+	fixed := ItemSize(headItem) + maxOwnerBytes - len(l.owner) + len(attrChunks) + len(attrTail)
 	retention := int64(s.chunkRetention / time.Hour)
 	p := planCommit(old, rec.Seen, next, hoursOf(now), retention/2, headTarget-fixed, l.allocSlot)
 	if err := l.writeChunks(ctx, &p, num(now.Add(s.chunkRetention+chunkTTLMargin).Unix())); err != nil {
@@ -493,7 +493,7 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 	if len(p.tailB) > 0 {
 		headItem[attrTail] = &types.AttributeValueMemberB{Value: p.tailB}
 	}
-	if size := itemSize(headItem); size > MaxItemBytes {
+	if size := ItemSize(headItem); size > MaxItemBytes {
 		return 0, fmt.Errorf("dynamostore: commit %s: head item would be %d bytes, more than %d (cursor %d bytes): %w",
 			l.key, size, MaxItemBytes, len(rec.Cursor), ErrTooLarge)
 	}

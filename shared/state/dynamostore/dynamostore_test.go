@@ -486,7 +486,7 @@ func TestItemSchema(t *testing.T) {
 	if len(sAttr(item, "lease_token")) < 20 || len(sAttr(item, "commit_id")) < 20 {
 		t.Errorf("lease_token or commit_id missing")
 	}
-	if size := itemSize(item); size > headTarget {
+	if size := ItemSize(item); size > headTarget {
 		t.Errorf("head is %d bytes, more than %d", size, headTarget)
 	}
 
@@ -650,11 +650,11 @@ func TestBoundsAreEnforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	largest := itemSize(head)
+	largest := ItemSize(head)
 	for _, c := range m.chunks {
-		largest = max(largest, itemSize(getItemKey(t, client, table, chunkKey(audit, c.slot))))
+		largest = max(largest, ItemSize(getItemKey(t, client, table, chunkKey(audit, c.slot))))
 	}
-	t.Logf("worst case: head %d bytes, %d chunks, largest item %d bytes", itemSize(head), len(m.chunks), largest)
+	t.Logf("worst case: head %d bytes, %d chunks, largest item %d bytes", ItemSize(head), len(m.chunks), largest)
 	if len(m.chunks) > maxChunks || largest > 100<<10 {
 		t.Fatalf("%d chunks, largest item %d bytes", len(m.chunks), largest)
 	}

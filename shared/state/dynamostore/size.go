@@ -6,11 +6,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// itemSize is an item's size as DynamoDB counts it for its 400 KB limit
+// ItemSize is an item's size as DynamoDB counts it for its 400 KB limit
 // and for billing: attribute names plus values, where a string or binary
 // value counts its bytes, a number one byte per two significant digits
 // plus one, and a list or map 3 bytes plus 1 byte per element.
-func itemSize(item map[string]types.AttributeValue) int {
+func ItemSize(item map[string]types.AttributeValue) int {
 	n := 0
 	for name, v := range item {
 		n += len(name) + valueSize(v)
