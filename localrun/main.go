@@ -72,7 +72,9 @@ func startCPUProfile(path string) (stop func()) {
 	if path == "" {
 		return func() {}
 	}
-	f, err := os.Create(path)
+	// Never through a symbolic link, like the log and state files: a
+	// planted link would make the profile overwrite another file.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return func() {}
 	}

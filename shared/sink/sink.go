@@ -27,7 +27,8 @@ type Sink interface {
 	// Write sends b, which holds one or more complete JSON lines, each
 	// terminated by '\n'. A sink never emits part of a line. An error means
 	// that nothing written since the last successful Confirm may be treated
-	// as delivered.
+	// as delivered. Write does not keep b once it returns: the pipeline
+	// builds every page in the same buffer.
 	Write(ctx context.Context, b []byte) error
 
 	// Confirm returns nil only when every line written since the previous
