@@ -5,7 +5,10 @@
 //
 // A cursor moves only after the sink confirmed the lines of its page, so a
 // crash at any point re-sends at most the unconfirmed pages and loses
-// nothing. Each stream runs in isolation: an error or a panic in one is
+// nothing. A page is confirmed and committed once the next one has been
+// fetched, just before that one is written: the sink's reader drains the
+// page while the vendor answers, so confirming rarely waits, and no more
+// pages are ever unconfirmed than before. Each stream runs in isolation: an error or a panic in one is
 // reported as an error event and the others carry on.
 package pipeline
 

@@ -72,8 +72,10 @@ func TestStateWriteErrorStopsTheStreamAndTheNextRunRepeatsOnlyThatPage(t *testin
 	if r.Success || r.Stop != StopError || fmt.Sprint(r.Errors) != "["+CodeStateWrite+"]" || !r.CursorAdvanced || !r.Backlog {
 		t.Fatalf("result %+v; want a failed stream with one STATE_WRITE_ERROR after the first commit, and the rest reported as backlog", r)
 	}
-	if src.fetches != 2 {
-		t.Errorf("%d pages fetched; the stream must stop at the page whose commit failed (2)", src.fetches)
+	// The second page is confirmed and committed once the third was
+	// fetched; that third page must not be delivered (the lines below).
+	if src.fetches != 3 {
+		t.Errorf("%d pages fetched; the stream must stop at the page after the one whose commit failed (3)", src.fetches)
 	}
 	// The two delivered pages, then the error event, all confirmed.
 	lines := sink.lines(t)

@@ -283,6 +283,20 @@ func (sr *streamRun) loop(ctx context.Context) {
 			res.Stop, res.Backlog = StopInterrupted, true
 			return
 		}
+		// The pages written before this one are confirmed only now, after
+		// this one was fetched: the reader drained them meanwhile, so the
+		// confirmation rarely has to wait. Nothing more is pending at any
+		// time than before (ConfirmPages), so a crash repeats no more.
+		if sr.pendingPages >= int64(r.cfg.ConfirmPages) {
+			if !sr.confirmAndCommit(ctx) {
+				return
+			}
+			if ctx.Err() != nil {
+				// Interrupted while confirming: this page is not written.
+				res.Stop, res.Backlog = StopInterrupted, true
+				return
+			}
+		}
 		if err := sr.write(ctx, buf); err != nil {
 			if errors.Is(err, errPaced) {
 				// Not written and not committed, like a page over a
@@ -328,11 +342,6 @@ func (sr *streamRun) loop(ctx context.Context) {
 		if !page.More {
 			res.Stop = StopCaughtUp
 			return
-		}
-		if sr.pendingPages >= int64(r.cfg.ConfirmPages) {
-			if !sr.confirmAndCommit(ctx) {
-				return
-			}
 		}
 	}
 }
