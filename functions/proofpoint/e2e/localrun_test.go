@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "localrun")
 	build := exec.Command("go", "build", "-o", binary, "github.com/wazuh-pull/wazuh-pull/localrun")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build builds it
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building localrun:", err)
