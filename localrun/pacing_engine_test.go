@@ -307,17 +307,21 @@ func TestPacedBacklogReachesTheEngineWhole(t *testing.T) {
 		t.Fatalf("%d events sent in %v: faster than %d a second allows (at least %v)", len(ids), sent, syslog.DefaultEventsPerSecond, floor)
 	}
 	// The run summaries, delivered through the engine too, say that
-	// pacing held the streams back.
+	// pacing held every stream back. (How long depends on how fast the
+	// rest of the work goes on this machine: the floor above is what
+	// proves the rate.)
 	var pacedMs float64
-	for _, sum := range sums {
-		for _, s := range []string{"audit", "signin", "itemusage"} {
+	for _, s := range []string{"audit", "signin", "itemusage"} {
+		var stream float64
+		for _, sum := range sums {
 			if v, ok := sum[s+"_paced_ms"].(float64); ok {
-				pacedMs += v
+				stream += v
 			}
 		}
-	}
-	if pacedMs < sent.Seconds()*1000/2 {
-		t.Errorf("the run summaries report %.0f ms held back by pacing over a %v catch-up: %v", pacedMs, sent, sums)
+		if stream <= 0 {
+			t.Errorf("the run summaries report no time held back by pacing for %s over a %v catch-up: %v", s, sent, sums)
+		}
+		pacedMs += stream
 	}
 	t.Logf("paced at %d events/s: %d events sent in %v (%d runs, %.0f ms held back), all archived and alerted, no queue warning",
 		syslog.DefaultEventsPerSecond, len(ids), sent.Round(time.Millisecond), len(sums), pacedMs)
