@@ -136,35 +136,10 @@ type drained struct {
 func drainedRun(b *testing.B, env []string, args ...string) drained {
 	b.Helper()
 	cmd := exec.Command(binary, append([]string{"onepassword"}, args...)...)
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	buf := drainBuf[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, 1<<20)...)[:len(buf)]
-		}
-		n, err := out.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	drainBuf = buf[:0]
-	cmd.Wait()
+	buf := drainRun(b, cmd, env)
 	d := drained{events: map[string]int64{}, bytes: int64(len(buf))}
 	d.exit = cmd.ProcessState.ExitCode()
-	d.stderr = stderr.String()
+	d.stderr = cmd.Stderr.(*bytes.Buffer).String()
 	d.rusage = cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	var last []byte
 	for len(buf) > 0 {
@@ -196,6 +171,41 @@ func drainedRun(b *testing.B, env []string, args ...string) drained {
 
 // drainBuf holds one run's output, kept for the next run.
 var drainBuf []byte
+
+// drainRun starts cmd with env and reads its stdout to the end through a
+// pipe, in large reads into one buffer as fast as the output comes (as
+// wazuh-modulesd reads a command's output), then waits for it. Its stderr
+// is in cmd.Stderr (a *bytes.Buffer). The buffer returned is drainBuf's,
+// valid until the next call.
+func drainRun(b *testing.B, cmd *exec.Cmd, env []string) []byte {
+	b.Helper()
+	cmd.Env = env
+	cmd.Stderr = &bytes.Buffer{}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	buf := drainBuf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, 1<<20)...)[:len(buf)]
+		}
+		n, err := out.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	drainBuf = buf[:0]
+	cmd.Wait()
+	return buf
+}
 
 // BenchmarkProcessRealisticSyslog is BenchmarkProcessRealistic delivering
 // over mutual TLS to the shipped rsyslog relay (its default Direct queue)
@@ -246,7 +256,7 @@ func BenchmarkProcessRealisticSyslog(b *testing.B) {
 					user += time.Duration(ru.Utime.Nano())
 					sys += time.Duration(ru.Stime.Nano())
 					peak = max(peak, lastPeakRSS(b, logFile))
-					if !logBacklog(b, logFile) {
+					if !logBacklog(b, logFile, 3) {
 						break
 					}
 					if run > 2*total/20_000+10 {
@@ -279,16 +289,18 @@ func writeFile(b *testing.B, dir, name string, data []byte) string {
 	return p
 }
 
-// logBacklog reads the last run's "stream done" records: whether any
-// stream left a backlog.
-func logBacklog(b *testing.B, logFile string) bool {
+// logBacklog reads the last run's "stream done" records (one per stream
+// of the run's streams): whether any stream left a backlog. A failed
+// stream fails the benchmark.
+func logBacklog(b *testing.B, logFile string, runStreams int) bool {
+	b.Helper()
 	data, err := os.ReadFile(logFile)
 	if err != nil {
 		b.Fatal(err)
 	}
 	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	backlog, streams := false, 0
-	for i := len(lines) - 1; i >= 0 && streams < 3; i-- {
+	for i := len(lines) - 1; i >= 0 && streams < runStreams; i-- {
 		var rec struct {
 			Msg     string `json:"msg"`
 			Backlog bool   `json:"backlog"`
@@ -303,8 +315,8 @@ func logBacklog(b *testing.B, logFile string) bool {
 		streams++
 		backlog = backlog || rec.Backlog
 	}
-	if streams != 3 {
-		b.Fatalf("the run's log has %d stream records", streams)
+	if streams != runStreams {
+		b.Fatalf("the run's log has %d stream records, want %d", streams, runStreams)
 	}
 	return backlog
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +58,7 @@ func BenchmarkProcessVendors(b *testing.B) {
 						keys[k] = struct{}{}
 					}
 					events += int64(len(r.keys))
-					if !streamBacklog(b, logFile) {
+					if !logBacklog(b, logFile, 1) {
 						break
 					}
 					if run > 100 {
@@ -151,40 +148,15 @@ type vendorRunResult struct {
 }
 
 // vendorRun runs localrun with stdout on a pipe drained as
-// BenchmarkProcessRealistic drains it, then checks every line is whole and
+// BenchmarkProcessRealistic drains it (drainRun), then checks every line is whole and
 // takes each event's dedup key and type (typeKey's last occurrence: the
 // envelope writes it after the vendor's members) (the last member of its wazuh_pull object)
 // without decoding the line. Error events fail the benchmark.
 func vendorRun(b *testing.B, env []string, typeKey string, args []string) vendorRunResult {
 	b.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	buf := drainBuf[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, 1<<20)...)[:len(buf)]
-		}
-		n, err := out.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	drainBuf = buf[:0]
-	cmd.Wait()
-	r := vendorRunResult{exit: cmd.ProcessState.ExitCode(), stderr: stderr.String(), rusage: cmd.ProcessState.SysUsage().(*syscall.Rusage)}
+	buf := drainRun(b, cmd, env)
+	r := vendorRunResult{exit: cmd.ProcessState.ExitCode(), stderr: cmd.Stderr.(*bytes.Buffer).String(), rusage: cmd.ProcessState.SysUsage().(*syscall.Rusage)}
 	const keyName = `"dedup_key":"`
 	typeName := []byte(`"` + typeKey + `":"`)
 	for len(buf) > 0 {
@@ -212,31 +184,4 @@ func vendorRun(b *testing.B, env []string, typeKey string, args []string) vendor
 		r.keys = append(r.keys, string(line[i+len(keyName):len(line)-len(`"}}}`)]))
 	}
 	return r
-}
-
-// streamBacklog reads the last "stream done" record of a one-stream run's
-// log: whether a backlog is left. A failed stream fails the benchmark.
-func streamBacklog(b *testing.B, logFile string) bool {
-	b.Helper()
-	data, err := os.ReadFile(logFile)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	for i := len(lines) - 1; i >= 0; i-- {
-		var rec struct {
-			Msg     string `json:"msg"`
-			Backlog bool   `json:"backlog"`
-			Success bool   `json:"success"`
-		}
-		if json.Unmarshal(lines[i], &rec) != nil || rec.Msg != "stream done" {
-			continue
-		}
-		if !rec.Success {
-			b.Fatalf("the stream failed: %s", lines[i])
-		}
-		return rec.Backlog
-	}
-	b.Fatal(fmt.Sprintf("%s has no stream record", logFile))
-	return false
 }
