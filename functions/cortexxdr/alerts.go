@@ -20,10 +20,13 @@ import (
 type alertCursor struct {
 	Watermark int64        `json:"watermark"`
 	Window    *alertWindow `json:"window,omitempty"`
-	// Span is the width (ms) of the last window that had to be narrowed;
-	// the next window tries twice that, so a catch-up finds its window
-	// size without halving from scratch every time.
-	Span int64 `json:"span,omitempty"`
+	// Span is the width (ms) of the last window that had to be narrowed,
+	// and SpanTotal how many alerts it held: the next window is sized to
+	// hold nine tenths of WindowMax at that density (at most twice Span;
+	// twice Span when SpanTotal is unknown), so a catch-up neither halves
+	// from scratch every time nor asks for pages it then throws away.
+	Span      int64 `json:"span,omitempty"`
+	SpanTotal int   `json:"span_total,omitempty"`
 }
 
 // alertWindow is one frozen query: server_creation_time from From to To,
@@ -49,7 +52,7 @@ func (c *alertCursor) decode(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return err
 	}
-	if v.Watermark <= 0 || v.Span < 0 {
+	if v.Watermark <= 0 || v.Span < 0 || v.SpanTotal < 0 {
 		return errors.New("alerts cursor has no valid watermark")
 	}
 	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0) {
@@ -154,8 +157,8 @@ func (s *Source) openAlertWindow(ctx context.Context) (*alertWindow, *reply, err
 		return nil, nil, nil
 	}
 	to := upper
-	if cur.Span > 0 && from+2*cur.Span < upper {
-		to = from + 2*cur.Span
+	if span := cur.nextSpan(s.c.cfg.WindowMax); span > 0 && from+span < upper {
+		to = from + span
 	}
 	for {
 		r, err := s.query(ctx, from, to, 0)
@@ -176,14 +179,28 @@ func (s *Source) openAlertWindow(ctx context.Context) (*alertWindow, *reply, err
 			continue
 		}
 		if to < upper {
-			cur.Span = max(to-from, 1)
+			cur.Span, cur.SpanTotal = max(to-from, 1), max(r.total, 0)
 		} else {
-			cur.Span = 0
+			cur.Span, cur.SpanTotal = 0, 0
 		}
 		w := &alertWindow{From: from, To: to, Upper: upper, Total: r.total}
 		cur.Window = w
 		return w, r, nil
 	}
+}
+
+// nextSpan is the width (ms) the next window tries, 0 for all that is
+// readable: a query whose count exceeds windowMax costs a page that is
+// thrown away, so the width aims below it at the last narrowed window's
+// density.
+func (c *alertCursor) nextSpan(windowMax int) int64 {
+	if c.Span <= 0 {
+		return 0
+	}
+	if c.SpanTotal <= 0 {
+		return 2 * c.Span
+	}
+	return min(max(c.Span*int64(windowMax*9/10)/int64(c.SpanTotal), 1), 2*c.Span)
 }
 
 func (s *Source) pageWith(items []pipeline.Item, notices []pipeline.Notice, cursor any, more bool, seenSince int64) (*pipeline.Page, error) {
