@@ -36,9 +36,13 @@ type fastStrip struct {
 	// memo, when set, holds the top-level names of the object the
 	// Stripper walked before (see Stripper); caching is false once this
 	// object's names have left it.
-	memo     *Stripper
-	caching  bool
-	captured [2]Span
+	memo    *Stripper
+	caching bool
+	// The run of null members (each followed by a comma) being walked:
+	// src[openStart:openEnd], from member openK on, openCount of them.
+	openStart, openEnd, openK, openCount int
+	rc                                   int // the next of memo.runs to try
+	captured                             [2]Span
 }
 
 func lengthMask(list []string) uint64 {
@@ -52,12 +56,17 @@ func lengthMask(list []string) uint64 {
 // stripFast is Strip for src[pos:], an object at pos. ok is false when it
 // gave up; dst is then to be ignored.
 func stripFast(dst, src []byte, pos int, opts *Options, memo *Stripper) (out []byte, end int, res Result, ok bool) {
-	f := fastStrip{src: src, dst: dst, run: pos, opts: opts, memo: memo, caching: memo != nil,
+	f := fastStrip{src: src, dst: dst, run: pos, opts: opts, memo: memo, caching: memo != nil, openStart: -1,
 		epochLens: lengthMask(opts.EpochMillis), dropLens: lengthMask(opts.DropTopLevel),
 		captureLens: lengthMask(opts.Capture[:]),
 		capture:     opts.Capture[0] != "" || opts.Capture[1] != ""}
 	f.topLens = f.epochLens | f.dropLens | f.captureLens
 	end, ok = f.object(pos, 1)
+	if memo != nil {
+		f.closeRun()
+		memo.runs, memo.nextRuns = memo.nextRuns, memo.runs[:0]
+		memo.runBytes, memo.nextBytes = memo.nextBytes, memo.runBytes[:0]
+	}
 	if !ok {
 		return nil, 0, Result{}, false
 	}
@@ -114,6 +123,22 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			return 0, false
 		}
 		ns := i
+		if depth == 1 && f.memo != nil {
+			if end, count := f.nullRun(k, src[i:]); count > 0 {
+				// Members that were null in the previous object and are,
+				// byte for byte, here: all dropped, with their commas.
+				end += i // at the comma after the last of them
+				if kept {
+					f.cut(ns-1, end)
+				} else {
+					f.cut(ns, end)
+					f.run = end + 1
+				}
+				i = end + 1
+				k += count - 1
+				continue
+			}
+		}
 		var esc, ok bool
 		var name []byte
 		var dropName, epochName, captured bool
@@ -164,6 +189,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		}
 		c := src[i]
 		drop := false
+		nullComma := false // a null member followed by a comma
 		// Where the value lands in dst: the bytes from run on are copied
 		// as they are until the value's own edits.
 		at := len(f.dst) + vs - f.run
@@ -195,6 +221,10 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			i += 4
 			f.cut(ms, i)
 			drop = true
+			if depth == 1 && f.memo != nil && i < len(src) && src[i] == ',' {
+				f.openRun(k, ns, i+1)
+				nullComma = true
+			}
 		case epochName && (c == '-' || c >= '0' && c <= '9'):
 			end, integer, ok := scanNum(src, i)
 			if !ok {
@@ -224,6 +254,9 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			if i, ok = f.value(i, depth); !ok {
 				return 0, false
 			}
+		}
+		if depth == 1 && f.memo != nil && !nullComma {
+			f.closeRun()
 		}
 		if drop {
 			if !kept && i < len(src) && src[i] == ',' {
@@ -577,6 +610,64 @@ type Stripper struct {
 	set   bool
 	names []byte // the names' tokens `"name":`, one after the other
 	memo  []memoName
+	// runs of null members of the previous object (in runBytes), and
+	// those of the object being stripped.
+	runs, nextRuns      []nullRun
+	runBytes, nextBytes []byte
+}
+
+// nullRun is a run of top-level members, each null and followed by a
+// comma, of the object stripped before: their bytes, from member k on.
+type nullRun struct{ k, start, end, count int }
+
+// nullRun returns, when rest starts with the bytes of the previous
+// object's run of null members at member k, their length and count.
+func (f *fastStrip) nullRun(k int, rest []byte) (int, int) {
+	st := f.memo
+	for f.rc < len(st.runs) && st.runs[f.rc].k < k {
+		f.rc++
+	}
+	if f.rc >= len(st.runs) || st.runs[f.rc].k != k {
+		return 0, 0
+	}
+	r := st.runs[f.rc]
+	if f.caching && k+r.count > len(st.memo) {
+		return 0, 0 // the names after the run would not line up
+	}
+	b := st.runBytes[r.start:r.end]
+	if len(rest) < len(b) || string(rest[:len(b)]) != string(b) {
+		return 0, 0
+	}
+	f.closeRun()
+	f.openStart, f.openEnd, f.openK, f.openCount = -1, 0, k, r.count
+	f.saveRun(rest[:len(b)])
+	return len(b) - 1, r.count
+}
+
+// openRun adds the null member src[ns:end] (with its comma) to the run
+// being walked, or starts one at member k.
+func (f *fastStrip) openRun(k, ns, end int) {
+	if f.openStart < 0 || f.openEnd != ns {
+		f.closeRun()
+		f.openStart, f.openK, f.openCount = ns, k, 0
+	}
+	f.openEnd = end
+	f.openCount++
+}
+
+// closeRun remembers the run being walked for the next object.
+func (f *fastStrip) closeRun() {
+	if f.openStart >= 0 {
+		f.saveRun(f.src[f.openStart:f.openEnd])
+		f.openStart = -1
+	}
+}
+
+func (f *fastStrip) saveRun(b []byte) {
+	st := f.memo
+	start := len(st.nextBytes)
+	st.nextBytes = append(st.nextBytes, b...)
+	st.nextRuns = append(st.nextRuns, nullRun{k: f.openK, start: start, end: len(st.nextBytes), count: f.openCount})
 }
 
 type memoName struct {

@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -105,6 +106,20 @@ func TestStripperRemembersNamesSafely(t *testing.T) {
 		[]byte(`{"id":"f"}`), []byte(`{"id":"g","ts":1}`), // fewer members
 		[]byte(`{"id" :"h","ts":1}`), []byte(`{"id":"i","ts"`), // given up on, then truncated
 	)
+	// Runs of null members, matched whole.
+	checkStripperAgrees(t,
+		[]byte(`{"a":null,"b":null,"c":1,"d":null,"e":null,"f":null}`),
+		[]byte(`{"a":null,"b":null,"c":null,"d":null,"e":null,"f":2}`),
+		[]byte(`{"a":null,"b":null,"c":null,"d":null,"e":null,"f":null}`),
+		[]byte(`{"a":null,"b":null,"c":null,"d":null,"e":null,"f":null,"g":3}`),
+		[]byte(`{"x":1,"a":null,"b":null,"c":null,"d":null,"e":null,"f":null,"g":3}`),
+		[]byte(`{"a":null,"b":null,"c":null,"d":null,"e":null,"f":null,"g":3}`),
+		[]byte(`{"a":null,"b":null,"c":null,"d":null,"e":null,"f":null,"g":3}`),
+		[]byte(`{"a":null,"b":null,"c":null,"d":null,"e":null,"f":null,"g":`),
+		[]byte(`{"a":null,"b":null,"c":nul}`),
+		[]byte(`{"type":null,"id":null,"ts":null,"q":1,"type":null,"id":null}`),
+		[]byte(`{"type":null,"id":null,"ts":null,"q":1,"type":null,"id":null,"ts":0}`),
+	)
 	// The same Stripper under other options decides anew.
 	var st Stripper
 	a := &Options{EpochMillis: []string{"ts"}}
@@ -126,6 +141,7 @@ func FuzzStripperMatchesGeneral(f *testing.F) {
 	for i, s := range fastSeeds {
 		f.Add([]byte(s), []byte(fastSeeds[(i+1)%len(fastSeeds)]), []byte(s))
 	}
+	f.Add([]byte(`{"a":null,"b":null,"c":1,"d":null}`), []byte(`{"a":null,"b":null,"c":null,"d":null}`), []byte(`{"a":null,"b":null,"c":1,"d":null,"e":0}`))
 	f.Add([]byte(`{"id":"a","ts":1,"type":2,"z":null}`), []byte(`{"id":"a","ts":1,"type":2,"z":3}`), []byte(`{"id":"a","ts":[1],"type":null}`))
 	f.Fuzz(func(t *testing.T, a, b, c []byte) { checkStripperAgrees(t, a, b, c) })
 }
@@ -142,4 +158,34 @@ func FuzzSameBytes(f *testing.F) {
 			t.Fatalf("sameBytes(%q, %q) of different lengths", a, b)
 		}
 	})
+}
+
+// FuzzSkipFastMatchesGeneral holds Skip (fast path first) to its general
+// path: same length, same error.
+func FuzzSkipFastMatchesGeneral(f *testing.F) {
+	for _, s := range fastSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{` [ 1 , {"a" : "b\u00e9"} ] `, "\"\x01\xff\"", `"\ud800\udc00"`, `"\x"`, `{"a":1`, `[`, ``, ` `, `tru`, `-`, `[1,2]x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		wn, werr := skipSlow(in)
+		gn, gerr := Skip(in)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() || werr == nil && gn != wn {
+			t.Fatalf("Skip(%q) = %d, %v; general path %d, %v", in, gn, gerr, wn, werr)
+		}
+	})
+}
+
+func TestSkipFastPathAgrees(t *testing.T) {
+	deep := strings.Repeat("[", MaxDepth) + "1" + strings.Repeat("]", MaxDepth)
+	deeper := strings.Repeat("[", MaxDepth+1) + "1" + strings.Repeat("]", MaxDepth+1)
+	for _, s := range append(fastSeeds, deep, deeper, ` {"a" : [ 1 , 2 ] } `, "\"a\x00\"") {
+		wn, werr := skipSlow([]byte(s))
+		gn, gerr := Skip([]byte(s))
+		if (werr == nil) != (gerr == nil) || werr == nil && gn != wn {
+			t.Errorf("Skip(%q) = %d, %v; general path %d, %v", s, gn, gerr, wn, werr)
+		}
+	}
 }
