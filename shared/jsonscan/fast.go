@@ -38,8 +38,9 @@ type fastStrip struct {
 	// object's names have left it.
 	memo    *Stripper
 	caching bool
-	// The run of null members (each followed by a comma) being walked:
-	// src[openStart:openEnd], from member openK on, openCount of them.
+	// The run of dropped members (each followed by a comma) being
+	// walked: src[openStart:openEnd], from member openK on, openCount of
+	// them.
 	openStart, openEnd, openK, openCount int
 	rc                                   int // the next of memo.runs to try
 	captured                             [2]Span
@@ -118,15 +119,19 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 	}
 	opts := f.opts
 	kept := false // a member before this one is in the output
+	var runs []memberRun
+	if depth == 1 && f.memo != nil {
+		runs = f.memo.runs // the previous object's: fixed while this one is walked
+	}
 	for k := 0; ; k++ {
 		if i >= len(src) || src[i] != '"' {
 			return 0, false
 		}
 		ns := i
-		if depth == 1 && f.memo != nil {
-			if end, count := f.nullRun(k, src[i:]); count > 0 {
-				// Members that were null in the previous object and are,
-				// byte for byte, here: all dropped, with their commas.
+		if f.rc < len(runs) && runs[f.rc].k <= k {
+			if end, r := f.matchRun(k, src[i:]); r != nil {
+				// Members dropped in the previous object, here byte for
+				// byte: all dropped, with their commas.
 				end += i // at the comma after the last of them
 				if kept {
 					f.cut(ns-1, end)
@@ -135,14 +140,14 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 					f.run = end + 1
 				}
 				i = end + 1
-				k += count - 1
+				k += r.count - 1
 				continue
 			}
 		}
 		var esc, ok bool
 		var name []byte
 		var dropName, epochName, captured bool
-		if depth == 1 && f.caching {
+		if depth == 1 && f.caching && k < len(f.memo.memo) {
 			if n, flags := f.memo.match(k, src[i:]); n > 0 {
 				// The name of the previous object's k-th member: its
 				// token `"name":` is checked, its decisions are known.
@@ -189,7 +194,6 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		}
 		c := src[i]
 		drop := false
-		nullComma := false // a null member followed by a comma
 		// Where the value lands in dst: the bytes from run on are copied
 		// as they are until the value's own edits.
 		at := len(f.dst) + vs - f.run
@@ -221,10 +225,6 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			i += 4
 			f.cut(ms, i)
 			drop = true
-			if depth == 1 && f.memo != nil && i < len(src) && src[i] == ',' {
-				f.openRun(k, ns, i+1)
-				nullComma = true
-			}
 		case epochName && (c == '-' || c >= '0' && c <= '9'):
 			end, integer, ok := scanNum(src, i)
 			if !ok {
@@ -255,8 +255,17 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 				return 0, false
 			}
 		}
-		if depth == 1 && f.memo != nil && !nullComma {
-			f.closeRun()
+		if depth == 1 && f.memo != nil {
+			// A member dropped may recur byte for byte, and be dropped
+			// again: its name decides the same.
+			switch {
+			case i >= len(src) || src[i] != ',':
+				f.closeRun()
+			case drop:
+				f.openRun(k, ns, i+1)
+			default:
+				f.closeRun()
+			}
 		}
 		if drop {
 			if !kept && i < len(src) && src[i] == ',' {
@@ -403,7 +412,12 @@ func (f *fastStrip) array(i, depth int) (int, bool) {
 			i = f.dropElement(i, i+4, kept)
 		} else {
 			var ok bool
-			if i, ok = f.value(i, depth); !ok {
+			if src[i] == '"' {
+				i, _, ok = f.str(i) // the usual element, without value's call
+			} else {
+				i, ok = f.value(i, depth)
+			}
+			if !ok {
 				return 0, false
 			}
 			kept = true
@@ -603,48 +617,52 @@ func scanNum(src []byte, i int) (end int, integer, ok bool) {
 // Stripper is Strip with memory: it remembers the top-level member names
 // of the object it stripped last and what they decide (dropped, epoch
 // milliseconds, captured), so that on a page of records of one shape each
-// name is matched as a whole instead of scanned and looked up. The zero
+// name is matched as a whole instead of scanned and looked up; and it
+// remembers runs of members that were dropped (half the members of a
+// Cortex XDR alert are null, in long runs such as fw_* that repeat from
+// one alert to the next), so that a run that recurs byte for byte is
+// dropped after one comparison. The zero
 // value is ready; a Stripper is not safe for concurrent use.
 type Stripper struct {
 	opts  Options // the options the decisions were made under
 	set   bool
 	names []byte // the names' tokens `"name":`, one after the other
 	memo  []memoName
-	// runs of null members of the previous object (in runBytes), and
-	// those of the object being stripped.
-	runs, nextRuns      []nullRun
+	// runs of members of the previous object (in runBytes), and those of
+	// the object being stripped.
+	runs, nextRuns      []memberRun
 	runBytes, nextBytes []byte
 }
 
-// nullRun is a run of top-level members, each null and followed by a
-// comma, of the object stripped before: their bytes, from member k on.
-type nullRun struct{ k, start, end, count int }
+// memberRun is a run of top-level members of the object stripped before,
+// each dropped and followed by a comma: their bytes, from member k on.
+type memberRun struct{ k, start, end, count int }
 
-// nullRun returns, when rest starts with the bytes of the previous
-// object's run of null members at member k, their length and count.
-func (f *fastStrip) nullRun(k int, rest []byte) (int, int) {
+// matchRun returns, when rest starts with the bytes of the previous
+// object's run at member k, the run and its length less its last comma.
+func (f *fastStrip) matchRun(k int, rest []byte) (int, *memberRun) {
 	st := f.memo
 	for f.rc < len(st.runs) && st.runs[f.rc].k < k {
 		f.rc++
 	}
 	if f.rc >= len(st.runs) || st.runs[f.rc].k != k {
-		return 0, 0
+		return 0, nil
 	}
-	r := st.runs[f.rc]
+	r := &st.runs[f.rc]
 	if f.caching && k+r.count > len(st.memo) {
-		return 0, 0 // the names after the run would not line up
+		return 0, nil // the names after the run would not line up
 	}
 	b := st.runBytes[r.start:r.end]
 	if len(rest) < len(b) || string(rest[:len(b)]) != string(b) {
-		return 0, 0
+		return 0, nil
 	}
 	f.closeRun()
-	f.openStart, f.openEnd, f.openK, f.openCount = -1, 0, k, r.count
+	f.openK, f.openCount = k, r.count
 	f.saveRun(rest[:len(b)])
-	return len(b) - 1, r.count
+	return len(b) - 1, r
 }
 
-// openRun adds the null member src[ns:end] (with its comma) to the run
+// openRun adds the dropped member src[ns:end] (with its comma) to the run
 // being walked, or starts one at member k.
 func (f *fastStrip) openRun(k, ns, end int) {
 	if f.openStart < 0 || f.openEnd != ns {
@@ -667,12 +685,12 @@ func (f *fastStrip) saveRun(b []byte) {
 	st := f.memo
 	start := len(st.nextBytes)
 	st.nextBytes = append(st.nextBytes, b...)
-	st.nextRuns = append(st.nextRuns, nullRun{k: f.openK, start: start, end: len(st.nextBytes), count: f.openCount})
+	st.nextRuns = append(st.nextRuns, memberRun{k: f.openK, start: start, end: len(st.nextBytes), count: f.openCount})
 }
 
 type memoName struct {
-	end   int // the end of the name's token in names
-	flags uint8
+	start, end int // the name's token in names
+	flags      uint8
 }
 
 const (
@@ -694,7 +712,7 @@ func (st *Stripper) Strip(dst, src []byte, opts *Options) ([]byte, int, Result, 
 		if !st.set || st.opts.Capture != opts.Capture || !st.opts.Equal(opts) {
 			st.opts = Options{DropTopLevel: slices.Clone(opts.DropTopLevel), EpochMillis: slices.Clone(opts.EpochMillis),
 				KeepBigInts: opts.KeepBigInts, UnsetEpochLists: opts.UnsetEpochLists, Capture: opts.Capture}
-			st.names, st.memo, st.set = st.names[:0], st.memo[:0], true
+			st.names, st.memo, st.runs, st.set = st.names[:0], st.memo[:0], st.runs[:0], true
 		}
 		if out, n, res, ok := stripFast(dst, src, pos, opts, st); ok {
 			return out, n, res, nil
@@ -706,15 +724,8 @@ func (st *Stripper) Strip(dst, src []byte, opts *Options) ([]byte, int, Result, 
 // match returns the length of the k-th remembered token if rest starts
 // with it, and its decisions.
 func (st *Stripper) match(k int, rest []byte) (int, uint8) {
-	if k >= len(st.memo) {
-		return 0, 0
-	}
-	start := 0
-	if k > 0 {
-		start = st.memo[k-1].end
-	}
 	m := st.memo[k]
-	tok := st.names[start:m.end]
+	tok := st.names[m.start:m.end]
 	if len(rest) < len(tok) || !sameBytes(rest[:len(tok)], tok) {
 		return 0, 0
 	}
@@ -762,6 +773,6 @@ func (st *Stripper) remember(k int, tok []byte, esc, drop, epoch, capture bool) 
 		flags |= nameCapture
 	}
 	st.names = append(st.names, tok...)
-	st.memo = append(st.memo, memoName{end: len(st.names), flags: flags})
+	st.memo = append(st.memo, memoName{start: start, end: len(st.names), flags: flags})
 	return true
 }

@@ -120,6 +120,17 @@ func TestStripperRemembersNamesSafely(t *testing.T) {
 		[]byte(`{"type":null,"id":null,"ts":null,"q":1,"type":null,"id":null}`),
 		[]byte(`{"type":null,"id":null,"ts":null,"q":1,"type":null,"id":null,"ts":0}`),
 	)
+	// Runs of members copied as they are, and of members dropped for
+	// other reasons than null.
+	checkStripperAgrees(t,
+		[]byte(`{"a":1,"b":"x","c":[1],"d":{"e":2},"id":"q","f":true,"g":"","ts":0,"type":5,"h":1}`),
+		[]byte(`{"a":1,"b":"x","c":[1],"d":{"e":2},"id":"q","f":true,"g":"","ts":0,"type":5,"h":2}`),
+		[]byte(`{"a":1,"b":"x","c":[1],"d":{"e":2},"id":"r","f":true,"g":"","ts":0,"type":5,"h":2}`),
+		[]byte(`{"g":"","ts":0,"a":1,"b":"x","c":[1],"d":{"e":2},"id":"r","f":true,"g":"","ts":0,"type":5,"h":2}`),
+		[]byte(`{"a":1,"b":"x","c":[1,null],"d":{"e":2},"ts":[0],"f":true,"n":12345678901,"ts":[0,5],"h":2}`),
+		[]byte(`{"a":1,"b":"x","c":[1,null],"d":{"e":2},"ts":[0],"f":true,"n":12345678901,"ts":[0,5],"h":2}`),
+		[]byte(`{"a":1,"b":"x","c":[1,null],"d":{"e":2},"ts":[0],"f":true,"n":12345678901,"ts":[0,5],"h":2,}`),
+	)
 	// The same Stripper under other options decides anew.
 	var st Stripper
 	a := &Options{EpochMillis: []string{"ts"}}
