@@ -43,7 +43,10 @@ type fastStrip struct {
 	// them.
 	openStart, openEnd, openK, openCount int
 	rc                                   int // the next of memo.runs to try
-	captured                             [2]Span
+	// date holds "2006-01-02T" of day (days since the epoch), once set.
+	day      int64
+	date     [24]byte
+	captured [2]Span
 }
 
 func lengthMask(list []string) uint64 {
@@ -120,8 +123,11 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 	opts := f.opts
 	kept := false // a member before this one is in the output
 	var runs []memberRun
+	var names []byte
+	var memo []memoName
 	if depth == 1 && f.memo != nil {
 		runs = f.memo.runs // the previous object's: fixed while this one is walked
+		names, memo = f.memo.names, f.memo.memo
 	}
 	for k := 0; ; k++ {
 		if i >= len(src) || src[i] != '"' {
@@ -147,8 +153,10 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		var esc, ok bool
 		var name []byte
 		var dropName, epochName, captured bool
-		if depth == 1 && f.caching && k < len(f.memo.memo) {
-			if n, flags := f.memo.match(k, src[i:]); n > 0 {
+		if depth == 1 && f.caching && k < len(memo) {
+			m := memo[k]
+			tok := names[m.start:m.end]
+			if n, flags := len(tok), m.flags; len(src)-i >= n && sameBytes(src[i:i+n], tok) {
 				// The name of the previous object's k-th member: its
 				// token `"name":` is checked, its decisions are known.
 				name = src[i+1 : i+n-2]
@@ -183,6 +191,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		}
 		if depth == 1 && f.caching {
 			f.caching = f.memo.remember(k, src[ns:i], esc, dropName, epochName, captured)
+			names, memo = f.memo.names, f.memo.memo
 		}
 	decided:
 		vs := i
@@ -326,7 +335,13 @@ func (f *fastStrip) epoch(i, end int, integer bool) int {
 	}
 	f.dst = append(f.dst, f.src[f.run:i]...)
 	f.dst = append(f.dst, '"')
-	f.dst = appendMillis(f.dst, ms)
+	// The times of a record mostly fall on one day: its date is kept.
+	if day := ms / 86400000; day != f.day || f.date[0] == 0 {
+		appendMillis(f.date[:0], day*86400000)
+		f.day = day
+	}
+	f.dst = append(f.dst, f.date[:11]...)
+	f.dst = appendClock(f.dst, ms)
 	f.dst = append(f.dst, '"')
 	f.run = end
 	return end
@@ -719,17 +734,6 @@ func (st *Stripper) Strip(dst, src []byte, opts *Options) ([]byte, int, Result, 
 		}
 	}
 	return stripSlow(dst, src, opts)
-}
-
-// match returns the length of the k-th remembered token if rest starts
-// with it, and its decisions.
-func (st *Stripper) match(k int, rest []byte) (int, uint8) {
-	m := st.memo[k]
-	tok := st.names[m.start:m.end]
-	if len(rest) < len(tok) || !sameBytes(rest[:len(tok)], tok) {
-		return 0, 0
-	}
-	return len(tok), m.flags
 }
 
 // sameBytes is bytes.Equal for a and b of one length, word by word: names

@@ -749,3 +749,20 @@ func appendMillis(dst []byte, ms int64) []byte {
 	}
 	return append(dst, b[:]...)
 }
+
+// appendClock appends the "15:04:05.000Z" of epoch milliseconds ms (not
+// negative), what appendMillis writes after the date.
+func appendClock(dst []byte, ms int64) []byte {
+	rem := uint64(ms) % 86400000
+	hour := rem / 3600000
+	minute := rem / 60000 % 60
+	sec := rem / 1000 % 60
+	milli := rem % 1000
+	b := [13]byte{
+		byte('0' + hour/10), byte('0' + hour%10), ':',
+		byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+		byte('0' + milli/100), byte('0' + milli/10%10), byte('0' + milli%10), 'Z',
+	}
+	return append(dst, b[:]...)
+}
