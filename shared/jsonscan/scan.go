@@ -9,6 +9,12 @@
 // any reshaping; this scanner copies string bytes through unchanged and
 // runs several times faster (see BenchmarkStrip). Its output is checked
 // against encoding/json by differential fuzzing (FuzzStripMatchesReference).
+//
+// Strip and Skip first try a fast path for compact input (fast.go,
+// skipfast.go) and fall back to the general walker, which stays the
+// reference the fast paths are fuzzed against (FuzzStripFastMatchesGeneral,
+// FuzzSkipFastMatchesGeneral); a Stripper adds memory of the previous
+// record for pages of records of one shape (FuzzStripperMatchesGeneral).
 package jsonscan
 
 import (
