@@ -2,6 +2,7 @@ package cortexxdr
 
 import (
 	"bytes"
+	"regexp"
 	"runtime"
 	"syscall"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 )
 
@@ -44,6 +46,36 @@ func simReply(tb testing.TB, n int, compact bool) []byte {
 func BenchmarkTransform(b *testing.B) {
 	b.Run("full", func(b *testing.B) { benchTransform(b, simReply(b, MaxPageSize, false)) })
 	b.Run("compact", func(b *testing.B) { benchTransform(b, simReply(b, MaxPageSize, true)) })
+	b.Run("mixed", func(b *testing.B) { benchTransform(b, mixedReply(b)) })
+}
+
+// mixedReply is simReply's full alerts with every other one reshaped the
+// way a firewall alert differs from an agent alert: its fw_* members set
+// and its actor_* lists null. Consecutive alerts then differ in which
+// members are null, which the reshaping's memory of the previous alert
+// (jsonscan.Stripper) does not get to reuse.
+func mixedReply(tb testing.TB) []byte {
+	page := simReply(tb, MaxPageSize, false)
+	fwNull := regexp.MustCompile(`("fw_[a-z_]+":)null`)
+	actorList := regexp.MustCompile(`("actor_[a-z_]+":)\[[^\]]*\]`)
+	start := bytes.Index(page, []byte(`"alerts":[`)) + len(`"alerts":[`)
+	var out []byte
+	out = append(out, page[:start]...)
+	_, err := jsonscan.Elements(page[start-1:], func(alert []byte) error {
+		if len(out) > start {
+			out = append(out, ',')
+		}
+		if n := bytes.Count(out, []byte(`"alert_id"`)); n%2 == 1 {
+			alert = fwNull.ReplaceAll(alert, []byte(`${1}"fw-value"`))
+			alert = actorList.ReplaceAll(alert, []byte(`${1}null`))
+		}
+		out = append(out, alert...)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return append(out, "]}}"...)
 }
 
 func benchTransform(b *testing.B, page []byte) {

@@ -27,7 +27,8 @@ type decoder struct {
 	keyField string // record id: alert_id, incident_id
 	timeKey  string // ordering time in the record: local_insert_ts, modification_time
 	opts     jsonscan.Options
-	buf      []byte // reshaped records of the current reply
+	strip    jsonscan.Stripper // remembers the shape of the last record
+	buf      []byte            // reshaped records of the current reply
 	spans    [][2]int
 	items    []pipeline.Item
 	times    []int64 // per item: its ordering time in ms, -1 if missing
@@ -158,7 +159,7 @@ func (d *decoder) records(src []byte) (int, error) {
 		switch src[i] {
 		case '{':
 			start := len(d.buf)
-			out, n, res, err := jsonscan.Strip(d.buf, src[i:], &d.opts)
+			out, n, res, err := d.strip.Strip(d.buf, src[i:], &d.opts)
 			if err != nil {
 				var se *jsonscan.SyntaxError
 				if errors.As(err, &se) {

@@ -9,13 +9,18 @@
 // any reshaping; this scanner copies string bytes through unchanged and
 // runs several times faster (see BenchmarkStrip). Its output is checked
 // against encoding/json by differential fuzzing (FuzzStripMatchesReference).
+//
+// Strip and Skip first try a fast path for compact input (fast.go,
+// skipfast.go) and fall back to the general walker, which stays the
+// reference the fast paths are fuzzed against (FuzzStripFastMatchesGeneral,
+// FuzzSkipFastMatchesGeneral); a Stripper adds memory of the previous
+// record for pages of records of one shape (FuzzStripperMatchesGeneral).
 package jsonscan
 
 import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 	"unicode/utf8"
 )
 
@@ -108,6 +113,21 @@ func Strip(dst, src []byte, opts *Options) ([]byte, int, Result, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	pos := 0
+	for pos < len(src) && (src[pos] == ' ' || src[pos] == '\t' || src[pos] == '\n' || src[pos] == '\r') {
+		pos++
+	}
+	if pos < len(src) && src[pos] == '{' {
+		if out, n, res, ok := stripFast(dst, src, pos, opts, nil); ok {
+			return out, n, res, nil
+		}
+	}
+	return stripSlow(dst, src, opts)
+}
+
+// stripSlow is Strip's general path: token by token, for any input.
+// stripFast gives up to it, and tests hold the fast path to it.
+func stripSlow(dst, src []byte, opts *Options) ([]byte, int, Result, error) {
 	s := scanner{src: src, dst: dst, opts: opts}
 	s.skipSpace()
 	if s.pos >= len(s.src) || s.src[s.pos] != '{' {
@@ -700,34 +720,55 @@ func parseInt(tok []byte) (int64, bool) {
 
 // appendMillis appends epoch milliseconds ms (0 to the end of year 9999)
 // as "2006-01-02T15:04:05.000Z": what time.Time.AppendFormat writes with
-// that layout, without its general layout interpreter, which took a tenth
-// of the time of a Cortex XDR alert.
+// that layout (FuzzAppendMillis holds it to that). A Cortex XDR alert holds
+// a dozen times, so the date is computed with integer arithmetic (the
+// proleptic Gregorian calendar from a day count, after H. Hinnant's
+// days_from_civil inverse) and written in one append.
 func appendMillis(dst []byte, ms int64) []byte {
-	t := time.UnixMilli(ms).UTC()
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	dst = appendDigits(dst, year, 4)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, int(month), 2)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, day, 2)
-	dst = append(dst, 'T')
-	dst = appendDigits(dst, hour, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, minute, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, sec, 2)
-	dst = append(dst, '.')
-	dst = appendDigits(dst, int(ms%1000), 3)
-	return append(dst, 'Z')
+	days := uint64(ms) / 86400000
+	rem := uint64(ms) % 86400000
+	z := days + 719468 // days since 0000-03-01
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	year := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if mp >= 10 {
+		month = mp - 9
+		year++
+	}
+	hour := rem / 3600000
+	minute := rem / 60000 % 60
+	sec := rem / 1000 % 60
+	milli := rem % 1000
+	b := [24]byte{
+		byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+		byte('0' + month/10), byte('0' + month%10), '-',
+		byte('0' + day/10), byte('0' + day%10), 'T',
+		byte('0' + hour/10), byte('0' + hour%10), ':',
+		byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+		byte('0' + milli/100), byte('0' + milli/10%10), byte('0' + milli%10), 'Z',
+	}
+	return append(dst, b[:]...)
 }
 
-// appendDigits appends n (0 <= n < 10^width) in width digits.
-func appendDigits(dst []byte, n, width int) []byte {
-	var buf [4]byte
-	for i := width - 1; i >= 0; i-- {
-		buf[i] = byte('0' + n%10)
-		n /= 10
+// appendClock appends the "15:04:05.000Z" of epoch milliseconds ms (not
+// negative), what appendMillis writes after the date.
+func appendClock(dst []byte, ms int64) []byte {
+	rem := uint64(ms) % 86400000
+	hour := rem / 3600000
+	minute := rem / 60000 % 60
+	sec := rem / 1000 % 60
+	milli := rem % 1000
+	b := [13]byte{
+		byte('0' + hour/10), byte('0' + hour%10), ':',
+		byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+		byte('0' + milli/100), byte('0' + milli/10%10), byte('0' + milli%10), 'Z',
 	}
-	return append(dst, buf[:width]...)
+	return append(dst, b[:]...)
 }

@@ -10,6 +10,14 @@ import (
 // whitespace) and returns the offset just past it. It accepts exactly what
 // Strip accepts, so a value that Skip passes can always be stripped.
 func Skip(src []byte) (int, error) {
+	if n, ok := skipFast(src); ok {
+		return n, nil
+	}
+	return skipSlow(src)
+}
+
+// skipSlow is Skip's general path, which also locates what is wrong.
+func skipSlow(src []byte) (int, error) {
 	s := scanner{src: src}
 	s.skipSpace()
 	if s.pos >= len(src) {
