@@ -132,7 +132,7 @@ func (d *siemDecoder) array(src []byte, typ string) (int, error) {
 		case elem[0] == '{' && c.Copyable():
 			// Keyed here, from the tokens of the one validating pass,
 			// while the event is still in cache.
-			d.keys, own = d.keyer.appendKeyTokens(d.keys, typ, elem, toks)
+			d.keys, own = d.keyer.appendKeyTokens(d.keys, typ, elem, toks, &d.scan)
 			d.spans = append(d.spans, span{raw: elem, class: c, typ: typ, time: own})
 		case elem[0] == '{':
 			start := len(d.out)

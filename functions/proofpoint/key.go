@@ -62,6 +62,15 @@ type keyer struct {
 	// sorts the same way.
 	sorted  [1 << sortSlotBits]sortedObject
 	nextWay int
+	// numbered holds the canonical names by their number in numberedBy
+	// (see jsonscan.Token.Name).
+	numbered   []numberedName
+	numberedBy *jsonscan.TokenScanner
+}
+
+type numberedName struct {
+	canon  []byte
+	prefix uint64
 }
 
 // sortSlotBits sizes the cache of member orders (two entries a hash).
@@ -792,8 +801,8 @@ func parseTime(s string) (time.Time, bool) {
 // string ends. It computes what appendKey computes (FuzzKeyTokensMatchesKey);
 // where the two ways could part (nesting beyond maxKeyDepth, no tokens),
 // it leaves the event to appendKey.
-func (k *keyer) appendKeyTokens(dst []byte, typ string, raw []byte, toks []jsonscan.Token) ([]byte, time.Time) {
-	own, ok := k.canonTokens(typ, raw, toks)
+func (k *keyer) appendKeyTokens(dst []byte, typ string, raw []byte, toks []jsonscan.Token, from *jsonscan.TokenScanner) ([]byte, time.Time) {
+	own, ok := k.canonTokens(typ, raw, toks, from)
 	if !ok {
 		return k.appendKey(dst, typ, raw)
 	}
@@ -802,11 +811,16 @@ func (k *keyer) appendKeyTokens(dst []byte, typ string, raw []byte, toks []jsons
 }
 
 // canonTokens puts into k.final what appendKey hashes for a value that
-// it can canonicalise, from the value's tokens, and returns the event's
-// own time; false if it leaves the value to appendKey.
-func (k *keyer) canonTokens(typ string, raw []byte, toks []jsonscan.Token) (time.Time, bool) {
+// it can canonicalise, from the value's tokens (from scanner from), and
+// returns the event's own time; false if it leaves the value to
+// appendKey.
+func (k *keyer) canonTokens(typ string, raw []byte, toks []jsonscan.Token, from *jsonscan.TokenScanner) (time.Time, bool) {
 	if len(toks) == 0 {
 		return time.Time{}, false
+	}
+	if from != k.numberedBy {
+		// Name numbers are the scanner's own.
+		k.numbered, k.numberedBy = k.numbered[:0], from
 	}
 	k.scratch = k.scratch[:0]
 	k.final = append(k.final[:0], typ...)
@@ -917,7 +931,17 @@ func (w *tokenWalker) object(depth int) ([]byte, bool, bool) {
 		tok := w.src[t.Start:t.End]
 		var name []byte
 		var prefix uint64
-		if p := *pred; p != 0 && sameToken(tok, k.names[p-1].raw) {
+		if id := int(t.Name); id != 0 {
+			// A numbered name (no backslash): canonicalised once.
+			if id >= len(k.numbered) {
+				k.numbered = append(k.numbered, make([]numberedName, id+1-len(k.numbered))...)
+			}
+			nn := &k.numbered[id]
+			if nn.canon == nil {
+				nn.canon, nn.prefix = canonName(tok)
+			}
+			name, prefix = nn.canon, nn.prefix
+		} else if p := *pred; p != 0 && sameToken(tok, k.names[p-1].raw) {
 			e := &k.names[p-1]
 			pred = &e.next
 			name, prefix = e.canon, e.prefix

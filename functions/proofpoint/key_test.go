@@ -314,7 +314,7 @@ func FuzzKeyTokensMatchesKey(f *testing.F) {
 		ts.ScanTokens(page, &opts, func(raw []byte, c jsonscan.Class, toks []jsonscan.Token) error {
 			// Twice, so that the keyer's caches are exercised.
 			for range 2 {
-				got, gotTime := k.appendKeyTokens(nil, "t", raw, toks)
+				got, gotTime := k.appendKeyTokens(nil, "t", raw, toks, &ts)
 				want, wantTime := v1.key("t", raw)
 				if string(got) != want || !gotTime.Equal(wantTime) {
 					t.Fatalf("%q: key %s %v, version 1 %s %v", raw, got, gotTime, want, wantTime)

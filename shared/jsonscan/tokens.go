@@ -41,13 +41,89 @@ type Token struct {
 	// Escaped says that a name or string holds a backslash, so that it
 	// may not decode to its bytes between the quotes.
 	Escaped bool
+	// Name numbers a name token (0: no number): two names with the same
+	// number from one TokenScanner are the same bytes. Member names repeat
+	// from element to element; a caller that works on them (lower-cases
+	// them, say) need do it once a number.
+	Name uint16
 }
 
 // TokenScanner is an ArrayScanner that also hands its callback the
 // tokens of each element.
 type TokenScanner struct {
 	ArrayScanner
-	toks []Token
+	toks  []Token
+	names nameTable
+}
+
+// nameTable numbers the member names a TokenScanner has seen, so that a
+// name met again is recognised by comparing its bytes with the one that
+// came after the previous name the last time (elements of a page repeat
+// their member order) instead of scanning them. Only names that need no
+// more than that are numbered: no backslash, nothing Strip would change,
+// at most maxKnownLen bytes; at most maxKnown of them.
+type nameTable struct {
+	known []knownName // by number - 1
+	index map[string]uint16
+	// first predicts, per depth, the first name of an object.
+	first [MaxDepth + 2]uint16
+}
+
+const (
+	maxKnown    = 4096
+	maxKnownLen = 64
+)
+
+type knownName struct {
+	raw []byte // the token, quotes included
+	// words and masks hold raw's first 24 bytes as words, and which of
+	// their bytes are raw's (long names are compared by bytes.Equal).
+	words, masks [3]uint64
+	next         uint16 // the name that came after it last time
+}
+
+// at reports whether src holds, at pos, the name numbered id. Names are
+// of all lengths, so it compares masked words rather than branching on
+// the length.
+func (nt *nameTable) at(src []byte, pos int, id uint16) bool {
+	e := &nt.known[id-1]
+	if len(src)-pos >= 24 && len(e.raw) <= 24 {
+		w := src[pos : pos+24]
+		return (binary.LittleEndian.Uint64(w)^e.words[0])&e.masks[0]|
+			(binary.LittleEndian.Uint64(w[8:])^e.words[1])&e.masks[1]|
+			(binary.LittleEndian.Uint64(w[16:])^e.words[2])&e.masks[2] == 0
+	}
+	n := len(e.raw)
+	return len(src)-pos >= n && string(src[pos:pos+n]) == string(e.raw)
+}
+
+// number returns the number of name token tok (which qualifies), giving
+// it one if it has none yet and the table has room (else 0).
+func (nt *nameTable) number(tok []byte) uint16 {
+	if id, ok := nt.index[string(tok)]; ok {
+		return id
+	}
+	if len(nt.known) >= maxKnown || len(tok) > maxKnownLen {
+		return 0
+	}
+	if nt.index == nil {
+		nt.index = make(map[string]uint16)
+	}
+	e := knownName{raw: append([]byte(nil), tok...)}
+	var buf [24]byte
+	copy(buf[:], tok)
+	for i := range e.words {
+		e.words[i] = binary.LittleEndian.Uint64(buf[8*i:])
+		if n := len(tok) - 8*i; n >= 8 {
+			e.masks[i] = math.MaxUint64
+		} else if n > 0 {
+			e.masks[i] = 1<<(8*n) - 1
+		}
+	}
+	nt.known = append(nt.known, e)
+	id := uint16(len(nt.known))
+	nt.index[string(e.raw)] = id
+	return id
 }
 
 // ScanTokens is ArrayScanner.Scan (same validation, errors, classes and
@@ -55,7 +131,7 @@ type TokenScanner struct {
 // are valid only during the call of fn. An element of 2 GiB or more gets
 // nil tokens (their offsets would not fit).
 func (a *TokenScanner) ScanTokens(src []byte, opts *Options, fn func(elem []byte, c Class, toks []Token) error) (int, error) {
-	t := tokenWalk{scanner: scanner{src: src, opts: opts, collecting: true, holes: a.holes}, toks: a.toks[:0]}
+	t := tokenWalk{scanner: scanner{src: src, opts: opts, collecting: true, holes: a.holes}, toks: a.toks[:0], names: &a.names}
 	if opts != nil {
 		t.drop, t.epoch = opts.DropTopLevel, opts.EpochMillis
 	}
@@ -121,10 +197,20 @@ type tokenWalk struct {
 	toks        []Token
 	base        int
 	drop, epoch []string
+	names       *nameTable
 }
 
 func (t *tokenWalk) add(kind Kind, start int, escaped bool) {
-	t.toks = append(t.toks, Token{Start: int32(start - t.base), End: int32(t.pos - t.base), Kind: kind, Escaped: escaped})
+	t.addName(kind, start, escaped, 0)
+}
+
+// addName is add with a name's number. The token is written field by
+// field: one built whole on the stack and copied stalls on store
+// forwarding.
+func (t *tokenWalk) addName(kind Kind, start int, escaped bool, id uint16) {
+	t.toks = append(t.toks, Token{})
+	tk := &t.toks[len(t.toks)-1]
+	tk.Start, tk.End, tk.Kind, tk.Escaped, tk.Name = int32(start-t.base), int32(t.pos-t.base), kind, escaped, id
 }
 
 // gap skips whitespace between tokens (dirt: Strip removes it).
@@ -202,17 +288,44 @@ func (t *tokenWalk) object(depth int) error {
 		return nil
 	}
 	kept := false // a member before this one stays in Strip's output
+	var prev uint16
 	for {
 		t.gap()
 		if s.pos >= len(s.src) || s.src[s.pos] != '"' {
 			return s.fail("expected a member name")
 		}
 		ns := s.pos
-		escaped, err := t.str()
-		if err != nil {
-			return err
+		// The name predicted here, after the previous one (prev) or first
+		// at this depth.
+		pred := &t.names.first[depth]
+		if prev != 0 {
+			pred = &t.names.known[prev-1].next
 		}
-		t.add(KindName, ns, escaped)
+		id, escaped := *pred, false
+		if id != 0 && t.names.at(s.src, s.pos, id) {
+			// The bytes of a numbered name: scanning them would find its end
+			// and nothing else.
+			s.pos += len(t.names.known[id-1].raw)
+		} else {
+			dirty := s.dirty
+			s.dirty = false
+			var err error
+			if escaped, err = t.str(); err != nil {
+				return err
+			}
+			id = 0
+			if !escaped && !s.dirty {
+				id = t.names.number(s.src[ns:s.pos])
+			}
+			s.dirty = s.dirty || dirty
+			// (number may have moved known.)
+			if pred = &t.names.first[depth]; prev != 0 {
+				pred = &t.names.known[prev-1].next
+			}
+			*pred = id
+		}
+		prev = id
+		t.addName(KindName, ns, escaped, id)
 		name := s.src[ns+1 : s.pos-1]
 		t.gap()
 		if s.pos >= len(s.src) || s.src[s.pos] != ':' {

@@ -87,6 +87,32 @@ func FuzzScanTokensAgreesWithScan(f *testing.F) {
 			}
 			checkTokens(t, []byte(g.elem), g.toks)
 		}
+		// Scanned again by one scanner, the second time with its names
+		// numbered and predicted: the same answer, and one number is one
+		// name.
+		var ts TokenScanner
+		names := map[uint16]string{}
+		for round := range 2 {
+			var again []scanned
+			n, err := ts.ScanTokens(in, opts, func(e []byte, c Class, toks []Token) error {
+				c.Holes = append([]Hole(nil), c.Holes...)
+				again = append(again, scanned{elem: string(e), class: c, toks: append([]Token(nil), toks...)})
+				for _, tk := range toks {
+					if tk.Name == 0 {
+						continue
+					}
+					name := string(e[tk.Start:tk.End])
+					if seen, ok := names[tk.Name]; ok && seen != name {
+						t.Fatalf("number %d is %q and %q", tk.Name, seen, name)
+					}
+					names[tk.Name] = name
+				}
+				return nil
+			})
+			if n != tokN || fmt.Sprint(err) != fmt.Sprint(tokErr) || !reflect.DeepEqual(stripNames(again), stripNames(tok)) {
+				t.Fatalf("round %d: %d %v, first scan %d %v", round, n, err, tokN, tokErr)
+			}
+		}
 	})
 }
 
@@ -147,4 +173,65 @@ func checkTokens(t *testing.T, elem []byte, toks []Token) {
 	if at != len(elem) || len(open) != 0 {
 		t.Fatalf("%q: tokens end at %d, %d left open", elem, at, len(open))
 	}
+}
+
+// Names are numbered by their bytes, whatever the order they come in:
+// the same number is the same bytes, and a name met again (predicted or
+// not) keeps its number.
+func TestScanTokensNumbersNames(t *testing.T) {
+	var ts TokenScanner
+	numbers := map[string]uint16{}
+	pages := []string{
+		`[{"a":1,"bb":{"a":2,"ccccccccccccccccccccccccc":3},"d\u0065":4},{"bb":{},"a":1}]`,
+		`[{"a":1,"xx":2,"bb":[{"a":5}]},{"e\u0000":1,"f` + "\x01" + `":2,"":3}]`,
+	}
+	for _, page := range pages {
+		_, err := ts.ScanTokens([]byte(page), nil, func(elem []byte, c Class, toks []Token) error {
+			for _, tk := range toks {
+				name := string(elem[tk.Start:tk.End])
+				switch {
+				case tk.Kind != KindName && tk.Name != 0:
+					t.Fatalf("%s: a %d token numbered", name, tk.Kind)
+				case tk.Kind != KindName:
+				case tk.Escaped || bytes.ContainsAny([]byte(name), "\x00\x01"):
+					if tk.Name != 0 {
+						t.Fatalf("%q numbered %d", name, tk.Name)
+					}
+				case tk.Name == 0:
+					t.Fatalf("%q not numbered", name)
+				case numbers[name] == 0:
+					for other, n := range numbers {
+						if n == tk.Name {
+							t.Fatalf("%q and %q both numbered %d", name, other, n)
+						}
+					}
+					numbers[name] = tk.Name
+				case numbers[name] != tk.Name:
+					t.Fatalf("%q numbered %d, then %d", name, numbers[name], tk.Name)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(numbers) != 5 {
+		t.Fatalf("numbered %v", numbers)
+	}
+}
+
+// stripNames is elements with their tokens' name numbers left out (a
+// first scan numbers names that a fresh scanner has not seen).
+func stripNames(els []scanned) []scanned {
+	out := make([]scanned, len(els))
+	for i, e := range els {
+		out[i] = e
+		out[i].toks = nil
+		for _, tk := range e.toks {
+			tk.Name = 0
+			out[i].toks = append(out[i].toks, tk)
+		}
+	}
+	return out
 }
