@@ -928,7 +928,6 @@ func (w *tokenWalker) object(depth int) ([]byte, bool, bool) {
 			}
 			return k.assemble(depth, members, &w.top), false, true
 		}
-		tok := w.src[t.Start:t.End]
 		var name []byte
 		var prefix uint64
 		if id := int(t.Name); id != 0 {
@@ -938,11 +937,11 @@ func (w *tokenWalker) object(depth int) ([]byte, bool, bool) {
 			}
 			nn := &k.numbered[id]
 			if nn.canon == nil {
-				nn.canon, nn.prefix = canonName(tok)
+				nn.canon, nn.prefix = canonName(w.src[t.Start:t.End])
 			}
 			name, prefix = nn.canon, nn.prefix
-		} else if p := *pred; p != 0 && sameToken(tok, k.names[p-1].raw) {
-			e := &k.names[p-1]
+		} else if tok := w.src[t.Start:t.End]; *pred != 0 && sameToken(tok, k.names[*pred-1].raw) {
+			e := &k.names[*pred-1]
 			pred = &e.next
 			name, prefix = e.canon, e.prefix
 		} else {
@@ -1140,7 +1139,14 @@ func (w *tokenWalker) array(depth int) ([]byte, bool, bool) {
 			k.scratch = append(k.scratch, ']')
 			return k.scratch[lo:], false, true
 		}
-		v, drop, ok := w.value(depth + 1)
+		var v []byte
+		var drop, ok bool
+		if vt := w.toks[w.i]; vt.Kind == jsonscan.KindString && depth < maxKeyDepth {
+			w.i++
+			v, drop, ok = w.str(vt)
+		} else {
+			v, drop, ok = w.value(depth + 1)
+		}
 		if !ok {
 			k.elems[depth] = elems[:0]
 			return nil, false, false

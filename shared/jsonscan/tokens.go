@@ -66,7 +66,7 @@ type nameTable struct {
 	known []knownName // by number - 1
 	index map[string]uint16
 	// first predicts, per depth, the first name of an object.
-	first [MaxDepth + 2]uint16
+	first [MaxDepth + 2][2]uint16
 }
 
 const (
@@ -79,7 +79,7 @@ type knownName struct {
 	// words and masks hold raw's first 24 bytes as words, and which of
 	// their bytes are raw's (long names are compared by bytes.Equal).
 	words, masks [3]uint64
-	next         uint16 // the name that came after it last time
+	next         [2]uint16 // the names that came after it lately
 }
 
 // at reports whether src holds, at pos, the name numbered id. Names are
@@ -295,18 +295,24 @@ func (t *tokenWalk) object(depth int) error {
 			return s.fail("expected a member name")
 		}
 		ns := s.pos
-		// The name predicted here, after the previous one (prev) or first
-		// at this depth.
+		// The names predicted here, after the previous one (prev) or
+		// first at this depth: the two last seen there, as an optional
+		// member comes and goes.
 		pred := &t.names.first[depth]
 		if prev != 0 {
 			pred = &t.names.known[prev-1].next
 		}
-		id, escaped := *pred, false
-		if id != 0 && t.names.at(s.src, s.pos, id) {
-			// The bytes of a numbered name: scanning them would find its end
-			// and nothing else.
+		id, escaped := pred[0], false
+		switch {
+		case id != 0 && t.names.at(s.src, s.pos, id):
+			// The bytes of a numbered name: scanning them would find its
+			// end and nothing else.
 			s.pos += len(t.names.known[id-1].raw)
-		} else {
+		case pred[1] != 0 && t.names.at(s.src, s.pos, pred[1]):
+			id = pred[1]
+			s.pos += len(t.names.known[id-1].raw)
+			pred[0], pred[1] = id, pred[0]
+		default:
 			dirty := s.dirty
 			s.dirty = false
 			var err error
@@ -322,7 +328,7 @@ func (t *tokenWalk) object(depth int) error {
 			if pred = &t.names.first[depth]; prev != 0 {
 				pred = &t.names.known[prev-1].next
 			}
-			*pred = id
+			pred[0], pred[1] = id, pred[0]
 		}
 		prev = id
 		t.addName(KindName, ns, escaped, id)
@@ -442,6 +448,22 @@ func (t *tokenWalk) str() (escaped bool, err error) {
 	s := &t.scanner
 	src, i := s.src, s.pos+1
 	for {
+		// Sixteen bytes a step while they last: hashes and URLs are long.
+		for i+16 <= len(src) {
+			w := src[i : i+16]
+			w0, w1 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+			m0 := equal(w0, '"') | equal(w0, '\\') | (w0-lsb*0x20|w0)&msb
+			m1 := equal(w1, '"') | equal(w1, '\\') | (w1-lsb*0x20|w1)&msb
+			if m0|m1 != 0 {
+				if m0 != 0 {
+					i += bits.TrailingZeros64(m0) / 8
+				} else {
+					i += 8 + bits.TrailingZeros64(m1)/8
+				}
+				goto stop
+			}
+			i += 16
+		}
 		for i+8 <= len(src) {
 			w := binary.LittleEndian.Uint64(src[i:])
 			// Quote, backslash, or a byte below 0x20 or from 0x80 (the
