@@ -18,7 +18,9 @@ import (
 // into a buffer of the decoder, and handed on as clean. The dedup key is
 // computed over the event either way: the canonical form ignores what
 // stripping a copyable event changes (nulls, empty strings), so it is the
-// key of the stripped event.
+// key of the stripped event. The key of a copyable event is computed
+// from the tokens that same pass recorded (jsonscan.TokenScanner), right
+// after it, without reading the event a second time.
 type siemDecoder struct {
 	keyer    keyer
 	scanOpts jsonscan.Options
