@@ -18,11 +18,13 @@ import (
 // into a buffer of the decoder, and handed on as clean. The dedup key is
 // computed over the event either way: the canonical form ignores what
 // stripping a copyable event changes (nulls, empty strings), so it is the
-// key of the stripped event.
+// key of the stripped event. The key of a copyable event is computed
+// from the tokens that same pass recorded (jsonscan.TokenScanner), right
+// after it, without reading the event a second time.
 type siemDecoder struct {
 	keyer    keyer
 	scanOpts jsonscan.Options
-	scan     jsonscan.ArrayScanner
+	scan     jsonscan.TokenScanner
 	items    []pipeline.Item
 	keys     []byte
 	out      []byte
@@ -38,6 +40,7 @@ type span struct {
 	typ        string
 	fields     int
 	clean      bool
+	time       time.Time // the event's own, from its key
 }
 
 func newSIEMDecoder() *siemDecoder {
@@ -105,7 +108,7 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 				it.Scan = jsonscan.Class{Opts: &d.scanOpts, Clean: true, Fields: sp.fields}
 			}
 		}
-		d.keys, it.Time = d.keyer.appendKey(d.keys, sp.typ, it.Raw)
+		it.Time = sp.time
 		d.items = append(d.items, it)
 	}
 	// One string for the page's keys rather than one each: a key kept in
@@ -125,10 +128,14 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 // valid as long as the answer's buffer, which the source keeps until its
 // items are all delivered.
 func (d *siemDecoder) array(src []byte, typ string) (int, error) {
-	return d.scan.Scan(src, &d.scanOpts, func(elem []byte, c jsonscan.Class) error {
+	return d.scan.ScanTokens(src, &d.scanOpts, func(elem []byte, c jsonscan.Class, toks []jsonscan.Token) error {
+		var own time.Time
 		switch {
 		case elem[0] == '{' && c.Copyable():
-			d.spans = append(d.spans, span{raw: elem, class: c, typ: typ})
+			// Keyed here, from the tokens of the one validating pass,
+			// while the event is still in cache.
+			d.keys, own = d.keyer.appendKeyTokens(d.keys, typ, elem, toks, &d.scan)
+			d.spans = append(d.spans, span{raw: elem, class: c, typ: typ, time: own})
 		case elem[0] == '{':
 			start := len(d.out)
 			out, _, res, err := jsonscan.Strip(d.out, elem, &d.scanOpts)
@@ -136,11 +143,13 @@ func (d *siemDecoder) array(src []byte, typ string) (int, error) {
 				return err // not after a validating scan
 			}
 			d.out = out
-			d.spans = append(d.spans, span{start: start, end: len(out), typ: typ, fields: res.Fields, clean: true})
+			d.keys, own = d.keyer.appendKey(d.keys, typ, out[start:])
+			d.spans = append(d.spans, span{start: start, end: len(out), typ: typ, fields: res.Fields, clean: true, time: own})
 		default:
 			start := len(d.out)
 			d.out = append(d.out, elem...)
-			d.spans = append(d.spans, span{start: start, end: len(d.out), typ: typ})
+			d.keys, own = d.keyer.appendKey(d.keys, typ, elem)
+			d.spans = append(d.spans, span{start: start, end: len(d.out), typ: typ, time: own})
 		}
 		return nil
 	})

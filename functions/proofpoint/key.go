@@ -7,10 +7,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math/bits"
+	"slices"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/utctime"
 )
 
@@ -54,17 +56,25 @@ type keyer struct {
 	// so most names are recognised by one comparison at their position.
 	firstName []uint16
 	spareNext uint16 // the prediction after a name that has no entry
-	// sorted remembers, per depth, the member order of the last few
-	// objects whose names all differed in their first eight bytes: the
-	// next object with the same names in the same order (the next event of
-	// the type, usually) sorts the same way.
-	sorted  [][sortWays]sortedObject
+	// sorted remembers the member order of recent objects whose names
+	// all differed in their first eight bytes: the next object with the
+	// same names in the same order (the next event of the type, usually)
+	// sorts the same way.
+	sorted  [1 << sortSlotBits]sortedObject
 	nextWay int
+	// numbered holds the canonical names by their number in numberedBy
+	// (see jsonscan.Token.Name).
+	numbered   []numberedName
+	numberedBy *jsonscan.TokenScanner
 }
 
-// sortWays is how many member orders are remembered per depth: TAP's four
-// event types, and their shapes with and without optional members.
-const sortWays = 8
+type numberedName struct {
+	canon  []byte
+	prefix uint64
+}
+
+// sortSlotBits sizes the cache of member orders (two entries a hash).
+const sortSlotBits = 8
 
 type nameEntry struct {
 	raw, canon []byte // the token as sent; quoted and in lower case
@@ -73,8 +83,13 @@ type nameEntry struct {
 }
 
 type sortedObject struct {
+	hash     uint64   // of the prefixes, see sortCached
 	prefixes []uint64 // the members' prefixes in input order
 	order    []uint64 // sortMembers' answer for them
+	// ties are the members (input positions) whose prefix another member
+	// shares, and tieNames their names.
+	ties     []uint32
+	tieNames [][]byte
 }
 
 type member struct {
@@ -318,7 +333,7 @@ func (w *walker) object(depth int) ([]byte, bool, bool) {
 			if len(members) == 0 {
 				return nil, true, true
 			}
-			order := w.k.sortCached(depth, members)
+			order := w.k.sortCached(members)
 			dst := &w.k.scratch
 			if depth == 0 {
 				dst, w.top = &w.k.final, true
@@ -549,47 +564,81 @@ func (k *keyer) sortMembers(m []member) []uint64 {
 	return order
 }
 
-// sortCached is sortMembers, reusing the order of the last object at
-// this depth when it had the same member prefixes in the same order, all
-// distinct: the order then follows from the prefixes alone.
-func (k *keyer) sortCached(depth int, m []member) []uint64 {
-	for len(k.sorted) <= depth {
-		k.sorted = append(k.sorted, [sortWays]sortedObject{})
-	}
+// sortCached is sortMembers, reusing the order of an earlier object
+// with the same member prefixes in the same order: the order then
+// follows from the prefixes alone, but for members whose prefixes are
+// alike (quarantineFolder, quarantineRule), where it follows from their
+// names, which must then be the same too (and differ from each other).
+// The orders are found by a hash of the prefixes: TAP's four event types
+// come in several shapes each (optional members present or not), and so
+// do their nested objects.
+func (k *keyer) sortCached(m []member) []uint64 {
 	if len(m) < 2 {
 		return k.sortMembers(m)
 	}
-	ways := &k.sorted[depth]
-	for w := range ways {
-		c := &ways[w]
-		if len(c.prefixes) != len(m) {
-			continue
-		}
-		same := true
-		for i := range m {
-			if m[i].prefix != c.prefixes[i] {
-				same = false
-				break
-			}
-		}
-		if same {
+	h := uint64(len(m))
+	for i := range m {
+		h = bits.RotateLeft64(h, 7) ^ m[i].prefix
+	}
+	h *= 0x9e3779b97f4a7c15
+	slot := h >> (64 - sortSlotBits)
+	for _, s := range [2]uint64{slot, slot ^ 1} {
+		if c := &k.sorted[s]; c.hash == h && c.matches(m) {
 			return c.order
 		}
 	}
 	order := k.sortMembers(m)
-	c := &ways[k.nextWay%sortWays]
-	k.nextWay++
-	c.prefixes, c.order = c.prefixes[:0], c.order[:0]
+	// Of the two entries, an empty one, else each in turn.
+	c := &k.sorted[slot]
+	if c.prefixes != nil {
+		c = &k.sorted[slot^uint64(k.nextWay&1)]
+		k.nextWay++
+	}
+	c.hash, c.prefixes, c.order, c.ties = 0, c.prefixes[:0], c.order[:0], c.ties[:0]
 	for i := 1; i < len(order); i++ {
-		if m[order[i]&0xffff].prefix == m[order[i-1]&0xffff].prefix {
-			return order // names alike in their first 8 bytes: not cached
+		a, b := &m[order[i-1]&0xffff], &m[order[i]&0xffff]
+		if a.prefix != b.prefix {
+			continue
 		}
+		if bytes.Equal(a.name, b.name) {
+			return order // a name twice: the order depends on the values
+		}
+		for _, at := range [2]uint64{order[i-1] & 0xffff, order[i] & 0xffff} {
+			if !slices.Contains(c.ties, uint32(at)) {
+				c.ties = append(c.ties, uint32(at))
+			}
+		}
+	}
+	for len(c.tieNames) < len(c.ties) {
+		c.tieNames = append(c.tieNames, nil)
+	}
+	for j, at := range c.ties {
+		c.tieNames[j] = append(c.tieNames[j][:0], m[at].name...)
 	}
 	for i := range m {
 		c.prefixes = append(c.prefixes, m[i].prefix)
 	}
 	c.order = append(c.order, order...)
+	c.hash = h
 	return order
+}
+
+// matches reports whether members m sort as the object c remembers.
+func (c *sortedObject) matches(m []member) bool {
+	if len(c.prefixes) != len(m) {
+		return false
+	}
+	for i := range m {
+		if m[i].prefix != c.prefixes[i] {
+			return false
+		}
+	}
+	for j, at := range c.ties {
+		if !bytes.Equal(m[at].name, c.tieNames[j]) {
+			return false
+		}
+	}
+	return true
 }
 
 func lessMember(a, b member) bool {
@@ -744,4 +793,366 @@ func parseTime(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// appendKeyTokens is appendKey for an event that jsonscan.TokenScanner
+// validated, given its tokens: the canonical form is assembled from them
+// without reading the event's bytes a second time to find where each
+// string ends. It computes what appendKey computes (FuzzKeyTokensMatchesKey);
+// where the two ways could part (nesting beyond maxKeyDepth, no tokens),
+// it leaves the event to appendKey.
+func (k *keyer) appendKeyTokens(dst []byte, typ string, raw []byte, toks []jsonscan.Token, from *jsonscan.TokenScanner) ([]byte, time.Time) {
+	own, ok := k.canonTokens(typ, raw, toks, from)
+	if !ok {
+		return k.appendKey(dst, typ, raw)
+	}
+	sum := sha256.Sum256(k.final)
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:16]), own
+}
+
+// canonTokens puts into k.final what appendKey hashes for a value that
+// it can canonicalise, from the value's tokens (from scanner from), and
+// returns the event's own time; false if it leaves the value to
+// appendKey.
+func (k *keyer) canonTokens(typ string, raw []byte, toks []jsonscan.Token, from *jsonscan.TokenScanner) (time.Time, bool) {
+	if len(toks) == 0 {
+		return time.Time{}, false
+	}
+	if from != k.numberedBy {
+		// Name numbers are the scanner's own.
+		k.numbered, k.numberedBy = k.numbered[:0], from
+	}
+	k.scratch = k.scratch[:0]
+	k.final = append(k.final[:0], typ...)
+	k.final = append(k.final, 0)
+	w := tokenWalker{k: k, src: raw, toks: toks}
+	canon, drop, ok := w.value(0)
+	if !ok || w.i != len(toks) {
+		return time.Time{}, false
+	}
+	switch {
+	case drop:
+		k.final = k.final[:len(typ)+1]
+	case !w.top:
+		k.final = append(k.final, canon...)
+	}
+	return w.own, true
+}
+
+// tokenWalker is walker reading tokens instead of bytes.
+type tokenWalker struct {
+	k    *keyer
+	src  []byte
+	toks []jsonscan.Token
+	i    int
+	own  time.Time
+	top  bool
+}
+
+func (w *tokenWalker) value(depth int) (canon []byte, drop, ok bool) {
+	if w.i >= len(w.toks) || depth > maxKeyDepth {
+		return nil, false, false
+	}
+	t := w.toks[w.i]
+	w.i++
+	switch t.Kind {
+	case jsonscan.KindString:
+		return w.str(t)
+	case jsonscan.KindObject:
+		return w.object(depth)
+	case jsonscan.KindArray:
+		return w.array(depth)
+	case jsonscan.KindNull:
+		return nil, true, true
+	case jsonscan.KindTrue:
+		return litTrue, false, true
+	case jsonscan.KindFalse:
+		return litFalse, false, true
+	case jsonscan.KindNumber:
+		return w.src[t.Start:t.End], false, true
+	}
+	return nil, false, false
+}
+
+// str is value for a string token, most values of an event.
+func (w *tokenWalker) str(t jsonscan.Token) ([]byte, bool, bool) {
+	tok := w.src[t.Start:t.End]
+	if t.Escaped {
+		lo := len(w.k.scratch)
+		var ok bool
+		if w.k.scratch, ok = appendCanonToken(w.k.scratch, tok); !ok {
+			return nil, false, false
+		}
+		tok = w.k.scratch[lo:]
+	}
+	switch len(tok) {
+	case 2:
+		return nil, true, true
+	case 6:
+		if string(tok) == `"true"` {
+			return litTrue, false, true
+		}
+	case 7:
+		if string(tok) == `"false"` {
+			return litFalse, false, true
+		}
+	}
+	return tok, false, true
+}
+
+func (w *tokenWalker) object(depth int) ([]byte, bool, bool) {
+	k := w.k
+	for len(k.stack) <= depth {
+		k.stack = append(k.stack, nil)
+	}
+	if k.firstName == nil {
+		k.firstName = make([]uint16, maxKeyDepth+1)
+	}
+	// Kept in the keyer when done (not deferred: a deferred closure
+	// keeps members in memory, where every append goes through it).
+	members := k.stack[depth][:0]
+	pred := &k.firstName[depth]
+	for {
+		if w.i >= len(w.toks) {
+			return nil, false, false
+		}
+		t := w.toks[w.i]
+		w.i++
+		if t.Kind != jsonscan.KindName {
+			k.stack[depth] = members[:0]
+			if t.Kind != jsonscan.KindObjectEnd {
+				return nil, false, false
+			}
+			if len(members) == 0 {
+				return nil, true, true
+			}
+			return k.assemble(depth, members, &w.top), false, true
+		}
+		var name []byte
+		var prefix uint64
+		if id := int(t.Name); id != 0 {
+			// A numbered name (no backslash): canonicalised once.
+			if id >= len(k.numbered) {
+				k.numbered = append(k.numbered, make([]numberedName, id+1-len(k.numbered))...)
+			}
+			nn := &k.numbered[id]
+			if nn.canon == nil {
+				nn.canon, nn.prefix = canonName(w.src[t.Start:t.End])
+			}
+			name, prefix = nn.canon, nn.prefix
+		} else if tok := w.src[t.Start:t.End]; *pred != 0 && sameToken(tok, k.names[*pred-1].raw) {
+			e := &k.names[*pred-1]
+			pred = &e.next
+			name, prefix = e.canon, e.prefix
+		} else {
+			var ok bool
+			if name, prefix, ok = k.tokenName(&pred, tok, t.Escaped); !ok {
+				k.stack[depth] = members[:0]
+				return nil, false, false
+			}
+		}
+		var v []byte
+		var drop, ok bool
+		if w.i < len(w.toks) && w.toks[w.i].Kind == jsonscan.KindString && depth < maxKeyDepth {
+			vt := w.toks[w.i]
+			w.i++
+			v, drop, ok = w.str(vt)
+			if ok && depth == 0 && vt.End-vt.Start > 2 && (string(name) == `"messagetime"` || string(name) == `"clicktime"`) {
+				tok := w.src[vt.Start:vt.End]
+				if t, ok := utctime.Parse(tok[1 : len(tok)-1]); ok {
+					w.own = t
+				} else if s, ok := rawString(tok); ok {
+					w.own, _ = parseTime(s)
+				}
+			}
+		} else {
+			v, drop, ok = w.value(depth + 1)
+		}
+		if !ok {
+			k.stack[depth] = members[:0]
+			return nil, false, false
+		}
+		if !drop {
+			// Field by field: a member built whole on the stack and
+			// copied stalls on store forwarding.
+			members = append(members, member{})
+			m := &members[len(members)-1]
+			m.prefix, m.name, m.value = prefix, name, v
+		}
+	}
+}
+
+// sameToken is string(a) == string(b) for member names, most of which
+// are 8 to 16 bytes long: two loads each instead of a call.
+func sameToken(a, b []byte) bool {
+	n := len(a)
+	if n != len(b) {
+		return false
+	}
+	if n >= 8 && n <= 16 {
+		return binary.LittleEndian.Uint64(a) == binary.LittleEndian.Uint64(b) &&
+			binary.LittleEndian.Uint64(a[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
+	}
+	return string(a) == string(b)
+}
+
+// assemble writes the canonical form of an object of members (at least
+// one) in name order, the top-level one (depth 0) straight into the
+// hashed buffer (and says so in *top). The pieces are short (names, most
+// values): they are moved a few words at a time rather than by a call
+// each.
+func (k *keyer) assemble(depth int, members []member, top *bool) []byte {
+	order := k.sortCached(members)
+	dst := &k.scratch
+	if depth == 0 {
+		dst, *top = &k.final, true
+	}
+	n := 1 + 2*len(members) // '{', ':' and ',' or '}' for each member
+	for i := range members {
+		n += len(members[i].name) + len(members[i].value)
+	}
+	lo := len(*dst)
+	out := slices.Grow(*dst, n)[:lo+n]
+	buf := out[lo:]
+	buf[0] = '{'
+	at := 1
+	for _, o := range order {
+		m := &members[o&0xffff]
+		at = putPiece(buf, at, m.name)
+		buf[at] = ':'
+		at = putPiece(buf, at+1, m.value)
+		buf[at] = ','
+		at++
+	}
+	buf[at-1] = '}'
+	*dst = out
+	return buf
+}
+
+// putPiece copies p into buf at at and returns the index after it.
+func putPiece(buf []byte, at int, p []byte) int {
+	n := len(p)
+	switch {
+	case n >= 8 && n <= 16:
+		d := buf[at : at+n]
+		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(p))
+		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(p[n-8:]))
+	case n > 16 && n <= 32:
+		d := buf[at : at+n]
+		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(p))
+		binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(p[8:]))
+		binary.LittleEndian.PutUint64(d[n-16:], binary.LittleEndian.Uint64(p[n-16:]))
+		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(p[n-8:]))
+	default:
+		copy(buf[at:at+n], p)
+	}
+	return at + n
+}
+
+// tokenName is walker.name for a whole name token (escaped: it holds a
+// backslash), sharing the keyer's name cache and predictions.
+func (k *keyer) tokenName(pred **uint16, tok []byte, escaped bool) ([]byte, uint64, bool) {
+	if p := **pred; p != 0 {
+		if e := &k.names[p-1]; string(tok) == string(e.raw) {
+			*pred = &e.next
+			return e.canon, e.prefix, true
+		}
+	}
+	inner := tok[1 : len(tok)-1]
+	if !escaped {
+		slot := nameSlot(inner)
+		for _, s := range [2]uint16{slot, slot ^ 1} {
+			e := &k.names[s]
+			if e.raw == nil {
+				canon, prefix := canonName(tok)
+				*e = nameEntry{raw: append([]byte(nil), tok...), canon: canon, prefix: prefix}
+			}
+			if bytes.Equal(e.raw, tok) {
+				**pred = s + 1
+				*pred = &e.next
+				return e.canon, e.prefix, true
+			}
+		}
+		*pred = &k.spareNext
+	} else {
+		*pred = &k.spareNext
+		lo := len(k.scratch)
+		var ok bool
+		if k.scratch, ok = appendCanonToken(k.scratch, tok); !ok {
+			return nil, 0, false
+		}
+		tok = k.scratch[lo:]
+		inner = tok[1 : len(tok)-1]
+	}
+	var prefix uint64
+	upper := false
+	for j, c := range inner {
+		if c >= 'A' && c <= 'Z' {
+			upper = true
+			c += 'a' - 'A'
+		}
+		if j < 8 {
+			prefix |= uint64(c) << (56 - 8*j)
+		}
+	}
+	if !upper {
+		return tok, prefix, true
+	}
+	lo := len(k.scratch)
+	for _, c := range tok {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		k.scratch = append(k.scratch, c)
+	}
+	return k.scratch[lo:], prefix, true
+}
+
+func (w *tokenWalker) array(depth int) ([]byte, bool, bool) {
+	k := w.k
+	for len(k.elems) <= depth {
+		k.elems = append(k.elems, nil)
+	}
+	elems := k.elems[depth][:0]
+	for {
+		if w.i >= len(w.toks) {
+			k.elems[depth] = elems[:0]
+			return nil, false, false
+		}
+		if w.toks[w.i].Kind == jsonscan.KindArrayEnd {
+			w.i++
+			k.elems[depth] = elems[:0]
+			switch len(elems) {
+			case 0:
+				return nil, true, true
+			case 1:
+				return elems[0], false, true
+			}
+			lo := len(k.scratch)
+			k.scratch = append(k.scratch, '[')
+			for i, e := range elems {
+				if i > 0 {
+					k.scratch = append(k.scratch, ',')
+				}
+				k.scratch = append(k.scratch, e...)
+			}
+			k.scratch = append(k.scratch, ']')
+			return k.scratch[lo:], false, true
+		}
+		var v []byte
+		var drop, ok bool
+		if vt := w.toks[w.i]; vt.Kind == jsonscan.KindString && depth < maxKeyDepth {
+			w.i++
+			v, drop, ok = w.str(vt)
+		} else {
+			v, drop, ok = w.value(depth + 1)
+		}
+		if !ok {
+			k.elems[depth] = elems[:0]
+			return nil, false, false
+		}
+		if !drop {
+			elems = append(elems, v)
+		}
+	}
 }

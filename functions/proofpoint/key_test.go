@@ -1,6 +1,7 @@
 package proofpoint
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
@@ -283,5 +284,43 @@ func FuzzQuoteOrBackslash(f *testing.F) {
 		if got := quoteOrBackslash(src, i); got != want {
 			t.Fatalf("quoteOrBackslash(%q, %d) = %d, want %d", src, i, got, want)
 		}
+	})
+}
+
+// FuzzKeyTokensMatchesKey: the key the decoder computes from the tokens
+// of its validating pass is the key of the event's bytes, which version
+// 1 computed, on any array the scan accepts.
+func FuzzKeyTokensMatchesKey(f *testing.F) {
+	f.Add([]byte(`[` + sampleMessage + `]`))
+	f.Add([]byte(`[{"a":[1,[2,{"B":null}],""],"b":"\u00e9\ud83d\ude00","C":-1.5e3},{"x":true},{"x":"true"},"s",[{"y":"false"}]]`))
+	f.Add([]byte(`[{"A":1,"a":2,"abcdefghi":1,"abcdefghj":{"Q":[[]],"q":"\u0041"}},{"quarantineFolder":"a","quarantineRule":"b"},{"quarantineRule":"b","quarantineFolder":"a"}]`))
+	f.Add([]byte(`[{"messageTime":"2026-03-02T00:21:41.131+0100","clickTime":"x","\u0063lickTime":"2026-03-02T00:21:41Z"}, {"a" : [ 1 ] }]`))
+	f.Add([]byte(`[{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"o":{"p":{"q":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}}}}}}}}}}}}}}}}}]`))
+	d := newSIEMDecoder()
+	if _, err := d.decode(benchBody(f, 40)); err != nil {
+		f.Fatal(err)
+	}
+	var page [][]byte
+	for _, it := range d.items[:min(len(d.items), 12)] {
+		page = append(page, it.Raw)
+	}
+	f.Add([]byte("[" + string(bytes.Join(page, []byte(","))) + "]"))
+	opts := Envelope().ScanOptions(nil)
+	var k keyer
+	var v1 keyerV1
+	var ts jsonscan.TokenScanner
+	f.Fuzz(func(t *testing.T, page []byte) {
+		ts.Reset()
+		ts.ScanTokens(page, &opts, func(raw []byte, c jsonscan.Class, toks []jsonscan.Token) error {
+			// Twice, so that the keyer's caches are exercised.
+			for range 2 {
+				got, gotTime := k.appendKeyTokens(nil, "t", raw, toks, &ts)
+				want, wantTime := v1.key("t", raw)
+				if string(got) != want || !gotTime.Equal(wantTime) {
+					t.Fatalf("%q: key %s %v, version 1 %s %v", raw, got, gotTime, want, wantTime)
+				}
+			}
+			return nil
+		})
 	})
 }
