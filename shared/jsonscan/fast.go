@@ -90,6 +90,9 @@ func (f *fastStrip) cut(a, b int) {
 	f.run = b
 }
 
+// allLengths is the length prefilter that lets every name through.
+const allLengths = ^uint64(0)
+
 // listed is scanner.listed with the length prefilter: esc says the name
 // holds a backslash (then it may decode to a shorter name).
 func listed(name []byte, esc bool, lens uint64, list []string) bool {

@@ -349,15 +349,15 @@ func (t *tokenWalk) object(depth int) error {
 		case c == '"' && s.pos+1 < len(s.src) && s.src[s.pos+1] == '"':
 			dropped = true // and empty strings
 		case c == '-' || c >= '0' && c <= '9':
-			if len(t.epoch) > 0 && listed(name, escaped, t.epoch) {
+			if len(t.epoch) > 0 && listed(name, escaped, allLengths, t.epoch) {
 				s.dirty = true
 			}
 		case c == '[':
-			if s.opts != nil && s.opts.UnsetEpochLists && len(t.epoch) > 0 && listed(name, escaped, t.epoch) {
+			if s.opts != nil && s.opts.UnsetEpochLists && len(t.epoch) > 0 && listed(name, escaped, allLengths, t.epoch) {
 				s.dirty = true
 			}
 		}
-		if depth == 0 && len(t.drop) > 0 && listed(name, escaped, t.drop) {
+		if depth == 0 && len(t.drop) > 0 && listed(name, escaped, allLengths, t.drop) {
 			s.dirty = true
 		}
 		if err := t.value(depth + 1); err != nil {
@@ -384,20 +384,6 @@ func (t *tokenWalk) object(depth int) error {
 			return s.fail("expected ',' or closing bracket")
 		}
 	}
-}
-
-// listed is nameIn for a name whose escapes the walker has seen: one
-// without a backslash decodes to itself.
-func listed(name []byte, escaped bool, list []string) bool {
-	if escaped {
-		return nameIn(name, list)
-	}
-	for _, k := range list {
-		if string(name) == k {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *tokenWalk) array(depth int) error {
