@@ -413,28 +413,8 @@ func (w *walker) name(pred **uint16) ([]byte, uint64, bool) {
 		tok = w.k.scratch[lo:]
 		inner = tok[1 : len(tok)-1]
 	}
-	var prefix uint64
-	upper := false
-	for j, c := range inner {
-		if c >= 'A' && c <= 'Z' {
-			upper = true
-			c += 'a' - 'A'
-		}
-		if j < 8 {
-			prefix |= uint64(c) << (56 - 8*j)
-		}
-	}
-	if !upper {
-		return tok, prefix, true
-	}
-	lo := len(w.k.scratch)
-	for _, c := range tok {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		w.k.scratch = append(w.k.scratch, c)
-	}
-	return w.k.scratch[lo:], prefix, true
+	low, prefix := w.k.lowerName(tok, inner)
+	return low, prefix, true
 }
 
 func (w *walker) array(depth int) ([]byte, bool, bool) {
@@ -1084,6 +1064,16 @@ func (k *keyer) tokenName(pred **uint16, tok []byte, escaped bool) ([]byte, uint
 		tok = k.scratch[lo:]
 		inner = tok[1 : len(tok)-1]
 	}
+	low, prefix := k.lowerName(tok, inner)
+	return low, prefix, true
+}
+
+// lowerName returns the canonical (lower-case) form of the quoted name tok
+// whose bytes between the quotes are inner: tok itself when it has no
+// upper-case letter, else a lower-cased copy in the scratch buffer; and
+// the first eight lower-cased bytes of inner, big-endian, which order
+// names and find their cached member order.
+func (k *keyer) lowerName(tok, inner []byte) ([]byte, uint64) {
 	var prefix uint64
 	upper := false
 	for j, c := range inner {
@@ -1096,7 +1086,7 @@ func (k *keyer) tokenName(pred **uint16, tok []byte, escaped bool) ([]byte, uint
 		}
 	}
 	if !upper {
-		return tok, prefix, true
+		return tok, prefix
 	}
 	lo := len(k.scratch)
 	for _, c := range tok {
@@ -1105,7 +1095,7 @@ func (k *keyer) tokenName(pred **uint16, tok []byte, escaped bool) ([]byte, uint
 		}
 		k.scratch = append(k.scratch, c)
 	}
-	return k.scratch[lo:], prefix, true
+	return k.scratch[lo:], prefix
 }
 
 func (w *tokenWalker) array(depth int) ([]byte, bool, bool) {
