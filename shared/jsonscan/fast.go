@@ -42,11 +42,37 @@ type fastStrip struct {
 	// walked: src[openStart:openEnd], from member openK on, openCount of
 	// them.
 	openStart, openEnd, openK, openCount int
-	rc                                   int // the next of memo.runs to try
-	// date holds "2006-01-02T" of day (days since the epoch), once set.
-	day      int64
-	date     [24]byte
-	captured [2]Span
+	rc, rcOlder                          int // the next of memo.runs, memo.olderRuns to try
+	dates                                dates
+	captured                             [2]Span
+}
+
+// dates holds the dates ("2006-01-02T") of the last two days (days since
+// the epoch) an epoch time fell on: the times of a record mostly fall on
+// one or two days (an alert's own and its host's boot), and those of a
+// page on the same ones.
+type dates struct {
+	day  [2]int64
+	date [2][11]byte
+	set  [2]bool
+}
+
+// of returns the date of day.
+func (d *dates) of(day int64) *[11]byte {
+	if d.set[0] && d.day[0] == day {
+		return &d.date[0]
+	}
+	if !d.set[1] || d.day[1] != day {
+		var b [24]byte
+		appendMillis(b[:0], day*86400000)
+		d.day[1], d.set[1] = day, true
+		copy(d.date[1][:], b[:11])
+	}
+	// The day just used goes first.
+	d.day[0], d.day[1] = d.day[1], d.day[0]
+	d.date[0], d.date[1] = d.date[1], d.date[0]
+	d.set[0], d.set[1] = d.set[1], d.set[0]
+	return &d.date[0]
 }
 
 func lengthMask(list []string) uint64 {
@@ -65,11 +91,15 @@ func stripFast(dst, src []byte, pos int, opts *Options, memo *Stripper) (out []b
 		captureLens: lengthMask(opts.Capture[:]),
 		capture:     opts.Capture[0] != "" || opts.Capture[1] != ""}
 	f.topLens = f.epochLens | f.dropLens | f.captureLens
+	if memo != nil {
+		f.dates = memo.dates
+	}
 	end, ok = f.object(pos, 1)
 	if memo != nil {
+		memo.dates = f.dates
 		f.closeRun()
-		memo.runs, memo.nextRuns = memo.nextRuns, memo.runs[:0]
-		memo.runBytes, memo.nextBytes = memo.nextBytes, memo.runBytes[:0]
+		memo.olderRuns, memo.runs, memo.nextRuns = memo.runs, memo.nextRuns, memo.olderRuns[:0]
+		memo.olderBytes, memo.runBytes, memo.nextBytes = memo.runBytes, memo.nextBytes, memo.olderBytes[:0]
 	}
 	if !ok {
 		return nil, 0, Result{}, false
@@ -125,11 +155,12 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 	}
 	opts := f.opts
 	kept := false // a member before this one is in the output
-	var runs []memberRun
+	var runs, older []memberRun
 	var names []byte
 	var memo []memoName
 	if depth == 1 && f.memo != nil {
-		runs = f.memo.runs // the previous object's: fixed while this one is walked
+		// The previous two objects': fixed while this one is walked.
+		runs, older = f.memo.runs, f.memo.olderRuns
 		names, memo = f.memo.names, f.memo.memo
 	}
 	for k := 0; ; k++ {
@@ -137,7 +168,15 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			return 0, false
 		}
 		ns := i
-		if f.rc < len(runs) && runs[f.rc].k <= k {
+		// Runs that start before member k are past (skipped over, or
+		// not matched): matchRun is called only when one starts at k.
+		for f.rc < len(runs) && runs[f.rc].k < k {
+			f.rc++
+		}
+		for f.rcOlder < len(older) && older[f.rcOlder].k < k {
+			f.rcOlder++
+		}
+		if f.rc < len(runs) && runs[f.rc].k == k || f.rcOlder < len(older) && older[f.rcOlder].k == k {
 			if end, r := f.matchRun(k, src[i:]); r != nil {
 				// Members dropped in the previous object, here byte for
 				// byte: all dropped, with their commas.
@@ -338,12 +377,7 @@ func (f *fastStrip) epoch(i, end int, integer bool) int {
 	}
 	f.dst = append(f.dst, f.src[f.run:i]...)
 	f.dst = append(f.dst, '"')
-	// The times of a record mostly fall on one day: its date is kept.
-	if day := ms / 86400000; day != f.day || f.date[0] == 0 {
-		appendMillis(f.date[:0], day*86400000)
-		f.day = day
-	}
-	f.dst = append(f.dst, f.date[:11]...)
+	f.dst = append(f.dst, f.dates.of(ms / 86400000)[:]...)
 	f.dst = appendClock(f.dst, ms)
 	f.dst = append(f.dst, '"')
 	f.run = end
@@ -538,6 +572,18 @@ func (f *fastStrip) str(i int) (end int, esc, ok bool) {
 	src := f.src
 	i++
 	for {
+		// Two words a turn: hashes and paths are several words long.
+		for i+16 <= len(src) {
+			if m := special(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			if m := special(binary.LittleEndian.Uint64(src[i+8:])); m != 0 {
+				i += 8 + bits.TrailingZeros64(m)>>3
+				goto found
+			}
+			i += 16
+		}
 		for i+8 <= len(src) {
 			if m := special(binary.LittleEndian.Uint64(src[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
@@ -638,46 +684,58 @@ func scanNum(src []byte, i int) (end int, integer, ok bool) {
 // name is matched as a whole instead of scanned and looked up; and it
 // remembers runs of members that were dropped (half the members of a
 // Cortex XDR alert are null, in long runs such as fw_* that repeat from
-// one alert to the next), so that a run that recurs byte for byte is
-// dropped after one comparison. The zero
-// value is ready; a Stripper is not safe for concurrent use.
+// one alert to the next), those of the object before it as well (a page
+// of two shapes in turn), so that a run that recurs byte for byte is
+// dropped after one comparison; and the dates its epoch times fell on.
+// The zero value is ready; a Stripper is not safe for concurrent use.
 type Stripper struct {
 	opts  Options // the options the decisions were made under
 	set   bool
 	names []byte // the names' tokens `"name":`, one after the other
 	memo  []memoName
-	// runs of members of the previous object (in runBytes), and those of
-	// the object being stripped.
-	runs, nextRuns      []memberRun
-	runBytes, nextBytes []byte
+	// runs of members of the previous object (in runBytes), of the one
+	// before it (olderBytes), and of the object being stripped.
+	runs, olderRuns, nextRuns       []memberRun
+	runBytes, olderBytes, nextBytes []byte
+	dates                           dates
 }
 
 // memberRun is a run of top-level members of the object stripped before,
 // each dropped and followed by a comma: their bytes, from member k on.
 type memberRun struct{ k, start, end, count int }
 
-// matchRun returns, when rest starts with the bytes of the previous
-// object's run at member k, the run and its length less its last comma.
+// matchRun returns, when rest starts with the bytes of the run at member k
+// of the previous object or else of the one before it, the run and its
+// length less its last comma. (Two objects back: pages often alternate
+// two shapes, such as Cortex XDR's agent and firewall alerts, which differ
+// in which members are null.)
 func (f *fastStrip) matchRun(k int, rest []byte) (int, *memberRun) {
 	st := f.memo
-	for f.rc < len(st.runs) && st.runs[f.rc].k < k {
-		f.rc++
+	r, n := runAt(st.runs, st.runBytes, f.rc, k, rest)
+	if r == nil {
+		r, n = runAt(st.olderRuns, st.olderBytes, f.rcOlder, k, rest)
 	}
-	if f.rc >= len(st.runs) || st.runs[f.rc].k != k {
-		return 0, nil
-	}
-	r := &st.runs[f.rc]
-	if f.caching && k+r.count > len(st.memo) {
-		return 0, nil // the names after the run would not line up
-	}
-	b := st.runBytes[r.start:r.end]
-	if len(rest) < len(b) || string(rest[:len(b)]) != string(b) {
-		return 0, nil
+	if r == nil || f.caching && k+r.count > len(st.memo) {
+		return 0, nil // none, or the names after the run would not line up
 	}
 	f.closeRun()
 	f.openK, f.openCount = k, r.count
-	f.saveRun(rest[:len(b)])
-	return len(b) - 1, r
+	f.saveRun(rest[:n])
+	return n - 1, r
+}
+
+// runAt returns runs[c] when it is at member k and rest starts with its
+// bytes (in data), and its length.
+func runAt(runs []memberRun, data []byte, c, k int, rest []byte) (*memberRun, int) {
+	if c >= len(runs) || runs[c].k != k {
+		return nil, 0
+	}
+	r := &runs[c]
+	b := data[r.start:r.end]
+	if len(rest) < len(b) || string(rest[:len(b)]) != string(b) {
+		return nil, 0
+	}
+	return r, len(b)
 }
 
 // openRun adds the dropped member src[ns:end] (with its comma) to the run
@@ -730,7 +788,7 @@ func (st *Stripper) Strip(dst, src []byte, opts *Options) ([]byte, int, Result, 
 		if !st.set || st.opts.Capture != opts.Capture || !st.opts.Equal(opts) {
 			st.opts = Options{DropTopLevel: slices.Clone(opts.DropTopLevel), EpochMillis: slices.Clone(opts.EpochMillis),
 				KeepBigInts: opts.KeepBigInts, UnsetEpochLists: opts.UnsetEpochLists, Capture: opts.Capture}
-			st.names, st.memo, st.runs, st.set = st.names[:0], st.memo[:0], st.runs[:0], true
+			st.names, st.memo, st.runs, st.olderRuns, st.set = st.names[:0], st.memo[:0], st.runs[:0], st.olderRuns[:0], true
 		}
 		if out, n, res, ok := stripFast(dst, src, pos, opts, st); ok {
 			return out, n, res, nil

@@ -133,6 +133,22 @@ func TestStripperRemembersNamesSafely(t *testing.T) {
 		[]byte(`{"a":1,"b":"x","c":[1,null],"d":{"e":2},"ts":[0],"f":true,"n":12345678901,"ts":[0,5],"h":2}`),
 		[]byte(`{"a":1,"b":"x","c":[1,null],"d":{"e":2},"ts":[0],"f":true,"n":12345678901,"ts":[0,5],"h":2,}`),
 	)
+	// Two shapes in turn: runs of the object two back, where the one
+	// before has other members (and other names) at the same places.
+	checkStripperAgrees(t,
+		[]byte(`{"a":null,"b":null,"fw":null,"fx":null,"c":1,"ts":1740916800123}`),
+		[]byte(`{"a":null,"b":null,"fw":"v","fx":"w","c":null,"ts":1740830400000}`),
+		[]byte(`{"a":null,"b":null,"fw":null,"fx":null,"c":2,"ts":1740916800999}`),
+		[]byte(`{"a":null,"b":null,"fw":"v","fx":"w","c":null,"ts":1740830400001}`),
+		[]byte(`{"p":null,"q":null,"r":null,"s":null,"c":3,"ts":[1740916800123,1740830400000]}`),
+		[]byte(`{"a":null,"b":null,"fw":null,"fx":null,"c":4,"ts":0}`),
+		[]byte(`{"p":null,"q":null,"r":null,"s":null,"c":null,"id":null}`),
+		[]byte(`{"a":null,"b":null,"fw":null,"fx":null,"c":4,"ts":1}`),
+		[]byte(`{"p":null,"q":null,"r":null,"s":null,"c":null,"id":null,"ts":-1}`),
+		[]byte(`{"a":null,"b":null,"fw":null,"fx":null}`),
+		[]byte(`{"p":null,"q":null,"r":null,"s":null,"c":null,"id":null,"ts":"x"}`),
+		[]byte(`{"a":null,"b":null,"fw":null,"fx":null,"c":4,"ts":1`),
+	)
 	// The same Stripper under other options decides anew.
 	var st Stripper
 	a := &Options{EpochMillis: []string{"ts"}}
