@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
@@ -32,6 +33,11 @@ type decoder struct {
 	spans    [][2]int
 	items    []pipeline.Item
 	times    []int64 // per item: its ordering time in ms, -1 if missing
+	// The items' keys, one after the other, made one string when the
+	// reply is read (one allocation a page, not one an event); keySpans
+	// holds each item's, {-1, -1} for none.
+	keys     []byte
+	keySpans [][2]int
 	fold     []byte
 }
 
@@ -74,6 +80,7 @@ var errNoReply = errors.New("not a Cortex XDR reply")
 // are: the pipeline reports each one as an event it could not decode.
 func (d *decoder) decode(body []byte) (*reply, error) {
 	d.buf, d.spans, d.items, d.times = d.buf[:0], d.spans[:0], d.items[:0], d.times[:0]
+	d.keys, d.keySpans = d.keys[:0], d.keySpans[:0]
 	total, haveList, haveReply := -1, false, false
 	var envErr *xdrError
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
@@ -133,6 +140,12 @@ func (d *decoder) decode(body []byte) (*reply, error) {
 	for i, sp := range d.spans {
 		if sp[0] >= 0 {
 			d.items[i].Raw = d.buf[sp[0]:sp[1]]
+		}
+	}
+	keys := string(d.keys)
+	for i, ks := range d.keySpans {
+		if ks[0] >= 0 {
+			d.items[i].Key = keys[ks[0]:ks[1]]
 		}
 	}
 	return &reply{total: total, items: d.items, times: d.times}, nil
@@ -198,6 +211,7 @@ func (d *decoder) records(src []byte) (int, error) {
 			}
 			d.spans = append(d.spans, [2]int{-1, -1})
 			d.items = append(d.items, pipeline.Item{Raw: src[i : i+n], Type: d.def.EventType})
+			d.keySpans = append(d.keySpans, [2]int{-1, -1})
 			d.times = append(d.times, -1)
 			i += n
 		}
@@ -227,11 +241,13 @@ func skipSpace(src []byte, i int) int {
 // item, with its dedup key and time read from the values of its id and
 // time members.
 func (d *decoder) add(start, size, fields int, idValue, timeValue []byte) {
-	var id string
 	ms := int64(-1)
-	haveID := false
+	key := [2]int{-1, -1}
 	if idValue != nil {
-		id, haveID = idString(idValue)
+		n := len(d.keys)
+		if keys, ok := appendID(d.keys, idValue); ok && len(keys) > n {
+			d.keys, key = keys, [2]int{n, len(keys)}
+		}
 	}
 	if timeValue != nil {
 		if v, ok := millis(timeValue); ok {
@@ -242,17 +258,36 @@ func (d *decoder) add(start, size, fields int, idValue, timeValue []byte) {
 	if ms >= 0 {
 		it.Time = time.UnixMilli(ms).UTC()
 	}
-	if haveID && id != "" {
-		it.Key = id
-		if d.def.Name == StreamIncidents {
-			// One event per change: the same incident at another
-			// modification time is another event.
-			it.Key = id + ":" + strconv.FormatInt(ms, 10)
-		}
+	if key[0] >= 0 && d.def.Name == StreamIncidents {
+		// One event per change: the same incident at another
+		// modification time is another event.
+		d.keys = strconv.AppendInt(append(d.keys, ':'), ms, 10)
+		key[1] = len(d.keys)
 	}
+	d.keySpans = append(d.keySpans, key)
 	d.spans = append(d.spans, [2]int{start, start + size})
 	d.items = append(d.items, it)
 	d.times = append(d.times, ms)
+}
+
+// appendID appends the id idValue holds (see idString) to dst: the plain
+// string tokens ids are, without a string of their own.
+func appendID(dst, v []byte) ([]byte, bool) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		inner := v[1 : len(v)-1]
+		plain := true
+		for _, c := range inner {
+			if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return append(dst, inner...), true
+		}
+	}
+	id, ok := idString(v)
+	return append(dst, id...), ok
 }
 
 // idString reads an id that the API sends as a string or a number (which
