@@ -13,6 +13,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/utctime"
 )
 
 // fieldBudget is what a record may decode to in Wazuh: its 256 fields less
@@ -307,43 +308,13 @@ func idString(v []byte) (string, bool) {
 func millis(v []byte) (int64, bool) {
 	if len(v) >= 2 && v[0] == '"' {
 		inner := v[1 : len(v)-1]
-		if t, ok := parseISOMillis(inner); ok {
-			return t, true
+		if t, ok := utctime.Parse(inner); ok {
+			return t.UnixMilli(), true
 		}
 		v = inner
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	return n, err == nil && n > 0
-}
-
-// parseISOMillis parses "2006-01-02T15:04:05.000Z", the form reshaping
-// writes, without allocating.
-func parseISOMillis(b []byte) (int64, bool) {
-	if len(b) != 24 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[23] != 'Z' {
-		return 0, false
-	}
-	num := func(b []byte) (int, bool) {
-		n := 0
-		for _, c := range b {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
-	}
-	y, ok1 := num(b[0:4])
-	mo, ok2 := num(b[5:7])
-	d, ok3 := num(b[8:10])
-	h, ok4 := num(b[11:13])
-	mi, ok5 := num(b[14:16])
-	s, ok6 := num(b[17:19])
-	ms, ok7 := num(b[20:23])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
-		return 0, false
-	}
-	t := time.Date(y, time.Month(mo), d, h, mi, s, ms*int(time.Millisecond), time.UTC)
-	return t.UnixMilli(), true
 }
 
 // envelopeError turns an error envelope served with status 200 into the
