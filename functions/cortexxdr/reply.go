@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
@@ -274,18 +273,8 @@ func (d *decoder) add(start, size, fields int, idValue, timeValue []byte) {
 // appendID appends the id idValue holds (see idString) to dst: the plain
 // string tokens ids are, without a string of their own.
 func appendID(dst, v []byte) ([]byte, bool) {
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		inner := v[1 : len(v)-1]
-		plain := true
-		for _, c := range inner {
-			if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-				plain = false
-				break
-			}
-		}
-		if plain {
-			return append(dst, inner...), true
-		}
+	if inner, ok := jsonscan.Plain(v); ok {
+		return append(dst, inner...), true
 	}
 	id, ok := idString(v)
 	return append(dst, id...), ok

@@ -801,3 +801,18 @@ func FuzzHasBackslash(f *testing.F) {
 		}
 	})
 }
+
+func TestPlainOnlyForTokensThatDecodeToThemselves(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`"abc-123"`: true, `""`: true, `"a\"b"`: false, `"\u0041"`: false,
+		`"é"`: false, "\"a\tb\"": false, `abc`: false, `"abc`: false, `"`: false,
+	} {
+		inner, ok := Plain([]byte(raw))
+		if ok != want || ok && string(inner) != raw[1:len(raw)-1] {
+			t.Errorf("Plain(%q) = %q, %v; want ok %v", raw, inner, ok, want)
+		}
+		if s, sok := String([]byte(raw)); ok && (!sok || s != string(inner)) {
+			t.Errorf("String(%q) = %q, %v disagrees with Plain", raw, s, sok)
+		}
+	}
+}

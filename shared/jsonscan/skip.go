@@ -349,15 +349,7 @@ func String(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
 	}
-	inner := raw[1 : len(raw)-1]
-	plain := true
-	for _, c := range inner {
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			plain = false
-			break
-		}
-	}
-	if plain {
+	if inner, ok := Plain(raw); ok {
 		return string(inner), true
 	}
 	var v string
@@ -365,6 +357,22 @@ func String(raw []byte) (string, bool) {
 		return "", false
 	}
 	return v, true
+}
+
+// Plain returns the bytes between the quotes of a raw JSON string token
+// that decodes to exactly those bytes: ASCII without escapes or control
+// characters. Any other token is not ok (String decodes it).
+func Plain(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return nil, false
+		}
+	}
+	return inner, true
 }
 
 // Name reports whether a quoted member name from Members decodes to name
