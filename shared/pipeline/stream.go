@@ -291,9 +291,11 @@ func (sr *streamRun) loop(ctx context.Context) {
 			if !sr.confirmAndCommit(ctx) {
 				return
 			}
-			if ctx.Err() != nil {
-				// Interrupted while confirming: this page is not written.
-				res.Stop, res.Backlog = StopInterrupted, true
+			// Interrupted, or out of time, while confirming: this page
+			// is not written, as if the check before the fetch had
+			// stopped the stream.
+			if stop := sr.budgetStop(ctx); stop != "" {
+				res.Stop, res.Backlog = stop, true
 				return
 			}
 		}
