@@ -93,12 +93,25 @@ func (w *world) insertEnding(end time.Time, n int, step time.Duration) []string 
 // wazuh-remoted stand-in behind the relay.
 func (w *world) delivered(typ string) map[string]int {
 	w.T.Helper()
-	return w.Delivered(func(s string) string {
+	return w.Delivered(w.keyOf(typ))
+}
+
+// deliveredAll waits until every id of type typ has arrived (see
+// lambdatest.World.WaitDelivered), then counts them as delivered does.
+func (w *world) deliveredAll(typ string, ids []string) map[string]int {
+	w.T.Helper()
+	return w.WaitDelivered(ids, w.keyOf(typ))
+}
+
+// keyOf keys a forwarded line by its dedup key when it is an event of
+// type typ for the tenant.
+func (w *world) keyOf(typ string) func(string) string {
+	return func(s string) string {
 		if l := decodeLine(w.T, s); l.X.Type == typ && l.X.Meta.Tenant == tenant {
 			return l.X.Meta.Key
 		}
 		return ""
-	})
+	}
 }
 
 type line struct {

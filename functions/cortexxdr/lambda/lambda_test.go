@@ -127,8 +127,7 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 			return moved
 		},
 	}.Run(t)
-	w.WaitLines(len(ids))
-	got := w.delivered("alert")
+	got := w.deliveredAll("alert", ids)
 	dups := 0
 	for _, id := range ids {
 		if got[id] == 0 {
@@ -199,8 +198,7 @@ func testConcurrentRunners(t *testing.T, bootstrap string) {
 	if totalLocked == 0 {
 		t.Errorf("no runner ever found the stream locked")
 	}
-	w.WaitLines(len(ids))
-	got := w.delivered("alert")
+	got := w.deliveredAll("alert", ids)
 	for _, id := range ids {
 		if got[id] != 1 {
 			t.Fatalf("alert %s delivered %d times, want once", id, got[id])

@@ -70,12 +70,23 @@ func (w *world) generate(n int, step time.Duration) {
 // wazuh-remoted stand-in behind the relay.
 func (w *world) delivered() map[string]int {
 	w.T.Helper()
-	return w.Delivered(func(line string) string {
-		if ev := decodeLine(w.T, line); ev.Op.EventType == "audit_event" && ev.Op.Meta.Tenant == tenant {
-			return ev.Op.UUID
-		}
-		return ""
-	})
+	return w.Delivered(w.auditUUID)
+}
+
+// deliveredAll waits until every id has arrived (see
+// lambdatest.World.WaitDelivered), then counts them as delivered does.
+func (w *world) deliveredAll(ids []string) map[string]int {
+	w.T.Helper()
+	return w.WaitDelivered(ids, w.auditUUID)
+}
+
+// auditUUID keys a forwarded line by its uuid when it is an audit event
+// of the tenant.
+func (w *world) auditUUID(line string) string {
+	if ev := decodeLine(w.T, line); ev.Op.EventType == "audit_event" && ev.Op.Meta.Tenant == tenant {
+		return ev.Op.UUID
+	}
+	return ""
 }
 
 type line struct {

@@ -294,8 +294,7 @@ func testCatchUp(t *testing.T, bootstrap, margin string) {
 		},
 	}.Run(t)
 	ids := w.sim.EventIDs(tenant, onepasswordtest.StreamAuditEvents)
-	w.WaitLines(len(ids))
-	got := w.delivered()
+	got := w.deliveredAll(ids)
 	dups := 0
 	for _, id := range ids {
 		if got[id] == 0 {
@@ -376,8 +375,7 @@ func testConcurrentRunners(t *testing.T, bootstrap string) {
 		t.Errorf("no runner ever found the stream locked; the test did not exercise the lease")
 	}
 	ids := w.sim.EventIDs(tenant, onepasswordtest.StreamAuditEvents)
-	w.WaitLines(len(ids))
-	got := w.delivered()
+	got := w.deliveredAll(ids)
 	for _, id := range ids {
 		if got[id] != 1 {
 			t.Fatalf("event %s delivered %d times, want exactly once", id, got[id])

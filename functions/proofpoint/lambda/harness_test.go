@@ -67,8 +67,11 @@ func (w *world) delivered() map[string]int {
 func (w *world) deliveredOnce(t *testing.T) (want map[string]bool, got map[string]int) {
 	t.Helper()
 	want = w.expected()
-	w.WaitLines(len(want))
-	got = w.delivered()
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	got = w.WaitDelivered(ids, func(s string) string { return proofpointtest.LineIdentity(decodeLine(w.T, s)) })
 	for id := range want {
 		if got[id] != 1 {
 			t.Fatalf("%s delivered %d times, want exactly once", id, got[id])

@@ -163,6 +163,30 @@ func (w *World) WaitLines(n int) {
 	}
 }
 
+// WaitDelivered waits (up to 30 s, as WaitLines) until every id has
+// reached the wazuh-remoted stand-in, keyed as Delivered keys lines, and
+// returns the counts. Waiting for a number of lines is not enough after a
+// catch-up: duplicates and summaries count too, so the last events may
+// still be on their way through the relay when that number is reached.
+// A missing id is then reported by the caller's own check.
+func (w *World) WaitDelivered(ids []string, key func(line string) string) map[string]int {
+	w.T.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := w.Delivered(key)
+		missing := 0
+		for _, id := range ids {
+			if got[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Delivered counts the lines the relay forwarded (to the wazuh-remoted
 // stand-in) by the key that key gives each; "" leaves a line out.
 func (w *World) Delivered(key func(line string) string) map[string]int {
