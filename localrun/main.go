@@ -21,13 +21,13 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/registry"
 	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
+	"github.com/wazuh-pull/wazuh-pull/shared/procs"
 )
 
 // Exit statuses, for the tests.
@@ -43,15 +43,7 @@ const (
 var version = "dev"
 
 func main() {
-	// One P unless GOMAXPROCS says otherwise: a run handles one stream at a
-	// time and spends most of its time waiting for the vendor, the reader
-	// of its output or fsync. With a second P, every goroutine hand-off in
-	// the HTTP client wakes another thread that spins for work and sleeps
-	// again; one P does the same work with 15 % less CPU (docs/testing.md,
-	// "One P").
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
+	procs.OneUnlessSet(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	go func() {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/logx"
+	"github.com/wazuh-pull/wazuh-pull/shared/procs"
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
@@ -31,6 +32,7 @@ import (
 // fails with the *ConfigError, which names each bad variable, and logs it.
 func Main(v spec.Descriptor, version string) {
 	start := time.Now()
+	procs.OneUnlessSet(os.Getenv)
 	red := redact.New()
 	cfg, err := LoadConfig(v, os.Getenv)
 	log := logx.New(os.Stderr, cfg.LogLevel, red).With("vendor", v.Name)
