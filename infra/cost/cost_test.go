@@ -45,7 +45,8 @@ func TestBilledSeconds(t *testing.T) {
 	if s := BilledSeconds(inv, 0, a); s != 0.470 {
 		t.Errorf("billed %v s, want 0.470", s)
 	}
-	inv.Events = 21_706 // a second of CPU at 256/1769 of a vCPU
+	// A second of CPU at 256/1769 of a vCPU.
+	inv.Events = int(math.Round(a.CPUEventsPerVCPUS * float64(a.MemoryMB) / 1769))
 	if s := BilledSeconds(inv, 0, a); math.Abs(s-1.470) > 0.002 {
 		t.Errorf("billed %v s, want about 1.470", s)
 	}
