@@ -141,3 +141,39 @@ func TestPeopleBudgetStopsBeforeTheEndpointLimit(t *testing.T) {
 		t.Fatalf("%d VAP requests in 24 h", used)
 	}
 }
+
+// TestPeopleSnapshotKeepsToTheDocumentedPageSizes: top-clicker pages are
+// documented as at most 200 users. Asked for more, TAP either refuses the
+// request or (the docs do not say which) serves 200: either way a snapshot
+// asking for 1 000 would lose every top clicker past the first page.
+// With the default settings every user comes out once, in both variants.
+func TestPeopleSnapshotKeepsToTheDocumentedPageSizes(t *testing.T) {
+	for _, mode := range []proofpointtest.OversizeMode{proofpointtest.OversizeRefused, proofpointtest.OversizeClamp} {
+		t.Run(fmt.Sprint("oversize=", mode), func(t *testing.T) {
+			h := newHarness(t, proofpointtest.Options{PeopleOversize: mode})
+			h.sim.GeneratePeople("acme", 1200, 450, 1)
+			sink := &lineSink{}
+			res := h.run(context.Background(), sink, h.store, StreamPeople)
+			if !res[0].Success || res[0].Events != 1650 {
+				t.Fatalf("result %+v", res[0])
+			}
+			got, errs := peopleLines(t, sink.lines(t))
+			if len(got) != 1650 || len(errs) > 0 {
+				t.Fatalf("%d users, errors %v", len(got), errs)
+			}
+			for k, n := range got {
+				if n != 1 {
+					t.Fatalf("%s delivered %d times", k, n)
+				}
+			}
+			if vap, top := h.sim.PoolUsed("acme", "vap"), h.sim.PoolUsed("acme", "top-clickers"); vap != 2 || top != 3 {
+				t.Fatalf("%d VAP and %d top-clicker requests, want pages of 1 000 and 200", vap, top)
+			}
+			for _, r := range h.sim.Requests() {
+				if r.Status != 200 {
+					t.Fatalf("%s?%s answered %d", r.Path, r.Query, r.Status)
+				}
+			}
+		})
+	}
+}

@@ -70,6 +70,28 @@ const (
 	MsgBadTime   = "The time selection could not be parsed"
 	MsgBadFormat = "format must be json or syslog"
 	MsgBadWindow = "window must be one of 14, 30 or 90"
+	// MsgSizeTooLarge (with the endpoint's limit) refuses a People page
+	// larger than documented; the wording is not documented.
+	MsgSizeTooLarge = "size must be at most %d"
+)
+
+// Documented People API page sizes of /v2/people/top-clickers (VAP pages
+// default to 1 000 users and have no documented maximum; the simulator
+// takes 1 000 as theirs).
+const (
+	TopClickersDefaultSize = 100
+	TopClickersMaxSize     = 200
+)
+
+// OversizeMode chooses what the People API does with a size above the
+// endpoint's maximum, which the vendor does not document.
+type OversizeMode int
+
+const (
+	// OversizeRefused answers 400 (MsgSizeTooLarge).
+	OversizeRefused OversizeMode = iota
+	// OversizeClamp serves pages of the maximum size instead, silently.
+	OversizeClamp
 )
 
 // EmptyMode chooses how a window without events is answered; the vendor
@@ -99,6 +121,9 @@ type Options struct {
 	RetryAfter bool
 	// Empty chooses the answer to an empty window (default Empty204).
 	Empty EmptyMode
+	// PeopleOversize chooses the answer to a People page size above the
+	// endpoint's maximum (default OversizeRefused).
+	PeopleOversize OversizeMode
 	// Seed drives the order of arrays in responses.
 	Seed uint64
 	// TLS serves HTTPS with httptest's certificate; use Client().

@@ -372,6 +372,42 @@ func TestPeopleAPI(t *testing.T) {
 	}
 }
 
+// TestTopClickersPageSizes: top-clicker pages hold 100 users unless asked
+// otherwise and at most 200; a larger size is refused or, in the other
+// mode, served as 200.
+func TestTopClickersPageSizes(t *testing.T) {
+	users := func(a answer) int {
+		t.Helper()
+		var v struct {
+			Users []json.RawMessage `json:"users"`
+			Total int               `json:"totalTopClickers"`
+		}
+		if err := json.Unmarshal([]byte(a.body), &v); err != nil || a.status != 200 || v.Total != 250 {
+			t.Fatalf("%d %v: %.200s", a.status, err, a.body)
+		}
+		return len(v.Users)
+	}
+	f := newFixture(t, Options{})
+	f.srv.GeneratePeople("acme", 1200, 250, 1)
+	if n := users(f.get("/v2/people/top-clickers", url.Values{"window": {"14"}}, &f.cred)); n != TopClickersDefaultSize {
+		t.Fatalf("default top-clicker page: %d users", n)
+	}
+	if n := users(f.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"200"}, "page": {"2"}}, &f.cred)); n != 50 {
+		t.Fatalf("second page of 200: %d users", n)
+	}
+	if a := f.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"201"}}, &f.cred); a.status != 400 || a.body != fmt.Sprintf(MsgSizeTooLarge, TopClickersMaxSize) {
+		t.Fatalf("size 201: %d %q", a.status, a.body)
+	}
+	if a := f.get("/v2/people/vap", url.Values{"window": {"14"}}, &f.cred); !strings.Contains(a.body, `"totalVapUsers":1200`) || strings.Count(a.body, `"guid"`) != 1000 {
+		t.Fatalf("default VAP page: %.200s", a.body)
+	}
+	c := newFixture(t, Options{PeopleOversize: OversizeClamp})
+	c.srv.GeneratePeople("acme", 1, 250, 1)
+	if n := users(c.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"1000"}}, &c.cred)); n != TopClickersMaxSize {
+		t.Fatalf("clamped page: %d users", n)
+	}
+}
+
 func TestFaultsFireOnceEach(t *testing.T) {
 	f := newFixture(t, Options{})
 	f.srv.Generate("acme", Traffic{From: t0.Add(-time.Hour), To: t0, MessagesPerHour: 20, ClicksPerHour: 5, MaxIndexLag: -1})
