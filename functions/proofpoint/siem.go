@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/quota"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -44,6 +45,11 @@ type SIEMCursor struct {
 	// Span is the window length in seconds, when busy windows made it
 	// shorter than Config.Window.
 	Span int64 `json:"span,omitempty"`
+	// Behind is how many seconds TAP's clock was behind ours at the last
+	// answer (its Date header). Windows end that much earlier, so that
+	// a host clock running ahead never asks for TAP's future, and the
+	// overlap is measured by TAP's clock.
+	Behind int64 `json:"behind,omitempty"`
 	// Budget counts this credential's requests of the SIEM pool over
 	// the last 24 hours (shared/quota's compact form).
 	Budget json.RawMessage `json:"budget,omitempty"`
@@ -148,14 +154,46 @@ func (s *siemSource) span() time.Duration {
 	return s.c.cfg.Window
 }
 
+// maxBehind bounds the clock difference taken from a Date header: a header
+// further behind than this (a proxy with a broken clock) is not believed,
+// since windows ending that far back would stop collection without a
+// word.
+const maxBehind = time.Hour
+
+// behind is how far TAP's clock is behind ours, as last measured.
+func (s *siemSource) behind() time.Duration { return time.Duration(s.cur.Behind) * time.Second }
+
+// learnClock reads TAP's clock from an answer's Date header and returns
+// it (false without a readable header).
+func (s *siemSource) learnClock(h http.Header) (time.Time, bool) {
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}, false
+	}
+	// Measured after the answer arrived, so the difference includes the
+	// answer's time on the way: an overestimate, which only makes
+	// windows end a little earlier.
+	behind := max(s.c.cfg.Now().Sub(date).Truncate(time.Second), 0)
+	if behind > maxBehind {
+		s.c.cfg.Logger.Warn("Proofpoint answer's Date header is implausibly far behind our clock; ignored", "tenant", s.c.tenant, "date", stamp(date))
+		return date, true
+	}
+	if behind > s.c.cfg.SafetyLag/2 && s.cur.Behind == 0 {
+		s.c.cfg.Logger.Warn("Proofpoint TAP's clock is behind ours; windows end that much earlier (check this host's time sync)", "tenant", s.c.tenant, "behind", behind.String())
+	}
+	s.cur.Behind = int64(behind / time.Second)
+	return date, true
+}
+
 // window plans the next request: from the run's read position (or the
-// stored start), at most a span long, ending SafetyLag before now.
+// stored start), at most a span long, ending SafetyLag before now by
+// TAP's clock.
 func (s *siemSource) window(now time.Time) (start, end time.Time, ok bool) {
 	start = s.cur.Start
 	if s.readTo.After(start) {
 		start = s.readTo
 	}
-	limit := now.Add(-s.c.cfg.SafetyLag)
+	limit := now.Add(-s.c.cfg.SafetyLag - s.behind())
 	if s.backfill && s.stopAt.Before(limit) {
 		limit = s.stopAt
 	}
@@ -174,7 +212,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 	cfg := &s.c.cfg
 	var notices []pipeline.Notice
-	refusedAge := false
+	refusedAge, refusedFuture := false, false
 	for attempt := 0; ; attempt++ {
 		now := cfg.Now().UTC()
 		notices = s.clamp(now, ageMargin, notices)
@@ -191,16 +229,32 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 		detail := "endpoint=" + siemPath + " interval=" + q.Get("interval")
 		resp, err := s.c.get(ctx, siemPath, q, s.onAttempt, s.buf)
 		if err != nil {
-			if se, ok := isStatus(err, http.StatusBadRequest); ok && !refusedAge && strings.Contains(se.Body, "too far into the past") {
-				// TAP's clock is ahead of ours: start further inside.
-				refusedAge = true
-				notices = s.clamp(cfg.Now().UTC(), 3*ageMargin, notices)
-				continue
+			var se *httpx.StatusError
+			var tapNow time.Time
+			known := false
+			if errors.As(err, &se) {
+				tapNow, known = s.learnClock(se.Header)
+			}
+			if se, ok := isStatus(err, http.StatusBadRequest); ok {
+				switch {
+				case !refusedAge && strings.Contains(se.Body, "too far into the past"):
+					// TAP's clock is ahead of ours: start further inside.
+					refusedAge = true
+					notices = s.clamp(cfg.Now().UTC(), 3*ageMargin, notices)
+					continue
+				case !refusedFuture && known && end.After(tapNow):
+					// The window ended in TAP's future (whatever TAP's
+					// words for it): ask again, ending behind TAP's clock.
+					refusedFuture = true
+					cfg.Logger.Warn("Proofpoint refused a window ending after its clock; asking again behind it", "tenant", s.c.tenant, "interval", q.Get("interval"), "tap_time", stamp(tapNow))
+					continue
+				}
 			}
 			p := s.page(nil, s.cur, false, notices)
 			p.Err = s.callError(err, detail)
 			return p, nil
 		}
+		s.learnClock(resp.Header)
 		s.buf = resp.Body[:0]
 		queryEnd := end
 		items := s.dec.items[:0]
@@ -280,7 +334,7 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 	// later window of this run) cannot move it.
 	if !start.After(next.Start) {
 		settled := queryEnd
-		if lim := sent.Add(-cfg.Overlap).Truncate(time.Second); lim.Before(settled) {
+		if lim := sent.Add(-cfg.Overlap - s.behind()).Truncate(time.Second); lim.Before(settled) {
 			settled = lim
 		}
 		if settled.After(next.Start) {

@@ -109,6 +109,22 @@ const (
 	EmptyMixed
 )
 
+// FutureEndMode chooses how an interval ending after the server's clock is
+// answered, which the vendor does not document.
+type FutureEndMode int
+
+const (
+	// FutureEndRefused answers 400 (MsgFuture).
+	FutureEndRefused FutureEndMode = iota
+	// FutureEndClamped serves the window up to the server's clock and
+	// says so in queryEndTime.
+	FutureEndClamped
+	// FutureEndAsRequested serves the window up to the server's clock
+	// (later events do not exist yet) but reports the requested end as
+	// queryEndTime.
+	FutureEndAsRequested
+)
+
 // Options configures a Server. The zero value is the documented API.
 type Options struct {
 	// Now is the server clock (default time.Now).
@@ -124,6 +140,9 @@ type Options struct {
 	// PeopleOversize chooses the answer to a People page size above the
 	// endpoint's maximum (default OversizeRefused).
 	PeopleOversize OversizeMode
+	// FutureEnd chooses the answer to an interval that ends after the
+	// server's clock (default FutureEndRefused).
+	FutureEnd FutureEndMode
 	// Seed drives the order of arrays in responses.
 	Seed uint64
 	// TLS serves HTTPS with httptest's certificate; use Client().
@@ -363,6 +382,9 @@ func writeText(w http.ResponseWriter, status int, msg string) {
 // ServeHTTP implements the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &RequestRecord{Time: s.opts.Now(), Path: r.URL.Path, Query: r.URL.RawQuery, HasAuth: r.Header.Get("Authorization") != ""}
+	// The server's clock, as every web server tells it (net/http would
+	// tell the real one, not Options.Now).
+	w.Header().Set("Date", rec.Time.UTC().Format(http.TimeFormat))
 	sw := s.log.Begin(w, rec, &rec.Status)
 
 	ep, ok := route(r.URL.Path)

@@ -128,6 +128,43 @@ func TestTimeSelectionRules(t *testing.T) {
 	}
 }
 
+// TestFutureEnds: an interval ending after the server's clock is refused,
+// or (the docs do not say) served up to the server's clock with that time
+// or the requested end as queryEndTime. Every answer tells the server's
+// clock in Date.
+func TestFutureEnds(t *testing.T) {
+	for _, c := range []struct {
+		mode     FutureEndMode
+		status   int
+		queryEnd string
+	}{
+		{FutureEndRefused, 400, ""},
+		{FutureEndClamped, 200, "2026-03-02T12:00:00Z"},
+		{FutureEndAsRequested, 200, "2026-03-02T12:05:00Z"},
+	} {
+		f := newFixture(t, Options{FutureEnd: c.mode})
+		f.srv.Ingest("acme", Event{Type: TypeClicksBlocked, Created: t0.Add(-time.Minute), Identity: "now", Raw: []byte(`{"id":"now"}`)})
+		f.srv.Ingest("acme", Event{Type: TypeClicksBlocked, Created: t0.Add(time.Minute), Indexed: t0.Add(-time.Hour), Identity: "later", Raw: []byte(`{"id":"later"}`)})
+		a := f.get("/v2/siem/all", interval(t0.Add(-10*time.Minute), t0.Add(5*time.Minute)), &f.cred)
+		if d, err := http.ParseTime(a.header.Get("Date")); err != nil || !d.Equal(t0) {
+			t.Fatalf("mode %d: Date %q, want the server clock", c.mode, a.header.Get("Date"))
+		}
+		var v struct {
+			QueryEndTime  string            `json:"queryEndTime"`
+			ClicksBlocked []json.RawMessage `json:"clicksBlocked"`
+		}
+		if a.status != c.status || c.status == 400 && a.body != MsgFuture {
+			t.Fatalf("mode %d: %d %q", c.mode, a.status, a.body)
+		}
+		if c.status == 400 {
+			continue
+		}
+		if err := json.Unmarshal([]byte(a.body), &v); err != nil || v.QueryEndTime != c.queryEnd || len(v.ClicksBlocked) != 1 || !strings.Contains(a.body, `"now"`) {
+			t.Fatalf("mode %d: %v %s", c.mode, err, a.body)
+		}
+	}
+}
+
 func TestEmptyWindowsAndFormats(t *testing.T) {
 	f := newFixture(t, Options{})
 	q := interval(t0.Add(-time.Hour), t0)

@@ -1,0 +1,66 @@
+package proofpoint
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
+)
+
+// TestClockAheadOfTAP runs the collector on a host whose clock is five
+// minutes ahead of TAP's, more than the safety lag: by its own clock its
+// windows end in TAP's future. What TAP does with such a window is not
+// documented; in each of the simulator's readings (refuse it, serve it up
+// to TAP's clock saying so, or serve it up to TAP's clock reporting the
+// requested end) every event comes out exactly once, without error
+// events, and at most one request is refused: the collector learns TAP's
+// clock from the Date header of its answers and keeps its windows behind
+// it.
+func TestClockAheadOfTAP(t *testing.T) {
+	const skew = 5 * time.Minute
+	for _, mode := range []proofpointtest.FutureEndMode{proofpointtest.FutureEndRefused, proofpointtest.FutureEndClamped, proofpointtest.FutureEndAsRequested} {
+		t.Run(fmt.Sprint("future-end=", mode), func(t *testing.T) {
+			h := newHarness(t, proofpointtest.Options{FutureEnd: mode})
+			h.cfg.Now = func() time.Time { return h.clock.Now().Add(skew) }
+			h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(3 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25})
+			sink := &lineSink{}
+			for now := t0; !now.After(t0.Add(3*time.Hour + 45*time.Minute)); now = h.clock.Advance(5 * time.Minute) {
+				res := h.run(context.Background(), sink, h.store, StreamSIEM)
+				if !res[0].Success {
+					t.Fatalf("run at %v: %+v", now, res[0])
+				}
+			}
+			got, errs := events(t, sink.lines(t))
+			if len(errs) > 0 {
+				t.Fatalf("error events %v", errs)
+			}
+			exactlyOnce(t, got, h.expected())
+			// Only the first request, before any answer told TAP's clock,
+			// may end in TAP's future (and be refused).
+			for i, r := range h.sim.Requests() {
+				_, end, err := proofpointtest.ParseInterval(intervalOf(t, r.Query))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i > 0 && (end.After(r.Time) || r.Status != 200 && r.Status != 204) {
+					t.Fatalf("request %d (%s) at %v answered %d", i, r.Query, r.Time, r.Status)
+				}
+			}
+			if behind := h.siemCursor().Behind; behind < int64(skew/time.Second) {
+				t.Fatalf("stored clock difference %d s, want at least %v", behind, skew)
+			}
+		})
+	}
+}
+
+func intervalOf(t *testing.T, rawQuery string) string {
+	t.Helper()
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil || q.Get("interval") == "" {
+		t.Fatalf("query %q: %v", rawQuery, err)
+	}
+	return q.Get("interval")
+}
