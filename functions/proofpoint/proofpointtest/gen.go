@@ -225,8 +225,13 @@ func (g *gen) when() time.Time {
 	if span <= 0 {
 		return g.t.From
 	}
-	// Whole milliseconds, as TAP serves them.
-	return g.t.From.Add(time.Duration(g.rng.Int64N(int64(span)))).Truncate(time.Millisecond)
+	// Whole milliseconds, as TAP serves them; one time in sixteen whole
+	// seconds, which stamp writes without a fraction.
+	t := g.t.From.Add(time.Duration(g.rng.Int64N(int64(span)))).Truncate(time.Millisecond)
+	if t.Nanosecond()/int(time.Millisecond)%16 == 3 {
+		t = t.Truncate(time.Second)
+	}
+	return t
 }
 
 func (g *gen) status() string {
@@ -530,7 +535,20 @@ func (g *gen) campaign(i int, status string) threat {
 	return th
 }
 
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// stamp writes a time the ways TAP's payloads do: mostly with
+// milliseconds and "Z", a whole second sometimes without a fraction, and
+// now and then with a numeric zone. The form depends only on the instant,
+// so an event always looks the same.
+func stamp(t time.Time) string {
+	t = t.UTC()
+	switch ms := t.Nanosecond() / int(time.Millisecond); {
+	case t.Nanosecond() == 0 && t.Second()%4 != 1:
+		return t.Format("2006-01-02T15:04:05Z")
+	case ms%16 == 7:
+		return t.Format("2006-01-02T15:04:05.000+00:00")
+	}
+	return t.Format("2006-01-02T15:04:05.000Z")
+}
 
 // jw appends one JSON object.
 type jw struct {

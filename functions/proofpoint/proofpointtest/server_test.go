@@ -219,10 +219,28 @@ func TestGeneratedTrafficHasTheDocumentedTraps(t *testing.T) {
 	evs := f.srv.Events("acme")
 	guidTimes := map[string]map[string]bool{}
 	var retro, late, stringRecipient, boolRewritten, strRewritten, lowerThreatID int
+	timeForms := map[string]int{}
 	for _, e := range evs {
 		var v map[string]any
 		if err := json.Unmarshal(e.Raw, &v); err != nil {
 			t.Fatalf("%v: %s", err, e.Raw)
+		}
+		// messageTime and clickTime come with and without milliseconds,
+		// in "Z" or a numeric zone, and always tell the event's own time.
+		own, _ := v["messageTime"].(string)
+		if click, ok := v["clickTime"].(string); ok {
+			own = click
+		}
+		if at, err := time.Parse(time.RFC3339Nano, own); err != nil || !at.Equal(e.Own) {
+			t.Fatalf("own time %q (%v), want %v", own, err, e.Own)
+		}
+		switch {
+		case strings.HasSuffix(own, "+00:00"):
+			timeForms["zone"]++
+		case strings.Contains(own, "."):
+			timeForms["ms"]++
+		default:
+			timeForms["seconds"]++
 		}
 		if strings.HasPrefix(e.Type, "messages") {
 			g := fmt.Sprint(v["GUID"])
@@ -263,7 +281,7 @@ func TestGeneratedTrafficHasTheDocumentedTraps(t *testing.T) {
 			shared++
 		}
 	}
-	counts := []int{retro, late, stringRecipient, boolRewritten, strRewritten, lowerThreatID}
+	counts := []int{retro, late, stringRecipient, boolRewritten, strRewritten, lowerThreatID, timeForms["zone"], timeForms["ms"], timeForms["seconds"]}
 	for i, n := range counts {
 		if n == 0 {
 			t.Fatalf("trap %d never generated (counts %v)", i, counts)
