@@ -45,6 +45,13 @@ type SIEMCursor struct {
 	// Span is the window length in seconds, when busy windows made it
 	// shorter than Config.Window.
 	Span int64 `json:"span,omitempty"`
+	// Limit, after TAP failed to return a window (a server error or a
+	// timeout: results it could not assemble in time), is the most events
+	// a window has held since; windows are sized to hold no more until
+	// LimitAt is limitLife ago. limitToLearn: a window failed, the next
+	// answer sets it.
+	Limit   int       `json:"limit,omitempty"`
+	LimitAt time.Time `json:"limit_at,omitzero"`
 	// Behind is how many seconds TAP's clock was behind ours at the last
 	// answer (its Date header). Windows end that much earlier, so that
 	// a host clock running ahead never asks for TAP's future, and the
@@ -250,6 +257,9 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 					continue
 				}
 			}
+			if ctx.Err() == nil { // the run's own deadline is not TAP failing
+				s.shrinkAfterFailure(err, start, end)
+			}
 			p := s.page(nil, s.cur, false, notices)
 			p.Err = s.callError(err, detail)
 			return p, nil
@@ -346,13 +356,26 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 	}
 	// A busy window makes the next ones shorter, so that one answer (one
 	// body in memory, one run's output) stays bounded; quiet ones let
-	// the windows grow back.
+	// the windows grow back. After a window TAP failed to return, the
+	// bound is what TAP has returned since.
+	limit := cfg.WindowEvents
+	switch {
+	case next.Limit == limitToLearn:
+		next.Limit, next.LimitAt = max(n, minLimit), sent
+	case next.Limit > 0 && !sent.Before(next.LimitAt.Add(limitLife)):
+		next.Limit, next.LimitAt = 0, time.Time{}
+	case next.Limit > 0 && n > next.Limit:
+		next.Limit = n // TAP returned this many: no need to stay below
+	}
+	if next.Limit > 0 {
+		limit = min(limit, next.Limit)
+	}
 	span := s.span()
 	asked := queryEnd.Sub(start)
 	switch {
-	case n > cfg.WindowEvents:
-		span = max(MinWindow, time.Duration(float64(asked)*float64(cfg.WindowEvents)/float64(n)))
-	case n < cfg.WindowEvents/4 && span < cfg.Window:
+	case n > limit:
+		span = max(MinWindow, time.Duration(float64(asked)*float64(limit)/float64(n)))
+	case n < limit/4 && span < cfg.Window:
 		span = min(cfg.Window, 2*span)
 	}
 	next.Span = 0
@@ -360,6 +383,34 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 		next.Span = int64(span / time.Second)
 	}
 	return next
+}
+
+// Learning the window size TAP can return: limitToLearn marks a failed
+// window, minLimit keeps a quiet first answer from making every later
+// window tiny, and limitLife lets windows grow back to the full hour
+// after a burst (a window failing again costs one run and an error event).
+const (
+	limitToLearn = -1
+	minLimit     = 100
+	limitLife    = 6 * time.Hour
+)
+
+// shrinkAfterFailure halves the window after TAP failed to return
+// [start, end] (a server error or a timeout, retries included): asking the
+// same window again would fail the same way for results TAP cannot
+// assemble in time, and the run after would be stuck on it for good.
+func (s *siemSource) shrinkAfterFailure(err error, start, end time.Time) {
+	var se *httpx.StatusError
+	failed := pipeline.CodeOf(err) == pipeline.CodeTimeout || errors.As(err, &se) && se.Status >= 500
+	if !failed || end.Sub(start) <= MinWindow {
+		return
+	}
+	half := max(MinWindow, (end.Sub(start) / 2).Truncate(time.Second))
+	if half < s.span() {
+		s.cur.Span = int64(half / time.Second)
+	}
+	s.cur.Limit, s.cur.LimitAt = limitToLearn, time.Time{}
+	s.c.cfg.Logger.Warn("Proofpoint did not return a window; the next ones are shorter", "tenant", s.c.tenant, "interval", stamp(start)+"/"+stamp(end), "next_window", half.String())
 }
 
 // windowAfter reports whether another window is due right away after the

@@ -143,6 +143,11 @@ type Options struct {
 	// FutureEnd chooses the answer to an interval that ends after the
 	// server's clock (default FutureEndRefused).
 	FutureEnd FutureEndMode
+	// MaxAssembled, when positive, makes a SIEM window holding more
+	// events than this answer 500 with AssemblyTimeoutMessage, every
+	// time it is asked: the documented error for results that cannot be
+	// assembled within the service's timeout.
+	MaxAssembled int
 	// Seed drives the order of arrays in responses.
 	Seed uint64
 	// TLS serves HTTPS with httptest's certificate; use Client().

@@ -165,6 +165,21 @@ func TestFutureEnds(t *testing.T) {
 	}
 }
 
+// TestWindowTooLargeToAssemble: with MaxAssembled, a window holding more
+// events answers 500 every time; a smaller one is served.
+func TestWindowTooLargeToAssemble(t *testing.T) {
+	f := newFixture(t, Options{MaxAssembled: 50})
+	f.srv.Generate("acme", Traffic{From: t0.Add(-time.Hour), To: t0, MessagesPerHour: 100, ClicksPerHour: 20, MultiRecipient: -1, MaxIndexLag: -1})
+	for range 2 {
+		if a := f.get("/v2/siem/all", interval(t0.Add(-time.Hour), t0), &f.cred); a.status != 500 || a.body != AssemblyTimeoutMessage {
+			t.Fatalf("an hour of 120 events: %d %q", a.status, a.body)
+		}
+	}
+	if a := f.get("/v2/siem/all", interval(t0.Add(-10*time.Minute), t0), &f.cred); a.status != 200 {
+		t.Fatalf("ten minutes: %d %q", a.status, a.body)
+	}
+}
+
 func TestEmptyWindowsAndFormats(t *testing.T) {
 	f := newFixture(t, Options{})
 	q := interval(t0.Add(-time.Hour), t0)

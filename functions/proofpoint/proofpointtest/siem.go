@@ -198,6 +198,11 @@ func (s *Server) serveSIEM(w http.ResponseWriter, r *http.Request, tn *tenant, e
 		total += len(evs)
 	}
 	rec.Start, rec.End, rec.Events = start, end, total
+	if s.opts.MaxAssembled > 0 && total > s.opts.MaxAssembled {
+		s.mu.Unlock()
+		writeText(w, http.StatusInternalServerError, AssemblyTimeoutMessage)
+		return
+	}
 	mode := s.opts.Empty
 	if mode == EmptyMixed {
 		mode = EmptyMode(s.empties % 3)
