@@ -64,3 +64,27 @@ func intervalOf(t *testing.T, rawQuery string) string {
 	}
 	return q.Get("interval")
 }
+
+// TestSevenDayLimitIsCountedByTAPsClock: a position TAP still serves is
+// not given up as a collection gap because the host clock runs ahead.
+func TestSevenDayLimitIsCountedByTAPsClock(t *testing.T) {
+	const skew = 10 * time.Minute
+	h := newHarness(t, proofpointtest.Options{})
+	h.cfg.Now = func() time.Time { return h.clock.Now().Add(skew) }
+	h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), MessagesPerHour: 40, ClicksPerHour: 20, MaxIndexLag: -1})
+	sink := &lineSink{}
+	h.run(context.Background(), sink, h.store, StreamSIEM)
+	// Offline until the stored start is 7 days less 8 minutes old by
+	// TAP's clock (7 days less 18 minutes by ours): TAP still serves it.
+	start := h.siemCursor().Start
+	h.clock.Set(start.Add(7*24*time.Hour - 8*time.Minute))
+	res := h.run(context.Background(), sink, h.store, StreamSIEM)
+	if !res[0].Success {
+		t.Fatalf("catch-up %+v", res[0])
+	}
+	got, errs := events(t, sink.lines(t))
+	if len(errs) > 0 {
+		t.Fatalf("error events %v: nothing was out of TAP's reach", errs)
+	}
+	exactlyOnce(t, got, h.expected())
+}

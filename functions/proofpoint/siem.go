@@ -222,7 +222,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	refusedAge, refusedFuture := false, false
 	for attempt := 0; ; attempt++ {
 		now := cfg.Now().UTC()
-		notices = s.clamp(now, ageMargin, notices)
+		notices = s.clamp(now.Add(-s.behind()), ageMargin, notices)
 		start, end, ok := s.window(now)
 		if !ok {
 			return s.page(nil, s.cur, false, notices), nil
@@ -247,7 +247,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 				case !refusedAge && strings.Contains(se.Body, "too far into the past"):
 					// TAP's clock is ahead of ours: start further inside.
 					refusedAge = true
-					notices = s.clamp(cfg.Now().UTC(), 3*ageMargin, notices)
+					notices = s.clamp(cfg.Now().UTC().Add(-s.behind()), 3*ageMargin, notices)
 					continue
 				case !refusedFuture && known && end.After(tapNow):
 					// The window ended in TAP's future (whatever TAP's
@@ -310,11 +310,11 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 }
 
-// clamp moves positions older than TAP serves (7 days, less margin)
-// forward, with an error event naming the interval that became
+// clamp moves positions older than TAP serves (7 days before tapNow, less
+// margin) forward, with an error event naming the interval that became
 // unreachable.
-func (s *siemSource) clamp(now time.Time, margin time.Duration, notices []pipeline.Notice) []pipeline.Notice {
-	oldest := now.Add(-MaxAge + margin).Truncate(time.Second).Add(time.Second)
+func (s *siemSource) clamp(tapNow time.Time, margin time.Duration, notices []pipeline.Notice) []pipeline.Notice {
+	oldest := tapNow.Add(-MaxAge + margin).Truncate(time.Second).Add(time.Second)
 	from := s.cur.Start
 	if s.readTo.After(from) {
 		from = s.readTo
