@@ -125,6 +125,22 @@ const (
 	FutureEndAsRequested
 )
 
+// QueryEndMode chooses how queryEndTime answers an interval. Observed
+// answers report the requested end, written with or without milliseconds;
+// the docs do not promise either.
+type QueryEndMode int
+
+const (
+	// QueryEndRequested reports the requested end ("…T12:30:00Z").
+	QueryEndRequested QueryEndMode = iota
+	// QueryEndMillis reports it with milliseconds ("…T12:30:00.000Z").
+	QueryEndMillis
+	// QueryEndMinute serves the window only up to its end rounded down to
+	// the minute, and reports that (an interval within one minute is
+	// served as asked).
+	QueryEndMinute
+)
+
 // Options configures a Server. The zero value is the documented API.
 type Options struct {
 	// Now is the server clock (default time.Now).
@@ -143,6 +159,9 @@ type Options struct {
 	// FutureEnd chooses the answer to an interval that ends after the
 	// server's clock (default FutureEndRefused).
 	FutureEnd FutureEndMode
+	// QueryEnd chooses queryEndTime for an interval (default
+	// QueryEndRequested).
+	QueryEnd QueryEndMode
 	// MaxAssembled, when positive, makes a SIEM window holding more
 	// events than this answer 500 with AssemblyTimeoutMessage, every
 	// time it is asked: the documented error for results that cannot be

@@ -180,6 +180,30 @@ func TestWindowTooLargeToAssemble(t *testing.T) {
 	}
 }
 
+// TestQueryEndTimeForms: the requested end, with milliseconds, or the
+// end rounded down to the minute (then the window stops there).
+func TestQueryEndTimeForms(t *testing.T) {
+	for _, c := range []struct {
+		mode   QueryEndMode
+		want   string
+		served bool
+	}{
+		{QueryEndRequested, "2026-03-02T11:58:30Z", true},
+		{QueryEndMillis, "2026-03-02T11:58:30.000Z", true},
+		{QueryEndMinute, "2026-03-02T11:58:00Z", false},
+	} {
+		f := newFixture(t, Options{QueryEnd: c.mode, Empty: EmptyArrays})
+		f.srv.Ingest("acme", Event{Type: TypeClicksBlocked, Created: t0.Add(-110 * time.Second), Identity: "edge", Raw: []byte(`{"id":"edge"}`)})
+		var v struct {
+			QueryEndTime string `json:"queryEndTime"`
+		}
+		a := f.get("/v2/siem/all", interval(t0.Add(-10*time.Minute), t0.Add(-90*time.Second)), &f.cred)
+		if err := json.Unmarshal([]byte(a.body), &v); err != nil || v.QueryEndTime != c.want || strings.Contains(a.body, `"edge"`) != c.served {
+			t.Fatalf("mode %d: %v %s", c.mode, err, a.body)
+		}
+	}
+}
+
 func TestEmptyWindowsAndFormats(t *testing.T) {
 	f := newFixture(t, Options{})
 	q := interval(t0.Add(-time.Hour), t0)

@@ -107,6 +107,9 @@ func ParseInterval(v string) (start, end time.Time, err error) {
 // the future and is served), or a 400 message.
 func (s *Server) siemWindow(q url.Values, now time.Time) (start, end, upTo time.Time, msg string) {
 	start, end, msg = s.timeSelection(q, now)
+	if m := end.Truncate(time.Minute); msg == "" && s.opts.QueryEnd == QueryEndMinute && q.Has("interval") && m.After(start) {
+		end = m
+	}
 	upTo = end
 	if msg == "" && q.Has("interval") && end.After(now) {
 		switch s.opts.FutureEnd {
@@ -293,7 +296,11 @@ func (s *Server) renderLocked(got map[string][]*Event, types []string, end time.
 	}
 	b := make([]byte, 0, size+64)
 	b = append(b, `{"queryEndTime":"`...)
-	b = end.UTC().AppendFormat(b, time.RFC3339Nano)
+	if s.opts.QueryEnd == QueryEndMillis {
+		b = end.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	} else {
+		b = end.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
 	b = append(b, '"')
 	for _, t := range types {
 		evs := got[t]
