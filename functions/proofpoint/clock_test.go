@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +88,21 @@ func TestSevenDayLimitIsCountedByTAPsClock(t *testing.T) {
 		t.Fatalf("error events %v: nothing was out of TAP's reach", errs)
 	}
 	exactlyOnce(t, got, h.expected())
+}
+
+// TestCheckReportsAClockAheadOfTAP: `localrun check` on a host whose clock
+// runs five minutes ahead says so, and still finds the SIEM API working
+// (runs keep their windows behind TAP's clock).
+func TestCheckReportsAClockAheadOfTAP(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{FutureEnd: proofpointtest.FutureEndRefused})
+	h.cfg.Now = func() time.Time { return h.clock.Now().Add(5 * time.Minute) }
+	rep := h.collector().Check(context.Background(), CheckOptions{SkipPeople: true})
+	if !rep.OK() || len(rep.Streams) != 1 || !strings.Contains(rep.Streams[0].Detail, "clock is 5m0s ahead of TAP's") {
+		t.Fatalf("report %+v", rep)
+	}
+	// A clock in time: no word about it.
+	h.cfg.Now = h.clock.Now
+	if rep = h.collector().Check(context.Background(), CheckOptions{SkipPeople: true}); !rep.OK() || rep.Streams[0].Detail != "ok" {
+		t.Fatalf("report %+v", rep)
+	}
 }
