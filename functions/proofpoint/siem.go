@@ -257,8 +257,8 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 					continue
 				}
 			}
-			if ctx.Err() == nil { // the run's own deadline is not TAP failing
-				s.shrinkAfterFailure(err, start, end)
+			if ctx.Err() == nil && sizeMayMatter(err) { // the run's own deadline is not TAP failing
+				s.shrinkAfterFailure(start, end)
 			}
 			p := s.page(nil, s.cur, false, notices)
 			p.Err = s.callError(err, detail)
@@ -274,6 +274,9 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 				if attempt < invalidBodyRetries && ctx.Err() == nil {
 					cfg.Logger.Warn("invalid Proofpoint SIEM answer; asking again", "tenant", s.c.tenant, "error", derr)
 					continue
+				}
+				if ctx.Err() == nil {
+					s.shrinkAfterFailure(start, end) // a long body cut short, or a proxy's page instead
 				}
 				p := s.page(nil, s.cur, false, notices)
 				p.Err = &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "Proofpoint SIEM answer is not a valid JSON events object", Detail: detail, Err: derr}
@@ -395,14 +398,25 @@ const (
 	limitLife    = 6 * time.Hour
 )
 
-// shrinkAfterFailure halves the window after TAP failed to return
-// [start, end] (a server error or a timeout, retries included): asking the
-// same window again would fail the same way for results TAP cannot
-// assemble in time, and the run after would be stuck on it for good.
-func (s *siemSource) shrinkAfterFailure(err error, start, end time.Time) {
+// sizeMayMatter reports whether a failed call may have failed for the
+// window's size: a server error or a timeout (TAP could not assemble the
+// results in time), or a connection cut (a proxy giving up on a long
+// answer).
+func sizeMayMatter(err error) bool {
 	var se *httpx.StatusError
-	failed := pipeline.CodeOf(err) == pipeline.CodeTimeout || errors.As(err, &se) && se.Status >= 500
-	if !failed || end.Sub(start) <= MinWindow {
+	switch pipeline.CodeOf(err) {
+	case pipeline.CodeTimeout, pipeline.CodeConnection:
+		return true
+	}
+	return errors.As(err, &se) && se.Status >= 500
+}
+
+// shrinkAfterFailure halves the window after TAP failed to return
+// [start, end], retries included: asking the same window again would fail
+// the same way for results TAP cannot assemble in time (or a body a proxy
+// cuts), and the run after would be stuck on it for good.
+func (s *siemSource) shrinkAfterFailure(start, end time.Time) {
+	if end.Sub(start) <= MinWindow {
 		return
 	}
 	half := max(MinWindow, (end.Sub(start) / 2).Truncate(time.Second))
