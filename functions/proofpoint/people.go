@@ -141,6 +141,13 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		r, err := s.c.get(ctx, ep.path, q, onAttempt, s.buf)
+		if err != nil && s.cur.Page > 1 && pastLastPage(err) {
+			// The same request was answered for the page before, which
+			// was full: TAP refuses a page past the last one.
+			cfg.Logger.Info("Proofpoint People page past the last one refused; the endpoint is read", "tenant", s.c.tenant, "endpoint", ep.path, "page", s.cur.Page)
+			s.items = s.items[:0]
+			break
+		}
 		if err != nil {
 			p := s.page(nil, false)
 			var pe *pipeline.Error
@@ -183,6 +190,14 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 		return p, nil
 	}
 	return s.page(items, true), nil
+}
+
+// pastLastPage reports whether err is how TAP may refuse a People page
+// past the last one (the docs do not say): 400 or 404.
+func pastLastPage(err error) bool {
+	_, bad := isStatus(err, http.StatusBadRequest)
+	_, missing := isStatus(err, http.StatusNotFound)
+	return bad || missing
 }
 
 // decode turns {"users":[…],…} into one event per user: the user's

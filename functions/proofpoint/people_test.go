@@ -177,3 +177,30 @@ func TestPeopleSnapshotKeepsToTheDocumentedPageSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestPeopleFullLastPage: with exactly a page of users, whether there is
+// more shows only on the next page, which TAP answers (the docs do not say
+// how) empty or with a 400. Either way the snapshot completes with every
+// user once and without an error event, and the next is taken on cadence.
+func TestPeopleFullLastPage(t *testing.T) {
+	for _, mode := range []proofpointtest.PastEndMode{proofpointtest.PastEndEmpty, proofpointtest.PastEndRefused} {
+		t.Run(fmt.Sprint("past-end=", mode), func(t *testing.T) {
+			h := newHarness(t, proofpointtest.Options{PeoplePastEnd: mode})
+			h.sim.GeneratePeople("acme", 1000, 200, 1)
+			sink := &lineSink{}
+			res := h.run(context.Background(), sink, h.store, StreamPeople)
+			if !res[0].Success || res[0].Events != 1200 {
+				t.Fatalf("result %+v", res[0])
+			}
+			got, errs := peopleLines(t, sink.lines(t))
+			if len(got) != 1200 || len(errs) > 0 {
+				t.Fatalf("%d users, errors %v", len(got), errs)
+			}
+			var cur PeopleCursor
+			jsonUnmarshal(t, h.stored(StreamPeople).Cursor, &cur)
+			if !cur.LastFetch.Equal(t0) || !cur.Snapshot.IsZero() {
+				t.Fatalf("snapshot not complete: %+v", cur)
+			}
+		})
+	}
+}

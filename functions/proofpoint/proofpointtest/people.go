@@ -95,6 +95,10 @@ func (s *Server) servePeople(w http.ResponseWriter, r *http.Request, tn *tenant,
 	}
 	rec.Events = len(pageUsers)
 	s.mu.Unlock()
+	if page > 1 && lo >= total && s.opts.PeoplePastEnd == PastEndRefused {
+		writeText(w, http.StatusBadRequest, MsgNoSuchPage)
+		return
+	}
 
 	w2 := jw{}
 	w2.open()

@@ -70,6 +70,9 @@ const (
 	MsgBadTime   = "The time selection could not be parsed"
 	MsgBadFormat = "format must be json or syslog"
 	MsgBadWindow = "window must be one of 14, 30 or 90"
+	// MsgNoSuchPage refuses a People page past the last one
+	// (PastEndRefused); the wording is not documented.
+	MsgNoSuchPage = "The requested page does not exist"
 	// MsgSizeTooLarge (with the endpoint's limit) refuses a People page
 	// larger than documented; the wording is not documented.
 	MsgSizeTooLarge = "size must be at most %d"
@@ -107,6 +110,17 @@ const (
 	EmptyAbsent
 	// EmptyMixed cycles through the three above, request by request.
 	EmptyMixed
+)
+
+// PastEndMode chooses the People API's answer to a page past the last
+// one, which the vendor does not document.
+type PastEndMode int
+
+const (
+	// PastEndEmpty answers 200 with no users (and the totals).
+	PastEndEmpty PastEndMode = iota
+	// PastEndRefused answers 400 (MsgNoSuchPage).
+	PastEndRefused
 )
 
 // FutureEndMode chooses how an interval ending after the server's clock is
@@ -156,6 +170,9 @@ type Options struct {
 	// PeopleOversize chooses the answer to a People page size above the
 	// endpoint's maximum (default OversizeRefused).
 	PeopleOversize OversizeMode
+	// PeoplePastEnd chooses the answer to a People page past the last one
+	// (default PastEndEmpty).
+	PeoplePastEnd PastEndMode
 	// FutureEnd chooses the answer to an interval that ends after the
 	// server's clock (default FutureEndRefused).
 	FutureEnd FutureEndMode

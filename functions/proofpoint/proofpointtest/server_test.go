@@ -468,7 +468,8 @@ func TestPeopleAPI(t *testing.T) {
 
 // TestTopClickersPageSizes: top-clicker pages hold 100 users unless asked
 // otherwise and at most 200; a larger size is refused or, in the other
-// mode, served as 200.
+// mode, served as 200. A page past the last is empty or, in the other
+// mode, refused.
 func TestTopClickersPageSizes(t *testing.T) {
 	users := func(a answer) int {
 		t.Helper()
@@ -494,6 +495,14 @@ func TestTopClickersPageSizes(t *testing.T) {
 	}
 	if a := f.get("/v2/people/vap", url.Values{"window": {"14"}}, &f.cred); !strings.Contains(a.body, `"totalVapUsers":1200`) || strings.Count(a.body, `"guid"`) != 1000 {
 		t.Fatalf("default VAP page: %.200s", a.body)
+	}
+	if a := f.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"200"}, "page": {"3"}}, &f.cred); a.status != 200 || !strings.Contains(a.body, `"users":[]`) {
+		t.Fatalf("past the last page: %d %q", a.status, a.body)
+	}
+	r := newFixture(t, Options{PeoplePastEnd: PastEndRefused})
+	r.srv.GeneratePeople("acme", 1, 250, 1)
+	if a := r.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"200"}, "page": {"3"}}, &r.cred); a.status != 400 || a.body != MsgNoSuchPage {
+		t.Fatalf("past the last page, refused: %d %q", a.status, a.body)
 	}
 	c := newFixture(t, Options{PeopleOversize: OversizeClamp})
 	c.srv.GeneratePeople("acme", 1, 250, 1)
