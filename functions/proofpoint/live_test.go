@@ -16,7 +16,7 @@ import (
 // out exactly once.
 func TestLiveRunDeliversEveryEventExactlyOnce(t *testing.T) {
 	h := newHarness(t, proofpointtest.Options{Empty: proofpointtest.EmptyMixed})
-	n := h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(8 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25, FalsePositive: 0.02})
+	n := h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(8 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25, FalsePositive: 0.02, TimeForms: true})
 	sink := &lineSink{}
 	end := t0.Add(8*time.Hour + 40*time.Minute) // past the last event's indexing
 	firstRun := 0
@@ -68,7 +68,7 @@ func TestEveryQueryEndTimeReadingDeliversExactlyOnce(t *testing.T) {
 	for _, mode := range []proofpointtest.QueryEndMode{proofpointtest.QueryEndRequested, proofpointtest.QueryEndMillis, proofpointtest.QueryEndMinute} {
 		t.Run(fmt.Sprint("query-end=", mode), func(t *testing.T) {
 			h := newHarness(t, proofpointtest.Options{QueryEnd: mode, Empty: proofpointtest.EmptyArrays})
-			h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(3 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25})
+			h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(3 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25, TimeForms: true})
 			sink := &lineSink{}
 			for now := t0; !now.After(t0.Add(3*time.Hour + 40*time.Minute)); now = h.clock.Advance(5 * time.Minute) {
 				before := h.sim.RequestCount()

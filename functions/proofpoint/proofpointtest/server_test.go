@@ -254,7 +254,7 @@ func TestWindowsSelectByCreationOnceIndexed(t *testing.T) {
 
 func TestGeneratedTrafficHasTheDocumentedTraps(t *testing.T) {
 	f := newFixture(t, Options{})
-	f.srv.Generate("acme", Traffic{From: t0.Add(-6 * time.Hour), To: t0, MessagesPerHour: 100, ClicksPerHour: 60})
+	f.srv.Generate("acme", Traffic{From: t0.Add(-6 * time.Hour), To: t0, MessagesPerHour: 100, ClicksPerHour: 60, TimeForms: true})
 	evs := f.srv.Events("acme")
 	guidTimes := map[string]map[string]bool{}
 	var retro, late, stringRecipient, boolRewritten, strRewritten, lowerThreatID int
