@@ -45,11 +45,11 @@ type SIEMCursor struct {
 	// Span is the window length in seconds, when busy windows made it
 	// shorter than Config.Window.
 	Span int64 `json:"span,omitempty"`
-	// Limit, after TAP failed to return a window (a server error or a
-	// timeout: results it could not assemble in time), is the most events
-	// a window has held since; windows are sized to hold no more until
-	// LimitAt is limitLife ago. limitToLearn: a window failed, the next
-	// answer sets it.
+	// Limit, after TAP failed to return a window (a 500 or a timeout:
+	// results it could not assemble in time), is the most events a window
+	// has held since (at least minLimit); windows are sized to hold no
+	// more until LimitAt is limitLife ago. limitToLearn: a window failed,
+	// the next answer sets it.
 	Limit   int       `json:"limit,omitempty"`
 	LimitAt time.Time `json:"limit_at,omitzero"`
 	// Behind is how many seconds TAP's clock was behind ours at the last
@@ -275,9 +275,6 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 					cfg.Logger.Warn("invalid Proofpoint SIEM answer; asking again", "tenant", s.c.tenant, "error", derr)
 					continue
 				}
-				if ctx.Err() == nil {
-					s.shrinkAfterFailure(start, end) // a long body cut short, or a proxy's page instead
-				}
 				p := s.page(nil, s.cur, false, notices)
 				p.Err = &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "Proofpoint SIEM answer is not a valid JSON events object", Detail: detail, Err: derr}
 				return p, nil
@@ -378,7 +375,10 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 	switch {
 	case n > limit:
 		span = max(MinWindow, time.Duration(float64(asked)*float64(limit)/float64(n)))
-	case n < limit/4 && span < cfg.Window:
+	case next.Limit > 0 && 2*n <= limit && span < cfg.Window:
+		// Twice the window should hold no more than TAP has returned.
+		span = min(cfg.Window, 2*span)
+	case next.Limit == 0 && n < limit/4 && span < cfg.Window:
 		span = min(cfg.Window, 2*span)
 	}
 	next.Span = 0
@@ -389,32 +389,34 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 }
 
 // Learning the window size TAP can return: limitToLearn marks a failed
-// window, minLimit keeps a quiet first answer from making every later
-// window tiny, and limitLife lets windows grow back to the full hour
-// after a burst (a window failing again costs one run and an error event).
+// window; minLimit (events TAP is taken to return in any case) keeps the
+// first answer after an outage, from a window halved by every failed run,
+// from pinning later windows to its size; limitLife lets windows grow back
+// to the full hour after a burst (a window failing again costs one run and
+// an error event).
 const (
 	limitToLearn = -1
-	minLimit     = 100
+	minLimit     = 1000
 	limitLife    = 6 * time.Hour
 )
 
 // sizeMayMatter reports whether a failed call may have failed for the
-// window's size: a server error or a timeout (TAP could not assemble the
-// results in time), or a connection cut (a proxy giving up on a long
-// answer).
+// window's size: TAP's documented error for results it could not assemble
+// in time (500), a gateway giving up waiting for them (504), or our own
+// attempt timing out. Resets, 502/503 and proxy pages say nothing about
+// the window.
 func sizeMayMatter(err error) bool {
-	var se *httpx.StatusError
-	switch pipeline.CodeOf(err) {
-	case pipeline.CodeTimeout, pipeline.CodeConnection:
+	if pipeline.CodeOf(err) == pipeline.CodeTimeout {
 		return true
 	}
-	return errors.As(err, &se) && se.Status >= 500
+	var se *httpx.StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusInternalServerError || se.Status == http.StatusGatewayTimeout)
 }
 
 // shrinkAfterFailure halves the window after TAP failed to return
 // [start, end], retries included: asking the same window again would fail
-// the same way for results TAP cannot assemble in time (or a body a proxy
-// cuts), and the run after would be stuck on it for good.
+// the same way for results TAP cannot assemble in time, and the run after
+// would be stuck on it for good.
 func (s *siemSource) shrinkAfterFailure(start, end time.Time) {
 	if end.Sub(start) <= MinWindow {
 		return
