@@ -112,3 +112,34 @@ func TestWindowsRecoverAfterAServerOutage(t *testing.T) {
 	exactlyOnce(t, got, h.expected())
 	t.Logf("requests per run after the outage: %v", perRun)
 }
+
+// TestAnswersOverTheBodyLimitAreReadInSmallerWindows: TAP has no paging,
+// so an hour of a busy tenant is one body, here about 3.5 MB against a
+// client that reads at most 1 MB. The window is shortened at once, and
+// later windows are sized to answers of half the limit: no error event,
+// every event once, a handful of requests a run.
+func TestAnswersOverTheBodyLimitAreReadInSmallerWindows(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{})
+	h.maxBody = 1 << 20
+	h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-2 * time.Hour), To: t0.Add(2 * time.Hour), MessagesPerHour: 1700, ClicksPerHour: 300, MultiRecipient: -1, Seed: 3})
+	sink := &lineSink{}
+	var perRun []int
+	for now := t0; !now.After(t0.Add(2*time.Hour + 40*time.Minute)); now = h.clock.Advance(5 * time.Minute) {
+		before := h.sim.RequestCount()
+		if res := h.run(context.Background(), sink, h.store, StreamSIEM); !res[0].Success {
+			t.Fatalf("run at %v: %+v", now, res[0])
+		}
+		perRun = append(perRun, h.sim.RequestCount()-before)
+	}
+	got, errs := events(t, sink.lines(t))
+	if len(errs) > 0 {
+		t.Fatalf("error events %v", errs)
+	}
+	exactlyOnce(t, got, h.expected())
+	for i, n := range perRun[1:] {
+		if n > 6 {
+			t.Fatalf("run %d made %d requests (%v)", i+2, n, perRun)
+		}
+	}
+	t.Logf("%d events; requests per run %v", len(got), perRun)
+}

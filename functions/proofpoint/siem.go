@@ -74,6 +74,10 @@ type siemSource struct {
 	budget *quota.Rolling
 	dec    *siemDecoder
 	buf    []byte
+	// bodyLimit is the largest answer the HTTP client reads: windows are
+	// sized to answers of half as much (httpx.DefaultMaxBody until an
+	// answer over the client's limit tells it).
+	bodyLimit int64
 
 	// A response handed out in several pages.
 	pending   []pipeline.Item
@@ -219,7 +223,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 	cfg := &s.c.cfg
 	var notices []pipeline.Notice
-	refusedAge, refusedFuture := false, false
+	refusedAge, refusedFuture, tooLarge := false, false, 0
 	for attempt := 0; ; attempt++ {
 		now := cfg.Now().UTC()
 		notices = s.clamp(now.Add(-s.behind()), ageMargin, notices)
@@ -256,6 +260,14 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 					cfg.Logger.Warn("Proofpoint refused a window ending after its clock; asking again behind it", "tenant", s.c.tenant, "interval", q.Get("interval"), "tap_time", stamp(tapNow))
 					continue
 				}
+			}
+			var big *httpx.BodyTooLargeError
+			if errors.As(err, &big) && tooLarge < maxTooLargeRetries && end.Sub(start) > MinWindow && ctx.Err() == nil {
+				// No paging: a smaller window is the only way to a
+				// smaller answer. Ask one at once.
+				tooLarge++
+				s.shrinkForBody(big, start, end)
+				continue
 			}
 			if ctx.Err() == nil && sizeMayMatter(err) { // the run's own deadline is not TAP failing
 				s.shrinkAfterFailure(start, end)
@@ -303,7 +315,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			// it was created no later than the window's end.
 			items[i].SeenAt = queryEnd
 		}
-		next := s.advance(start, queryEnd, now, len(items))
+		next := s.advance(start, queryEnd, now, len(items), len(resp.Body))
 		s.readTo = queryEnd
 		_, _, more := s.windowAfter(next, now)
 		return s.deliver(items, next, more, notices), nil
@@ -335,8 +347,8 @@ func (s *siemSource) clamp(tapNow time.Time, margin time.Duration, notices []pip
 }
 
 // advance returns the position after window [start, queryEnd] was read
-// (asked at sent) with n events.
-func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor {
+// (asked at sent) with n events in an answer of size bytes.
+func (s *siemSource) advance(start, queryEnd, sent time.Time, n, size int) SIEMCursor {
 	cfg := &s.c.cfg
 	next := s.cur
 	// The start moves only over what is settled: read at least Overlap
@@ -372,13 +384,17 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 	}
 	span := s.span()
 	asked := queryEnd.Sub(start)
+	// Answers are kept to half the client's limit on a body.
+	bodyBound := s.bodyLimitOr() / 2
+	over := max(float64(n)/float64(limit), float64(size)/float64(bodyBound))
+	smallBody := 2*int64(size) <= bodyBound
 	switch {
-	case n > limit:
-		span = max(MinWindow, time.Duration(float64(asked)*float64(limit)/float64(n)))
-	case next.Limit > 0 && 2*n <= limit && span < cfg.Window:
+	case over > 1:
+		span = max(MinWindow, time.Duration(float64(asked)/over))
+	case next.Limit > 0 && 2*n <= limit && smallBody && span < cfg.Window:
 		// Twice the window should hold no more than TAP has returned.
 		span = min(cfg.Window, 2*span)
-	case next.Limit == 0 && n < limit/4 && span < cfg.Window:
+	case next.Limit == 0 && n < limit/4 && smallBody && span < cfg.Window:
 		span = min(cfg.Window, 2*span)
 	}
 	next.Span = 0
@@ -399,6 +415,34 @@ const (
 	minLimit     = 1000
 	limitLife    = 6 * time.Hour
 )
+
+// maxTooLargeRetries bounds the smaller windows asked at once after an
+// answer over the client's limit: a window ever smaller does not help
+// against an endless body.
+const maxTooLargeRetries = 3
+
+func (s *siemSource) bodyLimitOr() int64 {
+	if s.bodyLimit > 0 {
+		return s.bodyLimit
+	}
+	return httpx.DefaultMaxBody
+}
+
+// shrinkForBody makes the next window small enough for an answer of half
+// the client's limit, after [start, end] answered more than the limit.
+func (s *siemSource) shrinkForBody(big *httpx.BodyTooLargeError, start, end time.Time) {
+	s.bodyLimit = big.Limit
+	asked := end.Sub(start)
+	next := asked / 2
+	if big.ContentLength > 0 {
+		next = min(next, time.Duration(float64(asked)*float64(big.Limit/2)/float64(big.ContentLength)))
+	}
+	next = max(MinWindow, next.Truncate(time.Second))
+	if next < s.span() {
+		s.cur.Span = int64(next / time.Second)
+	}
+	s.c.cfg.Logger.Warn("Proofpoint answer larger than the client reads; asking a shorter window", "tenant", s.c.tenant, "interval", stamp(start)+"/"+stamp(end), "limit", big.Limit, "next_window", next.String())
+}
 
 // sizeMayMatter reports whether a failed call may have failed for the
 // window's size: TAP's documented error for results it could not assemble
