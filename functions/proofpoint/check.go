@@ -3,11 +3,14 @@ package proofpoint
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/quota"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -105,15 +108,29 @@ func (c *Collector) Check(ctx context.Context, opts CheckOptions) *CheckReport {
 	}
 	for _, p := range probes {
 		sc := StreamCheck{Stream: p.stream, Endpoint: p.path}
-		_, err := c.get(ctx, p.path, p.q, noRetry429, nil)
+		resp, err := c.get(ctx, p.path, p.q, noRetry429, nil)
+		note := ""
+		if p.path == siemPath {
+			// A window ending in TAP's future may be refused: this host's
+			// clock is ahead. Say so, and check the rest with a window
+			// behind TAP's clock, as runs ask.
+			if ahead, ok := clockAhead(resp, err, cfg.Now()); ok && ahead > cfg.SafetyLag/2 {
+				note = fmt.Sprintf(" (this host's clock is %v ahead of TAP's: check its time sync; runs keep their windows behind TAP's clock)", ahead)
+				if _, refused := isStatus(err, http.StatusBadRequest); refused {
+					tapEnd := end.Add(-ahead)
+					p.q.Set("interval", stamp(tapEnd.Add(-time.Minute))+"/"+stamp(tapEnd))
+					_, err = c.get(ctx, p.path, p.q, noRetry429, nil)
+				}
+			}
+		}
 		switch {
 		case err == nil:
-			sc.Reachable, sc.Detail = true, "ok"
+			sc.Reachable, sc.Detail = true, "ok"+note
 		default:
 			if _, ok := isStatus(err, http.StatusUnauthorized); ok {
 				rep.Credentials = "refused (401): verify " + cfg.Where(FieldPrincipal) + "; " + cfg.Where(FieldSecret)
 			}
-			sc.Detail = pipeline.CodeOf(err) + ": " + c.httpMessage(err) + ": " + cfg.HTTP.Redactor().String(err.Error())
+			sc.Detail = pipeline.CodeOf(err) + ": " + c.httpMessage(err) + ": " + cfg.HTTP.Redactor().String(err.Error()) + note
 		}
 		rep.Streams = append(rep.Streams, sc)
 	}
@@ -138,4 +155,22 @@ func (c *Collector) storedBudgets(stored map[string]state.Record, now time.Time)
 		out = append(out, report(ep.pool, cfg.PeopleRequestsPerDay, cfg.PeopleReserve, people.Budget[ep.pool]))
 	}
 	return out
+}
+
+// clockAhead reads how far our clock (now) is ahead of TAP's from the Date
+// header of an answer or a refusal.
+func clockAhead(resp *httpx.Response, err error, now time.Time) (time.Duration, bool) {
+	var h http.Header
+	var se *httpx.StatusError
+	switch {
+	case resp != nil:
+		h = resp.Header
+	case errors.As(err, &se):
+		h = se.Header
+	}
+	date, perr := http.ParseTime(h.Get("Date"))
+	if perr != nil {
+		return 0, false
+	}
+	return now.Sub(date).Truncate(time.Second), true
 }

@@ -75,7 +75,7 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 			if err != nil {
 				return n, err
 			}
-			if lower == "queryendtime" {
+			if lower == "queryendtime" && string(rest[:n]) != "null" { // null: as if absent
 				s, ok := rawString(rest[:n])
 				if !ok {
 					return 0, errors.New(`"queryEndTime" is not a string`)

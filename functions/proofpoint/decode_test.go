@@ -47,6 +47,7 @@ func TestDecodeToleratesTheDocumentedVariations(t *testing.T) {
 	}{
 		{`{"queryEndTime":"2026-03-02T01:00:00Z","messagesBlocked":[],"clicksPermitted":[{"id":"a"}]}`, "clicksPermitted", true},
 		{`{"queryEndTime":"2026-03-02T01:00:00Z"}`, "", true},
+		{`{"queryEndTime":null,"clicksBlocked":[{"id":"n"}]}`, "clicksBlocked", false},
 		{`{"queryEndTime":"2026-03-02T01:00:00.000+00:00","clicksBlocked":null,"MessagesDelivered":[{"GUID":"g"}]}`, "messagesDelivered", true},
 		{`{"messagesQuarantined":[{"GUID":"q"}],"queryEndTime":"2026-03-02T02:00:00+0100"}`, "messagesQuarantined", true},
 		{` {"clicksBlocked":[{"id":"x"},7]} `, "clicksBlocked,clicksBlocked", false},

@@ -57,10 +57,18 @@ func TestEveryFaultGivesItsErrorEventAndLosesNothing(t *testing.T) {
 			if !after.Start.Equal(before.Start) {
 				t.Fatalf("position moved from %v to %v on a failed request", before.Start, after.Start)
 			}
-			if kind == proofpointtest.FaultRateLimit || kind == proofpointtest.FaultRateLimitNoRetryAfter {
+			rateLimited := kind == proofpointtest.FaultRateLimit || kind == proofpointtest.FaultRateLimitNoRetryAfter
+			if rateLimited {
 				if n := h.sim.FaultsFired(kind); n != 1 {
 					t.Fatalf("a 429 was asked %d times: it must end the run at once", n)
 				}
+			}
+			// A failure that may come from the window's size (TAP not
+			// assembling it in time: a 500 or a timeout) halves the next
+			// window; the others say nothing about the window.
+			sizeRelated := want == "API_HTTP_500" || want == "API_TIMEOUT"
+			if halved := after.Limit == limitToLearn && after.Span > 0 && (before.Span == 0 || after.Span < before.Span); halved != sizeRelated {
+				t.Fatalf("window after the failure: span %d s (was %d), limit %d", after.Span, before.Span, after.Limit)
 			}
 			// The requests the fault cost are counted in the stored budget.
 			if h.budget().Used(h.clock.Now()) < h.sim.FaultsFired(kind) {

@@ -148,6 +148,8 @@ type harness struct {
 	pages int64 // pages delivered by poll
 	// attemptTimeout bounds one HTTP attempt (default 10 s).
 	attemptTimeout time.Duration
+	// maxBody bounds a response body (default httpx's).
+	maxBody int64
 	// creds overrides the credential source.
 	creds secrets.Source
 	// seenLimit overrides the pipeline's dedup set size.
@@ -175,7 +177,7 @@ func (h *harness) collector() *Collector {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	hc, err := httpx.New(httpx.Config{BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAttempts: 3, AttemptTimeout: timeout, Redactor: h.red})
+	hc, err := httpx.New(httpx.Config{BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAttempts: 3, AttemptTimeout: timeout, Redactor: h.red, MaxBody: h.maxBody})
 	if err != nil {
 		h.t.Fatal(err)
 	}

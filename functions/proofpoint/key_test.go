@@ -102,7 +102,7 @@ func TestKeysOfSimulatedTrafficAreStableAndDistinct(t *testing.T) {
 	sim := proofpointtest.New(proofpointtest.Options{})
 	defer sim.Close()
 	sim.AddTenant("acme", proofpointtest.Tenant{})
-	sim.Generate("acme", proofpointtest.Traffic{From: t0, To: t0.Add(4 * time.Hour), MessagesPerHour: 100, ClicksPerHour: 50, MultiRecipient: 0.5})
+	sim.Generate("acme", proofpointtest.Traffic{From: t0, To: t0.Add(4 * time.Hour), MessagesPerHour: 100, ClicksPerHour: 50, MultiRecipient: 0.5, TimeForms: true})
 	rng := rand.New(rand.NewPCG(3, 4))
 	var k keyer
 	seen := map[string]string{}

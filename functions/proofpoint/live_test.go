@@ -2,6 +2,7 @@ package proofpoint
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // out exactly once.
 func TestLiveRunDeliversEveryEventExactlyOnce(t *testing.T) {
 	h := newHarness(t, proofpointtest.Options{Empty: proofpointtest.EmptyMixed})
-	n := h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(8 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25, FalsePositive: 0.02})
+	n := h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(8 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25, FalsePositive: 0.02, TimeForms: true})
 	sink := &lineSink{}
 	end := t0.Add(8*time.Hour + 40*time.Minute) // past the last event's indexing
 	firstRun := 0
@@ -56,5 +57,34 @@ func TestLiveRunDeliversEveryEventExactlyOnce(t *testing.T) {
 	}
 	if late == 0 {
 		t.Fatal("the traffic had no late-indexed events")
+	}
+}
+
+// TestEveryQueryEndTimeReadingDeliversExactlyOnce: queryEndTime is the
+// requested end in the answers seen, with or without milliseconds; a TAP
+// that stopped a window at the minute and said so would be read on from
+// there. Three hours of live polling in each reading: every event once.
+func TestEveryQueryEndTimeReadingDeliversExactlyOnce(t *testing.T) {
+	for _, mode := range []proofpointtest.QueryEndMode{proofpointtest.QueryEndRequested, proofpointtest.QueryEndMillis, proofpointtest.QueryEndMinute} {
+		t.Run(fmt.Sprint("query-end=", mode), func(t *testing.T) {
+			h := newHarness(t, proofpointtest.Options{QueryEnd: mode, Empty: proofpointtest.EmptyArrays})
+			h.sim.Generate("acme", proofpointtest.Traffic{From: t0.Add(-time.Hour), To: t0.Add(3 * time.Hour), MessagesPerHour: 40, ClicksPerHour: 25, TimeForms: true})
+			sink := &lineSink{}
+			for now := t0; !now.After(t0.Add(3*time.Hour + 40*time.Minute)); now = h.clock.Advance(5 * time.Minute) {
+				before := h.sim.RequestCount()
+				res := h.run(context.Background(), sink, h.store, StreamSIEM)
+				if !res[0].Success || res[0].Stop != "caught_up" {
+					t.Fatalf("run at %v: %+v", now, res[0])
+				}
+				if n := h.sim.RequestCount() - before; h.runs > 1 && n > 2 {
+					t.Fatalf("run at %v made %d requests", now, n)
+				}
+			}
+			got, errs := events(t, sink.lines(t))
+			if len(errs) > 0 {
+				t.Fatalf("error events %v", errs)
+			}
+			exactlyOnce(t, got, h.expected())
+		})
 	}
 }

@@ -20,12 +20,21 @@ import (
 // peopleEndpoint is one People API endpoint, with its own rolling pool.
 type peopleEndpoint struct {
 	path, pool, eventType string
+	// maxSize is the largest page the endpoint documents: a page shorter
+	// than the size asked for is the last one, so asking for more than
+	// TAP serves would end the snapshot after its first page (or be
+	// refused).
+	maxSize int
 }
 
 var peopleEndpoints = []peopleEndpoint{
-	{"/v2/people/vap", "vap", TypeVAP},
-	{"/v2/people/top-clickers", "top-clickers", TypeTopClicker},
+	{"/v2/people/vap", "vap", TypeVAP, DefaultPeoplePageSize},
+	{"/v2/people/top-clickers", "top-clickers", TypeTopClicker, TopClickersMaxPageSize},
 }
+
+// pageSize is the size asked of ep: the configured one within the
+// endpoint's documented maximum.
+func (ep peopleEndpoint) pageSize(configured int) int { return min(configured, ep.maxSize) }
 
 // PeopleCursor is the stored position of the People stream. The People
 // API returns rolling aggregates, not events: the stream takes a snapshot
@@ -116,7 +125,8 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 		p.Err = budgetError("People "+ep.pool, ep.pool, b, cfg.PeopleReserve, now)
 		return p, nil
 	}
-	q := url.Values{"window": {strconv.Itoa(cfg.PeopleWindow)}, "size": {strconv.Itoa(cfg.PeoplePageSize)}, "page": {strconv.Itoa(s.cur.Page)}}
+	size := ep.pageSize(cfg.PeoplePageSize)
+	q := url.Values{"window": {strconv.Itoa(cfg.PeopleWindow)}, "size": {strconv.Itoa(size)}, "page": {strconv.Itoa(s.cur.Page)}}
 	detail := "endpoint=" + ep.path + " page=" + q.Get("page")
 	onAttempt := func(prev error) error {
 		if _, ok := isStatus(prev, http.StatusTooManyRequests); ok {
@@ -131,6 +141,13 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		r, err := s.c.get(ctx, ep.path, q, onAttempt, s.buf)
+		if err != nil && s.cur.Page > 1 && pastLastPage(err) {
+			// The same request was answered for the page before, which
+			// was full: TAP refuses a page past the last one.
+			cfg.Logger.Info("Proofpoint People page past the last one refused; the endpoint is read", "tenant", s.c.tenant, "endpoint", ep.path, "page", s.cur.Page)
+			s.items = s.items[:0]
+			break
+		}
 		if err != nil {
 			p := s.page(nil, false)
 			var pe *pipeline.Error
@@ -159,7 +176,7 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 	users := len(s.items)
 	snapshot := s.cur.Snapshot
-	if users < cfg.PeoplePageSize {
+	if users < size {
 		s.cur.Endpoint, s.cur.Page = s.cur.Endpoint+1, 1
 	} else {
 		s.cur.Page++
@@ -173,6 +190,14 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 		return p, nil
 	}
 	return s.page(items, true), nil
+}
+
+// pastLastPage reports whether err is how TAP may refuse a People page
+// past the last one (the docs do not say): 400 or 404.
+func pastLastPage(err error) bool {
+	_, bad := isStatus(err, http.StatusBadRequest)
+	_, missing := isStatus(err, http.StatusNotFound)
+	return bad || missing
 }
 
 // decode turns {"users":[…],…} into one event per user: the user's

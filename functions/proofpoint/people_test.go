@@ -141,3 +141,66 @@ func TestPeopleBudgetStopsBeforeTheEndpointLimit(t *testing.T) {
 		t.Fatalf("%d VAP requests in 24 h", used)
 	}
 }
+
+// TestPeopleSnapshotKeepsToTheDocumentedPageSizes: top-clicker pages are
+// documented as at most 200 users. Asked for more, TAP either refuses the
+// request or (the docs do not say which) serves 200: either way a snapshot
+// asking for 1 000 would lose every top clicker past the first page.
+// With the default settings every user comes out once, in both variants.
+func TestPeopleSnapshotKeepsToTheDocumentedPageSizes(t *testing.T) {
+	for _, mode := range []proofpointtest.OversizeMode{proofpointtest.OversizeRefused, proofpointtest.OversizeClamp} {
+		t.Run(fmt.Sprint("oversize=", mode), func(t *testing.T) {
+			h := newHarness(t, proofpointtest.Options{PeopleOversize: mode})
+			h.sim.GeneratePeople("acme", 1200, 450, 1)
+			sink := &lineSink{}
+			res := h.run(context.Background(), sink, h.store, StreamPeople)
+			if !res[0].Success || res[0].Events != 1650 {
+				t.Fatalf("result %+v", res[0])
+			}
+			got, errs := peopleLines(t, sink.lines(t))
+			if len(got) != 1650 || len(errs) > 0 {
+				t.Fatalf("%d users, errors %v", len(got), errs)
+			}
+			for k, n := range got {
+				if n != 1 {
+					t.Fatalf("%s delivered %d times", k, n)
+				}
+			}
+			if vap, top := h.sim.PoolUsed("acme", "vap"), h.sim.PoolUsed("acme", "top-clickers"); vap != 2 || top != 3 {
+				t.Fatalf("%d VAP and %d top-clicker requests, want pages of 1 000 and 200", vap, top)
+			}
+			for _, r := range h.sim.Requests() {
+				if r.Status != 200 {
+					t.Fatalf("%s?%s answered %d", r.Path, r.Query, r.Status)
+				}
+			}
+		})
+	}
+}
+
+// TestPeopleFullLastPage: with exactly a page of users, whether there is
+// more shows only on the next page, which TAP answers (the docs do not say
+// how) empty or with a 400. Either way the snapshot completes with every
+// user once and without an error event, and the next is taken on cadence.
+func TestPeopleFullLastPage(t *testing.T) {
+	for _, mode := range []proofpointtest.PastEndMode{proofpointtest.PastEndEmpty, proofpointtest.PastEndRefused} {
+		t.Run(fmt.Sprint("past-end=", mode), func(t *testing.T) {
+			h := newHarness(t, proofpointtest.Options{PeoplePastEnd: mode})
+			h.sim.GeneratePeople("acme", 1000, 200, 1)
+			sink := &lineSink{}
+			res := h.run(context.Background(), sink, h.store, StreamPeople)
+			if !res[0].Success || res[0].Events != 1200 {
+				t.Fatalf("result %+v", res[0])
+			}
+			got, errs := peopleLines(t, sink.lines(t))
+			if len(got) != 1200 || len(errs) > 0 {
+				t.Fatalf("%d users, errors %v", len(got), errs)
+			}
+			var cur PeopleCursor
+			jsonUnmarshal(t, h.stored(StreamPeople).Cursor, &cur)
+			if !cur.LastFetch.Equal(t0) || !cur.Snapshot.IsZero() {
+				t.Fatalf("snapshot not complete: %+v", cur)
+			}
+		})
+	}
+}

@@ -156,8 +156,12 @@ const (
 	DefaultPeopleInterval = 24 * time.Hour
 	DefaultPeopleWindow   = 14
 	DefaultPeoplePageSize = 1000
-	DefaultBudgetReserve  = 100
-	DefaultPeopleReserve  = 5
+	// TopClickersMaxPageSize is the largest page /v2/people/top-clickers
+	// documents (its default is 100); VAP pages have no documented
+	// maximum beyond their default of 1 000.
+	TopClickersMaxPageSize = 200
+	DefaultBudgetReserve   = 100
+	DefaultPeopleReserve   = 5
 	// ageMargin keeps a window's start this far inside the 7-day limit, so
 	// clock skew and retries never make TAP refuse it.
 	ageMargin = 5 * time.Minute
@@ -190,7 +194,8 @@ type Config struct {
 	// PeopleWindow is the People API's window in days: 14, 30 or 90
 	// (default 14).
 	PeopleWindow int
-	// PeoplePageSize is the People API's page size (default 1 000).
+	// PeoplePageSize is the People API's page size (default 1 000; top
+	// clickers are asked for at most TopClickersMaxPageSize a page).
 	PeoplePageSize int
 	// SIEMRequestsPerDay and PeopleRequestsPerDay are the pool sizes
 	// (defaults: the documented 1 800 and 50).

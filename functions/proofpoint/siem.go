@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/quota"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -44,6 +45,18 @@ type SIEMCursor struct {
 	// Span is the window length in seconds, when busy windows made it
 	// shorter than Config.Window.
 	Span int64 `json:"span,omitempty"`
+	// Limit, after TAP failed to return a window (a 500 or a timeout:
+	// results it could not assemble in time), is the most events a window
+	// has held since (at least minLimit); windows are sized to hold no
+	// more until LimitAt is limitLife ago. limitToLearn: a window failed,
+	// the next answer sets it.
+	Limit   int       `json:"limit,omitempty"`
+	LimitAt time.Time `json:"limit_at,omitzero"`
+	// Behind is how many seconds TAP's clock was behind ours at the last
+	// answer (its Date header). Windows end that much earlier, so that
+	// a host clock running ahead never asks for TAP's future, and the
+	// overlap is measured by TAP's clock.
+	Behind int64 `json:"behind,omitempty"`
 	// Budget counts this credential's requests of the SIEM pool over
 	// the last 24 hours (shared/quota's compact form).
 	Budget json.RawMessage `json:"budget,omitempty"`
@@ -61,6 +74,10 @@ type siemSource struct {
 	budget *quota.Rolling
 	dec    *siemDecoder
 	buf    []byte
+	// bodyLimit is the largest answer the HTTP client reads: windows are
+	// sized to answers of half as much (httpx.DefaultMaxBody until an
+	// answer over the client's limit tells it).
+	bodyLimit int64
 
 	// A response handed out in several pages.
 	pending   []pipeline.Item
@@ -148,14 +165,46 @@ func (s *siemSource) span() time.Duration {
 	return s.c.cfg.Window
 }
 
+// maxBehind bounds the clock difference taken from a Date header: a header
+// further behind than this (a proxy with a broken clock) is not believed,
+// since windows ending that far back would stop collection without a
+// word.
+const maxBehind = time.Hour
+
+// behind is how far TAP's clock is behind ours, as last measured.
+func (s *siemSource) behind() time.Duration { return time.Duration(s.cur.Behind) * time.Second }
+
+// learnClock reads TAP's clock from an answer's Date header and returns
+// it (false without a readable header).
+func (s *siemSource) learnClock(h http.Header) (time.Time, bool) {
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}, false
+	}
+	// Measured after the answer arrived, so the difference includes the
+	// answer's time on the way: an overestimate, which only makes
+	// windows end a little earlier.
+	behind := max(s.c.cfg.Now().Sub(date).Truncate(time.Second), 0)
+	if behind > maxBehind {
+		s.c.cfg.Logger.Warn("Proofpoint answer's Date header is implausibly far behind our clock; ignored", "tenant", s.c.tenant, "date", stamp(date))
+		return date, true
+	}
+	if behind > s.c.cfg.SafetyLag/2 && s.cur.Behind == 0 {
+		s.c.cfg.Logger.Warn("Proofpoint TAP's clock is behind ours; windows end that much earlier (check this host's time sync)", "tenant", s.c.tenant, "behind", behind.String())
+	}
+	s.cur.Behind = int64(behind / time.Second)
+	return date, true
+}
+
 // window plans the next request: from the run's read position (or the
-// stored start), at most a span long, ending SafetyLag before now.
+// stored start), at most a span long, ending SafetyLag before now by
+// TAP's clock.
 func (s *siemSource) window(now time.Time) (start, end time.Time, ok bool) {
 	start = s.cur.Start
 	if s.readTo.After(start) {
 		start = s.readTo
 	}
-	limit := now.Add(-s.c.cfg.SafetyLag)
+	limit := now.Add(-s.c.cfg.SafetyLag - s.behind())
 	if s.backfill && s.stopAt.Before(limit) {
 		limit = s.stopAt
 	}
@@ -174,10 +223,10 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	}
 	cfg := &s.c.cfg
 	var notices []pipeline.Notice
-	refusedAge := false
+	refusedAge, refusedFuture, tooLarge := false, false, 0
 	for attempt := 0; ; attempt++ {
 		now := cfg.Now().UTC()
-		notices = s.clamp(now, ageMargin, notices)
+		notices = s.clamp(now.Add(-s.behind()), ageMargin, notices)
 		start, end, ok := s.window(now)
 		if !ok {
 			return s.page(nil, s.cur, false, notices), nil
@@ -191,16 +240,43 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 		detail := "endpoint=" + siemPath + " interval=" + q.Get("interval")
 		resp, err := s.c.get(ctx, siemPath, q, s.onAttempt, s.buf)
 		if err != nil {
-			if se, ok := isStatus(err, http.StatusBadRequest); ok && !refusedAge && strings.Contains(se.Body, "too far into the past") {
-				// TAP's clock is ahead of ours: start further inside.
-				refusedAge = true
-				notices = s.clamp(cfg.Now().UTC(), 3*ageMargin, notices)
+			var se *httpx.StatusError
+			var tapNow time.Time
+			known := false
+			if errors.As(err, &se) {
+				tapNow, known = s.learnClock(se.Header)
+			}
+			if se, ok := isStatus(err, http.StatusBadRequest); ok {
+				switch {
+				case !refusedAge && strings.Contains(se.Body, "too far into the past"):
+					// TAP's clock is ahead of ours: start further inside.
+					refusedAge = true
+					notices = s.clamp(cfg.Now().UTC().Add(-s.behind()), 3*ageMargin, notices)
+					continue
+				case !refusedFuture && known && end.After(tapNow):
+					// The window ended in TAP's future (whatever TAP's
+					// words for it): ask again, ending behind TAP's clock.
+					refusedFuture = true
+					cfg.Logger.Warn("Proofpoint refused a window ending after its clock; asking again behind it", "tenant", s.c.tenant, "interval", q.Get("interval"), "tap_time", stamp(tapNow))
+					continue
+				}
+			}
+			var big *httpx.BodyTooLargeError
+			if errors.As(err, &big) && tooLarge < maxTooLargeRetries && end.Sub(start) > MinWindow && ctx.Err() == nil {
+				// No paging: a smaller window is the only way to a
+				// smaller answer. Ask one at once.
+				tooLarge++
+				s.shrinkForBody(big, start, end)
 				continue
+			}
+			if ctx.Err() == nil && sizeMayMatter(err) { // the run's own deadline is not TAP failing
+				s.shrinkAfterFailure(start, end)
 			}
 			p := s.page(nil, s.cur, false, notices)
 			p.Err = s.callError(err, detail)
 			return p, nil
 		}
+		s.learnClock(resp.Header)
 		s.buf = resp.Body[:0]
 		queryEnd := end
 		items := s.dec.items[:0]
@@ -239,18 +315,18 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			// it was created no later than the window's end.
 			items[i].SeenAt = queryEnd
 		}
-		next := s.advance(start, queryEnd, now, len(items))
+		next := s.advance(start, queryEnd, now, len(items), len(resp.Body))
 		s.readTo = queryEnd
 		_, _, more := s.windowAfter(next, now)
 		return s.deliver(items, next, more, notices), nil
 	}
 }
 
-// clamp moves positions older than TAP serves (7 days, less margin)
-// forward, with an error event naming the interval that became
+// clamp moves positions older than TAP serves (7 days before tapNow, less
+// margin) forward, with an error event naming the interval that became
 // unreachable.
-func (s *siemSource) clamp(now time.Time, margin time.Duration, notices []pipeline.Notice) []pipeline.Notice {
-	oldest := now.Add(-MaxAge + margin).Truncate(time.Second).Add(time.Second)
+func (s *siemSource) clamp(tapNow time.Time, margin time.Duration, notices []pipeline.Notice) []pipeline.Notice {
+	oldest := tapNow.Add(-MaxAge + margin).Truncate(time.Second).Add(time.Second)
 	from := s.cur.Start
 	if s.readTo.After(from) {
 		from = s.readTo
@@ -271,8 +347,8 @@ func (s *siemSource) clamp(now time.Time, margin time.Duration, notices []pipeli
 }
 
 // advance returns the position after window [start, queryEnd] was read
-// (asked at sent) with n events.
-func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor {
+// (asked at sent) with n events in an answer of size bytes.
+func (s *siemSource) advance(start, queryEnd, sent time.Time, n, size int) SIEMCursor {
 	cfg := &s.c.cfg
 	next := s.cur
 	// The start moves only over what is settled: read at least Overlap
@@ -280,7 +356,7 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 	// later window of this run) cannot move it.
 	if !start.After(next.Start) {
 		settled := queryEnd
-		if lim := sent.Add(-cfg.Overlap).Truncate(time.Second); lim.Before(settled) {
+		if lim := sent.Add(-cfg.Overlap - s.behind()).Truncate(time.Second); lim.Before(settled) {
 			settled = lim
 		}
 		if settled.After(next.Start) {
@@ -292,13 +368,33 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 	}
 	// A busy window makes the next ones shorter, so that one answer (one
 	// body in memory, one run's output) stays bounded; quiet ones let
-	// the windows grow back.
+	// the windows grow back. After a window TAP failed to return, the
+	// bound is what TAP has returned since.
+	limit := cfg.WindowEvents
+	switch {
+	case next.Limit == limitToLearn:
+		next.Limit, next.LimitAt = max(n, minLimit), sent
+	case next.Limit > 0 && !sent.Before(next.LimitAt.Add(limitLife)):
+		next.Limit, next.LimitAt = 0, time.Time{}
+	case next.Limit > 0 && n > next.Limit:
+		next.Limit = n // TAP returned this many: no need to stay below
+	}
+	if next.Limit > 0 {
+		limit = min(limit, next.Limit)
+	}
 	span := s.span()
 	asked := queryEnd.Sub(start)
+	// Answers are kept to half the client's limit on a body.
+	bodyBound := s.bodyLimitOr() / 2
+	over := max(float64(n)/float64(limit), float64(size)/float64(bodyBound))
+	smallBody := 2*int64(size) <= bodyBound
 	switch {
-	case n > cfg.WindowEvents:
-		span = max(MinWindow, time.Duration(float64(asked)*float64(cfg.WindowEvents)/float64(n)))
-	case n < cfg.WindowEvents/4 && span < cfg.Window:
+	case over > 1:
+		span = max(MinWindow, time.Duration(float64(asked)/over))
+	case next.Limit > 0 && 2*n <= limit && smallBody && span < cfg.Window:
+		// Twice the window should hold no more than TAP has returned.
+		span = min(cfg.Window, 2*span)
+	case next.Limit == 0 && n < limit/4 && smallBody && span < cfg.Window:
 		span = min(cfg.Window, 2*span)
 	}
 	next.Span = 0
@@ -306,6 +402,75 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n int) SIEMCursor 
 		next.Span = int64(span / time.Second)
 	}
 	return next
+}
+
+// Learning the window size TAP can return: limitToLearn marks a failed
+// window; minLimit (events TAP is taken to return in any case) keeps the
+// first answer after an outage, from a window halved by every failed run,
+// from pinning later windows to its size; limitLife lets windows grow back
+// to the full hour after a burst (a window failing again costs one run and
+// an error event).
+const (
+	limitToLearn = -1
+	minLimit     = 1000
+	limitLife    = 6 * time.Hour
+)
+
+// maxTooLargeRetries bounds the smaller windows asked at once after an
+// answer over the client's limit: a window ever smaller does not help
+// against an endless body.
+const maxTooLargeRetries = 3
+
+func (s *siemSource) bodyLimitOr() int64 {
+	if s.bodyLimit > 0 {
+		return s.bodyLimit
+	}
+	return httpx.DefaultMaxBody
+}
+
+// shrinkForBody makes the next window small enough for an answer of half
+// the client's limit, after [start, end] answered more than the limit.
+func (s *siemSource) shrinkForBody(big *httpx.BodyTooLargeError, start, end time.Time) {
+	s.bodyLimit = big.Limit
+	asked := end.Sub(start)
+	next := asked / 2
+	if big.ContentLength > 0 {
+		next = min(next, time.Duration(float64(asked)*float64(big.Limit/2)/float64(big.ContentLength)))
+	}
+	next = max(MinWindow, next.Truncate(time.Second))
+	if next < s.span() {
+		s.cur.Span = int64(next / time.Second)
+	}
+	s.c.cfg.Logger.Warn("Proofpoint answer larger than the client reads; asking a shorter window", "tenant", s.c.tenant, "interval", stamp(start)+"/"+stamp(end), "limit", big.Limit, "next_window", next.String())
+}
+
+// sizeMayMatter reports whether a failed call may have failed for the
+// window's size: TAP's documented error for results it could not assemble
+// in time (500), a gateway giving up waiting for them (504), or our own
+// attempt timing out. Resets, 502/503 and proxy pages say nothing about
+// the window.
+func sizeMayMatter(err error) bool {
+	if pipeline.CodeOf(err) == pipeline.CodeTimeout {
+		return true
+	}
+	var se *httpx.StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusInternalServerError || se.Status == http.StatusGatewayTimeout)
+}
+
+// shrinkAfterFailure halves the window after TAP failed to return
+// [start, end], retries included: asking the same window again would fail
+// the same way for results TAP cannot assemble in time, and the run after
+// would be stuck on it for good.
+func (s *siemSource) shrinkAfterFailure(start, end time.Time) {
+	if end.Sub(start) <= MinWindow {
+		return
+	}
+	half := max(MinWindow, (end.Sub(start) / 2).Truncate(time.Second))
+	if half < s.span() {
+		s.cur.Span = int64(half / time.Second)
+	}
+	s.cur.Limit, s.cur.LimitAt = limitToLearn, time.Time{}
+	s.c.cfg.Logger.Warn("Proofpoint did not return a window; the next ones are shorter", "tenant", s.c.tenant, "interval", stamp(start)+"/"+stamp(end), "next_window", half.String())
 }
 
 // windowAfter reports whether another window is due right away after the

@@ -74,6 +74,10 @@ type Traffic struct {
 	// threats (one phishing, one malware, one spam), shared by every click
 	// on it: several users reaching the same threat. Default none.
 	Campaigns float64
+	// TimeForms writes some event times without milliseconds and some
+	// with a numeric zone ("+00:00"), as TAP payloads have them; off,
+	// every time is "2006-01-02T15:04:05.000Z".
+	TimeForms bool
 	// Seed varies the events (0: derived from the tenant and From).
 	Seed uint64
 }
@@ -225,8 +229,13 @@ func (g *gen) when() time.Time {
 	if span <= 0 {
 		return g.t.From
 	}
-	// Whole milliseconds, as TAP serves them.
-	return g.t.From.Add(time.Duration(g.rng.Int64N(int64(span)))).Truncate(time.Millisecond)
+	// Whole milliseconds, as TAP serves them; with TimeForms one time in
+	// sixteen whole seconds, which stamp writes without a fraction.
+	t := g.t.From.Add(time.Duration(g.rng.Int64N(int64(span)))).Truncate(time.Millisecond)
+	if g.t.TimeForms && t.Nanosecond()/int(time.Millisecond)%16 == 3 {
+		t = t.Truncate(time.Second)
+	}
+	return t
 }
 
 func (g *gen) status() string {
@@ -358,7 +367,7 @@ func (g *gen) renderMessage(b []byte, typ string, m msgFields, rcpt string, at t
 	}
 	w.str("QID", m.qid)
 	w.str("messageID", m.msgID)
-	w.str("messageTime", stamp(at))
+	w.str("messageTime", g.stamp(at))
 	w.str("sender", m.sender)
 	w.str("senderIP", m.senderIP)
 	if len(m.to) == 1 && g.chance(0.1) {
@@ -441,7 +450,7 @@ func (g *gen) renderMessage(b []byte, typ string, m msgFields, rcpt string, at t
 		tw.str("threatType", th.kind)
 		tw.str("classification", th.class)
 		tw.str("threatStatus", th.status)
-		tw.str("threatTime", stamp(th.at))
+		tw.str("threatTime", g.stamp(th.at))
 		campaignKey := "campaignID"
 		if g.chance(0.2) {
 			campaignKey = "campaignId"
@@ -485,7 +494,7 @@ func (g *gen) click() *Event {
 	w.str("id", id)
 	w.str("GUID", g.guid())
 	w.str("messageID", "<"+g.word(12)+"@mailer.test>")
-	w.str("clickTime", stamp(clickTime))
+	w.str("clickTime", g.stamp(clickTime))
 	w.str("clickIP", g.ip())
 	w.str("userAgent", agents[g.rng.IntN(len(agents))])
 	w.str("url", th.value)
@@ -502,7 +511,7 @@ func (g *gen) click() *Event {
 	} else {
 		w.str("threatID", th.id)
 	}
-	w.str("threatTime", stamp(th.at))
+	w.str("threatTime", g.stamp(th.at))
 	w.str("threatStatus", status)
 	if th.campaign == "" {
 		w.raw("campaignID", "null")
@@ -530,7 +539,23 @@ func (g *gen) campaign(i int, status string) threat {
 	return th
 }
 
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// stamp writes a time as TAP's payloads mostly do, with milliseconds and
+// "Z". With TimeForms also the other ways they have: a whole second
+// sometimes without a fraction, and now and then a numeric zone. The form
+// depends only on the instant, so an event always looks the same.
+func (g *gen) stamp(t time.Time) string {
+	t = t.UTC()
+	if !g.t.TimeForms {
+		return t.Format("2006-01-02T15:04:05.000Z")
+	}
+	switch ms := t.Nanosecond() / int(time.Millisecond); {
+	case t.Nanosecond() == 0 && t.Second()%4 != 1:
+		return t.Format("2006-01-02T15:04:05Z")
+	case ms%16 == 7:
+		return t.Format("2006-01-02T15:04:05.000+00:00")
+	}
+	return t.Format("2006-01-02T15:04:05.000Z")
+}
 
 // jw appends one JSON object.
 type jw struct {

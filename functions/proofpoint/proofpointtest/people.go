@@ -56,11 +56,24 @@ func (s *Server) servePeople(w http.ResponseWriter, r *http.Request, tn *tenant,
 		writeText(w, http.StatusBadRequest, MsgBadWindow)
 		return
 	}
-	size, page := 1000, 1
+	// The documented page sizes: VAP pages default to 1 000 users,
+	// top-clicker pages to 100 with at most 200.
+	size, maxSize := 1000, 1000
+	if ep.people == 1 {
+		size, maxSize = TopClickersDefaultSize, TopClickersMaxSize
+	}
+	page := 1
 	if v := q.Get("size"); v != "" {
-		if size, err = strconv.Atoi(v); err != nil || size < 1 || size > 1000 {
-			writeText(w, http.StatusBadRequest, "size must be between 1 and 1000")
+		if size, err = strconv.Atoi(v); err != nil || size < 1 {
+			writeText(w, http.StatusBadRequest, "size must be a positive integer")
 			return
+		}
+		if size > maxSize {
+			if s.opts.PeopleOversize != OversizeClamp {
+				writeText(w, http.StatusBadRequest, fmt.Sprintf(MsgSizeTooLarge, maxSize))
+				return
+			}
+			size = maxSize
 		}
 	}
 	if v := q.Get("page"); v != "" {
@@ -82,6 +95,10 @@ func (s *Server) servePeople(w http.ResponseWriter, r *http.Request, tn *tenant,
 	}
 	rec.Events = len(pageUsers)
 	s.mu.Unlock()
+	if page > 1 && lo >= total && s.opts.PeoplePastEnd == PastEndRefused {
+		writeText(w, http.StatusBadRequest, MsgNoSuchPage)
+		return
+	}
 
 	w2 := jw{}
 	w2.open()

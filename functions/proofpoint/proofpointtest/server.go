@@ -70,6 +70,31 @@ const (
 	MsgBadTime   = "The time selection could not be parsed"
 	MsgBadFormat = "format must be json or syslog"
 	MsgBadWindow = "window must be one of 14, 30 or 90"
+	// MsgNoSuchPage refuses a People page past the last one
+	// (PastEndRefused); the wording is not documented.
+	MsgNoSuchPage = "The requested page does not exist"
+	// MsgSizeTooLarge (with the endpoint's limit) refuses a People page
+	// larger than documented; the wording is not documented.
+	MsgSizeTooLarge = "size must be at most %d"
+)
+
+// Documented People API page sizes of /v2/people/top-clickers (VAP pages
+// default to 1 000 users and have no documented maximum; the simulator
+// takes 1 000 as theirs).
+const (
+	TopClickersDefaultSize = 100
+	TopClickersMaxSize     = 200
+)
+
+// OversizeMode chooses what the People API does with a size above the
+// endpoint's maximum, which the vendor does not document.
+type OversizeMode int
+
+const (
+	// OversizeRefused answers 400 (MsgSizeTooLarge).
+	OversizeRefused OversizeMode = iota
+	// OversizeClamp serves pages of the maximum size instead, silently.
+	OversizeClamp
 )
 
 // EmptyMode chooses how a window without events is answered; the vendor
@@ -87,6 +112,49 @@ const (
 	EmptyMixed
 )
 
+// PastEndMode chooses the People API's answer to a page past the last
+// one, which the vendor does not document.
+type PastEndMode int
+
+const (
+	// PastEndEmpty answers 200 with no users (and the totals).
+	PastEndEmpty PastEndMode = iota
+	// PastEndRefused answers 400 (MsgNoSuchPage).
+	PastEndRefused
+)
+
+// FutureEndMode chooses how an interval ending after the server's clock is
+// answered, which the vendor does not document.
+type FutureEndMode int
+
+const (
+	// FutureEndRefused answers 400 (MsgFuture).
+	FutureEndRefused FutureEndMode = iota
+	// FutureEndClamped serves the window up to the server's clock and
+	// says so in queryEndTime.
+	FutureEndClamped
+	// FutureEndAsRequested serves the window up to the server's clock
+	// (later events do not exist yet) but reports the requested end as
+	// queryEndTime.
+	FutureEndAsRequested
+)
+
+// QueryEndMode chooses how queryEndTime answers an interval. Observed
+// answers report the requested end, written with or without milliseconds;
+// the docs do not promise either.
+type QueryEndMode int
+
+const (
+	// QueryEndRequested reports the requested end ("…T12:30:00Z").
+	QueryEndRequested QueryEndMode = iota
+	// QueryEndMillis reports it with milliseconds ("…T12:30:00.000Z").
+	QueryEndMillis
+	// QueryEndMinute serves the window only up to its end rounded down to
+	// the minute, and reports that (an interval within one minute is
+	// served as asked).
+	QueryEndMinute
+)
+
 // Options configures a Server. The zero value is the documented API.
 type Options struct {
 	// Now is the server clock (default time.Now).
@@ -99,6 +167,23 @@ type Options struct {
 	RetryAfter bool
 	// Empty chooses the answer to an empty window (default Empty204).
 	Empty EmptyMode
+	// PeopleOversize chooses the answer to a People page size above the
+	// endpoint's maximum (default OversizeRefused).
+	PeopleOversize OversizeMode
+	// PeoplePastEnd chooses the answer to a People page past the last one
+	// (default PastEndEmpty).
+	PeoplePastEnd PastEndMode
+	// FutureEnd chooses the answer to an interval that ends after the
+	// server's clock (default FutureEndRefused).
+	FutureEnd FutureEndMode
+	// QueryEnd chooses queryEndTime for an interval (default
+	// QueryEndRequested).
+	QueryEnd QueryEndMode
+	// MaxAssembled, when positive, makes a SIEM window holding more
+	// events than this answer 500 with AssemblyTimeoutMessage, every
+	// time it is asked: the documented error for results that cannot be
+	// assembled within the service's timeout.
+	MaxAssembled int
 	// Seed drives the order of arrays in responses.
 	Seed uint64
 	// TLS serves HTTPS with httptest's certificate; use Client().
@@ -338,6 +423,9 @@ func writeText(w http.ResponseWriter, status int, msg string) {
 // ServeHTTP implements the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &RequestRecord{Time: s.opts.Now(), Path: r.URL.Path, Query: r.URL.RawQuery, HasAuth: r.Header.Get("Authorization") != ""}
+	// The server's clock, as every web server tells it (net/http would
+	// tell the real one, not Options.Now).
+	w.Header().Set("Date", rec.Time.UTC().Format(http.TimeFormat))
 	sw := s.log.Begin(w, rec, &rec.Status)
 
 	ep, ok := route(r.URL.Path)

@@ -128,6 +128,82 @@ func TestTimeSelectionRules(t *testing.T) {
 	}
 }
 
+// TestFutureEnds: an interval ending after the server's clock is refused,
+// or (the docs do not say) served up to the server's clock with that time
+// or the requested end as queryEndTime. Every answer tells the server's
+// clock in Date.
+func TestFutureEnds(t *testing.T) {
+	for _, c := range []struct {
+		mode     FutureEndMode
+		status   int
+		queryEnd string
+	}{
+		{FutureEndRefused, 400, ""},
+		{FutureEndClamped, 200, "2026-03-02T12:00:00Z"},
+		{FutureEndAsRequested, 200, "2026-03-02T12:05:00Z"},
+	} {
+		f := newFixture(t, Options{FutureEnd: c.mode})
+		f.srv.Ingest("acme", Event{Type: TypeClicksBlocked, Created: t0.Add(-time.Minute), Identity: "now", Raw: []byte(`{"id":"now"}`)})
+		f.srv.Ingest("acme", Event{Type: TypeClicksBlocked, Created: t0.Add(time.Minute), Indexed: t0.Add(-time.Hour), Identity: "later", Raw: []byte(`{"id":"later"}`)})
+		a := f.get("/v2/siem/all", interval(t0.Add(-10*time.Minute), t0.Add(5*time.Minute)), &f.cred)
+		if d, err := http.ParseTime(a.header.Get("Date")); err != nil || !d.Equal(t0) {
+			t.Fatalf("mode %d: Date %q, want the server clock", c.mode, a.header.Get("Date"))
+		}
+		var v struct {
+			QueryEndTime  string            `json:"queryEndTime"`
+			ClicksBlocked []json.RawMessage `json:"clicksBlocked"`
+		}
+		if a.status != c.status || c.status == 400 && a.body != MsgFuture {
+			t.Fatalf("mode %d: %d %q", c.mode, a.status, a.body)
+		}
+		if c.status == 400 {
+			continue
+		}
+		if err := json.Unmarshal([]byte(a.body), &v); err != nil || v.QueryEndTime != c.queryEnd || len(v.ClicksBlocked) != 1 || !strings.Contains(a.body, `"now"`) {
+			t.Fatalf("mode %d: %v %s", c.mode, err, a.body)
+		}
+	}
+}
+
+// TestWindowTooLargeToAssemble: with MaxAssembled, a window holding more
+// events answers 500 every time; a smaller one is served.
+func TestWindowTooLargeToAssemble(t *testing.T) {
+	f := newFixture(t, Options{MaxAssembled: 50})
+	f.srv.Generate("acme", Traffic{From: t0.Add(-time.Hour), To: t0, MessagesPerHour: 100, ClicksPerHour: 20, MultiRecipient: -1, MaxIndexLag: -1})
+	for range 2 {
+		if a := f.get("/v2/siem/all", interval(t0.Add(-time.Hour), t0), &f.cred); a.status != 500 || a.body != AssemblyTimeoutMessage {
+			t.Fatalf("an hour of 120 events: %d %q", a.status, a.body)
+		}
+	}
+	if a := f.get("/v2/siem/all", interval(t0.Add(-10*time.Minute), t0), &f.cred); a.status != 200 {
+		t.Fatalf("ten minutes: %d %q", a.status, a.body)
+	}
+}
+
+// TestQueryEndTimeForms: the requested end, with milliseconds, or the
+// end rounded down to the minute (then the window stops there).
+func TestQueryEndTimeForms(t *testing.T) {
+	for _, c := range []struct {
+		mode   QueryEndMode
+		want   string
+		served bool
+	}{
+		{QueryEndRequested, "2026-03-02T11:58:30Z", true},
+		{QueryEndMillis, "2026-03-02T11:58:30.000Z", true},
+		{QueryEndMinute, "2026-03-02T11:58:00Z", false},
+	} {
+		f := newFixture(t, Options{QueryEnd: c.mode, Empty: EmptyArrays})
+		f.srv.Ingest("acme", Event{Type: TypeClicksBlocked, Created: t0.Add(-110 * time.Second), Identity: "edge", Raw: []byte(`{"id":"edge"}`)})
+		var v struct {
+			QueryEndTime string `json:"queryEndTime"`
+		}
+		a := f.get("/v2/siem/all", interval(t0.Add(-10*time.Minute), t0.Add(-90*time.Second)), &f.cred)
+		if err := json.Unmarshal([]byte(a.body), &v); err != nil || v.QueryEndTime != c.want || strings.Contains(a.body, `"edge"`) != c.served {
+			t.Fatalf("mode %d: %v %s", c.mode, err, a.body)
+		}
+	}
+}
+
 func TestEmptyWindowsAndFormats(t *testing.T) {
 	f := newFixture(t, Options{})
 	q := interval(t0.Add(-time.Hour), t0)
@@ -178,14 +254,32 @@ func TestWindowsSelectByCreationOnceIndexed(t *testing.T) {
 
 func TestGeneratedTrafficHasTheDocumentedTraps(t *testing.T) {
 	f := newFixture(t, Options{})
-	f.srv.Generate("acme", Traffic{From: t0.Add(-6 * time.Hour), To: t0, MessagesPerHour: 100, ClicksPerHour: 60})
+	f.srv.Generate("acme", Traffic{From: t0.Add(-6 * time.Hour), To: t0, MessagesPerHour: 100, ClicksPerHour: 60, TimeForms: true})
 	evs := f.srv.Events("acme")
 	guidTimes := map[string]map[string]bool{}
 	var retro, late, stringRecipient, boolRewritten, strRewritten, lowerThreatID int
+	timeForms := map[string]int{}
 	for _, e := range evs {
 		var v map[string]any
 		if err := json.Unmarshal(e.Raw, &v); err != nil {
 			t.Fatalf("%v: %s", err, e.Raw)
+		}
+		// messageTime and clickTime come with and without milliseconds,
+		// in "Z" or a numeric zone, and always tell the event's own time.
+		own, _ := v["messageTime"].(string)
+		if click, ok := v["clickTime"].(string); ok {
+			own = click
+		}
+		if at, err := time.Parse(time.RFC3339Nano, own); err != nil || !at.Equal(e.Own) {
+			t.Fatalf("own time %q (%v), want %v", own, err, e.Own)
+		}
+		switch {
+		case strings.HasSuffix(own, "+00:00"):
+			timeForms["zone"]++
+		case strings.Contains(own, "."):
+			timeForms["ms"]++
+		default:
+			timeForms["seconds"]++
 		}
 		if strings.HasPrefix(e.Type, "messages") {
 			g := fmt.Sprint(v["GUID"])
@@ -226,7 +320,7 @@ func TestGeneratedTrafficHasTheDocumentedTraps(t *testing.T) {
 			shared++
 		}
 	}
-	counts := []int{retro, late, stringRecipient, boolRewritten, strRewritten, lowerThreatID}
+	counts := []int{retro, late, stringRecipient, boolRewritten, strRewritten, lowerThreatID, timeForms["zone"], timeForms["ms"], timeForms["seconds"]}
 	for i, n := range counts {
 		if n == 0 {
 			t.Fatalf("trap %d never generated (counts %v)", i, counts)
@@ -369,6 +463,51 @@ func TestPeopleAPI(t *testing.T) {
 	a = f.get("/v2/people/top-clickers", url.Values{"window": {"14"}}, &f.cred)
 	if !strings.Contains(a.body, `"clickStatistics"`) || !strings.Contains(a.body, `"totalTopClickers":2`) {
 		t.Fatalf("top clickers %s", a.body)
+	}
+}
+
+// TestTopClickersPageSizes: top-clicker pages hold 100 users unless asked
+// otherwise and at most 200; a larger size is refused or, in the other
+// mode, served as 200. A page past the last is empty or, in the other
+// mode, refused.
+func TestTopClickersPageSizes(t *testing.T) {
+	users := func(a answer) int {
+		t.Helper()
+		var v struct {
+			Users []json.RawMessage `json:"users"`
+			Total int               `json:"totalTopClickers"`
+		}
+		if err := json.Unmarshal([]byte(a.body), &v); err != nil || a.status != 200 || v.Total != 250 {
+			t.Fatalf("%d %v: %.200s", a.status, err, a.body)
+		}
+		return len(v.Users)
+	}
+	f := newFixture(t, Options{})
+	f.srv.GeneratePeople("acme", 1200, 250, 1)
+	if n := users(f.get("/v2/people/top-clickers", url.Values{"window": {"14"}}, &f.cred)); n != TopClickersDefaultSize {
+		t.Fatalf("default top-clicker page: %d users", n)
+	}
+	if n := users(f.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"200"}, "page": {"2"}}, &f.cred)); n != 50 {
+		t.Fatalf("second page of 200: %d users", n)
+	}
+	if a := f.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"201"}}, &f.cred); a.status != 400 || a.body != fmt.Sprintf(MsgSizeTooLarge, TopClickersMaxSize) {
+		t.Fatalf("size 201: %d %q", a.status, a.body)
+	}
+	if a := f.get("/v2/people/vap", url.Values{"window": {"14"}}, &f.cred); !strings.Contains(a.body, `"totalVapUsers":1200`) || strings.Count(a.body, `"guid"`) != 1000 {
+		t.Fatalf("default VAP page: %.200s", a.body)
+	}
+	if a := f.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"200"}, "page": {"3"}}, &f.cred); a.status != 200 || !strings.Contains(a.body, `"users":[]`) {
+		t.Fatalf("past the last page: %d %q", a.status, a.body)
+	}
+	r := newFixture(t, Options{PeoplePastEnd: PastEndRefused})
+	r.srv.GeneratePeople("acme", 1, 250, 1)
+	if a := r.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"200"}, "page": {"3"}}, &r.cred); a.status != 400 || a.body != MsgNoSuchPage {
+		t.Fatalf("past the last page, refused: %d %q", a.status, a.body)
+	}
+	c := newFixture(t, Options{PeopleOversize: OversizeClamp})
+	c.srv.GeneratePeople("acme", 1, 250, 1)
+	if n := users(c.get("/v2/people/top-clickers", url.Values{"window": {"14"}, "size": {"1000"}}, &c.cred)); n != TopClickersMaxSize {
+		t.Fatalf("clamped page: %d users", n)
 	}
 }
 

@@ -103,8 +103,28 @@ func ParseInterval(v string) (start, end time.Time, err error) {
 }
 
 // siemWindow reads the time selection of a SIEM request. It returns the
-// window, or a 400 message.
-func (s *Server) siemWindow(q url.Values, now time.Time) (start, end time.Time, msg string) {
+// window, where its events stop (end, or now for an interval that ends in
+// the future and is served), or a 400 message.
+func (s *Server) siemWindow(q url.Values, now time.Time) (start, end, upTo time.Time, msg string) {
+	start, end, msg = s.timeSelection(q, now)
+	if m := end.Truncate(time.Minute); msg == "" && s.opts.QueryEnd == QueryEndMinute && q.Has("interval") && m.After(start) {
+		end = m
+	}
+	upTo = end
+	if msg == "" && q.Has("interval") && end.After(now) {
+		switch s.opts.FutureEnd {
+		case FutureEndClamped:
+			end, upTo = now, now
+		case FutureEndAsRequested:
+			upTo = now
+		default:
+			msg = MsgFuture
+		}
+	}
+	return start, end, upTo, msg
+}
+
+func (s *Server) timeSelection(q url.Values, now time.Time) (start, end time.Time, msg string) {
 	n := 0
 	for _, k := range []string{"interval", "sinceSeconds", "sinceTime"} {
 		n += len(q[k])
@@ -141,9 +161,6 @@ func (s *Server) siemWindow(q url.Values, now time.Time) (start, end time.Time, 
 	if start.Before(now.Add(-MaxAge)) {
 		return start, end, MsgTooOld
 	}
-	if q.Has("interval") && end.After(now) {
-		return start, end, MsgFuture
-	}
 	return start, end, ""
 }
 
@@ -155,7 +172,7 @@ func (s *Server) serveSIEM(w http.ResponseWriter, r *http.Request, tn *tenant, e
 		writeText(w, http.StatusBadRequest, MsgBadFormat)
 		return
 	}
-	start, end, msg := s.siemWindow(q, now)
+	start, end, upTo, msg := s.siemWindow(q, now)
 	if msg != "" {
 		writeText(w, http.StatusBadRequest, msg)
 		return
@@ -178,12 +195,17 @@ func (s *Server) serveSIEM(w http.ResponseWriter, r *http.Request, tn *tenant, e
 	if ep.path == "/v2/siem/all" {
 		f.types = append(slices.Clone(ep.types), tn.futureTypes...)
 	}
-	got := s.selectLocked(tn, f, start, end, now)
+	got := s.selectLocked(tn, f, start, upTo, now)
 	total := 0
 	for _, evs := range got {
 		total += len(evs)
 	}
 	rec.Start, rec.End, rec.Events = start, end, total
+	if s.opts.MaxAssembled > 0 && total > s.opts.MaxAssembled {
+		s.mu.Unlock()
+		writeText(w, http.StatusInternalServerError, AssemblyTimeoutMessage)
+		return
+	}
 	mode := s.opts.Empty
 	if mode == EmptyMixed {
 		mode = EmptyMode(s.empties % 3)
@@ -274,7 +296,11 @@ func (s *Server) renderLocked(got map[string][]*Event, types []string, end time.
 	}
 	b := make([]byte, 0, size+64)
 	b = append(b, `{"queryEndTime":"`...)
-	b = end.UTC().AppendFormat(b, time.RFC3339Nano)
+	if s.opts.QueryEnd == QueryEndMillis {
+		b = end.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	} else {
+		b = end.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
 	b = append(b, '"')
 	for _, t := range types {
 		evs := got[t]
