@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
 // alertCursor is the stored position of the alerts stream.
@@ -38,10 +40,18 @@ type alertWindow struct {
 	// window was narrowed and more alerts may wait after To.
 	Upper  int64 `json:"upper"`
 	Offset int   `json:"offset"`
-	// Total is total_count when paging (re)started; Rescans counts the
-	// times the window was read again because its count grew.
+	// Total is total_count when paging (re)started (-1: not asked yet);
+	// Rescans counts the times the window was read again.
 	Total   int `json:"total"`
 	Rescans int `json:"rescans,omitempty"`
+	// Distinct counts the different alert ids the window's pages gave so
+	// far, and Unkeyed says that one of them had no id. A window read
+	// whole gave as many ids as its total_count, unless the API ordered
+	// alerts with the same sort value differently from one page to the
+	// next, which it does not promise not to do: offset paging then reads
+	// some twice and skips others (docs/cortexxdr.md, Traps).
+	Distinct int  `json:"distinct,omitempty"`
+	Unkeyed  bool `json:"unkeyed,omitempty"`
 }
 
 // maxRescans bounds how often one window is read again.
@@ -55,7 +65,7 @@ func (c *alertCursor) decode(raw json.RawMessage) error {
 	if v.Watermark <= 0 || v.Span < 0 || v.SpanTotal < 0 {
 		return errors.New("alerts cursor has no valid watermark")
 	}
-	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0) {
+	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0 || w.Distinct < 0 || w.Total < -1) {
 		return errors.New("alerts cursor holds an inconsistent window")
 	}
 	*c = v
@@ -99,6 +109,9 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 				return nil, err
 			}
 		}
+		if w.Total < 0 {
+			w.Total = r.total // the first page of a narrowed window
+		}
 		if len(r.items) == 0 && r.total > w.Offset {
 			// A page that contradicts its own count: asking again is
 			// cheap, ending the window here could lose the rest.
@@ -113,7 +126,12 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 	}
 	n := len(r.items)
 	w.Offset += n
-	done := n == 0 || (r.total >= 0 && w.Offset >= r.total) || (r.total < 0 && n < s.c.cfg.PageSize)
+	s.countDistinct(w, r.items)
+	// total_count stops at ResultCap, but the API serves the records past
+	// it to a client that keeps paging: a capped count ends the window
+	// only on a short page, like a missing one.
+	capped := r.total >= ResultCap
+	done := n == 0 || (r.total >= 0 && !capped && w.Offset >= r.total) || ((r.total < 0 || capped) && n < s.size())
 	if !done {
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
@@ -129,10 +147,35 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		w.Rescans++
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
-	if r.total >= ResultCap {
+	if !w.Unkeyed && r.total >= 0 && !capped && w.Distinct < r.total {
+		// Fewer different alerts than the window holds: pages overlapped,
+		// so some alerts were skipped. A narrower window needs fewer pages
+		// (one page cannot overlap itself); a window of one millisecond is
+		// read again, the ids already delivered suppressed by the pipeline.
+		s.c.cfg.Logger.Warn("the pages of an alerts window overlapped (alerts with the same creation_time in another order on each page); reading it again, narrower", "tenant", s.c.tenant,
+			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "total", r.total, "distinct", w.Distinct)
+		if w.To > w.From {
+			to := s.splitAt(w)
+			cur.Span, cur.SpanTotal = max(to-w.From, 1), 0
+			cur.Window = &alertWindow{From: w.From, To: to, Upper: w.Upper, Total: -1}
+			s.keepWindowIDs(cur.Window)
+			return s.pageWith(r.items, notices, cur, true, w.From)
+		}
+		if w.Rescans < maxRescans {
+			w.Offset, w.Total = 0, r.total
+			w.Rescans++
+			return s.pageWith(r.items, notices, cur, true, w.From)
+		}
 		notices = append(notices, pipeline.Notice{
 			Code:    pipeline.CodeCollectionGap,
-			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap; alerts past it may be missing",
+			Message: "The API ordered one millisecond's alerts differently on each page; some of them may be missing",
+			Detail:  fmt.Sprintf("server_creation_time=%s total_count=%d distinct_read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), r.total, w.Distinct),
+		})
+	}
+	if capped && w.Offset <= ResultCap {
+		notices = append(notices, pipeline.Notice{
+			Code:    pipeline.CodeCollectionGap,
+			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap and no page past it was served; alerts past it may be missing",
 			Detail:  fmt.Sprintf("server_creation_time=%s read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), w.Offset),
 		})
 	}
@@ -185,6 +228,7 @@ func (s *Source) openAlertWindow(ctx context.Context) (*alertWindow, *reply, err
 		}
 		w := &alertWindow{From: from, To: to, Upper: upper, Total: r.total}
 		cur.Window = w
+		s.keepWindowIDs(w)
 		return w, r, nil
 	}
 }
@@ -201,6 +245,65 @@ func (c *alertCursor) nextSpan(windowMax int) int64 {
 		return 2 * c.Span
 	}
 	return min(max(c.Span*int64(windowMax*9/10)/int64(c.SpanTotal), 1), 2*c.Span)
+}
+
+// splitAt returns the upper bound of the narrower window that replaces w,
+// whose pages overlapped: the median insertion time of the alerts it gave
+// (where they crowd, which a halving would approach one step at a time),
+// kept inside [From, To-1]; the middle when no time is known.
+func (s *Source) splitAt(w *alertWindow) int64 {
+	to := w.From + (w.To-w.From)/2
+	times := make([]int64, 0, len(s.winSeen))
+	for _, ms := range s.winSeen {
+		if ms >= w.From && ms <= w.To {
+			times = append(times, ms)
+		}
+	}
+	if len(times) > 0 {
+		slices.Sort(times)
+		to = times[len(times)/2]
+	}
+	return min(max(to, w.From), w.To-1)
+}
+
+// keepWindowIDs starts the count of different ids of a new window w: the
+// ids already read that it holds (a narrower window, or the millisecond
+// it shares with the window before) count from the start. Those read past
+// its end are kept for the windows after it; those before it, and those
+// of unknown time, are forgotten.
+func (s *Source) keepWindowIDs(w *alertWindow) {
+	w.Distinct = 0
+	for d, ms := range s.winSeen {
+		switch {
+		case ms < w.From:
+			delete(s.winSeen, d)
+		case ms <= w.To:
+			w.Distinct++
+		}
+	}
+}
+
+// countDistinct adds the ids of a page of window w to its count of
+// different ids (Distinct), with their insertion time.
+func (s *Source) countDistinct(w *alertWindow, items []pipeline.Item) {
+	if s.winSeen == nil {
+		s.winSeen = make(map[state.Digest]int64, len(items))
+	}
+	for i := range items {
+		if items[i].Key == "" {
+			w.Unkeyed = true
+			continue
+		}
+		d := state.KeyDigest(items[i].Key)
+		if _, ok := s.winSeen[d]; !ok {
+			ms := int64(-1)
+			if !items[i].Time.IsZero() {
+				ms = items[i].Time.UnixMilli()
+			}
+			s.winSeen[d] = ms
+			w.Distinct++
+		}
+	}
 }
 
 func (s *Source) pageWith(items []pipeline.Item, notices []pipeline.Notice, cursor any, more bool, seenSince int64) (*pipeline.Page, error) {

@@ -62,9 +62,16 @@ type Source struct {
 	alerts    alertCursor
 	incidents incidentCursor
 	dec       *decoder
-	pageSize  int    // 0: Config.PageSize
-	body      []byte // request body scratch
-	buf       []byte // response body, reused
+	// winSeen holds the digests of the alert ids read in the current
+	// window, with their insertion time in ms (alertWindow.Distinct counts
+	// them). After a restart it starts with every id the pipeline
+	// remembers, which holds those the window delivered, so that none is
+	// counted twice; their time is unknown (-1), and they are forgotten
+	// (not counted) when the window changes.
+	winSeen  map[state.Digest]int64
+	pageSize int    // 0: Config.PageSize
+	body     []byte // request body scratch
+	buf      []byte // response body, reused
 }
 
 // NewSource returns the pipeline source of stream def. legacy is the
@@ -90,6 +97,12 @@ func (s *Source) Start(ctx context.Context, rec state.Record) error {
 		var err error
 		if s.def.Name == StreamAlerts {
 			err = s.alerts.decode(rec.Cursor)
+			if err == nil && s.alerts.Window != nil {
+				s.winSeen = make(map[state.Digest]int64, len(rec.Seen))
+				for _, k := range rec.Seen {
+					s.winSeen[k.Digest] = -1
+				}
+			}
 		} else {
 			err = s.incidents.decode(rec.Cursor)
 		}
@@ -178,15 +191,19 @@ func (s *Source) requestBody(b []byte, from, to int64, offset int) []byte {
 	b = append(b, `}],"search_from":`...)
 	b = strconv.AppendInt(b, int64(offset), 10)
 	b = append(b, `,"search_to":`...)
-	size := s.pageSize
-	if size == 0 {
-		size = s.c.cfg.PageSize
-	}
-	b = strconv.AppendInt(b, int64(offset+size), 10)
+	b = strconv.AppendInt(b, int64(offset+s.size()), 10)
 	b = append(b, `,"sort":{"field":"`...)
 	b = append(b, sortField...)
 	b = append(b, `","keyword":"asc"}}}`...)
 	return b
+}
+
+// size is the number of records one request asks for.
+func (s *Source) size() int {
+	if s.pageSize > 0 {
+		return s.pageSize
+	}
+	return s.c.cfg.PageSize
 }
 
 func (s *Source) page(items []pipeline.Item, cursor any, more bool, seenSince int64) (*pipeline.Page, error) {

@@ -5,12 +5,14 @@
 // It serves get_alerts_multi_events v2 and get_incidents with the
 // documented request envelope, filters, sort fields and paging (at most
 // 100 records per request, total_count capped at 9 999 and, by default,
-// nothing served past that offset), per-tenant routing by the api-<fqdn>
+// nothing served past that offset; ties of the sort value in one stable
+// order unless Options.UnstableTies), per-tenant routing by the api-<fqdn>
 // host name (another host answers 404, the wrong-FQDN symptom), standard
 // and advanced API keys (every request's signature, nonce and timestamp
 // are checked, retries included; a replayed nonce or a stale timestamp is
 // refused), licences (402) and key roles (403), the tenant-wide limit of
-// 10 requests per second (429), error envelopes, and injectable faults.
+// 10 requests per second ("Too many requests", 429 or Options.ThrottleStatus),
+// error envelopes, and injectable faults.
 //
 // Records become visible some time after they are inserted (Lag), alerts
 // carry the time the API inserted them apart from the time the endpoint
@@ -70,10 +72,19 @@ type Options struct {
 	RateLimit int
 	// ResultCap caps total_count (0: the documented 9 999).
 	ResultCap int
-	// ServeBeyondCap serves records past ResultCap. Off by default: the
-	// vendor documents the cap, not whether records beyond it are
-	// reachable, so the simulator assumes the worst.
+	// ServeBeyondCap serves records past ResultCap, as the vendor's
+	// documentation says the API does ("use paging to view the entire
+	// set"). Off by default, the stricter reading: a count stopped at the
+	// cap and nothing served past it, which a collector must survive too.
 	ServeBeyondCap bool
+	// ThrottleStatus is the HTTP status of the API's own "Too many
+	// requests" reply when RateLimit is exceeded (0: 429). The vendor
+	// documents the message, not the status.
+	ThrottleStatus int
+	// UnstableTies orders records with the same sort value differently on
+	// every request. By default ties are in id order, the same on every
+	// request; the vendor documents neither.
+	UnstableTies bool
 	// TimestampTolerance bounds an advanced key's timestamp skew (0: 5 min).
 	TimestampTolerance time.Duration
 	// TLS serves HTTPS with httptest's certificate; use Client().
@@ -136,6 +147,7 @@ type Server struct {
 	mu      sync.Mutex         // guards the tenants and log
 	tenants map[string]*tenant // by fqdn
 	log     *simtest.Log[RequestRecord]
+	answers uint64 // queries answered, which reorder ties (UnstableTies)
 }
 
 type tenant struct {
@@ -173,6 +185,9 @@ func New(opts Options) *Server {
 	}
 	if opts.ResultCap == 0 {
 		opts.ResultCap = DefaultResultCap
+	}
+	if opts.ThrottleStatus == 0 {
+		opts.ThrottleStatus = http.StatusTooManyRequests
 	}
 	if opts.TimestampTolerance == 0 {
 		opts.TimestampTolerance = DefaultTimestampTolerance
@@ -568,7 +583,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 		t.inSecond++
 		if t.inSecond > s.opts.RateLimit {
 			s.mu.Unlock()
-			s.writeError(w, rec, http.StatusTooManyRequests, "Too many requests", nil)
+			s.writeError(w, rec, s.opts.ThrottleStatus, "Too many requests", nil)
 			return
 		}
 	}

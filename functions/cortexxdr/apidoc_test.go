@@ -1,0 +1,188 @@
+package cortexxdr
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+)
+
+// Behaviour the API documents, or leaves open, that the collector must not
+// rely on either way (docs/cortexxdr.md): records past the 9 999 count,
+// the status of a throttle, the order of records with the same sort value.
+
+// The API stops counting at 9 999 but serves the records past that offset
+// to a client that keeps paging: a millisecond holding more is read whole,
+// and nothing is reported missing.
+func TestMillisecondPastTheCapIsReadWholeWhenTheAPIServesIt(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{ServeBeyondCap: true}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.confirmPages = 20
+	at := t0.Add(-time.Hour)
+	specs := make([]cortexxdrtest.AlertSpec, ResultCap+150, ResultCap+151)
+	for i := range specs {
+		specs[i] = cortexxdrtest.AlertSpec{Inserted: at}
+	}
+	specs = append(specs, cortexxdrtest.AlertSpec{Inserted: at.Add(time.Second)})
+	ids := e.sim.AddAlerts(testFQDN, specs)
+	res := e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	d := delivered(t, e.sink)
+	for _, id := range ids {
+		if d["alert"][id] != 1 {
+			t.Fatalf("alert %s delivered %d times; %d of %d delivered", id, d["alert"][id], len(d["alert"]), len(ids))
+		}
+	}
+	if errs := errorLines(t, e.sink); len(errs) != 0 {
+		t.Fatalf("error events %v, want none: every alert was read", errs[0].xdr)
+	}
+}
+
+// The API documents its throttle by message ("Too many requests"), not by
+// status. Whatever status carries it, the request is retried after a
+// pause, and the run neither fails nor loses anything.
+func TestThrottleIsRetriedWhateverItsStatus(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusBadRequest, http.StatusForbidden, http.StatusServiceUnavailable} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			e := newEnv(t, cortexxdrtest.Options{RateLimit: 2, ThrottleStatus: status}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+			e.cfg.RequestsPerSecond = 8
+			specs := make([]cortexxdrtest.AlertSpec, 900)
+			for i := range specs {
+				specs[i] = cortexxdrtest.AlertSpec{Inserted: t0.Add(-time.Hour + time.Duration(i)*time.Second)}
+			}
+			ids := e.sim.AddAlerts(testFQDN, specs)
+			res := e.run(context.Background(), StreamAlerts)
+			mustSucceed(t, res)
+			if e.sim.Answered(status) == 0 {
+				t.Fatalf("no request was throttled (with %d): the test shows nothing", status)
+			}
+			d := delivered(t, e.sink)
+			for _, id := range ids {
+				if d["alert"][id] != 1 {
+					t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
+				}
+			}
+			if errs := errorLines(t, e.sink); len(errs) != 0 {
+				t.Fatalf("error events %v, want none", errs[0].xdr)
+			}
+		})
+	}
+}
+
+// A 400 that is not a throttle is still not retried: the request itself
+// is refused, and asking again would only repeat it.
+func TestRefusedRequestIsNotRetriedAsAThrottle(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.sim.Inject(cortexxdrtest.Fault{Kind: cortexxdrtest.FaultEchoHeaders, Status: http.StatusBadRequest})
+	e.sim.AddAlert(testFQDN, cortexxdrtest.AlertSpec{Inserted: t0.Add(-time.Hour)})
+	res := e.run(context.Background(), StreamAlerts)
+	if res[0].Success || e.sim.RequestCount() != 1 {
+		t.Fatalf("result %+v after %d requests: want a failed run after one request", res[0], e.sim.RequestCount())
+	}
+}
+
+// unstableTieAlerts inserts n alerts over span before t0, all detected at
+// the same moment: with the window sorted by creation_time they are one
+// tie, which the API may order differently on every page.
+func unstableTieAlerts(e *env, n int, span time.Duration) []string {
+	specs := make([]cortexxdrtest.AlertSpec, n)
+	detected := t0.Add(-3 * time.Hour)
+	for i := range specs {
+		specs[i] = cortexxdrtest.AlertSpec{Inserted: t0.Add(-10*time.Minute + span*time.Duration(i)/time.Duration(n)), Detected: detected}
+	}
+	return e.sim.AddAlerts(testFQDN, specs)
+}
+
+// The API documents the sort field, not the order of records with the
+// same value. When it orders them differently on each request, offset
+// paging reads some twice and skips others; the collector sees that a
+// window gave fewer different alerts than its count and reads it again in
+// narrower windows, so that every alert arrives once.
+func TestAlertsOrderedDifferentlyOnEachPageAreAllDelivered(t *testing.T) {
+	for _, unstable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unstable=%v", unstable), func(t *testing.T) {
+			e := newEnv(t, cortexxdrtest.Options{UnstableTies: unstable}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+			ids := unstableTieAlerts(e, 450, 5*time.Minute)
+			res := e.run(context.Background(), StreamAlerts)
+			mustSucceed(t, res)
+			d := delivered(t, e.sink)
+			for _, id := range ids {
+				if d["alert"][id] != 1 {
+					t.Fatalf("alert %s delivered %d times; %d of %d delivered", id, d["alert"][id], len(d["alert"]), len(ids))
+				}
+			}
+			if errs := errorLines(t, e.sink); len(errs) != 0 {
+				t.Fatalf("error events %v, want none", errs[0].xdr)
+			}
+			if !unstable && e.sim.RequestCount() != 5 {
+				// A stable order costs nothing: one query, five pages.
+				t.Fatalf("%d requests with a stable order, want 5", e.sim.RequestCount())
+			}
+			t.Logf("%d requests, %d duplicates suppressed", e.sim.RequestCount(), res[0].Duplicates)
+		})
+	}
+}
+
+// The same across runs that stop mid-window (a Lambda's deadline, the
+// event budget): the count of different alerts survives the restart, and
+// the ids read before it are not counted twice.
+func TestAlertsOrderedDifferentlyAcrossInterruptedRunsAreAllDelivered(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{UnstableTies: true}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	ids := unstableTieAlerts(e, 450, 5*time.Minute)
+	for run := 0; ; run++ {
+		if run == 40 {
+			t.Fatal("not caught up after 40 runs")
+		}
+		res := e.runWith(context.Background(), e.store, pipeline.Budget{MaxEvents: 60}, nil, StreamAlerts)
+		mustSucceed(t, res)
+		if res[0].Stop == pipeline.StopCaughtUp {
+			break
+		}
+	}
+	d := delivered(t, e.sink)
+	for _, id := range ids {
+		if d["alert"][id] != 1 {
+			t.Fatalf("alert %s delivered %d times; %d of %d delivered", id, d["alert"][id], len(d["alert"]), len(ids))
+		}
+	}
+	if errs := errorLines(t, e.sink); len(errs) != 0 {
+		t.Fatalf("error events %v, want none", errs[0].xdr)
+	}
+}
+
+// A millisecond cannot be narrowed: when its alerts come in another order
+// on each page, it is read again until every alert arrived, or the run
+// says some may be missing. It never delivers one twice, and never loses
+// one in silence.
+func TestMillisecondOrderedDifferentlyOnEachPageIsReadAgainOrReported(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{UnstableTies: true}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.cfg.PageSize = 50
+	ids := unstableTieAlerts(e, 120, 0) // one millisecond
+	res := e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	d := delivered(t, e.sink)
+	missing := 0
+	for _, id := range ids {
+		switch d["alert"][id] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
+		}
+	}
+	errs := errorLines(t, e.sink)
+	if missing > 0 && (len(errs) != 1 || errs[0].xdr["error_code"] != pipeline.CodeCollectionGap) {
+		t.Fatalf("%d alerts missing without a collection gap event (errors: %v)", missing, errs)
+	}
+	if missing == 0 && len(errs) != 0 {
+		t.Fatalf("error events %v though every alert arrived", errs[0].xdr)
+	}
+	if res[0].Duplicates == 0 {
+		t.Fatal("the millisecond was not read again")
+	}
+	t.Logf("%d requests, %d missing", e.sim.RequestCount(), missing)
+}
