@@ -45,12 +45,19 @@ func ParseLegacy(raw json.RawMessage) (Legacy, error) {
 		s = s[1 : len(s)-1]
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && f == float64(int64(f)) {
-		if ms := int64(f); ms > 0 {
+		if ms := int64(f); ms >= minLegacyMillis {
 			return Legacy{CursorMillis: ms}, nil
 		}
 	}
-	return Legacy{}, fmt.Errorf("cortexxdr: seed cursor %.40q is not epoch milliseconds", s)
+	return Legacy{}, fmt.Errorf("cortexxdr: seed cursor %.40q is not epoch milliseconds since 2000", s)
 }
+
+// minLegacyMillis (2000-01-01) is the oldest seed cursor taken: the seed
+// wrote the time of its runs or of records it read. A smaller value is
+// not one it wrote (epoch seconds, say), and would start the stream
+// within AdoptOverlap of 1970, or before it, a watermark the API refuses
+// (a time filter of 0 fails) and the state cannot hold.
+const minLegacyMillis = 946684800000
 
 // Source reads one stream of one tenant.
 type Source struct {
