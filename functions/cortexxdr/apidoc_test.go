@@ -186,3 +186,22 @@ func TestMillisecondOrderedDifferentlyOnEachPageIsReadAgainOrReported(t *testing
 	}
 	t.Logf("%d requests, %d missing", e.sim.RequestCount(), missing)
 }
+
+// The API compresses its replies for a client that accepts gzip: the
+// collector asks for it (through the HTTP client's transport) and reads
+// the compressed pages of both streams.
+func TestGzipRepliesAreRead(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{Gzip: true}, cortexxdrtest.Tenant{}, cortexxdrtest.Key{})
+	ids := someAlerts(e, 250)
+	inc := e.sim.AddIncident(testFQDN, cortexxdrtest.IncidentSpec{Created: t0.Add(-time.Hour)})
+	mustSucceed(t, e.run(context.Background()))
+	d := delivered(t, e.sink)
+	if len(d["alert"]) != len(ids) || len(d["incident"]) != 1 {
+		t.Fatalf("delivered %d of %d alerts, %d incidents (want %s)", len(d["alert"]), len(ids), len(d["incident"]), inc)
+	}
+	for _, r := range e.sim.Requests() {
+		if !r.Gzip {
+			t.Fatalf("request %s was answered uncompressed: the collector did not accept gzip", r.Path)
+		}
+	}
+}

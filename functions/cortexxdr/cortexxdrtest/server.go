@@ -23,6 +23,8 @@
 package cortexxdrtest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -85,6 +87,9 @@ type Options struct {
 	// every request. By default ties are in id order, the same on every
 	// request; the vendor documents neither.
 	UnstableTies bool
+	// Gzip compresses the replies to requests that accept gzip
+	// (Accept-Encoding), which the API documents it does.
+	Gzip bool
 	// TimestampTolerance bounds an advanced key's timestamp skew (0: 5 min).
 	TimestampTolerance time.Duration
 	// TLS serves HTTPS with httptest's certificate; use Client().
@@ -132,6 +137,7 @@ type RequestRecord struct {
 	Faults    []FaultKind
 	Records   int
 	Total     int
+	Gzip      bool // the reply was gzip-compressed
 }
 
 // Server is a running simulator. Its methods are safe for concurrent use.
@@ -481,10 +487,22 @@ func (s *Server) Answered(status int) int {
 	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
 }
 
-// writeReply writes a JSON body with the API's clock in Date.
-func (s *Server) writeReply(w http.ResponseWriter, status int, body []byte) {
+// writeReply writes a JSON body with the API's clock in Date, compressed
+// when the request accepted gzip and Options.Gzip is set.
+func (s *Server) writeReply(w http.ResponseWriter, rec *RequestRecord, status int, body []byte) {
 	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	w.Header().Set("Content-Type", "application/json")
+	s.mu.Lock()
+	compress := rec.Gzip
+	s.mu.Unlock()
+	if compress {
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		_, _ = zw.Write(body) // a bytes.Buffer does not fail
+		_ = zw.Close()
+		body = zb.Bytes()
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // a failed write means the client left
@@ -506,7 +524,7 @@ func (s *Server) writeError(w http.ResponseWriter, rec *RequestRecord, status in
 	s.mu.Lock()
 	rec.ErrMsg = msg
 	s.mu.Unlock()
-	s.writeReply(w, status, b)
+	s.writeReply(w, rec, status, b)
 }
 
 func route(path string) (string, bool) {
@@ -522,7 +540,8 @@ func route(path string) (string, bool) {
 // ServeHTTP implements the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &RequestRecord{Time: s.now(), Path: r.URL.Path, Host: r.Host, KeyID: r.Header.Get("x-xdr-auth-id"),
-		Nonce: r.Header.Get("x-xdr-nonce"), Timestamp: r.Header.Get("x-xdr-timestamp")}
+		Nonce: r.Header.Get("x-xdr-nonce"), Timestamp: r.Header.Get("x-xdr-timestamp"),
+		Gzip: s.opts.Gzip && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")}
 	sw := s.log.Begin(w, rec, &rec.Status)
 
 	stream, ok := route(r.URL.Path)
@@ -628,7 +647,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 	s.mu.Lock()
 	rec.Records, rec.Total = n, total
 	s.mu.Unlock()
-	s.writeReply(w, http.StatusOK, out)
+	s.writeReply(w, rec, http.StatusOK, out)
 }
 
 // authenticate checks a request's key (with s.mu held). An advanced key's
