@@ -45,7 +45,7 @@ func TestMillisecondPastTheCapIsReadWholeWhenTheAPIServesIt(t *testing.T) {
 // status. Whatever status carries it, the request is retried after a
 // pause, and the run neither fails nor loses anything.
 func TestThrottleIsRetriedWhateverItsStatus(t *testing.T) {
-	for _, status := range []int{http.StatusTooManyRequests, http.StatusBadRequest, http.StatusForbidden, http.StatusServiceUnavailable} {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusBadRequest, http.StatusForbidden, http.StatusServiceUnavailable, http.StatusOK} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			e := newEnv(t, cortexxdrtest.Options{RateLimit: 2, ThrottleStatus: status}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
 			e.cfg.RequestsPerSecond = 8

@@ -156,6 +156,7 @@ const invalidReplyRetries = 2
 // offset and decodes the reply.
 func (s *Source) query(ctx context.Context, from, to int64, offset int) (*reply, error) {
 	s.body = s.requestBody(s.body[:0], from, to, offset)
+	throttles := 0
 	for attempt := 0; ; attempt++ {
 		resp, err := s.c.post(ctx, s.def.Path, s.body, s.buf)
 		if err != nil {
@@ -165,6 +166,17 @@ func (s *Source) query(ctx context.Context, from, to int64, offset int) (*reply,
 		r, derr := s.dec.decode(resp.Body)
 		if derr == nil {
 			return r, nil
+		}
+		if errors.Is(derr, errEnvelopeIn200) && throttles < throttleRetries && ctx.Err() == nil {
+			// A throttle is known by its message, whatever the status,
+			// 200 included: retried after the tenant's pause, like any.
+			if env, ok := parseXDRError(string(resp.Body)); ok && isThrottle(env.Msg) {
+				throttles++
+				attempt--
+				s.c.pacer.failed()
+				s.c.cfg.Logger.Warn("Cortex XDR throttled a request", "tenant", s.c.tenant, "status", resp.Status, "retry", throttles)
+				continue
+			}
 		}
 		if attempt < invalidReplyRetries && ctx.Err() == nil {
 			s.c.cfg.Logger.Warn("invalid Cortex XDR reply; asking again", "stream", s.def.Name, "tenant", s.c.tenant, "error", derr)
