@@ -205,3 +205,54 @@ func TestGzipRepliesAreRead(t *testing.T) {
 		}
 	}
 }
+
+// A bulk action (an analyst resolving many incidents at once) can give
+// hundreds of incidents the same modification_time. When the API orders
+// them differently on each page, the changes of that millisecond still
+// all arrive once.
+func TestBulkIncidentChangeOrderedDifferentlyOnEachPageIsDeliveredWhole(t *testing.T) {
+	for _, unstable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unstable=%v", unstable), func(t *testing.T) {
+			e := newEnv(t, cortexxdrtest.Options{UnstableTies: unstable}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+			var ids []string
+			for i := 0; i < 260; i++ {
+				ids = append(ids, e.sim.AddIncident(testFQDN, cortexxdrtest.IncidentSpec{Created: t0.Add(-5*time.Hour + time.Duration(i)*time.Minute/2)}))
+			}
+			mustSucceed(t, e.run(context.Background(), StreamIncidents))
+			bulk := t0.Add(time.Minute)
+			for _, id := range ids {
+				e.sim.ChangeIncident(testFQDN, id, cortexxdrtest.IncidentChange{At: bulk, Status: "resolved_false_positive"})
+			}
+			e.clock.Advance(5 * time.Minute)
+			mustSucceed(t, e.run(context.Background(), StreamIncidents))
+			d := delivered(t, e.sink)
+			for _, v := range e.sim.IncidentVersions(testFQDN) {
+				if d["incident"][v.Key()] != 1 {
+					t.Fatalf("incident %s in state %s delivered %d times; %d changes delivered", v.ID, v.Status, d["incident"][v.Key()], len(d["incident"]))
+				}
+			}
+			if errs := errorLines(t, e.sink); len(errs) != 0 {
+				t.Fatalf("error events %v, want none", errs[0].xdr)
+			}
+			t.Logf("%d requests", e.sim.RequestCount())
+		})
+	}
+}
+
+// A cursor stored by the version that paged a millisecond of changes by
+// offset resumes it by creation time, from its start; one that makes no
+// sense is refused, not reset.
+func TestIncidentCursorOfTheOffsetVersionResumesByCreationTime(t *testing.T) {
+	var c incidentCursor
+	if err := c.decode([]byte(`{"watermark":1772438400000,"skip":40,"to":1772438500000}`)); err != nil {
+		t.Fatal(err)
+	}
+	if c != (incidentCursor{Watermark: 1772438400000, To: 1772438500000, Created: 1}) {
+		t.Fatalf("decoded %+v", c)
+	}
+	for _, bad := range []string{`{"watermark":1772438400000,"skip":40}`, `{"watermark":1772438400000,"created":5}`, `{"watermark":1772438400000,"created":-1,"to":1772438500000}`} {
+		if err := c.decode([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -156,6 +156,11 @@ const invalidReplyRetries = 2
 // offset and decodes the reply.
 func (s *Source) query(ctx context.Context, from, to int64, offset int) (*reply, error) {
 	s.body = s.requestBody(s.body[:0], from, to, offset)
+	return s.send(ctx)
+}
+
+// send posts the request body in s.body and decodes the reply.
+func (s *Source) send(ctx context.Context) (*reply, error) {
 	throttles := 0
 	for attempt := 0; ; attempt++ {
 		resp, err := s.c.post(ctx, s.def.Path, s.body, s.buf)
