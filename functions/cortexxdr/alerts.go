@@ -147,13 +147,19 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		w.Rescans++
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
-	if !w.Unkeyed && r.total >= 0 && !capped && w.Distinct < r.total {
+	// The window holds total_count alerts, or, when that count stopped at
+	// the cap, at least as many as the offsets read.
+	expected := w.Offset
+	if r.total >= 0 && !capped {
+		expected = max(expected, r.total)
+	}
+	if !w.Unkeyed && w.Distinct < expected {
 		// Fewer different alerts than the window holds: pages overlapped,
 		// so some alerts were skipped. A narrower window needs fewer pages
 		// (one page cannot overlap itself); a window of one millisecond is
 		// read again, the ids already delivered suppressed by the pipeline.
 		s.c.cfg.Logger.Warn("the pages of an alerts window overlapped (alerts with the same creation_time in another order on each page); reading it again, narrower", "tenant", s.c.tenant,
-			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "total", r.total, "distinct", w.Distinct)
+			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "expected", expected, "distinct", w.Distinct)
 		if w.To > w.From {
 			to := s.splitAt(w)
 			cur.Span, cur.SpanTotal = max(to-w.From, 1), 0
@@ -169,7 +175,7 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		notices = append(notices, pipeline.Notice{
 			Code:    pipeline.CodeCollectionGap,
 			Message: "The API ordered one millisecond's alerts differently on each page; some of them may be missing",
-			Detail:  fmt.Sprintf("server_creation_time=%s total_count=%d distinct_read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), r.total, w.Distinct),
+			Detail:  fmt.Sprintf("server_creation_time=%s expected=%d distinct_read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), expected, w.Distinct),
 		})
 	}
 	if capped && w.Offset <= ResultCap {

@@ -41,6 +41,41 @@ func TestMillisecondPastTheCapIsReadWholeWhenTheAPIServesIt(t *testing.T) {
 	}
 }
 
+// Past the cap, the count cannot tell whether pages overlapped, but the
+// offsets read can: a millisecond past the cap whose alerts come in
+// another order on each page is read again, or reported.
+func TestMillisecondPastTheCapOrderedDifferentlyIsReadAgainOrReported(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{ServeBeyondCap: true, UnstableTies: true}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.confirmPages = 50
+	at := t0.Add(-time.Hour)
+	specs := make([]cortexxdrtest.AlertSpec, ResultCap+150)
+	for i := range specs {
+		specs[i] = cortexxdrtest.AlertSpec{Inserted: at, Detected: at.Add(-time.Minute)}
+	}
+	ids := e.sim.AddAlerts(testFQDN, specs)
+	res := e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	d := delivered(t, e.sink)
+	missing := 0
+	for _, id := range ids {
+		switch d["alert"][id] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
+		}
+	}
+	if res[0].Duplicates == 0 {
+		t.Fatal("the millisecond was not read again")
+	}
+	errs := errorLines(t, e.sink)
+	if missing > 0 && (len(errs) == 0 || errs[0].xdr["error_code"] != pipeline.CodeCollectionGap) {
+		t.Fatalf("%d alerts missing without a collection gap event", missing)
+	}
+	t.Logf("%d requests, %d missing, %d error events", e.sim.RequestCount(), missing, len(errs))
+}
+
 // The API documents its throttle by message ("Too many requests"), not by
 // status. Whatever status carries it, the request is retried after a
 // pause, and the run neither fails nor loses anything.
