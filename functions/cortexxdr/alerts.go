@@ -135,13 +135,14 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 	if !done {
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
-	if r.total > w.Total && w.Rescans < maxRescans {
+	if r.total != w.Total && r.total >= 0 && w.Rescans < maxRescans {
 		// Alerts of this window became visible while it was paged (later
-		// than Lag allows for): one that sorts before the offset reached
-		// would be skipped. Read the window again; the pipeline's dedup
-		// set holds every alert id of the window, so only the new ones
-		// are delivered.
-		s.c.cfg.Logger.Warn("alerts appeared in a window being read; reading it again", "tenant", s.c.tenant,
+		// than Lag allows for), or were hidden (an alert exclusion made
+		// meanwhile): the alerts after them moved, and one that moved
+		// across the offset reached would be skipped. Read the window
+		// again; the pipeline's dedup set holds every alert id of the
+		// window, so only the ones not yet delivered are.
+		s.c.cfg.Logger.Warn("the count of a window changed while it was read; reading it again", "tenant", s.c.tenant,
 			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "count_was", w.Total, "count_now", r.total)
 		w.Offset, w.Total = 0, r.total
 		w.Rescans++

@@ -183,7 +183,7 @@ func (s *Server) answer(t *tenant, stream string, q *query, now time.Time) ([]by
 			}
 		}
 		for _, a := range t.alerts[lo:max(lo, hi)] {
-			if a.visible > nowMs || !s.alertMatches(t, a, q) {
+			if a.visible > nowMs || a.excluded != 0 && a.excluded <= nowMs || !s.alertMatches(t, a, q) {
 				continue
 			}
 			rows = append(rows, row{a: a})

@@ -315,6 +315,9 @@ func (s *Server) AddAlerts(fqdn string, specs []AlertSpec) []string {
 			a.detected = sp.Detected.UnixMilli()
 		}
 		a.visible = a.inserted + sp.Lag.Milliseconds()
+		if !sp.Excluded.IsZero() {
+			a.excluded = sp.Excluded.UnixMilli()
+		}
 		if a.severity == "" {
 			a.severity = pick(h>>7, severities)
 		}
