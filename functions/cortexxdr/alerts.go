@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
@@ -102,11 +104,18 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		}
 	}
 	var notices []pipeline.Notice
+	refused := false
 	for attempt := 0; ; attempt++ {
 		if r == nil {
 			var err error
 			if r, err = s.query(ctx, w.From, w.To, w.Offset); err != nil {
-				return nil, err
+				if w.Offset < ResultCap || !refusedRequest(err) {
+					return nil, err
+				}
+				// Past the cap, the documentation does not say how far
+				// offsets reach: a refusal there ends the millisecond
+				// (reported below) instead of failing on it every run.
+				r, refused = &reply{total: ResultCap}, true
 			}
 		}
 		if w.Total < 0 {
@@ -179,10 +188,10 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 			Detail:  fmt.Sprintf("server_creation_time=%s expected=%d distinct_read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), expected, w.Distinct),
 		})
 	}
-	if capped && w.Offset <= ResultCap {
+	if capped && (w.Offset <= ResultCap || refused) {
 		notices = append(notices, pipeline.Notice{
 			Code:    pipeline.CodeCollectionGap,
-			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap and no page past it was served; alerts past it may be missing",
+			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap and the API served no further page; alerts past it may be missing",
 			Detail:  fmt.Sprintf("server_creation_time=%s read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), w.Offset),
 		})
 	}
@@ -288,6 +297,16 @@ func (s *Source) keepWindowIDs(w *alertWindow) {
 			w.Distinct++
 		}
 	}
+}
+
+// refusedRequest reports whether err is the API refusing the request
+// itself (400, 416 or 422), not failing to serve it.
+func refusedRequest(err error) bool {
+	var se *httpx.StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Status == http.StatusBadRequest || se.Status == http.StatusRequestedRangeNotSatisfiable || se.Status == http.StatusUnprocessableEntity
 }
 
 // countDistinct adds the ids of a page of window w to its count of

@@ -41,6 +41,32 @@ func TestMillisecondPastTheCapIsReadWholeWhenTheAPIServesIt(t *testing.T) {
 	}
 }
 
+// Whether offsets past the cap can be asked for at all is not documented
+// beyond "use paging": an API that refuses them (400) ends the millisecond
+// as one that serves nothing there does, reported, and collection goes on
+// after it rather than failing on it forever.
+func TestMillisecondPastTheCapRefusedIsReportedAndPassed(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{RefuseBeyondCap: true}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.confirmPages = 50
+	at := t0.Add(-time.Hour)
+	specs := make([]cortexxdrtest.AlertSpec, ResultCap+50, ResultCap+51)
+	for i := range specs {
+		specs[i] = cortexxdrtest.AlertSpec{Inserted: at}
+	}
+	specs = append(specs, cortexxdrtest.AlertSpec{Inserted: at.Add(time.Second)})
+	ids := e.sim.AddAlerts(testFQDN, specs)
+	res := e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	d := delivered(t, e.sink)
+	if len(d["alert"]) != ResultCap+2 || d["alert"][ids[len(ids)-1]] != 1 {
+		t.Fatalf("%d alerts delivered: want the %d the API serves of that millisecond and the one after it", len(d["alert"]), ResultCap+1)
+	}
+	errs := errorLines(t, e.sink)
+	if len(errs) != 1 || errs[0].xdr["error_code"] != pipeline.CodeCollectionGap {
+		t.Fatalf("errors %v, want one collection gap", errs)
+	}
+}
+
 // Past the cap, the count cannot tell whether pages overlapped, but the
 // offsets read can: a millisecond past the cap whose alerts come in
 // another order on each page is read again, or reported.

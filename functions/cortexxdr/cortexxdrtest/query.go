@@ -253,7 +253,7 @@ func (s *Server) answer(t *tenant, stream string, q *query, now time.Time) ([]by
 	}
 	total := min(len(rows), s.opts.ResultCap)
 	limit := len(rows)
-	if !s.opts.ServeBeyondCap {
+	if !s.opts.ServeBeyondCap && !s.opts.RefuseBeyondCap {
 		limit = total
 	}
 	from, to := min(q.from, limit), min(q.to, limit)

@@ -79,6 +79,11 @@ type Options struct {
 	// set"). Off by default, the stricter reading: a count stopped at the
 	// cap and nothing served past it, which a collector must survive too.
 	ServeBeyondCap bool
+	// RefuseBeyondCap serves records up to offset ResultCap+1 (10 000, the
+	// window a search engine pages by default) and answers 400 to a
+	// request whose search_to goes past it: another reading of what the
+	// documentation leaves open, a maximum reachable offset.
+	RefuseBeyondCap bool
 	// ThrottleStatus is the HTTP status of the API's own "Too many
 	// requests" reply when RateLimit is exceeded (0: 429). The vendor
 	// documents the message, not the status.
@@ -636,6 +641,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 		return
 	}
 	q, status, msg := parseQuery(stream, body)
+	if status == 0 && s.opts.RefuseBeyondCap && q.to > s.opts.ResultCap+1 {
+		status, msg = http.StatusBadRequest, "search_to must be at most "+strconv.Itoa(s.opts.ResultCap+1)
+	}
 	if status != 0 {
 		s.writeError(w, rec, status, msg, nil)
 		return
