@@ -191,7 +191,7 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 	if capped && (w.Offset <= ResultCap || refused) {
 		notices = append(notices, pipeline.Notice{
 			Code:    pipeline.CodeCollectionGap,
-			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap and the API served no further page; alerts past it may be missing",
+			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap; alerts past it may be missing",
 			Detail:  fmt.Sprintf("server_creation_time=%s read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), w.Offset),
 		})
 	}
