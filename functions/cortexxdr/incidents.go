@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 )
@@ -28,6 +29,9 @@ type incidentCursor struct {
 	Skip      int   `json:"skip,omitempty"`
 	To        int64 `json:"to,omitempty"`
 	Created   int64 `json:"created,omitempty"`
+	// SubRescans counts the readings again of the changes created at
+	// exactly Created, paged by offset, whose pages overlapped.
+	SubRescans int `json:"sub_rescans,omitempty"`
 }
 
 func (c *incidentCursor) decode(raw json.RawMessage) error {
@@ -41,7 +45,7 @@ func (c *incidentCursor) decode(raw json.RawMessage) error {
 		// (what was delivered is suppressed by its dedup key).
 		v.Skip, v.Created = 0, 1
 	}
-	if v.Watermark <= 0 || v.Skip < 0 || v.Created < 0 || (v.To != 0 && v.To < v.Watermark) || (v.Created > 0 && v.To == 0) || (v.Skip > 0 && v.Created == 0) {
+	if v.Watermark <= 0 || v.Skip < 0 || v.Created < 0 || v.SubRescans < 0 || (v.To != 0 && v.To < v.Watermark) || (v.Created > 0 && v.To == 0) || (v.Skip > 0 && v.Created == 0) {
 		return errors.New("incidents cursor is inconsistent")
 	}
 	*c = v
@@ -129,7 +133,7 @@ func (s *Source) fetchIncidentMillisecond(ctx context.Context) (*pipeline.Page, 
 			return nil, err
 		}
 		n := len(r.items)
-		newest, perr := s.checkMillisecondOrder(r)
+		newest, atCreated, perr := s.checkMillisecondOrder(r)
 		if perr == nil && n == 0 && r.total > cur.Skip {
 			perr = fmt.Errorf("empty page at offset %d though total_count is %d", cur.Skip, r.total)
 		}
@@ -141,21 +145,52 @@ func (s *Source) fetchIncidentMillisecond(ctx context.Context) (*pipeline.Page, 
 			return nil, &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "incidents reply is not ordered as requested",
 				Detail: "endpoint=" + s.def.Path, Err: perr}
 		}
-		if n == 0 || n < s.size() || (r.total >= 0 && r.total < ResultCap && cur.Skip+n >= r.total) {
+		done := n == 0 || n < s.size() || (r.total >= 0 && r.total < ResultCap && cur.Skip+n >= r.total)
+		var notices []pipeline.Notice
+		if cur.Skip > 0 && (done || newest != cur.Created) && s.sub != nil && len(s.sub) < cur.Skip+len(atCreated) {
+			// The changes created in one millisecond were paged by offset
+			// and the pages overlapped (another order on each): some
+			// were skipped. Read them again, the delivered ones
+			// suppressed by their dedup key, or report them.
+			if cur.SubRescans < maxRescans {
+				s.c.cfg.Logger.Warn("the pages of a millisecond of incident changes overlapped; reading it again", "tenant", s.c.tenant,
+					"modification_time", time.UnixMilli(cur.Watermark).UTC(), "creation_time", time.UnixMilli(cur.Created).UTC())
+				cur.Skip = 0
+				cur.SubRescans++
+				return s.page(r.items, cur, true, cur.Watermark)
+			}
+			notices = append(notices, pipeline.Notice{
+				Code:    pipeline.CodeCollectionGap,
+				Message: "The API ordered one millisecond's incident changes differently on each page; some of them may be missing",
+				Detail:  fmt.Sprintf("modification_time=%d creation_time=%d expected=%d distinct_read=%d", cur.Watermark, cur.Created, cur.Skip+len(atCreated), len(s.sub)),
+			})
+		}
+		if done {
 			seen := cur.Watermark
-			cur.Watermark, cur.Created, cur.Skip = cur.Watermark+1, 0, 0
+			cur.Watermark, cur.Created, cur.Skip, cur.SubRescans, s.sub = cur.Watermark+1, 0, 0, 0, nil
 			if cur.Watermark > cur.To {
 				cur.To = 0 // the run's window is read
-				return s.page(r.items, cur, false, seen)
+				return s.pageWith(r.items, notices, cur, false, seen)
 			}
-			return s.page(r.items, cur, true, seen)
+			return s.pageWith(r.items, notices, cur, true, seen)
 		}
 		if newest == cur.Created {
+			// A full page created in one millisecond too: paged by
+			// offset, its ids counted to see whether pages overlap
+			// (from its first page only: a run resumed mid-way cannot).
+			if cur.Skip == 0 && s.sub == nil {
+				s.sub = make(map[string]struct{}, len(atCreated))
+				for _, k := range atCreated {
+					if k != "" {
+						s.sub[k] = struct{}{}
+					}
+				}
+			}
 			cur.Skip += n
 		} else {
-			cur.Created, cur.Skip = newest, 0
+			cur.Created, cur.Skip, cur.SubRescans, s.sub = newest, 0, 0, nil
 		}
-		return s.page(r.items, cur, true, cur.Watermark)
+		return s.pageWith(r.items, notices, cur, true, cur.Watermark)
 	}
 }
 
@@ -178,16 +213,25 @@ func (s *Source) incidentMillisecondBody(b []byte, ms, created int64, offset int
 
 // checkMillisecondOrder verifies that a page of the millisecond Watermark
 // holds only its changes, sorted by creation_time from Created, and
-// returns the newest creation_time.
-func (s *Source) checkMillisecondOrder(r *reply) (int64, error) {
+// returns the newest creation_time and the dedup keys of the changes
+// created at exactly Created, which it adds to s.sub when that is kept.
+func (s *Source) checkMillisecondOrder(r *reply) (int64, []string, error) {
 	cur := &s.incidents
 	prev := cur.Created
+	var atCreated []string
+	defer func() {
+		for _, k := range atCreated {
+			if s.sub != nil && k != "" {
+				s.sub[k] = struct{}{}
+			}
+		}
+	}()
 	for i, it := range r.items {
 		if len(it.Raw) == 0 || it.Raw[0] != '{' {
 			continue
 		}
 		if r.times[i] != cur.Watermark {
-			return 0, fmt.Errorf("modification_time %d outside the millisecond %d", r.times[i], cur.Watermark)
+			return 0, nil, fmt.Errorf("modification_time %d outside the millisecond %d", r.times[i], cur.Watermark)
 		}
 		v, _ := topLevel(it.Raw, "creation_time", "")
 		ms, ok := millis(v)
@@ -195,11 +239,14 @@ func (s *Source) checkMillisecondOrder(r *reply) (int64, error) {
 			continue // matched by the API's filter, but unreadable here
 		}
 		if ms < prev {
-			return 0, fmt.Errorf("creation_time %d out of order (after %d)", ms, prev)
+			return 0, nil, fmt.Errorf("creation_time %d out of order (after %d)", ms, prev)
+		}
+		if ms == cur.Created {
+			atCreated = append(atCreated, it.Key)
 		}
 		prev = ms
 	}
-	return prev, nil
+	return prev, atCreated, nil
 }
 
 // checkIncidentOrder verifies that the page is sorted by

@@ -75,7 +75,11 @@ type Source struct {
 	// remembers, which holds those the window delivered, so that none is
 	// counted twice; their time is unknown (-1), and they are forgotten
 	// (not counted) when the window changes.
-	winSeen  map[state.Digest]int64
+	winSeen map[state.Digest]int64
+	// sub holds the dedup keys of the incident changes created at exactly
+	// incidentCursor.Created while they are paged by offset; nil when not
+	// counted (none paged so, or a run resumed mid-way).
+	sub      map[string]struct{}
 	pageSize int    // 0: Config.PageSize
 	body     []byte // request body scratch
 	buf      []byte // response body, reused
