@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
+	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
 // alertCursor is the stored position of the alerts stream.
@@ -38,10 +42,18 @@ type alertWindow struct {
 	// window was narrowed and more alerts may wait after To.
 	Upper  int64 `json:"upper"`
 	Offset int   `json:"offset"`
-	// Total is total_count when paging (re)started; Rescans counts the
-	// times the window was read again because its count grew.
+	// Total is total_count when paging (re)started (-1: not asked yet);
+	// Rescans counts the times the window was read again.
 	Total   int `json:"total"`
 	Rescans int `json:"rescans,omitempty"`
+	// Distinct counts the different alert ids the window's pages gave so
+	// far, and Unkeyed says that one of them had no id. A window read
+	// whole gave as many ids as its total_count, unless the API ordered
+	// alerts with the same sort value differently from one page to the
+	// next, which it does not promise not to do: offset paging then reads
+	// some twice and skips others (docs/cortexxdr.md, Traps).
+	Distinct int  `json:"distinct,omitempty"`
+	Unkeyed  bool `json:"unkeyed,omitempty"`
 }
 
 // maxRescans bounds how often one window is read again.
@@ -55,7 +67,7 @@ func (c *alertCursor) decode(raw json.RawMessage) error {
 	if v.Watermark <= 0 || v.Span < 0 || v.SpanTotal < 0 {
 		return errors.New("alerts cursor has no valid watermark")
 	}
-	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0) {
+	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0 || w.Distinct < 0 || w.Total < -1) {
 		return errors.New("alerts cursor holds an inconsistent window")
 	}
 	*c = v
@@ -92,12 +104,22 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		}
 	}
 	var notices []pipeline.Notice
+	refused := false
 	for attempt := 0; ; attempt++ {
 		if r == nil {
 			var err error
 			if r, err = s.query(ctx, w.From, w.To, w.Offset); err != nil {
-				return nil, err
+				if w.Offset < ResultCap || !refusedRequest(err) {
+					return nil, err
+				}
+				// Past the cap, the documentation does not say how far
+				// offsets reach: a refusal there ends the millisecond
+				// (reported below) instead of failing on it every run.
+				r, refused = &reply{total: ResultCap}, true
 			}
+		}
+		if w.Total < 0 {
+			w.Total = r.total // the first page of a narrowed window
 		}
 		if len(r.items) == 0 && r.total > w.Offset {
 			// A page that contradicts its own count: asking again is
@@ -113,23 +135,60 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 	}
 	n := len(r.items)
 	w.Offset += n
-	done := n == 0 || (r.total >= 0 && w.Offset >= r.total) || (r.total < 0 && n < s.c.cfg.PageSize)
+	s.countDistinct(w, r.items)
+	// total_count stops at ResultCap, but the API serves the records past
+	// it to a client that keeps paging: a capped count ends the window
+	// only on a short page, like a missing one.
+	capped := r.total >= ResultCap
+	done := n == 0 || (r.total >= 0 && !capped && w.Offset >= r.total) || ((r.total < 0 || capped) && n < s.size())
 	if !done {
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
-	if r.total > w.Total && w.Rescans < maxRescans {
+	if r.total != w.Total && r.total >= 0 && w.Rescans < maxRescans {
 		// Alerts of this window became visible while it was paged (later
-		// than Lag allows for): one that sorts before the offset reached
-		// would be skipped. Read the window again; the pipeline's dedup
-		// set holds every alert id of the window, so only the new ones
-		// are delivered.
-		s.c.cfg.Logger.Warn("alerts appeared in a window being read; reading it again", "tenant", s.c.tenant,
+		// than Lag allows for), or were hidden (an alert exclusion made
+		// meanwhile): the alerts after them moved, and one that moved
+		// across the offset reached would be skipped. Read the window
+		// again; the pipeline's dedup set holds every alert id of the
+		// window, so only the ones not yet delivered are.
+		s.c.cfg.Logger.Warn("the count of a window changed while it was read; reading it again", "tenant", s.c.tenant,
 			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "count_was", w.Total, "count_now", r.total)
 		w.Offset, w.Total = 0, r.total
 		w.Rescans++
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
-	if r.total >= ResultCap {
+	// The window holds total_count alerts, or, when that count stopped at
+	// the cap, at least as many as the offsets read.
+	expected := w.Offset
+	if r.total >= 0 && !capped {
+		expected = max(expected, r.total)
+	}
+	if !w.Unkeyed && w.Distinct < expected {
+		// Fewer different alerts than the window holds: pages overlapped,
+		// so some alerts were skipped. A narrower window needs fewer pages
+		// (one page cannot overlap itself); a window of one millisecond is
+		// read again, the ids already delivered suppressed by the pipeline.
+		s.c.cfg.Logger.Warn("the pages of an alerts window overlapped (alerts with the same creation_time in another order on each page); reading it again, narrower", "tenant", s.c.tenant,
+			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "expected", expected, "distinct", w.Distinct)
+		if w.To > w.From {
+			to := s.splitAt(w)
+			cur.Span, cur.SpanTotal = max(to-w.From, 1), 0
+			cur.Window = &alertWindow{From: w.From, To: to, Upper: w.Upper, Total: -1}
+			s.keepWindowIDs(cur.Window)
+			return s.pageWith(r.items, notices, cur, true, w.From)
+		}
+		if w.Rescans < maxRescans {
+			w.Offset, w.Total = 0, r.total
+			w.Rescans++
+			return s.pageWith(r.items, notices, cur, true, w.From)
+		}
+		notices = append(notices, pipeline.Notice{
+			Code:    pipeline.CodeCollectionGap,
+			Message: "The API ordered one millisecond's alerts differently on each page; some of them may be missing",
+			Detail:  fmt.Sprintf("server_creation_time=%s expected=%d distinct_read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), expected, w.Distinct),
+		})
+	}
+	if capped && (w.Offset <= ResultCap || refused) {
 		notices = append(notices, pipeline.Notice{
 			Code:    pipeline.CodeCollectionGap,
 			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap; alerts past it may be missing",
@@ -185,6 +244,7 @@ func (s *Source) openAlertWindow(ctx context.Context) (*alertWindow, *reply, err
 		}
 		w := &alertWindow{From: from, To: to, Upper: upper, Total: r.total}
 		cur.Window = w
+		s.keepWindowIDs(w)
 		return w, r, nil
 	}
 }
@@ -201,6 +261,75 @@ func (c *alertCursor) nextSpan(windowMax int) int64 {
 		return 2 * c.Span
 	}
 	return min(max(c.Span*int64(windowMax*9/10)/int64(c.SpanTotal), 1), 2*c.Span)
+}
+
+// splitAt returns the upper bound of the narrower window that replaces w,
+// whose pages overlapped: the median insertion time of the alerts it gave
+// (where they crowd, which a halving would approach one step at a time),
+// kept inside [From, To-1]; the middle when no time is known.
+func (s *Source) splitAt(w *alertWindow) int64 {
+	to := w.From + (w.To-w.From)/2
+	times := make([]int64, 0, len(s.winSeen))
+	for _, ms := range s.winSeen {
+		if ms >= w.From && ms <= w.To {
+			times = append(times, ms)
+		}
+	}
+	if len(times) > 0 {
+		slices.Sort(times)
+		to = times[len(times)/2]
+	}
+	return min(max(to, w.From), w.To-1)
+}
+
+// keepWindowIDs starts the count of different ids of a new window w: the
+// ids already read that it holds (a narrower window, or the millisecond
+// it shares with the window before) count from the start. Those read past
+// its end are kept for the windows after it; those before it, and those
+// of unknown time, are forgotten.
+func (s *Source) keepWindowIDs(w *alertWindow) {
+	w.Distinct = 0
+	for d, ms := range s.winSeen {
+		switch {
+		case ms < w.From:
+			delete(s.winSeen, d)
+		case ms <= w.To:
+			w.Distinct++
+		}
+	}
+}
+
+// refusedRequest reports whether err is the API refusing the request
+// itself (400, 416 or 422), not failing to serve it.
+func refusedRequest(err error) bool {
+	var se *httpx.StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Status == http.StatusBadRequest || se.Status == http.StatusRequestedRangeNotSatisfiable || se.Status == http.StatusUnprocessableEntity
+}
+
+// countDistinct adds the ids of a page of window w to its count of
+// different ids (Distinct), with their insertion time.
+func (s *Source) countDistinct(w *alertWindow, items []pipeline.Item) {
+	if s.winSeen == nil {
+		s.winSeen = make(map[state.Digest]int64, len(items))
+	}
+	for i := range items {
+		if items[i].Key == "" {
+			w.Unkeyed = true
+			continue
+		}
+		d := state.KeyDigest(items[i].Key)
+		if _, ok := s.winSeen[d]; !ok {
+			ms := int64(-1)
+			if !items[i].Time.IsZero() {
+				ms = items[i].Time.UnixMilli()
+			}
+			s.winSeen[d] = ms
+			w.Distinct++
+		}
+	}
 }
 
 func (s *Source) pageWith(items []pipeline.Item, notices []pipeline.Notice, cursor any, more bool, seenSince int64) (*pipeline.Page, error) {

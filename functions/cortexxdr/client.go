@@ -67,7 +67,8 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 	if err != nil {
 		return nil, err
 	}
-	for try := 0; ; try++ {
+	reread, throttles, pause := false, 0, false
+	for {
 		base, err := c.apiURL(cr)
 		if err != nil {
 			return nil, err
@@ -76,7 +77,7 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 		host := "api-" + cr.fqdn
 		prepare := func(r *http.Request) error {
 			attempt++
-			if err := c.pacer.wait(r.Context(), attempt > 1); err != nil {
+			if err := c.pacer.wait(r.Context(), attempt > 1 || pause); err != nil {
 				return err
 			}
 			if r.URL.Host != host {
@@ -92,15 +93,28 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 			Buf:     buf,
 			Prepare: prepare,
 		})
+		pause = false
 		var se *httpx.StatusError
 		if errors.As(err, &se) {
 			c.learnSkew(se.Header)
 		}
-		if try == 0 && errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+		if !reread && errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+			reread = true
 			c.creds.Invalidate()
 			if fresh, ferr := c.credentials(ctx); ferr == nil && fresh != cr {
 				c.cfg.Logger.Info("Cortex XDR answered 401; retrying with re-read credentials", "tenant", c.tenant)
 				cr = fresh
+				continue
+			}
+		}
+		if errors.As(err, &se) && se.Status < 500 && se.Status != http.StatusTooManyRequests && throttles < throttleRetries && ctx.Err() == nil {
+			// The HTTP client retries a 429 and 5xx; the API documents its
+			// throttle by message, not by status, so a throttle under
+			// another status is retried here, after the tenant's pause.
+			if env, ok := parseXDRError(se.Body); ok && isThrottle(env.Msg) {
+				throttles++
+				pause = true
+				c.cfg.Logger.Warn("Cortex XDR throttled a request", "tenant", c.tenant, "status", se.Status, "retry", throttles)
 				continue
 			}
 		}
@@ -112,6 +126,10 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 		return resp, nil
 	}
 }
+
+// throttleRetries bounds the retries of a throttle the API answers with a
+// status the HTTP client does not retry itself.
+const throttleRetries = 5
 
 // learnSkew reads the API's clock from a Date header. The header has
 // one-second precision, so the estimate is the middle of that second and

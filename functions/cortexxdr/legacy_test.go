@@ -22,7 +22,9 @@ func TestParseLegacy(t *testing.T) {
 			t.Errorf("ParseLegacy(%s) = %v, %v", in, l, err)
 		}
 	}
-	for _, bad := range []string{`"soon"`, `-5`, `0`, `{}`, `1.5`, `[1]`} {
+	// Epoch seconds, or a value within AdoptOverlap of 1970, is not a
+	// cursor the seed wrote: taking it would start before 1970.
+	for _, bad := range []string{`"soon"`, `-5`, `0`, `{}`, `1.5`, `[1]`, `1740916801`, `3600000`} {
 		if _, err := ParseLegacy(json.RawMessage(bad)); err == nil {
 			t.Errorf("ParseLegacy(%s) accepted", bad)
 		}

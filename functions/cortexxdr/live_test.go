@@ -62,7 +62,21 @@ func buildSchedule(t testing.TB, sim *cortexxdrtest.Server, start time.Time, spa
 }
 
 func TestLiveScheduleDeliversEveryAlertAndIncidentChangeOnce(t *testing.T) {
-	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	liveSchedule(t, cortexxdrtest.Options{}, true)
+}
+
+// The same schedule against the other reading of everything the vendor
+// leaves open at once: ties in another order on every request, offsets
+// past 10 000 refused, a throttle answered 403 (the tenant allowing three
+// requests a second, fewer than the collector sends), gzip replies.
+func TestLiveScheduleOnEveryUndocumentedVariant(t *testing.T) {
+	liveSchedule(t, cortexxdrtest.Options{UnstableTies: true, RefuseBeyondCap: true, Gzip: true, ThrottleStatus: http.StatusForbidden, RateLimit: 3}, false)
+}
+
+// liveSchedule polls four hours of arrivals every five minutes; paced
+// says the tenant never throttles, so that pacing is checked too.
+func liveSchedule(t *testing.T, opts cortexxdrtest.Options, paced bool) {
+	e := newEnv(t, opts, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
 	const poll = 5 * time.Minute
 	span := 4 * time.Hour
 	// Runs start on the clock exactly, so a run's upper bound is its start
@@ -100,6 +114,10 @@ func TestLiveScheduleDeliversEveryAlertAndIncidentChangeOnce(t *testing.T) {
 	}
 	if len(d["incident"]) != len(versions) || len(d["error"]) != 0 {
 		t.Fatalf("%d incident changes delivered of %d; %d errors", len(d["incident"]), len(versions), len(d["error"]))
+	}
+	if !paced {
+		t.Logf("%d runs, %d alerts, %d incident changes, %d requests, %d throttled", runs, len(sch.alerts), len(versions), e.sim.RequestCount(), e.sim.Answered(opts.ThrottleStatus))
+		return
 	}
 	// Pacing kept the tenant well below its limit: never throttled, and
 	// never more than 4 requests in any second of the API's clock.

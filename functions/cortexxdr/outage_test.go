@@ -198,3 +198,28 @@ func TestAlertVisibleWhileItsWindowIsPagedIsNotSkipped(t *testing.T) {
 		t.Fatal("the window was not read again")
 	}
 }
+
+// An alert hidden while its window is paged (an alert exclusion made
+// then) shifts the alerts after it one offset back: the one that moves
+// across a page boundary would be skipped. The window's count fell, so it
+// is read again.
+func TestAlertHiddenWhileItsWindowIsPagedSkipsNoOther(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.cfg.PageSize = 10
+	var specs []cortexxdrtest.AlertSpec
+	for i := 0; i < 250; i++ {
+		specs = append(specs, cortexxdrtest.AlertSpec{Inserted: t0.Add(-10*time.Minute + time.Duration(i)*time.Second), Detected: t0.Add(-time.Hour + time.Duration(i)*time.Second)})
+	}
+	// The third alert (in creation_time order) is hidden two seconds into
+	// the run, after the first pages were read.
+	specs[2].Excluded = t0.Add(2 * time.Second)
+	ids := e.sim.AddAlerts(testFQDN, specs)
+	res := e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	d := delivered(t, e.sink)
+	for i, id := range ids {
+		if d["alert"][id] != 1 {
+			t.Fatalf("alert %d (%s) delivered %d times", i, id, d["alert"][id])
+		}
+	}
+}

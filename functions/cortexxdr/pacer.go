@@ -38,15 +38,7 @@ func (p *pacer) wait(ctx context.Context, retry bool) error {
 	p.mu.Lock()
 	now := p.now()
 	if retry {
-		p.throttled++
-		if p.pause == 0 {
-			p.pause = p.first
-		} else {
-			p.pause = min(2*p.pause, p.max)
-		}
-		if until := now.Add(p.pause); until.After(p.next) {
-			p.next = until
-		}
+		p.failLocked(now)
 	}
 	start := now
 	if p.next.After(start) {
@@ -55,6 +47,26 @@ func (p *pacer) wait(ctx context.Context, retry bool) error {
 	p.next = start.Add(p.interval)
 	p.mu.Unlock()
 	return p.sleep(ctx, start.Sub(now))
+}
+
+// failed pauses the tenant after a request whose reply could not be
+// used though its status was a success (a throttle in a 200 envelope).
+func (p *pacer) failed() {
+	p.mu.Lock()
+	p.failLocked(p.now())
+	p.mu.Unlock()
+}
+
+func (p *pacer) failLocked(now time.Time) {
+	p.throttled++
+	if p.pause == 0 {
+		p.pause = p.first
+	} else {
+		p.pause = min(2*p.pause, p.max)
+	}
+	if until := now.Add(p.pause); until.After(p.next) {
+		p.next = until
+	}
 }
 
 // succeeded ends a run of failures.

@@ -45,12 +45,19 @@ func ParseLegacy(raw json.RawMessage) (Legacy, error) {
 		s = s[1 : len(s)-1]
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && f == float64(int64(f)) {
-		if ms := int64(f); ms > 0 {
+		if ms := int64(f); ms >= minLegacyMillis {
 			return Legacy{CursorMillis: ms}, nil
 		}
 	}
-	return Legacy{}, fmt.Errorf("cortexxdr: seed cursor %.40q is not epoch milliseconds", s)
+	return Legacy{}, fmt.Errorf("cortexxdr: seed cursor %.40q is not epoch milliseconds since 2000", s)
 }
+
+// minLegacyMillis (2000-01-01) is the oldest seed cursor taken: the seed
+// wrote the time of its runs or of records it read. A smaller value is
+// not one it wrote (epoch seconds, say), and would start the stream
+// within AdoptOverlap of 1970, or before it, a watermark the API refuses
+// (a time filter of 0 fails) and the state cannot hold.
+const minLegacyMillis = 946684800000
 
 // Source reads one stream of one tenant.
 type Source struct {
@@ -62,9 +69,20 @@ type Source struct {
 	alerts    alertCursor
 	incidents incidentCursor
 	dec       *decoder
-	pageSize  int    // 0: Config.PageSize
-	body      []byte // request body scratch
-	buf       []byte // response body, reused
+	// winSeen holds the digests of the alert ids read in the current
+	// window, with their insertion time in ms (alertWindow.Distinct counts
+	// them). After a restart it starts with every id the pipeline
+	// remembers, which holds those the window delivered, so that none is
+	// counted twice; their time is unknown (-1), and they are forgotten
+	// (not counted) when the window changes.
+	winSeen map[state.Digest]int64
+	// sub holds the dedup keys of the incident changes created at exactly
+	// incidentCursor.Created while they are paged by offset; nil when not
+	// counted (none paged so, or a run resumed mid-way).
+	sub      map[string]struct{}
+	pageSize int    // 0: Config.PageSize
+	body     []byte // request body scratch
+	buf      []byte // response body, reused
 }
 
 // NewSource returns the pipeline source of stream def. legacy is the
@@ -90,6 +108,12 @@ func (s *Source) Start(ctx context.Context, rec state.Record) error {
 		var err error
 		if s.def.Name == StreamAlerts {
 			err = s.alerts.decode(rec.Cursor)
+			if err == nil && s.alerts.Window != nil {
+				s.winSeen = make(map[state.Digest]int64, len(rec.Seen))
+				for _, k := range rec.Seen {
+					s.winSeen[k.Digest] = -1
+				}
+			}
 		} else {
 			err = s.incidents.decode(rec.Cursor)
 		}
@@ -136,6 +160,12 @@ const invalidReplyRetries = 2
 // offset and decodes the reply.
 func (s *Source) query(ctx context.Context, from, to int64, offset int) (*reply, error) {
 	s.body = s.requestBody(s.body[:0], from, to, offset)
+	return s.send(ctx)
+}
+
+// send posts the request body in s.body and decodes the reply.
+func (s *Source) send(ctx context.Context) (*reply, error) {
+	throttles := 0
 	for attempt := 0; ; attempt++ {
 		resp, err := s.c.post(ctx, s.def.Path, s.body, s.buf)
 		if err != nil {
@@ -145,6 +175,17 @@ func (s *Source) query(ctx context.Context, from, to int64, offset int) (*reply,
 		r, derr := s.dec.decode(resp.Body)
 		if derr == nil {
 			return r, nil
+		}
+		if errors.Is(derr, errEnvelopeIn200) && throttles < throttleRetries && ctx.Err() == nil {
+			// A throttle is known by its message, whatever the status,
+			// 200 included: retried after the tenant's pause, like any.
+			if env, ok := parseXDRError(string(resp.Body)); ok && isThrottle(env.Msg) {
+				throttles++
+				attempt--
+				s.c.pacer.failed()
+				s.c.cfg.Logger.Warn("Cortex XDR throttled a request", "tenant", s.c.tenant, "status", resp.Status, "retry", throttles)
+				continue
+			}
 		}
 		if attempt < invalidReplyRetries && ctx.Err() == nil {
 			s.c.cfg.Logger.Warn("invalid Cortex XDR reply; asking again", "stream", s.def.Name, "tenant", s.c.tenant, "error", derr)
@@ -178,15 +219,19 @@ func (s *Source) requestBody(b []byte, from, to int64, offset int) []byte {
 	b = append(b, `}],"search_from":`...)
 	b = strconv.AppendInt(b, int64(offset), 10)
 	b = append(b, `,"search_to":`...)
-	size := s.pageSize
-	if size == 0 {
-		size = s.c.cfg.PageSize
-	}
-	b = strconv.AppendInt(b, int64(offset+size), 10)
+	b = strconv.AppendInt(b, int64(offset+s.size()), 10)
 	b = append(b, `,"sort":{"field":"`...)
 	b = append(b, sortField...)
 	b = append(b, `","keyword":"asc"}}}`...)
 	return b
+}
+
+// size is the number of records one request asks for.
+func (s *Source) size() int {
+	if s.pageSize > 0 {
+		return s.pageSize
+	}
+	return s.c.cfg.PageSize
 }
 
 func (s *Source) page(items []pipeline.Item, cursor any, more bool, seenSince int64) (*pipeline.Page, error) {

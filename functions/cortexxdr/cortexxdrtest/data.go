@@ -36,6 +36,10 @@ type AlertSpec struct {
 	// Raw replaces the generated record (a JSON object, served as is); its
 	// alert_id must be a string or an integer.
 	Raw []byte
+	// Excluded, when set, is when the alert stops being served, as an
+	// alert exclusion made later hides it ("the alerts listed are what
+	// remains after alert exclusions are applied").
+	Excluded time.Time
 }
 
 // alert is a stored alert.
@@ -45,6 +49,7 @@ type alert struct {
 	inserted int64  // ms
 	detected int64  // ms
 	visible  int64  // ms
+	excluded int64  // ms; 0: never
 	severity string
 	tactic   string
 	wide     int

@@ -183,7 +183,7 @@ func (s *Server) answer(t *tenant, stream string, q *query, now time.Time) ([]by
 			}
 		}
 		for _, a := range t.alerts[lo:max(lo, hi)] {
-			if a.visible > nowMs || !s.alertMatches(t, a, q) {
+			if a.visible > nowMs || a.excluded != 0 && a.excluded <= nowMs || !s.alertMatches(t, a, q) {
 				continue
 			}
 			rows = append(rows, row{a: a})
@@ -222,10 +222,21 @@ func (s *Server) answer(t *tenant, stream string, q *query, now time.Time) ([]by
 		return r.inc.id, 0
 	}
 	// Ties are broken by id, ascending: a stable order, which offset
-	// paging needs (the vendor does not document its tie order).
+	// paging needs (the vendor does not document its tie order). With
+	// UnstableTies they are broken by a hash of the id that changes with
+	// every query.
+	s.answers++
+	salt := s.answers
+	tie := func(id int64) int64 {
+		if !s.opts.UnstableTies || q.sortBy == "" {
+			return id
+		}
+		return int64(mix(uint64(id)^salt*0x9e3779b97f4a7c15) >> 1)
+	}
 	cmp := func(x, y row) int {
 		kx, ix := key(x)
 		ky, iy := key(y)
+		ix, iy = tie(ix), tie(iy)
 		if kx != ky {
 			if (kx < ky) != q.desc {
 				return -1
@@ -242,7 +253,7 @@ func (s *Server) answer(t *tenant, stream string, q *query, now time.Time) ([]by
 	}
 	total := min(len(rows), s.opts.ResultCap)
 	limit := len(rows)
-	if !s.opts.ServeBeyondCap {
+	if !s.opts.ServeBeyondCap && !s.opts.RefuseBeyondCap {
 		limit = total
 	}
 	from, to := min(q.from, limit), min(q.to, limit)

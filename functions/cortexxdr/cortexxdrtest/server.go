@@ -5,12 +5,14 @@
 // It serves get_alerts_multi_events v2 and get_incidents with the
 // documented request envelope, filters, sort fields and paging (at most
 // 100 records per request, total_count capped at 9 999 and, by default,
-// nothing served past that offset), per-tenant routing by the api-<fqdn>
+// nothing served past that offset; ties of the sort value in one stable
+// order unless Options.UnstableTies), per-tenant routing by the api-<fqdn>
 // host name (another host answers 404, the wrong-FQDN symptom), standard
 // and advanced API keys (every request's signature, nonce and timestamp
 // are checked, retries included; a replayed nonce or a stale timestamp is
 // refused), licences (402) and key roles (403), the tenant-wide limit of
-// 10 requests per second (429), error envelopes, and injectable faults.
+// 10 requests per second ("Too many requests", 429 or Options.ThrottleStatus),
+// error envelopes, and injectable faults.
 //
 // Records become visible some time after they are inserted (Lag), alerts
 // carry the time the API inserted them apart from the time the endpoint
@@ -21,6 +23,8 @@
 package cortexxdrtest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -70,10 +74,27 @@ type Options struct {
 	RateLimit int
 	// ResultCap caps total_count (0: the documented 9 999).
 	ResultCap int
-	// ServeBeyondCap serves records past ResultCap. Off by default: the
-	// vendor documents the cap, not whether records beyond it are
-	// reachable, so the simulator assumes the worst.
+	// ServeBeyondCap serves records past ResultCap, as the vendor's
+	// documentation says the API does ("use paging to view the entire
+	// set"). Off by default, the stricter reading: a count stopped at the
+	// cap and nothing served past it, which a collector must survive too.
 	ServeBeyondCap bool
+	// RefuseBeyondCap serves records up to offset ResultCap+1 (10 000, the
+	// window a search engine pages by default) and answers 400 to a
+	// request whose search_to goes past it: another reading of what the
+	// documentation leaves open, a maximum reachable offset.
+	RefuseBeyondCap bool
+	// ThrottleStatus is the HTTP status of the API's own "Too many
+	// requests" reply when RateLimit is exceeded (0: 429). The vendor
+	// documents the message, not the status.
+	ThrottleStatus int
+	// UnstableTies orders records with the same sort value differently on
+	// every request. By default ties are in id order, the same on every
+	// request; the vendor documents neither.
+	UnstableTies bool
+	// Gzip compresses the replies to requests that accept gzip
+	// (Accept-Encoding), which the API documents it does.
+	Gzip bool
 	// TimestampTolerance bounds an advanced key's timestamp skew (0: 5 min).
 	TimestampTolerance time.Duration
 	// TLS serves HTTPS with httptest's certificate; use Client().
@@ -121,6 +142,7 @@ type RequestRecord struct {
 	Faults    []FaultKind
 	Records   int
 	Total     int
+	Gzip      bool // the reply was gzip-compressed
 }
 
 // Server is a running simulator. Its methods are safe for concurrent use.
@@ -136,6 +158,7 @@ type Server struct {
 	mu      sync.Mutex         // guards the tenants and log
 	tenants map[string]*tenant // by fqdn
 	log     *simtest.Log[RequestRecord]
+	answers uint64 // queries answered, which reorder ties (UnstableTies)
 }
 
 type tenant struct {
@@ -173,6 +196,9 @@ func New(opts Options) *Server {
 	}
 	if opts.ResultCap == 0 {
 		opts.ResultCap = DefaultResultCap
+	}
+	if opts.ThrottleStatus == 0 {
+		opts.ThrottleStatus = http.StatusTooManyRequests
 	}
 	if opts.TimestampTolerance == 0 {
 		opts.TimestampTolerance = DefaultTimestampTolerance
@@ -294,6 +320,9 @@ func (s *Server) AddAlerts(fqdn string, specs []AlertSpec) []string {
 			a.detected = sp.Detected.UnixMilli()
 		}
 		a.visible = a.inserted + sp.Lag.Milliseconds()
+		if !sp.Excluded.IsZero() {
+			a.excluded = sp.Excluded.UnixMilli()
+		}
 		if a.severity == "" {
 			a.severity = pick(h>>7, severities)
 		}
@@ -466,10 +495,22 @@ func (s *Server) Answered(status int) int {
 	return s.log.Matching(func(r *RequestRecord) bool { return r.Status == status })
 }
 
-// writeReply writes a JSON body with the API's clock in Date.
-func (s *Server) writeReply(w http.ResponseWriter, status int, body []byte) {
+// writeReply writes a JSON body with the API's clock in Date, compressed
+// when the request accepted gzip and Options.Gzip is set.
+func (s *Server) writeReply(w http.ResponseWriter, rec *RequestRecord, status int, body []byte) {
 	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	w.Header().Set("Content-Type", "application/json")
+	s.mu.Lock()
+	compress := rec.Gzip
+	s.mu.Unlock()
+	if compress {
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		_, _ = zw.Write(body) // a bytes.Buffer does not fail
+		_ = zw.Close()
+		body = zb.Bytes()
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // a failed write means the client left
@@ -491,7 +532,7 @@ func (s *Server) writeError(w http.ResponseWriter, rec *RequestRecord, status in
 	s.mu.Lock()
 	rec.ErrMsg = msg
 	s.mu.Unlock()
-	s.writeReply(w, status, b)
+	s.writeReply(w, rec, status, b)
 }
 
 func route(path string) (string, bool) {
@@ -507,7 +548,8 @@ func route(path string) (string, bool) {
 // ServeHTTP implements the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &RequestRecord{Time: s.now(), Path: r.URL.Path, Host: r.Host, KeyID: r.Header.Get("x-xdr-auth-id"),
-		Nonce: r.Header.Get("x-xdr-nonce"), Timestamp: r.Header.Get("x-xdr-timestamp")}
+		Nonce: r.Header.Get("x-xdr-nonce"), Timestamp: r.Header.Get("x-xdr-timestamp"),
+		Gzip: s.opts.Gzip && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")}
 	sw := s.log.Begin(w, rec, &rec.Status)
 
 	stream, ok := route(r.URL.Path)
@@ -568,7 +610,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 		t.inSecond++
 		if t.inSecond > s.opts.RateLimit {
 			s.mu.Unlock()
-			s.writeError(w, rec, http.StatusTooManyRequests, "Too many requests", nil)
+			s.writeError(w, rec, s.opts.ThrottleStatus, "Too many requests", nil)
 			return
 		}
 	}
@@ -599,6 +641,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 		return
 	}
 	q, status, msg := parseQuery(stream, body)
+	if status == 0 && s.opts.RefuseBeyondCap && q.to > s.opts.ResultCap+1 {
+		status, msg = http.StatusBadRequest, "search_to must be at most "+strconv.Itoa(s.opts.ResultCap+1)
+	}
 	if status != 0 {
 		s.writeError(w, rec, status, msg, nil)
 		return
@@ -613,7 +658,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 	s.mu.Lock()
 	rec.Records, rec.Total = n, total
 	s.mu.Unlock()
-	s.writeReply(w, http.StatusOK, out)
+	s.writeReply(w, rec, http.StatusOK, out)
 }
 
 // authenticate checks a request's key (with s.mu held). An advanced key's

@@ -379,3 +379,36 @@ func TestFaultsFireInOrderAndCount(t *testing.T) {
 		t.Fatalf("html fault: %s", r.body)
 	}
 }
+
+// The variants of what the vendor leaves open: ties ordered differently on
+// every request, records served past the 9 999 count, and another status
+// for the throttle.
+func TestUndocumentedVariants(t *testing.T) {
+	srv, c, clock := newSim(t, Options{ResultCap: 250, ServeBeyondCap: true, UnstableTies: true, RateLimit: 2, ThrottleStatus: http.StatusForbidden}, Tenant{Compact: true}, Key{})
+	at := t0.Add(-time.Hour)
+	specs := make([]AlertSpec, 300)
+	for i := range specs {
+		specs[i] = AlertSpec{Inserted: at, Detected: at.Add(-time.Second)}
+	}
+	srv.AddAlerts(fqdn, specs)
+	first := func() string {
+		clock.Advance(time.Second) // a fresh rate-limit second
+		r := c.alerts(window(at, at, 0, 100, "creation_time"))
+		if r.status != 200 || r.Reply.Total != 250 || len(r.Reply.Alerts) != 100 {
+			t.Fatalf("status %d, total_count %d, %d alerts", r.status, r.Reply.Total, len(r.Reply.Alerts))
+		}
+		return string(r.Reply.Alerts[0])
+	}
+	if first() == first() {
+		t.Fatal("the same tie order on two requests")
+	}
+	clock.Advance(time.Second)
+	r := c.alerts(window(at, at, 200, 100, "creation_time"))
+	if r.status != 200 || r.Reply.Total != 250 || len(r.Reply.Alerts) != 100 {
+		t.Fatalf("past the cap: status %d, total_count %d, %d alerts; want the records up to 300", r.status, r.Reply.Total, len(r.Reply.Alerts))
+	}
+	c.alerts(`{"request_data":{}}`)
+	if r := c.alerts(`{"request_data":{}}`); r.status != http.StatusForbidden || r.Reply.ErrMsg != "Too many requests" {
+		t.Fatalf("third request in a second answered %d %q, want the throttle with status 403", r.status, r.Reply.ErrMsg)
+	}
+}
