@@ -16,7 +16,9 @@ import (
 // every tenant can run.
 func (a *App) check(ctx context.Context, d *spec.Descriptor, args []string, io IO) int {
 	prog := a.Name + " check " + d.Command
-	o, err := parse(d, a.Name, args, io.Stderr, io.Getenv)
+	// Named "localrun check" so that --help shows the command it was
+	// given, not the collecting one.
+	o, err := parse(d, a.Name+" check", args, io.Stderr, io.Getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK

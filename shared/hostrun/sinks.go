@@ -33,14 +33,14 @@ type sinkOptions struct {
 
 func addSinkFlags(fs *flag.FlagSet, s *sinkOptions, getenv func(string) string) {
 	fs.StringVar(&s.target, "sink", envOr(getenv, "WAZUH_PULL_SINK", "stdout"), "where events go: stdout (Wazuh wodle), tcp://host:port, tls://host:port, udp://host:port (env WAZUH_PULL_SINK)")
-	fs.StringVar(&s.caFile, "syslog-ca", getenv("WAZUH_PULL_SYSLOG_CA"), "tls: CA bundle (PEM) the relay's certificate must chain to; default: system pool")
-	fs.StringVar(&s.certFile, "syslog-cert", getenv("WAZUH_PULL_SYSLOG_CERT"), "tls: client certificate (PEM) for mTLS")
-	fs.StringVar(&s.keyFile, "syslog-key", getenv("WAZUH_PULL_SYSLOG_KEY"), "tls: client private key (PEM) for mTLS")
+	fs.StringVar(&s.caFile, "syslog-ca", getenv("WAZUH_PULL_SYSLOG_CA"), "tls: CA bundle (PEM) the relay's certificate must chain to; default: system pool (env WAZUH_PULL_SYSLOG_CA)")
+	fs.StringVar(&s.certFile, "syslog-cert", getenv("WAZUH_PULL_SYSLOG_CERT"), "tls: client certificate (PEM) for mTLS (env WAZUH_PULL_SYSLOG_CERT)")
+	fs.StringVar(&s.keyFile, "syslog-key", getenv("WAZUH_PULL_SYSLOG_KEY"), "tls: client private key (PEM) for mTLS (env WAZUH_PULL_SYSLOG_KEY)")
 	fs.StringVar(&s.serverName, "syslog-server-name", "", "tls: name to verify in the relay's certificate (default: the host in --sink)")
 	fs.BoolVar(&s.insecure, "syslog-insecure-skip-verify", false, "tls: DO NOT verify the relay's certificate (labs only; logged as a warning)")
 	fs.BoolVar(&s.header, "syslog-header", false, "add an RFC 3164 header (\"Jan _2 15:04:05 host tag:\") for relays that want one")
 	fs.StringVar(&s.hostname, "syslog-hostname", "", "hostname in the RFC 3164 header (default: this host)")
-	fs.StringVar(&s.tag, "syslog-tag", "", "tag (program name) in the RFC 3164 header")
+	fs.StringVar(&s.tag, "syslog-tag", "", "tag (program name) in the RFC 3164 header (default "+syslog.DefaultTag+")")
 	fs.IntVar(&s.facility, "syslog-facility", 0, "syslog facility 1-23 (default 16, local0)")
 	fs.IntVar(&s.severity, "syslog-severity", 0, "syslog severity 1-7 (default 6, info)")
 	fs.BoolVar(&s.allowUDP, "allow-udp", false, "allow a udp:// sink (lossy: no delivery confirmation)")

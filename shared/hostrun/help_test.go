@@ -1,0 +1,64 @@
+package hostrun
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/spec"
+	"github.com/wazuh-pull/wazuh-pull/shared/spec/spectest"
+)
+
+// help runs `localrun <args> -h` with a toy vendor and returns what it
+// printed on stderr.
+func help(t *testing.T, args ...string) string {
+	t.Helper()
+	var stderr strings.Builder
+	app := &App{Name: "localrun", Version: "test", Vendors: []spec.Descriptor{spectest.Descriptor()}}
+	code := app.Main(context.Background(), append(args, "-h"), IO{Stdout: os.Stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	if code != ExitOK {
+		t.Fatalf("%v -h: exit status %d, want %d\n%s", args, code, ExitOK, stderr.String())
+	}
+	return stderr.String()
+}
+
+// The usage line names the command that was given: an operator reading
+// `localrun check <vendor> -h` must not be told to run the collector.
+func TestHelpNamesTheCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"toy"}, "usage: localrun toy [flags]\n"},
+		{[]string{"check", "toy"}, "usage: localrun check toy [flags]\n"},
+	} {
+		if got := help(t, c.args...); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%v -h starts with %q, want %q", c.args, firstLine(got), c.want)
+		}
+	}
+}
+
+// Every variable a sink flag falls back to, and the header's default tag,
+// are in --help: the README's configuration tables list them, and an
+// operator configuring a wrapper script reads --help first.
+func TestHelpNamesTheSinkVariables(t *testing.T) {
+	text := help(t, "toy")
+	for _, want := range []string{
+		"(env WAZUH_PULL_SINK)",
+		"(env WAZUH_PULL_SYSLOG_CA)",
+		"(env WAZUH_PULL_SYSLOG_CERT)",
+		"(env WAZUH_PULL_SYSLOG_KEY)",
+		"env WAZUH_PULL_SYSLOG_EPS",
+		"(default wazuh-pull)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("--help does not say %q:\n%s", want, text)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
