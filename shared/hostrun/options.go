@@ -130,7 +130,7 @@ func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, 
 	fs.Float64Var(&o.rateLimit, "rate-limit", defaultRate, rateHelp)
 	fs.StringVar(&o.caBundle, "ca-bundle", getenv(d.Env(spec.EnvCABundle)), fmt.Sprintf("extra CA certificates (PEM) for the vendor API, e.g. a TLS-inspecting proxy (env %s)", d.Env(spec.EnvCABundle)))
 	fs.DurationVar(&o.httpTimeout, "http-timeout", 60*time.Second, "time allowed for one API request, response body included")
-	fs.IntVar(&o.httpTries, "http-attempts", 5, "tries per API request on 429, 5xx, timeouts and connection errors (backoff with jitter, Retry-After honoured)")
+	fs.IntVar(&o.httpTries, "http-attempts", 5, "tries per API request on 429 (unless the vendor's request pool cannot refill within a run), 5xx, timeouts and connection errors (backoff with jitter, Retry-After honoured)")
 	fs.IntVar(&o.maxLine, "max-line", sink.DefaultMaxLine, "maximum bytes per line, syslog header included (Wazuh drops lines of 64 KiB)")
 	addSinkFlags(fs, &o.sinkOpts, getenv)
 	fs.Usage = func() { printUsage(stderr, program, d, fs) }
