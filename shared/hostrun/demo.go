@@ -2,6 +2,7 @@ package hostrun
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -42,6 +43,9 @@ func (a *App) demo(ctx context.Context, args []string, io IO) int {
 	events := fs.Int("events", 50, "events per stream in the first run")
 	only := fs.String("vendor", "", "run only this vendor's demo")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK // help was asked for and printed
+		}
 		return ExitUsage
 	}
 	if len(a.Demos) == 0 {

@@ -62,3 +62,30 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
+
+// Asking for help is not a usage error, whatever the command: a wrapper
+// script that checks the exit status of `localrun check -h` or
+// `localrun demo -h` must see success, as for `localrun <vendor> -h`.
+func TestHelpExitsZero(t *testing.T) {
+	app := &App{Name: "localrun", Version: "test", Vendors: []spec.Descriptor{spectest.Descriptor()}}
+	for _, args := range [][]string{{"check", "-h"}, {"check", "--help"}, {"demo", "-h"}, {"-help"}} {
+		stdout, err := os.CreateTemp(t.TempDir(), "stdout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		code := app.Main(context.Background(), args, IO{Stdout: stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+		stdout.Close()
+		out, _ := os.ReadFile(stdout.Name())
+		if code != ExitOK {
+			t.Errorf("%v: exit status %d, want %d\n%s%s", args, code, ExitOK, out, stderr.String())
+		}
+		if len(out)+stderr.Len() == 0 {
+			t.Errorf("%v printed nothing", args)
+		}
+	}
+	var stderr strings.Builder
+	if code := app.Main(context.Background(), []string{"check"}, IO{Stdout: os.Stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}); code != ExitUsage {
+		t.Errorf("check without a vendor: exit status %d, want %d", code, ExitUsage)
+	}
+}

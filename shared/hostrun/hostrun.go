@@ -88,6 +88,10 @@ func (a *App) Main(ctx context.Context, args []string, io IO) int {
 	switch args[0] {
 	case "check":
 		if len(args) < 2 || a.vendor(args[1]) == nil {
+			if len(args) == 2 && isHelp(args[1]) {
+				fmt.Fprintf(io.Stdout, "usage: %s check <%s> [flags]\n\nTests a vendor's credentials and scope and prints a report; %s check <vendor> -h lists the flags.\n", a.Name, strings.Join(a.commands(), "|"), a.Name)
+				return ExitOK
+			}
 			fmt.Fprintf(io.Stderr, "usage: %s check <%s> [flags]\n", a.Name, strings.Join(a.commands(), "|"))
 			return ExitUsage
 		}
@@ -97,7 +101,7 @@ func (a *App) Main(ctx context.Context, args []string, io IO) int {
 	case "version", "--version":
 		fmt.Fprintln(io.Stdout, a.Name, a.Version)
 		return ExitOK
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		a.usage(io.Stdout)
 		return ExitOK
 	}
@@ -157,4 +161,13 @@ Run "%s <vendor> -h" for the flags of a vendor.
 exit status: 0 ok (a backlog may remain), 1 a stream failed, 2 usage or
 configuration error, 3 a stream was locked by another process, 4 interrupted.
 `, a.Name)
+}
+
+// isHelp reports whether arg asks for help, as the flag package takes it.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
