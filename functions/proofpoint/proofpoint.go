@@ -428,26 +428,3 @@ func isStatus(err error, status int) (*httpx.StatusError, bool) {
 	}
 	return nil, false
 }
-
-// maxSeenInItem bounds SeenLimit so that a record stays well inside a
-// DynamoDB item (400 KB): a key of ours costs about 48 bytes stored.
-const maxSeenInItem = 6000
-
-// SeenLimit is the dedup set size (pipeline.Config.SeenLimit) the SIEM
-// stream needs for a tenant with peakEventsPerHour events an hour, run
-// every schedule: the keys of the overlap, one interval and the lag, with
-// a quarter more for bursts, at most what fits a DynamoDB item. With
-// fewer keys the overlap's oldest events may be delivered twice (never
-// lost); the pipeline may cap it further (state.MaxSeen).
-func (c Config) SeenLimit(peakEventsPerHour float64, schedule time.Duration) int {
-	overlap, lag := c.Overlap, c.SafetyLag
-	if overlap == 0 {
-		overlap = DefaultOverlap
-	}
-	if lag == 0 {
-		lag = DefaultSafetyLag
-	}
-	span := overlap + schedule + lag
-	n := int(peakEventsPerHour*span.Hours()*1.25) + 1
-	return min(max(n, 100), maxSeenInItem)
-}

@@ -237,20 +237,6 @@ func TestTokensFile(t *testing.T) {
 	}
 }
 
-func TestSeenLimitCoversTheOverlap(t *testing.T) {
-	var c Config
-	if got := c.SeenLimit(600, 5*time.Minute); got < 600*37/60 || got > 600 {
-		t.Fatalf("600 events an hour, 37 minutes of keys: limit %d", got)
-	}
-	if got := c.SeenLimit(1e6, 5*time.Minute); got != maxSeenInItem {
-		t.Fatalf("limit %d for a million events an hour", got)
-	}
-	c.Overlap = time.Hour
-	if c.SeenLimit(600, 5*time.Minute) <= (Config{}).SeenLimit(600, 5*time.Minute) {
-		t.Fatal("a longer overlap needs more keys")
-	}
-}
-
 // resolveSettings resolves a descriptor's settings from env.
 func resolveSettings(t *testing.T, d spec.Descriptor, env map[string]string) spec.Values {
 	t.Helper()
