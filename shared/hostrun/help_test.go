@@ -89,3 +89,22 @@ func TestHelpExitsZero(t *testing.T) {
 		t.Errorf("check without a vendor: exit status %d, want %d", code, ExitUsage)
 	}
 }
+
+// A bounded setting shows its range in --help whatever its kind: the
+// vendors' READMEs give ranges such as Cortex XDR's --lag (1 s–1 h).
+func TestHelpShowsRanges(t *testing.T) {
+	for _, c := range []struct {
+		s    spec.Setting
+		want string
+	}{
+		{spec.Setting{Help: "n", Kind: spec.Int, Min: 1, Max: 100}, "1-100"},
+		{spec.Setting{Help: "h", Kind: spec.Hours, Min: 1, Max: 168}, "1-168 hours"},
+		{spec.Setting{Help: "d", Kind: spec.Duration, Min: 1, Max: 3600}, "1s-1h0m0s"},
+		{spec.Setting{Help: "u", Kind: spec.Duration}, ""},
+	} {
+		got := settingUsage(&c.s)
+		if c.want == "" && strings.Contains(got, "(") || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%v: %q, want the range %q", c.s.Kind, got, c.want)
+		}
+	}
+}

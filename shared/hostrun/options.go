@@ -242,8 +242,15 @@ func settingUsage(s *spec.Setting) string {
 	if s.Default != "" {
 		notes = append(notes, "default "+s.Default)
 	}
-	if (s.Min != 0 || s.Max != 0) && (s.Kind == spec.Int || s.Kind == spec.Float) {
-		notes = append(notes, fmt.Sprintf("%g-%g", s.Min, s.Max))
+	if s.Min != 0 || s.Max != 0 {
+		switch s.Kind {
+		case spec.Int, spec.Float:
+			notes = append(notes, fmt.Sprintf("%g-%g", s.Min, s.Max))
+		case spec.Hours:
+			notes = append(notes, fmt.Sprintf("%g-%g hours", s.Min, s.Max))
+		case spec.Duration:
+			notes = append(notes, fmt.Sprintf("%v-%v", time.Duration(s.Min*float64(time.Second)), time.Duration(s.Max*float64(time.Second))))
+		}
 	}
 	if len(notes) > 0 {
 		b.WriteString(" (" + strings.Join(notes, ", ") + ")")
