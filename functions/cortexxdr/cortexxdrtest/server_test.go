@@ -399,7 +399,7 @@ func TestUndocumentedVariants(t *testing.T) {
 		}
 		return string(r.Reply.Alerts[0])
 	}
-	if first() == first() {
+	if a, b := first(), first(); a == b {
 		t.Fatal("the same tie order on two requests")
 	}
 	clock.Advance(time.Second)
