@@ -1,0 +1,81 @@
+package cortexxdr
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
+)
+
+// nullTotalProxy stands in front of the simulator and answers every reply
+// with "total_count": null, a count the collector reads as unknown.
+func nullTotalProxy(t *testing.T, target string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := regexp.MustCompile(`"total_count":\s*\d+`)
+	p := httputil.NewSingleHostReverseProxy(u) // keeps the api-<fqdn> Host the simulator routes by
+	p.ModifyResponse = func(r *http.Response) error {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return err
+		}
+		b = count.ReplaceAll(b, []byte(`"total_count":null`))
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.ContentLength = int64(len(b))
+		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Without a count the collector cannot size its windows, so one window
+// may hold more alerts than the API serves (9 999 offsets, or a refusal
+// past them). A window of several milliseconds that stops there must be
+// read in narrower windows, not passed: passing it loses the alerts past
+// the cap (in silence, or with a gap event naming a single millisecond).
+func TestWindowWithoutCountStoppedAtTheCapIsNarrowedNotPassed(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run("refuse="+strconv.FormatBool(refuse), func(t *testing.T) {
+			e := newEnv(t, cortexxdrtest.Options{RefuseBeyondCap: refuse}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+			e.cfg.BaseURL = nullTotalProxy(t, e.sim.URL)
+			e.confirmPages = 50
+			n := ResultCap + 200
+			specs := make([]cortexxdrtest.AlertSpec, n)
+			for i := range specs {
+				specs[i] = cortexxdrtest.AlertSpec{Inserted: t0.Add(-time.Hour + time.Duration(i)*time.Millisecond)}
+			}
+			ids := e.sim.AddAlerts(testFQDN, specs)
+			res := e.run(context.Background(), StreamAlerts)
+			mustSucceed(t, res)
+			d := delivered(t, e.sink)
+			missing := 0
+			for _, id := range ids {
+				if d["alert"][id] == 0 {
+					missing++
+				}
+			}
+			if missing > 0 {
+				t.Fatalf("%d of %d alerts missing (errors: %v)", missing, len(ids), errorLines(t, e.sink))
+			}
+			if errs := errorLines(t, e.sink); len(errs) != 0 {
+				t.Fatalf("error events %v, want none: every alert was read", errs[0].xdr)
+			}
+			t.Logf("%d requests, %d duplicates suppressed", e.sim.RequestCount(), res[0].Duplicates)
+		})
+	}
+}
