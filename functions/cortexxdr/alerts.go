@@ -70,6 +70,14 @@ func (c *alertCursor) decode(raw json.RawMessage) error {
 	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0 || w.Distinct < 0 || w.Total < -1) {
 		return errors.New("alerts cursor holds an inconsistent window")
 	}
+	if w := v.Window; w != nil && w.Offset > 0 && w.Distinct == 0 && !w.Unkeyed {
+		// A window in progress stored by the release before Distinct
+		// (this one counts at least one id per page read): the ids it
+		// read are in the dedup set and would not be counted again, so
+		// the window would look overlapped and be read again. That
+		// release took its pages as not overlapping; so does this one.
+		w.Distinct = w.Offset
+	}
 	*c = v
 	return nil
 }

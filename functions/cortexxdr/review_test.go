@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 )
 
 // nullTotalProxy stands in front of the simulator and answers every reply
@@ -77,5 +79,46 @@ func TestWindowWithoutCountStoppedAtTheCapIsNarrowedNotPassed(t *testing.T) {
 			}
 			t.Logf("%d requests, %d duplicates suppressed", e.sim.RequestCount(), res[0].Duplicates)
 		})
+	}
+}
+
+// A window in progress stored by the release before the count of
+// different ids (no "distinct") resumes where it was, as that release
+// would have: the ids it read are not taken for pages that overlapped,
+// which would read the window again (or, for one millisecond, read it
+// again three times and report a gap that is not there).
+func TestWindowInProgressFromThePreviousReleaseResumesWithoutRereading(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	ids := unstableTieAlerts(e, 450, 5*time.Minute)
+	res := e.runWith(context.Background(), e.store, pipeline.Budget{MaxEvents: 200}, nil, StreamAlerts)
+	if res[0].Stop != pipeline.StopMaxEvents {
+		t.Fatalf("first run stopped by %s, want the event budget mid-window", res[0].Stop)
+	}
+	b, err := os.ReadFile(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := regexp.MustCompile(`,"distinct":\d+`)
+	if !distinct.Match(b) {
+		t.Fatalf("no window in progress stored: %.300s", b)
+	}
+	if err := os.WriteFile(e.path, distinct.ReplaceAll(b, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := e.sim.RequestCount()
+	res = e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	d := delivered(t, e.sink)
+	for _, id := range ids {
+		if d["alert"][id] != 1 {
+			t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
+		}
+	}
+	if errs := errorLines(t, e.sink); len(errs) != 0 {
+		t.Fatalf("error events %v, want none", errs[0].xdr)
+	}
+	// The rest of the window is three pages (offsets 200, 300, 400).
+	if got := e.sim.RequestCount() - before; got != 3 || res[0].Duplicates != 0 {
+		t.Fatalf("resumed window took %d requests with %d duplicates, want 3 and none", got, res[0].Duplicates)
 	}
 }
