@@ -70,6 +70,14 @@ func (c *alertCursor) decode(raw json.RawMessage) error {
 	if w := v.Window; w != nil && (w.From != v.Watermark || w.To < w.From || w.Upper < w.To || w.Offset < 0 || w.Rescans < 0 || w.Distinct < 0 || w.Total < -1) {
 		return errors.New("alerts cursor holds an inconsistent window")
 	}
+	if w := v.Window; w != nil && w.Offset > 0 && w.Distinct == 0 && !w.Unkeyed {
+		// A window in progress stored by the release before Distinct
+		// (this one counts at least one id per page read): the ids it
+		// read are in the dedup set and would not be counted again, so
+		// the window would look overlapped and be read again. That
+		// release took its pages as not overlapping; so does this one.
+		w.Distinct = w.Offset
+	}
 	*c = v
 	return nil
 }
@@ -157,6 +165,21 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		w.Rescans++
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
+	// The read ended where the API stops serving (a refusal, a capped
+	// count, or no count and the cap's offset reached), not necessarily
+	// where the window's alerts end. A window of several milliseconds
+	// (one sized without a count) is read again narrower rather than
+	// passed with the alerts past the cap.
+	atCap := refused || (capped && w.Offset <= ResultCap) || (r.total < 0 && w.Offset == ResultCap)
+	if atCap && w.To > w.From {
+		s.c.cfg.Logger.Warn("an alerts window reached the API's result cap; reading it again, narrower", "tenant", s.c.tenant,
+			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "read", w.Offset)
+		to := s.splitAt(w)
+		cur.Span, cur.SpanTotal = max(to-w.From, 1), 0
+		cur.Window = &alertWindow{From: w.From, To: to, Upper: w.Upper, Total: -1}
+		s.keepWindowIDs(cur.Window)
+		return s.pageWith(r.items, notices, cur, true, w.From)
+	}
 	// The window holds total_count alerts, or, when that count stopped at
 	// the cap, at least as many as the offsets read.
 	expected := w.Offset
@@ -188,7 +211,7 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 			Detail:  fmt.Sprintf("server_creation_time=%s expected=%d distinct_read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), expected, w.Distinct),
 		})
 	}
-	if capped && (w.Offset <= ResultCap || refused) {
+	if atCap {
 		notices = append(notices, pipeline.Notice{
 			Code:    pipeline.CodeCollectionGap,
 			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap; alerts past it may be missing",

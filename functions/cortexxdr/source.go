@@ -113,6 +113,16 @@ func (s *Source) Start(ctx context.Context, rec state.Record) error {
 				for _, k := range rec.Seen {
 					s.winSeen[k.Digest] = -1
 				}
+			} else if err == nil {
+				// Between windows the dedup set holds the alerts inserted
+				// at exactly the watermark, which the next window starts
+				// at and reads again: counted from its start, as when one
+				// run reads both windows, not taken for overlapping pages
+				// once a restart has put them in the dedup set.
+				s.winSeen = make(map[state.Digest]int64, len(rec.Seen))
+				for _, k := range rec.Seen {
+					s.winSeen[k.Digest] = s.alerts.Watermark
+				}
 			}
 		} else {
 			err = s.incidents.decode(rec.Cursor)
