@@ -90,16 +90,10 @@ func (s *Source) fetchIncidents(ctx context.Context) (*pipeline.Page, error) {
 		}
 		n := len(r.items)
 		newest, perr := s.checkIncidentOrder(r)
-		if perr == nil && n == 0 && r.total > cur.Skip {
-			perr = fmt.Errorf("empty page at offset %d though total_count is %d", cur.Skip, r.total)
-		}
-		if perr != nil {
-			if attempt < invalidReplyRetries && ctx.Err() == nil {
-				s.c.cfg.Logger.Warn("inconsistent incidents reply; asking again", "tenant", s.c.tenant, "error", perr)
-				continue
-			}
-			return nil, &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "incidents reply is not ordered as requested",
-				Detail: "endpoint=" + s.def.Path, Err: perr}
+		if retry, err := s.unusableIncidents(ctx, attempt, r, cur.Skip, perr); retry {
+			continue
+		} else if err != nil {
+			return nil, err
 		}
 		done := n == 0 || (r.total >= 0 && cur.Skip+n >= r.total) || (r.total < 0 && n < s.c.cfg.PageSize)
 		if done {
@@ -134,16 +128,10 @@ func (s *Source) fetchIncidentMillisecond(ctx context.Context) (*pipeline.Page, 
 		}
 		n := len(r.items)
 		newest, atCreated, perr := s.checkMillisecondOrder(r)
-		if perr == nil && n == 0 && r.total > cur.Skip {
-			perr = fmt.Errorf("empty page at offset %d though total_count is %d", cur.Skip, r.total)
-		}
-		if perr != nil {
-			if attempt < invalidReplyRetries && ctx.Err() == nil {
-				s.c.cfg.Logger.Warn("inconsistent incidents reply; asking again", "tenant", s.c.tenant, "error", perr)
-				continue
-			}
-			return nil, &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "incidents reply is not ordered as requested",
-				Detail: "endpoint=" + s.def.Path, Err: perr}
+		if retry, err := s.unusableIncidents(ctx, attempt, r, cur.Skip, perr); retry {
+			continue
+		} else if err != nil {
+			return nil, err
 		}
 		done := n == 0 || n < s.size() || (r.total >= 0 && r.total < ResultCap && cur.Skip+n >= r.total)
 		var notices []pipeline.Notice
@@ -268,4 +256,23 @@ func (s *Source) checkIncidentOrder(r *reply) (int64, error) {
 		prev = ms
 	}
 	return prev, nil
+}
+
+// unusableIncidents checks a page of incidents read at offset skip, whose
+// order check gave perr: a page out of order, or empty before the end of
+// its own total_count, is asked again while retries last (retry), then
+// fails the run (err); a usable page gives neither.
+func (s *Source) unusableIncidents(ctx context.Context, attempt int, r *reply, skip int, perr error) (retry bool, err error) {
+	if perr == nil && len(r.items) == 0 && r.total > skip {
+		perr = fmt.Errorf("empty page at offset %d though total_count is %d", skip, r.total)
+	}
+	if perr == nil {
+		return false, nil
+	}
+	if attempt < invalidReplyRetries && ctx.Err() == nil {
+		s.c.cfg.Logger.Warn("inconsistent incidents reply; asking again", "tenant", s.c.tenant, "error", perr)
+		return true, nil
+	}
+	return false, &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: "incidents reply is not ordered as requested",
+		Detail: "endpoint=" + s.def.Path, Err: perr}
 }
