@@ -30,15 +30,7 @@ func TestMillisecondPastTheCapIsReadWholeWhenTheAPIServesIt(t *testing.T) {
 	ids := e.sim.AddAlerts(testFQDN, specs)
 	res := e.run(context.Background(), StreamAlerts)
 	mustSucceed(t, res)
-	d := delivered(t, e.sink)
-	for _, id := range ids {
-		if d["alert"][id] != 1 {
-			t.Fatalf("alert %s delivered %d times; %d of %d delivered", id, d["alert"][id], len(d["alert"]), len(ids))
-		}
-	}
-	if errs := errorLines(t, e.sink); len(errs) != 0 {
-		t.Fatalf("error events %v, want none: every alert was read", errs[0].xdr)
-	}
+	alertsOnceWithoutErrors(t, e, ids)
 }
 
 // Whether offsets past the cap can be asked for at all is not documented
@@ -120,15 +112,7 @@ func TestThrottleIsRetriedWhateverItsStatus(t *testing.T) {
 			if e.sim.Answered(status) == 0 {
 				t.Fatalf("no request was throttled (with %d): the test shows nothing", status)
 			}
-			d := delivered(t, e.sink)
-			for _, id := range ids {
-				if d["alert"][id] != 1 {
-					t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
-				}
-			}
-			if errs := errorLines(t, e.sink); len(errs) != 0 {
-				t.Fatalf("error events %v, want none", errs[0].xdr)
-			}
+			alertsOnceWithoutErrors(t, e, ids)
 		})
 	}
 }
@@ -169,15 +153,7 @@ func TestAlertsOrderedDifferentlyOnEachPageAreAllDelivered(t *testing.T) {
 			ids := unstableTieAlerts(e, 450, 5*time.Minute)
 			res := e.run(context.Background(), StreamAlerts)
 			mustSucceed(t, res)
-			d := delivered(t, e.sink)
-			for _, id := range ids {
-				if d["alert"][id] != 1 {
-					t.Fatalf("alert %s delivered %d times; %d of %d delivered", id, d["alert"][id], len(d["alert"]), len(ids))
-				}
-			}
-			if errs := errorLines(t, e.sink); len(errs) != 0 {
-				t.Fatalf("error events %v, want none", errs[0].xdr)
-			}
+			alertsOnceWithoutErrors(t, e, ids)
 			if !unstable && e.sim.RequestCount() != 5 {
 				// A stable order costs nothing: one query, five pages.
 				t.Fatalf("%d requests with a stable order, want 5", e.sim.RequestCount())
@@ -203,15 +179,7 @@ func TestAlertsOrderedDifferentlyAcrossInterruptedRunsAreAllDelivered(t *testing
 			break
 		}
 	}
-	d := delivered(t, e.sink)
-	for _, id := range ids {
-		if d["alert"][id] != 1 {
-			t.Fatalf("alert %s delivered %d times; %d of %d delivered", id, d["alert"][id], len(d["alert"]), len(ids))
-		}
-	}
-	if errs := errorLines(t, e.sink); len(errs) != 0 {
-		t.Fatalf("error events %v, want none", errs[0].xdr)
-	}
+	alertsOnceWithoutErrors(t, e, ids)
 }
 
 // A millisecond cannot be narrowed: when its alerts come in another order

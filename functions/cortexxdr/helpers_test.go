@@ -283,3 +283,18 @@ func staticCreds(e *env) secrets.Static {
 	}
 	return secrets.Static(cr)
 }
+
+// alertsOnceWithoutErrors fails unless every alert of ids was delivered
+// exactly once and no error event was.
+func alertsOnceWithoutErrors(t testing.TB, e *env, ids []string) {
+	t.Helper()
+	d := delivered(t, e.sink)
+	for _, id := range ids {
+		if d["alert"][id] != 1 {
+			t.Fatalf("alert %s delivered %d times; %d of %d delivered", id, d["alert"][id], len(d["alert"]), len(ids))
+		}
+	}
+	if errs := errorLines(t, e.sink); len(errs) != 0 {
+		t.Fatalf("error events %v, want none", errs[0].xdr)
+	}
+}

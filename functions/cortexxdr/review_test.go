@@ -108,15 +108,7 @@ func TestWindowInProgressFromThePreviousReleaseResumesWithoutRereading(t *testin
 	before := e.sim.RequestCount()
 	res = e.run(context.Background(), StreamAlerts)
 	mustSucceed(t, res)
-	d := delivered(t, e.sink)
-	for _, id := range ids {
-		if d["alert"][id] != 1 {
-			t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
-		}
-	}
-	if errs := errorLines(t, e.sink); len(errs) != 0 {
-		t.Fatalf("error events %v, want none", errs[0].xdr)
-	}
+	alertsOnceWithoutErrors(t, e, ids)
 	// The rest of the window is three pages (offsets 200, 300, 400).
 	if got := e.sim.RequestCount() - before; got != 3 || res[0].Duplicates != 0 {
 		t.Fatalf("resumed window took %d requests with %d duplicates, want 3 and none", got, res[0].Duplicates)
@@ -153,15 +145,7 @@ func TestWindowAfterARestartCountsTheAlertsAtItsStart(t *testing.T) {
 	before := e.sim.RequestCount()
 	res = e.run(context.Background(), StreamAlerts)
 	mustSucceed(t, res)
-	d := delivered(t, e.sink)
-	for _, id := range ids {
-		if d["alert"][id] != 1 {
-			t.Fatalf("alert %s delivered %d times", id, d["alert"][id])
-		}
-	}
-	if errs := errorLines(t, e.sink); len(errs) != 0 {
-		t.Fatalf("error events %v, want none", errs[0].xdr)
-	}
+	alertsOnceWithoutErrors(t, e, ids)
 	// The rest of the window: offsets 200, 300 and 400 of its 455 alerts,
 	// the 5 at its start read again and suppressed.
 	if got := e.sim.RequestCount() - before; got != 3 || res[0].Duplicates != 5 {
