@@ -101,7 +101,8 @@ func (a *App) Main(ctx context.Context, args []string, io IO) int {
 	case "version", "--version":
 		fmt.Fprintln(io.Stdout, a.Name, a.Version)
 		return ExitOK
-	case "help", "-h", "-help", "--help":
+	}
+	if isHelp(args[0]) {
 		a.usage(io.Stdout)
 		return ExitOK
 	}
