@@ -21,12 +21,7 @@ import (
 func TestMillisecondPastTheCapIsReadWholeWhenTheAPIServesIt(t *testing.T) {
 	e := newEnv(t, cortexxdrtest.Options{ServeBeyondCap: true}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
 	e.confirmPages = 20
-	at := t0.Add(-time.Hour)
-	specs := make([]cortexxdrtest.AlertSpec, ResultCap+150, ResultCap+151)
-	for i := range specs {
-		specs[i] = cortexxdrtest.AlertSpec{Inserted: at}
-	}
-	specs = append(specs, cortexxdrtest.AlertSpec{Inserted: at.Add(time.Second)})
+	specs := crowdedMillisecond(t0.Add(-time.Hour), ResultCap+150)
 	ids := e.sim.AddAlerts(testFQDN, specs)
 	res := e.run(context.Background(), StreamAlerts)
 	mustSucceed(t, res)
@@ -40,12 +35,7 @@ func TestMillisecondPastTheCapIsReadWholeWhenTheAPIServesIt(t *testing.T) {
 func TestMillisecondPastTheCapRefusedIsReportedAndPassed(t *testing.T) {
 	e := newEnv(t, cortexxdrtest.Options{RefuseBeyondCap: true}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
 	e.confirmPages = 50
-	at := t0.Add(-time.Hour)
-	specs := make([]cortexxdrtest.AlertSpec, ResultCap+50, ResultCap+51)
-	for i := range specs {
-		specs[i] = cortexxdrtest.AlertSpec{Inserted: at}
-	}
-	specs = append(specs, cortexxdrtest.AlertSpec{Inserted: at.Add(time.Second)})
+	specs := crowdedMillisecond(t0.Add(-time.Hour), ResultCap+50)
 	ids := e.sim.AddAlerts(testFQDN, specs)
 	res := e.run(context.Background(), StreamAlerts)
 	mustSucceed(t, res)

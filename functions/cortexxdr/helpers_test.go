@@ -298,3 +298,13 @@ func alertsOnceWithoutErrors(t testing.TB, e *env, ids []string) {
 		t.Fatalf("error events %v, want none", errs[0].xdr)
 	}
 }
+
+// crowdedMillisecond is n alerts inserted at one instant, at, and one more
+// a second later, which shows whether collection went on past it.
+func crowdedMillisecond(at time.Time, n int) []cortexxdrtest.AlertSpec {
+	specs := make([]cortexxdrtest.AlertSpec, n, n+1)
+	for i := range specs {
+		specs[i] = cortexxdrtest.AlertSpec{Inserted: at}
+	}
+	return append(specs, cortexxdrtest.AlertSpec{Inserted: at.Add(time.Second)})
+}

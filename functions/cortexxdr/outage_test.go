@@ -154,12 +154,7 @@ func TestSteadyCatchUpThrowsAwayFewPages(t *testing.T) {
 func TestMillisecondBeyondTheCapIsReported(t *testing.T) {
 	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
 	e.confirmPages = 20
-	at := t0.Add(-time.Hour)
-	specs := make([]cortexxdrtest.AlertSpec, ResultCap+50, ResultCap+51)
-	for i := range specs {
-		specs[i] = cortexxdrtest.AlertSpec{Inserted: at}
-	}
-	specs = append(specs, cortexxdrtest.AlertSpec{Inserted: at.Add(time.Second)})
+	specs := crowdedMillisecond(t0.Add(-time.Hour), ResultCap+50)
 	e.sim.AddAlerts(testFQDN, specs)
 	res := e.run(context.Background(), StreamAlerts)
 	d := delivered(t, e.sink)
