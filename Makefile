@@ -79,8 +79,11 @@ test: deps engine vet unit bench-once
 # Measures every benchmark and compares each figure with its target in
 # .ci/bench-targets.txt: exits non-zero when one is missed or missing.
 # The raw output is kept in $(BENCH_OUT).
-# The table is printed even when a benchmark failed.
-bench:
+# The table is printed even when a benchmark failed. Like make test, it
+# first installs what the benchmarks need (rsyslog, the Lambda emulator,
+# moto, the Wazuh engine): on a fresh machine they would fail for want of
+# a tool instead of measuring.
+bench: deps engine
 	@set -o pipefail; $(GO) test -count=1 -run '^$$' -bench . -benchmem -timeout 45m ./... | tee $(BENCH_OUT); status=$$?; \
 		$(GO) run ./.ci/benchcheck -targets .ci/bench-targets.txt $(BENCH_OUT) && exit $$status
 
