@@ -210,13 +210,14 @@ func (f *fused) str() (escaped, ok bool) {
 	src, i := f.src, f.pos+1
 	for {
 		for i+16 <= len(src) {
-			w0, w1 := binary.LittleEndian.Uint64(src[i:]), binary.LittleEndian.Uint64(src[i+8:])
-			if m := special(w0); m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				goto stop
-			}
-			if m := special(w1); m != 0 {
-				i += 8 + bits.TrailingZeros64(m)/8
+			m0 := special(binary.LittleEndian.Uint64(src[i:]))
+			m1 := special(binary.LittleEndian.Uint64(src[i+8:]))
+			if m0|m1 != 0 {
+				if m0 != 0 {
+					i += bits.TrailingZeros64(m0) / 8
+				} else {
+					i += 8 + bits.TrailingZeros64(m1)/8
+				}
 				goto stop
 			}
 			i += 16
@@ -460,10 +461,14 @@ func (f *fused) array(depth int) ([]byte, bool, bool) {
 		k.elems = append(k.elems, nil)
 	}
 	elems := k.elems[depth][:0]
+	// verbatim: every element so far is its own canonical form, in
+	// place; then so is the whole array (the event is compact).
+	start, verbatim := f.pos-1, true
 	for {
 		if src[f.pos] == 'n' {
 			break // a null element makes the event dirty
 		}
+		es := f.pos
 		v, drop, ok := f.value(depth + 1)
 		if !ok || f.pos >= len(src) {
 			break
@@ -471,6 +476,7 @@ func (f *fused) array(depth int) ([]byte, bool, bool) {
 		if !drop {
 			elems = append(elems, v)
 		}
+		verbatim = verbatim && !drop && len(v) == f.pos-es && &v[0] == &src[es]
 		switch src[f.pos] {
 		case ',':
 			f.pos++
@@ -481,6 +487,9 @@ func (f *fused) array(depth int) ([]byte, bool, bool) {
 			f.pos++
 			k.elems[depth] = elems[:0]
 			f.fields = fields
+			if verbatim && len(elems) > 1 {
+				return src[start:f.pos], false, true
+			}
 			v, drop := k.joinElems(elems)
 			return v, drop, true
 		}

@@ -1020,22 +1020,28 @@ func (k *keyer) assemble(depth int, members []member, top *bool) []byte {
 	return buf
 }
 
-// putPiece copies p into buf at at and returns the index after it.
+// putPiece copies p into buf at at and returns the index after it. Most
+// pieces are short: they are moved by two overlapping loads and stores of
+// a size that fits, not by a call.
 func putPiece(buf []byte, at int, p []byte) int {
 	n := len(p)
+	d := buf[at : at+n]
 	switch {
 	case n >= 8 && n <= 16:
-		d := buf[at : at+n]
 		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(p))
 		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(p[n-8:]))
 	case n > 16 && n <= 32:
-		d := buf[at : at+n]
 		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(p))
 		binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(p[8:]))
 		binary.LittleEndian.PutUint64(d[n-16:], binary.LittleEndian.Uint64(p[n-16:]))
 		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(p[n-8:]))
+	case n >= 4 && n < 8:
+		binary.LittleEndian.PutUint32(d, binary.LittleEndian.Uint32(p))
+		binary.LittleEndian.PutUint32(d[n-4:], binary.LittleEndian.Uint32(p[n-4:]))
+	case n > 0 && n < 4:
+		d[0], d[n/2], d[n-1] = p[0], p[n/2], p[n-1]
 	default:
-		copy(buf[at:at+n], p)
+		copy(d, p)
 	}
 	return at + n
 }
