@@ -51,14 +51,15 @@ type fused struct {
 // fusedName is a member name the fused walker read and found plain: no
 // backslash, no control character, valid UTF-8.
 type fusedName struct {
-	raw    []byte // the token, quotes included
 	words  [2]uint64
-	masks  [2]uint64 // which bytes of words are raw's (raw up to 16 bytes)
-	canon  []byte
-	prefix uint64
-	listed bool // in DropTopLevel
-	time   bool // messageTime or clickTime, in any case
+	masks  [2]uint64 // which bytes of words are raw's (when short)
+	short  bool      // raw is up to 16 bytes
+	listed bool      // in DropTopLevel
+	time   bool      // messageTime or clickTime, in any case
 	next   uint16
+	prefix uint64
+	canon  []byte
+	raw    []byte // the token, quotes included
 }
 
 // fusedUsable reports whether the fused walker can classify events under
@@ -294,7 +295,21 @@ func (f *fused) object(depth int) ([]byte, bool, bool) {
 	kept := false // a member before this one stays in the copy
 	for {
 		ns := f.pos
-		e, ok := f.name(&pred)
+		// Most names are the one predicted, and short: recognised by two
+		// masked comparisons, here rather than in a call.
+		var e *fusedName
+		ok := false
+		if p := *pred; p != 0 && len(src)-ns >= 16 {
+			c := &f.names[p-1]
+			if c.short && (binary.LittleEndian.Uint64(src[ns:])^c.words[0])&c.masks[0]|(binary.LittleEndian.Uint64(src[ns+8:])^c.words[1])&c.masks[1] == 0 {
+				e, ok = c, true
+				f.pos += len(c.raw)
+				pred = &c.next
+			}
+		}
+		if !ok {
+			e, ok = f.name(&pred)
+		}
 		if !ok || depth == 0 && e.listed || f.pos >= len(src) || src[f.pos] != ':' {
 			k.stack[depth] = members[:0]
 			return nil, false, false
@@ -374,21 +389,15 @@ func ownTime(tok []byte) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// name reads the member name at f.pos: most are the name predicted by
-// *pred (the one that followed the previous name last time), recognised
-// by two masked comparisons. It points *pred at the prediction for the
-// next name.
+// name reads the member name at f.pos when it is not the short name
+// predicted by *pred (object checks that one itself): a long predicted
+// name is compared whole, any other read and looked up. It points *pred
+// at the prediction for the next name.
 func (f *fused) name(pred **uint16) (*fusedName, bool) {
 	src, i := f.src, f.pos
 	if p := **pred; p != 0 {
 		e := &f.names[p-1]
-		if len(src)-i >= 16 && len(e.raw) <= 16 {
-			if (binary.LittleEndian.Uint64(src[i:])^e.words[0])&e.masks[0]|(binary.LittleEndian.Uint64(src[i+8:])^e.words[1])&e.masks[1] == 0 {
-				f.pos += len(e.raw)
-				*pred = &e.next
-				return e, true
-			}
-		} else if n := len(e.raw); len(src)-i >= n && string(src[i:i+n]) == string(e.raw) {
+		if n := len(e.raw); !e.short && len(src)-i >= n && string(src[i:i+n]) == string(e.raw) {
 			f.pos += n
 			*pred = &e.next
 			return e, true
@@ -430,6 +439,7 @@ func (f *fused) remember(e *fusedName, tok []byte) {
 		e.listed = e.listed || inner == d
 	}
 	e.time = string(e.canon) == `"messagetime"` || string(e.canon) == `"clicktime"`
+	e.short = len(tok) <= 16
 	var buf [16]byte
 	copy(buf[:], tok)
 	for j := range e.words {
