@@ -14,7 +14,9 @@ import (
 
 // sameDecoding fails t unless the decoder reads body as the reference way
 // does: the same error, or the same queryEndTime and items (bytes, type,
-// class, key and own time).
+// class, key and own time); and every key is the one version 1 computes
+// over the item's bytes (a copied event's key is its stripped copy's,
+// FuzzKeyOfCopyableEvent).
 func sameDecoding(t *testing.T, fast, ref *siemDecoder, body []byte) {
 	t.Helper()
 	gotEnd, gotErr := fast.decode(body)
@@ -33,6 +35,12 @@ func sameDecoding(t *testing.T, fast, ref *siemDecoder, body []byte) {
 		gc, wc := got.Scan, want.Scan
 		if gc.Clean != wc.Clean || gc.Fields != wc.Fields || !slices.Equal(gc.Holes, wc.Holes) || (gc.Holes == nil) != (wc.Holes == nil) || (gc.Opts == nil) != (wc.Opts == nil) || gc.Opts != nil && !gc.Opts.Equal(wc.Opts) {
 			t.Fatalf("item %d %q: class %+v, reference %+v", i, got.Raw, gc, wc)
+		}
+	}
+	var v1 keyerV1
+	for _, it := range fast.items {
+		if want, wantTime := v1.key(it.Type, it.Raw); it.Key != want || !it.Time.Equal(wantTime) {
+			t.Fatalf("%q: key %s %v, version 1 %s %v", it.Raw, it.Key, it.Time, want, wantTime)
 		}
 	}
 }
