@@ -324,7 +324,11 @@ func (f *fused) object(depth int) ([]byte, bool, bool) {
 			var escaped bool
 			if escaped, ok = f.str(); ok {
 				tok := src[vs:f.pos]
-				v, drop, ok = k.canonString(tok, escaped)
+				if n := len(tok); escaped || n == 2 || n == 6 || n == 7 {
+					v, drop, ok = k.canonString(tok, escaped)
+				} else {
+					v = tok // its own canonical form, without a call
+				}
 				if depth == 0 && e.time && len(tok) > 2 {
 					if t, ok := ownTime(tok); ok {
 						f.own = t
