@@ -483,7 +483,21 @@ func (f *fused) array(depth int) ([]byte, bool, bool) {
 			break // a null element makes the event dirty
 		}
 		es := f.pos
-		v, drop, ok := f.value(depth + 1)
+		var v []byte
+		var drop, ok bool
+		if src[es] == '"' {
+			// As in object: most elements are plain strings.
+			var escaped bool
+			if escaped, ok = f.str(); ok {
+				if n := f.pos - es; escaped || n == 2 || n == 6 || n == 7 {
+					v, drop, ok = k.canonString(src[es:f.pos], escaped)
+				} else {
+					v = src[es:f.pos]
+				}
+			}
+		} else {
+			v, drop, ok = f.value(depth + 1)
+		}
 		if !ok || f.pos >= len(src) {
 			break
 		}
