@@ -136,9 +136,11 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 // items are all delivered.
 //
 // Events are read by the fused walker (fused.go) where it can; one it
-// declines is read alone the reference way, and an array with anything
+// declines is read alone the reference way. An array with anything
 // invalid is read again wholly the reference way, which says what is
-// wrong and where.
+// wrong and where, and so is one whose events the walker declines more
+// often than not (an answer with whitespace, say): reading each alone
+// would cost more than the one reference pass.
 func (d *siemDecoder) array(src []byte, typ string) (int, error) {
 	if d.reference || !fusedUsable(&d.scanOpts) {
 		return d.scanArray(src, typ)
@@ -152,6 +154,7 @@ func (d *siemDecoder) array(src []byte, typ string) (int, error) {
 	if i < len(src) && src[i] == ']' {
 		return i + 1, nil
 	}
+	walked, declined := 0, 0
 	for {
 		i = skipSpace(src, i)
 		if i >= len(src) {
@@ -166,7 +169,11 @@ func (d *siemDecoder) array(src []byte, typ string) (int, error) {
 			d.keys = d.keyer.appendFinalKey(d.keys)
 			d.spans = append(d.spans, span{raw: src[start:end], class: c, typ: typ, time: d.fused.own})
 			i = end
+			walked++
 		} else {
+			if declined++; declined > walked {
+				return again()
+			}
 			n, err := jsonscan.Skip(src[start:])
 			if err != nil || !d.alone(src[start:start+n], typ) {
 				return again()
