@@ -89,9 +89,12 @@ func BenchmarkKey(b *testing.B) {
 }
 
 // BenchmarkTransformParts splits BenchmarkTransform's time per event
-// between its steps, each run alone over the same answer: the validating
-// pass that records the tokens (scan), the canonical form built from them
-// (canonical), and SHA-256 over the canonical forms (sha256).
+// between its steps, each run alone over the same answer: the one pass
+// that validates, classifies and builds the canonical form (fused), and
+// SHA-256 over the canonical forms (sha256); and, for the events the
+// fused walker declines, the reference way: the validating pass that
+// records the tokens (scan), the canonical form built from them
+// (canonical).
 func BenchmarkTransformParts(b *testing.B) {
 	body := benchBody(b, 2000)
 	opts := Envelope().ScanOptions(nil)
@@ -134,6 +137,18 @@ func BenchmarkTransformParts(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*len(events)), "ns/event")
 	}
+	b.Run("fused", func(b *testing.B) {
+		var kf keyer
+		f := fused{k: &kf, drop: opts.DropTopLevel}
+		perEvent(b, func() {
+			f.holes = f.holes[:0]
+			for _, e := range events {
+				if _, _, ok := f.event(e.raw, 0, e.typ, &opts); !ok {
+					b.Fatalf("%s: declined by the fused walker", e.raw)
+				}
+			}
+		})
+	})
 	b.Run("scan", func(b *testing.B) {
 		perEvent(b, func() { eachArray(func([]byte, jsonscan.Class, []jsonscan.Token) error { return nil }) })
 	})

@@ -23,12 +23,16 @@ import (
 // after it, without reading the event a second time.
 type siemDecoder struct {
 	keyer    keyer
+	fused    fused
 	scanOpts jsonscan.Options
 	scan     jsonscan.TokenScanner
 	items    []pipeline.Item
 	keys     []byte
 	out      []byte
 	spans    []span
+	single   []byte // an event read alone, as an array
+	// reference makes it read every event the reference way (tests).
+	reference bool
 }
 
 type span struct {
@@ -44,7 +48,9 @@ type span struct {
 }
 
 func newSIEMDecoder() *siemDecoder {
-	return &siemDecoder{scanOpts: Envelope().ScanOptions(nil)}
+	d := &siemDecoder{scanOpts: Envelope().ScanOptions(nil)}
+	d.fused.k, d.fused.drop = &d.keyer, d.scanOpts.DropTopLevel
+	return d
 }
 
 // siemTypes maps the lower-cased array names to the event types, so that
@@ -63,6 +69,7 @@ var siemTypes = map[string]string{
 func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 	d.items, d.out, d.spans, d.keys = d.items[:0], d.out[:0], d.spans[:0], d.keys[:0]
 	d.scan.Reset()
+	d.fused.holes = d.fused.holes[:0]
 	var queryEnd time.Time
 	n, err := jsonscan.MembersFunc(body, func(name, rest []byte) (int, error) {
 		key, ok := rawString(name)
@@ -127,30 +134,124 @@ func (d *siemDecoder) decode(body []byte) (time.Time, error) {
 // unclassified, for the pipeline to report. The events left in src stay
 // valid as long as the answer's buffer, which the source keeps until its
 // items are all delivered.
+//
+// Events are read by the fused walker (fused.go) where it can; one it
+// declines is read alone the reference way. An array with anything
+// invalid is read again wholly the reference way, which says what is
+// wrong and where, and so is one whose events the walker declines more
+// often than not (an answer with whitespace, say): reading each alone
+// would cost more than the one reference pass.
 func (d *siemDecoder) array(src []byte, typ string) (int, error) {
-	return d.scan.ScanTokens(src, &d.scanOpts, func(elem []byte, c jsonscan.Class, toks []jsonscan.Token) error {
-		var own time.Time
-		switch {
-		case elem[0] == '{' && c.Copyable():
-			// Keyed here, from the tokens of the one validating pass,
-			// while the event is still in cache.
-			d.keys, own = d.keyer.appendKeyTokens(d.keys, typ, elem, toks, &d.scan)
-			d.spans = append(d.spans, span{raw: elem, class: c, typ: typ, time: own})
-		case elem[0] == '{':
-			start := len(d.out)
-			out, _, res, err := jsonscan.Strip(d.out, elem, &d.scanOpts)
-			if err != nil {
-				return err // not after a validating scan
-			}
-			d.out = out
-			d.keys, own = d.keyer.appendKey(d.keys, typ, out[start:])
-			d.spans = append(d.spans, span{start: start, end: len(out), typ: typ, fields: res.Fields, clean: true, time: own})
-		default:
-			start := len(d.out)
-			d.out = append(d.out, elem...)
-			d.keys, own = d.keyer.appendKey(d.keys, typ, elem)
-			d.spans = append(d.spans, span{start: start, end: len(d.out), typ: typ, time: own})
+	if d.reference || !fusedUsable(&d.scanOpts) {
+		return d.scanArray(src, typ)
+	}
+	spans, keys, out := len(d.spans), len(d.keys), len(d.out)
+	again := func() (int, error) {
+		d.spans, d.keys, d.out = d.spans[:spans], d.keys[:keys], d.out[:out]
+		return d.scanArray(src, typ)
+	}
+	i := skipSpace(src, 1) // after '['
+	if i < len(src) && src[i] == ']' {
+		return i + 1, nil
+	}
+	walked, declined := 0, 0
+	for {
+		i = skipSpace(src, i)
+		if i >= len(src) {
+			return again()
 		}
+		start := i
+		end, c, ok := 0, jsonscan.Class{}, false
+		if src[i] == '{' {
+			end, c, ok = d.fused.event(src, start, typ, &d.scanOpts)
+		}
+		if ok {
+			d.keys = d.keyer.appendFinalKey(d.keys)
+			d.spans = append(d.spans, span{raw: src[start:end], class: c, typ: typ, time: d.fused.own})
+			i = end
+			walked++
+		} else {
+			if declined++; declined > walked {
+				return again()
+			}
+			n, err := jsonscan.Skip(src[start:])
+			if err != nil || !d.alone(src[start:start+n], typ) {
+				return again()
+			}
+			i = start + n
+		}
+		i = skipSpace(src, i)
+		if i >= len(src) {
+			return again()
+		}
+		switch src[i] {
+		case ',':
+			i++
+		case ']':
+			return i + 1, nil
+		default:
+			return again()
+		}
+	}
+}
+
+func skipSpace(src []byte, i int) int {
+	for i < len(src) && (src[i] == ' ' || src[i] == '\n' || src[i] == '\r' || src[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// alone reads one event the reference way, as an array of its own;
+// false if the scan does not find exactly that event in it.
+func (d *siemDecoder) alone(elem []byte, typ string) bool {
+	d.single = append(append(append(d.single[:0], '['), elem...), ']')
+	seen := 0
+	_, err := d.scan.ScanTokens(d.single, &d.scanOpts, func(e []byte, c jsonscan.Class, toks []jsonscan.Token) error {
+		seen++
+		if seen > 1 || len(e) != len(elem) {
+			return errNotAlone
+		}
+		// The event in the answer, not in d.single: items refer to it.
+		d.element(elem, c, toks, typ)
 		return nil
 	})
+	return err == nil && seen == 1
+}
+
+var errNotAlone = errors.New("not one event")
+
+// scanArray is array the reference way: one TokenScanner pass, each
+// event keyed from its tokens.
+func (d *siemDecoder) scanArray(src []byte, typ string) (int, error) {
+	return d.scan.ScanTokens(src, &d.scanOpts, func(elem []byte, c jsonscan.Class, toks []jsonscan.Token) error {
+		return d.element(elem, c, toks, typ)
+	})
+}
+
+// element keys and records one event the scan classified.
+func (d *siemDecoder) element(elem []byte, c jsonscan.Class, toks []jsonscan.Token, typ string) error {
+	var own time.Time
+	switch {
+	case elem[0] == '{' && c.Copyable():
+		// Keyed here, from the tokens of the one validating pass,
+		// while the event is still in cache.
+		d.keys, own = d.keyer.appendKeyTokens(d.keys, typ, elem, toks, &d.scan)
+		d.spans = append(d.spans, span{raw: elem, class: c, typ: typ, time: own})
+	case elem[0] == '{':
+		start := len(d.out)
+		out, _, res, err := jsonscan.Strip(d.out, elem, &d.scanOpts)
+		if err != nil {
+			return err // not after a validating scan
+		}
+		d.out = out
+		d.keys, own = d.keyer.appendKey(d.keys, typ, out[start:])
+		d.spans = append(d.spans, span{start: start, end: len(out), typ: typ, fields: res.Fields, clean: true, time: own})
+	default:
+		start := len(d.out)
+		d.out = append(d.out, elem...)
+		d.keys, own = d.keyer.appendKey(d.keys, typ, elem)
+		d.spans = append(d.spans, span{start: start, end: len(d.out), typ: typ, time: own})
+	}
+	return nil
 }

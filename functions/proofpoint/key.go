@@ -786,8 +786,13 @@ func (k *keyer) appendKeyTokens(dst []byte, typ string, raw []byte, toks []jsons
 	if !ok {
 		return k.appendKey(dst, typ, raw)
 	}
+	return k.appendFinalKey(dst), own
+}
+
+// appendFinalKey appends the key of what k.final holds.
+func (k *keyer) appendFinalKey(dst []byte) []byte {
 	sum := sha256.Sum256(k.final)
-	return base64.RawURLEncoding.AppendEncode(dst, sum[:16]), own
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:16])
 }
 
 // canonTokens puts into k.final what appendKey hashes for a value that
@@ -856,14 +861,20 @@ func (w *tokenWalker) value(depth int) (canon []byte, drop, ok bool) {
 
 // str is value for a string token, most values of an event.
 func (w *tokenWalker) str(t jsonscan.Token) ([]byte, bool, bool) {
-	tok := w.src[t.Start:t.End]
-	if t.Escaped {
-		lo := len(w.k.scratch)
+	return w.k.canonString(w.src[t.Start:t.End], t.Escaped)
+}
+
+// canonString returns the canonical form of the string token tok
+// (escaped: it holds a backslash), whether it is dropped (""), and
+// whether it could be read.
+func (k *keyer) canonString(tok []byte, escaped bool) ([]byte, bool, bool) {
+	if escaped {
+		lo := len(k.scratch)
 		var ok bool
-		if w.k.scratch, ok = appendCanonToken(w.k.scratch, tok); !ok {
+		if k.scratch, ok = appendCanonToken(k.scratch, tok); !ok {
 			return nil, false, false
 		}
-		tok = w.k.scratch[lo:]
+		tok = k.scratch[lo:]
 	}
 	switch len(tok) {
 	case 2:
@@ -1009,22 +1020,28 @@ func (k *keyer) assemble(depth int, members []member, top *bool) []byte {
 	return buf
 }
 
-// putPiece copies p into buf at at and returns the index after it.
+// putPiece copies p into buf at at and returns the index after it. Most
+// pieces are short: they are moved by two overlapping loads and stores of
+// a size that fits, not by a call.
 func putPiece(buf []byte, at int, p []byte) int {
 	n := len(p)
+	d := buf[at : at+n]
 	switch {
 	case n >= 8 && n <= 16:
-		d := buf[at : at+n]
 		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(p))
 		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(p[n-8:]))
 	case n > 16 && n <= 32:
-		d := buf[at : at+n]
 		binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(p))
 		binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(p[8:]))
 		binary.LittleEndian.PutUint64(d[n-16:], binary.LittleEndian.Uint64(p[n-16:]))
 		binary.LittleEndian.PutUint64(d[n-8:], binary.LittleEndian.Uint64(p[n-8:]))
+	case n >= 4 && n < 8:
+		binary.LittleEndian.PutUint32(d, binary.LittleEndian.Uint32(p))
+		binary.LittleEndian.PutUint32(d[n-4:], binary.LittleEndian.Uint32(p[n-4:]))
+	case n > 0 && n < 4:
+		d[0], d[n/2], d[n-1] = p[0], p[n/2], p[n-1]
 	default:
-		copy(buf[at:at+n], p)
+		copy(d, p)
 	}
 	return at + n
 }
@@ -1112,22 +1129,8 @@ func (w *tokenWalker) array(depth int) ([]byte, bool, bool) {
 		if w.toks[w.i].Kind == jsonscan.KindArrayEnd {
 			w.i++
 			k.elems[depth] = elems[:0]
-			switch len(elems) {
-			case 0:
-				return nil, true, true
-			case 1:
-				return elems[0], false, true
-			}
-			lo := len(k.scratch)
-			k.scratch = append(k.scratch, '[')
-			for i, e := range elems {
-				if i > 0 {
-					k.scratch = append(k.scratch, ',')
-				}
-				k.scratch = append(k.scratch, e...)
-			}
-			k.scratch = append(k.scratch, ']')
-			return k.scratch[lo:], false, true
+			v, drop := k.joinElems(elems)
+			return v, drop, true
 		}
 		var v []byte
 		var drop, ok bool
@@ -1145,4 +1148,26 @@ func (w *tokenWalker) array(depth int) ([]byte, bool, bool) {
 			elems = append(elems, v)
 		}
 	}
+}
+
+// joinElems returns the canonical form of an array whose elements left
+// after dropping have the canonical forms elems, and whether the array is
+// dropped (no elements left): one element stands for itself.
+func (k *keyer) joinElems(elems [][]byte) ([]byte, bool) {
+	switch len(elems) {
+	case 0:
+		return nil, true
+	case 1:
+		return elems[0], false
+	}
+	lo := len(k.scratch)
+	k.scratch = append(k.scratch, '[')
+	for i, e := range elems {
+		if i > 0 {
+			k.scratch = append(k.scratch, ',')
+		}
+		k.scratch = append(k.scratch, e...)
+	}
+	k.scratch = append(k.scratch, ']')
+	return k.scratch[lo:], false
 }
