@@ -196,9 +196,8 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		var name []byte
 		var dropName, epochName, captured bool
 		if depth == 1 && f.caching && k < len(memo) {
-			m := memo[k]
-			tok := names[m.start:m.end]
-			if n, flags := len(tok), m.flags; len(src)-i >= n && sameBytes(src[i:i+n], tok) {
+			m := &memo[k]
+			if n, flags := m.end-m.start, m.flags; m.at(src, i, names) {
 				// The name of the previous object's k-th member: its
 				// token `"name":` is checked, its decisions are known.
 				name = src[i+1 : i+n-2]
@@ -760,6 +759,41 @@ func (f *fastStrip) saveRun(b []byte) {
 type memoName struct {
 	start, end int // the name's token in names
 	flags      uint8
+	// words holds the token's first 32 bytes, zero past its end, and
+	// masks which of their bytes are the token's.
+	words, masks [4]uint64
+}
+
+// at reports whether src holds the remembered token at i. Tokens of up to
+// 32 bytes (most names) are compared as masked words, without a branch on
+// their length: the next name's length is not predictable.
+func (m *memoName) at(src []byte, i int, names []byte) bool {
+	n := m.end - m.start
+	if len(src)-i >= 32 && n <= 32 {
+		w := src[i : i+32]
+		return (binary.LittleEndian.Uint64(w)^m.words[0])&m.masks[0]|
+			(binary.LittleEndian.Uint64(w[8:])^m.words[1])&m.masks[1]|
+			(binary.LittleEndian.Uint64(w[16:])^m.words[2])&m.masks[2]|
+			(binary.LittleEndian.Uint64(w[24:])^m.words[3])&m.masks[3] == 0
+	}
+	return len(src)-i >= n && sameBytes(src[i:i+n], names[m.start:m.end])
+}
+
+// setWords fills m.words and m.masks from tok.
+func (m *memoName) setWords(tok []byte) {
+	var buf [32]byte
+	copy(buf[:], tok)
+	for j := range m.words {
+		m.words[j] = binary.LittleEndian.Uint64(buf[8*j:])
+		switch n := len(tok) - 8*j; {
+		case n >= 8:
+			m.masks[j] = ^uint64(0)
+		case n > 0:
+			m.masks[j] = 1<<(8*n) - 1
+		default:
+			m.masks[j] = 0
+		}
+	}
 }
 
 const (
@@ -832,5 +866,6 @@ func (st *Stripper) remember(k int, tok []byte, esc, drop, epoch, capture bool) 
 	}
 	st.names = append(st.names, tok...)
 	st.memo = append(st.memo, memoName{start: start, end: len(st.names), flags: flags})
+	st.memo[len(st.memo)-1].setWords(tok)
 	return true
 }
