@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"slices"
 	"unicode/utf8"
@@ -163,21 +164,27 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		runs, older = f.memo.runs, f.memo.olderRuns
 		names, memo = f.memo.names, f.memo.memo
 	}
+	// The first member at which a remembered run may start: the members
+	// before it need no look at the runs.
+	nextRun := f.nextRun(runs, older)
 	for k := 0; ; k++ {
 		if i >= len(src) || src[i] != '"' {
 			return 0, false
 		}
 		ns := i
-		// Runs that start before member k are past (skipped over, or
-		// not matched): matchRun is called only when one starts at k.
-		for f.rc < len(runs) && runs[f.rc].k < k {
-			f.rc++
-		}
-		for f.rcOlder < len(older) && older[f.rcOlder].k < k {
-			f.rcOlder++
-		}
-		if f.rc < len(runs) && runs[f.rc].k == k || f.rcOlder < len(older) && older[f.rcOlder].k == k {
-			if end, r := f.matchRun(k, src[i:]); r != nil {
+		if k >= nextRun {
+			// Runs that start before member k are past (skipped over,
+			// or not matched): matchRun is called only when one starts
+			// at k.
+			for f.rc < len(runs) && runs[f.rc].k < k {
+				f.rc++
+			}
+			for f.rcOlder < len(older) && older[f.rcOlder].k < k {
+				f.rcOlder++
+			}
+			end, r := f.matchRun(k, src[i:])
+			nextRun = f.nextRun(runs, older)
+			if r != nil {
 				// Members dropped in the previous object, here byte for
 				// byte: all dropped, with their commas.
 				end += i // at the comma after the last of them
@@ -193,15 +200,28 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			}
 		}
 		var esc, ok bool
-		var name []byte
+		var nameEnd int // the name is src[ns+1:nameEnd]
+		var name []byte // set only when not remembered
 		var dropName, epochName, captured bool
 		if depth == 1 && f.caching && k < len(memo) {
 			m := &memo[k]
-			if n, flags := m.end-m.start, m.flags; m.at(src, i, names) {
+			n := m.end - m.start
+			var same bool
+			if len(src)-i >= 32 && n <= 32 {
+				// Written out here: a call cost as much as the compare.
+				w := src[i : i+32]
+				same = (binary.LittleEndian.Uint64(w)^m.words[0])&m.masks[0]|
+					(binary.LittleEndian.Uint64(w[8:])^m.words[1])&m.masks[1]|
+					(binary.LittleEndian.Uint64(w[16:])^m.words[2])&m.masks[2]|
+					(binary.LittleEndian.Uint64(w[24:])^m.words[3])&m.masks[3] == 0
+			} else {
+				same = m.atLong(src, i, names)
+			}
+			if flags := m.flags; same {
 				// The name of the previous object's k-th member: its
 				// token `"name":` is checked, its decisions are known.
-				name = src[i+1 : i+n-2]
 				i += n
+				nameEnd = i - 2
 				if i >= len(src) {
 					return 0, false
 				}
@@ -212,7 +232,8 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		if i, esc, ok = f.str(i); !ok {
 			return 0, false
 		}
-		name = src[ns+1 : i-1]
+		nameEnd = i - 1
+		name = src[ns+1 : nameEnd]
 		if i+1 >= len(src) || src[i] != ':' {
 			return 0, false
 		}
@@ -329,7 +350,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		} else {
 			if captured {
 				f.flush(i)
-				f.capt(name, esc, at)
+				f.capt(src[ns+1:nameEnd], esc, at)
 			}
 			kept = true
 		}
@@ -716,6 +737,19 @@ func (f *fastStrip) matchRun(k int, rest []byte) (int, *memberRun) {
 	return n - 1, r
 }
 
+// nextRun returns the member at which the next of runs (from f.rc on) or
+// older (from f.rcOlder on) starts, past any member when none is left.
+func (f *fastStrip) nextRun(runs, older []memberRun) int {
+	next := math.MaxInt
+	if f.rc < len(runs) {
+		next = runs[f.rc].k
+	}
+	if f.rcOlder < len(older) {
+		next = min(next, older[f.rcOlder].k)
+	}
+	return next
+}
+
 // runAt returns runs[c] when it is at member k and rest starts with its
 // bytes (in data), and its length.
 func runAt(runs []memberRun, data []byte, c, k int, rest []byte) (*memberRun, int) {
@@ -764,18 +798,12 @@ type memoName struct {
 	words, masks [4]uint64
 }
 
-// at reports whether src holds the remembered token at i. Tokens of up to
-// 32 bytes (most names) are compared as masked words, without a branch on
-// their length: the next name's length is not predictable.
-func (m *memoName) at(src []byte, i int, names []byte) bool {
+// atLong reports whether src holds the remembered token at i, for a token
+// longer than 32 bytes or near the end of src. (Shorter ones are compared
+// as masked words, without a branch on their length: the next name's
+// length is not predictable.)
+func (m *memoName) atLong(src []byte, i int, names []byte) bool {
 	n := m.end - m.start
-	if len(src)-i >= 32 && n <= 32 {
-		w := src[i : i+32]
-		return (binary.LittleEndian.Uint64(w)^m.words[0])&m.masks[0]|
-			(binary.LittleEndian.Uint64(w[8:])^m.words[1])&m.masks[1]|
-			(binary.LittleEndian.Uint64(w[16:])^m.words[2])&m.masks[2]|
-			(binary.LittleEndian.Uint64(w[24:])^m.words[3])&m.masks[3] == 0
-	}
 	return len(src)-i >= n && sameBytes(src[i:i+n], names[m.start:m.end])
 }
 
