@@ -207,13 +207,15 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			m := &memo[k]
 			n := m.end - m.start
 			var same bool
-			if len(src)-i >= 32 && n <= 32 {
+			if len(src)-i >= memoWords*8 && n <= memoWords*8 {
 				// Written out here: a call cost as much as the compare.
-				w := src[i : i+32]
+				w := src[i : i+memoWords*8]
 				same = (binary.LittleEndian.Uint64(w)^m.words[0])&m.masks[0]|
 					(binary.LittleEndian.Uint64(w[8:])^m.words[1])&m.masks[1]|
 					(binary.LittleEndian.Uint64(w[16:])^m.words[2])&m.masks[2]|
-					(binary.LittleEndian.Uint64(w[24:])^m.words[3])&m.masks[3] == 0
+					(binary.LittleEndian.Uint64(w[24:])^m.words[3])&m.masks[3]|
+					(binary.LittleEndian.Uint64(w[32:])^m.words[4])&m.masks[4]|
+					(binary.LittleEndian.Uint64(w[40:])^m.words[5])&m.masks[5] == 0
 			} else {
 				same = m.atLong(src, i, names)
 			}
@@ -793,13 +795,18 @@ func (f *fastStrip) saveRun(b []byte) {
 type memoName struct {
 	start, end int // the name's token in names
 	flags      uint8
-	// words holds the token's first 32 bytes, zero past its end, and
-	// masks which of their bytes are the token's.
-	words, masks [4]uint64
+	// words holds the token's first memoWords*8 bytes, zero past its
+	// end, and masks which of their bytes are the token's.
+	words, masks [memoWords]uint64
 }
 
+// memoWords is how many words of a name token the masked compare covers:
+// 48 bytes, the longest names of a Cortex XDR alert
+// ("causality_actor_process_signature_vendor").
+const memoWords = 6
+
 // atLong reports whether src holds the remembered token at i, for a token
-// longer than 32 bytes or near the end of src. (Shorter ones are compared
+// longer than memoWords words or near the end of src. (Others are compared
 // as masked words, without a branch on their length: the next name's
 // length is not predictable.)
 func (m *memoName) atLong(src []byte, i int, names []byte) bool {
@@ -809,7 +816,7 @@ func (m *memoName) atLong(src []byte, i int, names []byte) bool {
 
 // setWords fills m.words and m.masks from tok.
 func (m *memoName) setWords(tok []byte) {
-	var buf [32]byte
+	var buf [memoWords * 8]byte
 	copy(buf[:], tok)
 	for j := range m.words {
 		m.words[j] = binary.LittleEndian.Uint64(buf[8*j:])
