@@ -324,7 +324,25 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 				drop = true
 			}
 		case c == '[':
-			// A third of an alert's members are lists: without value's call.
+			// A third of an alert's members are lists, most of one string:
+			// array's walk, with a first string walked here.
+			if i+1 < len(src) && src[i+1] == '"' && depth+1 <= MaxDepth {
+				f.fields++ // the list's one field
+				end, _, ok := f.str(i + 1)
+				switch {
+				case !ok || end >= len(src):
+					return 0, false
+				case src[end] == ']':
+					i = end + 1
+				case src[end] == ',':
+					if i, ok = f.elements(end+1, depth+1, true); !ok {
+						return 0, false
+					}
+				default:
+					return 0, false
+				}
+				break
+			}
 			if i, ok = f.array(i, depth+1); !ok {
 				return 0, false
 			}
@@ -471,7 +489,6 @@ func (f *fastStrip) array(i, depth int) (int, bool) {
 	}
 	src := f.src
 	f.fields++
-	fields := f.fields
 	i++
 	if i >= len(src) {
 		return 0, false
@@ -479,7 +496,15 @@ func (f *fastStrip) array(i, depth int) (int, bool) {
 	if src[i] == ']' {
 		return i + 1, true
 	}
-	kept := false
+	return f.elements(i, depth, false)
+}
+
+// elements walks the elements of an array, whose field is counted, from
+// src[i] on, where one starts, to the array's end; kept says that an
+// element before is in the output.
+func (f *fastStrip) elements(i, depth int, kept bool) (int, bool) {
+	src := f.src
+	fields := f.fields
 	for {
 		if i >= len(src) {
 			return 0, false
