@@ -154,19 +154,15 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 	if src[i] == '}' {
 		return i + 1, true
 	}
-	opts := f.opts
 	kept := false // a member before this one is in the output
-	var runs, older []memberRun
-	var names []byte
-	var memo []memoName
-	if depth == 1 && f.memo != nil {
-		// The previous two objects': fixed while this one is walked.
-		runs, older = f.memo.runs, f.memo.olderRuns
-		names, memo = f.memo.names, f.memo.memo
-	}
 	// The first member at which a remembered run may start: the members
-	// before it need no look at the runs.
-	nextRun := f.nextRun(runs, older)
+	// before it need no look at the runs. (What the Stripper remembers is
+	// read through f.memo where it is used: held in locals, it kept the
+	// loop's registers spilled.)
+	nextRun := math.MaxInt
+	if depth == 1 && f.memo != nil {
+		nextRun = f.nextRun()
+	}
 	for k := 0; ; k++ {
 		if i >= len(src) || src[i] != '"' {
 			return 0, false
@@ -176,14 +172,14 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			// Runs that start before member k are past (skipped over,
 			// or not matched): matchRun is called only when one starts
 			// at k.
-			for f.rc < len(runs) && runs[f.rc].k < k {
+			for runs := f.memo.runs; f.rc < len(runs) && runs[f.rc].k < k; {
 				f.rc++
 			}
-			for f.rcOlder < len(older) && older[f.rcOlder].k < k {
+			for older := f.memo.olderRuns; f.rcOlder < len(older) && older[f.rcOlder].k < k; {
 				f.rcOlder++
 			}
 			end, r := f.matchRun(k, src[i:])
-			nextRun = f.nextRun(runs, older)
+			nextRun = f.nextRun()
 			if r != nil {
 				// Members dropped in the previous object, here byte for
 				// byte: all dropped, with their commas.
@@ -203,8 +199,8 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		var nameEnd int // the name is src[ns+1:nameEnd]
 		var name []byte // set only when not remembered
 		var dropName, epochName, captured bool
-		if depth == 1 && f.caching && k < len(memo) {
-			m := &memo[k]
+		if depth == 1 && f.caching && k < len(f.memo.memo) {
+			m := &f.memo.memo[k]
 			n := m.end - m.start
 			var same bool
 			if len(src)-i >= memoWords*8 && n <= memoWords*8 {
@@ -217,7 +213,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 					(binary.LittleEndian.Uint64(w[32:])^m.words[4])&m.masks[4]|
 					(binary.LittleEndian.Uint64(w[40:])^m.words[5])&m.masks[5] == 0
 			} else {
-				same = m.atLong(src, i, names)
+				same = m.atLong(src, i, f.memo.names)
 			}
 			if flags := m.flags; same {
 				// The name of the previous object's k-th member: its
@@ -244,18 +240,17 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		// has, and decide nothing.
 		if bit := uint64(1) << min(len(name), 63); esc || f.topLens&bit != 0 {
 			if depth == 1 {
-				dropName = f.dropLens&bit != 0 && listed(name, esc, f.dropLens, opts.DropTopLevel)
+				dropName = f.dropLens&bit != 0 && listed(name, esc, f.dropLens, f.opts.DropTopLevel)
 				captured = f.capture && f.isCaptured(name, esc)
 			}
-			epochName = f.epochLens&bit != 0 && listed(name, esc, f.epochLens, opts.EpochMillis)
+			epochName = f.epochLens&bit != 0 && listed(name, esc, f.epochLens, f.opts.EpochMillis)
 			if esc {
-				dropName = depth == 1 && listed(name, esc, f.dropLens, opts.DropTopLevel)
-				epochName = listed(name, esc, f.epochLens, opts.EpochMillis)
+				dropName = depth == 1 && listed(name, esc, f.dropLens, f.opts.DropTopLevel)
+				epochName = listed(name, esc, f.epochLens, f.opts.EpochMillis)
 			}
 		}
 		if depth == 1 && f.caching {
 			f.caching = f.memo.remember(k, src[ns:i], esc, dropName, epochName, captured)
-			names, memo = f.memo.names, f.memo.memo
 		}
 	decided:
 		vs := i
@@ -303,7 +298,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			if !ok {
 				return 0, false
 			}
-			if opts.UnsetEpochLists && integer && nonPositive(src[i:end]) {
+			if f.opts.UnsetEpochLists && integer && nonPositive(src[i:end]) {
 				i = end
 				f.cut(ms, i)
 				drop = true
@@ -311,7 +306,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			}
 			f.fields++
 			i = f.epoch(i, end, integer)
-		case epochName && c == '[' && opts.UnsetEpochLists:
+		case epochName && c == '[' && f.opts.UnsetEpochLists:
 			f.flush(ms)
 			mark, fields := len(f.dst), f.fields
 			n := 0
@@ -624,13 +619,18 @@ func (f *fastStrip) str(i int) (end int, esc, ok bool) {
 	src := f.src
 	i++
 	for {
-		for i+8 <= len(src) {
-			if m := special(binary.LittleEndian.Uint64(src[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+		if i > len(src) {
+			return 0, false, false
+		}
+		// Eight bytes a step, on a slice of the rest: the compiler then
+		// proves the loads in bounds (it does not for src[i:]).
+		for rest := src[i:]; len(rest) >= 8; rest = rest[8:] {
+			if m := special(binary.LittleEndian.Uint64(rest)); m != 0 {
+				i = len(src) - len(rest) + bits.TrailingZeros64(m)>>3
 				goto found
 			}
-			i += 8
 		}
+		i += (len(src) - i) &^ 7
 		for i < len(src) && src[i] != '"' && src[i] != '\\' && src[i] >= 0x20 && src[i] < 0x80 {
 			i++
 		}
@@ -764,9 +764,10 @@ func (f *fastStrip) matchRun(k int, rest []byte) (int, *memberRun) {
 	return n - 1, r
 }
 
-// nextRun returns the member at which the next of runs (from f.rc on) or
-// older (from f.rcOlder on) starts, past any member when none is left.
-func (f *fastStrip) nextRun(runs, older []memberRun) int {
+// nextRun returns the member at which the next of the remembered runs
+// (from f.rc and f.rcOlder on) starts, past any member when none is left.
+func (f *fastStrip) nextRun() int {
+	runs, older := f.memo.runs, f.memo.olderRuns
 	next := math.MaxInt
 	if f.rc < len(runs) {
 		next = runs[f.rc].k
