@@ -172,14 +172,8 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			// Runs that start before member k are past (skipped over,
 			// or not matched): matchRun is called only when one starts
 			// at k.
-			for runs := f.memo.runs; f.rc < len(runs) && runs[f.rc].k < k; {
-				f.rc++
-			}
-			for older := f.memo.olderRuns; f.rcOlder < len(older) && older[f.rcOlder].k < k; {
-				f.rcOlder++
-			}
+			f.skipRuns(k)
 			end, r := f.matchRun(k, src[i:])
-			nextRun = f.nextRun()
 			if r != nil {
 				// Members dropped in the previous object, here byte for
 				// byte: all dropped, with their commas.
@@ -192,6 +186,12 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 				}
 				i = end + 1
 				k += r.count - 1
+			}
+			// So are those at k, matched or not: the next member need
+			// not look at them again.
+			f.skipRuns(k + 1)
+			nextRun = f.nextRun()
+			if r != nil {
 				continue
 			}
 		}
@@ -762,6 +762,17 @@ func (f *fastStrip) matchRun(k int, rest []byte) (int, *memberRun) {
 	f.openK, f.openCount = k, r.count
 	f.saveRun(rest[:n])
 	return n - 1, r
+}
+
+// skipRuns moves the cursors of the remembered runs past those that
+// start before member k.
+func (f *fastStrip) skipRuns(k int) {
+	for runs := f.memo.runs; f.rc < len(runs) && runs[f.rc].k < k; {
+		f.rc++
+	}
+	for older := f.memo.olderRuns; f.rcOlder < len(older) && older[f.rcOlder].k < k; {
+		f.rcOlder++
+	}
 }
 
 // nextRun returns the member at which the next of the remembered runs
