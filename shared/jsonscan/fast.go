@@ -169,10 +169,9 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		}
 		ns := i
 		if k >= nextRun {
-			// Runs that start before member k are past (skipped over,
-			// or not matched): matchRun is called only when one starts
-			// at k.
-			f.skipRuns(k)
+			// The cursors are past the runs that start before member k
+			// (skipped over, or not matched; see below): matchRun is
+			// called only when one starts at k.
 			end, r := f.matchRun(k, src[i:])
 			if r != nil {
 				// Members dropped in the previous object, here byte for
@@ -767,12 +766,15 @@ func (f *fastStrip) matchRun(k int, rest []byte) (int, *memberRun) {
 // skipRuns moves the cursors of the remembered runs past those that
 // start before member k.
 func (f *fastStrip) skipRuns(k int) {
-	for runs := f.memo.runs; f.rc < len(runs) && runs[f.rc].k < k; {
-		f.rc++
+	rc, runs := f.rc, f.memo.runs
+	for rc < len(runs) && runs[rc].k < k {
+		rc++
 	}
-	for older := f.memo.olderRuns; f.rcOlder < len(older) && older[f.rcOlder].k < k; {
-		f.rcOlder++
+	rcOlder, older := f.rcOlder, f.memo.olderRuns
+	for rcOlder < len(older) && older[rcOlder].k < k {
+		rcOlder++
 	}
+	f.rc, f.rcOlder = rc, rcOlder
 }
 
 // nextRun returns the member at which the next of the remembered runs
