@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 )
 
 // FuzzDecodeRecordsAlone: the decoder's Stripper remembers the shape of
@@ -51,4 +53,43 @@ func replyOf(def StreamDef, records ...[]byte) []byte {
 func describe(r *reply, i int) string {
 	it := r.items[i]
 	return fmt.Sprintf("%s key=%q time=%v ms=%d clean=%v fields=%d", it.Raw, it.Key, it.Time, r.times[i], it.Scan.Clean, it.Scan.Fields)
+}
+
+// TestSimulatedPagesDecodeAsRecordsAlone holds the decoder's Stripper, on
+// the pages the benchmarks use (full, compact, and full alerts of two
+// shapes in turn), to what each alert decodes to first in a reply, with
+// nothing remembered.
+func TestSimulatedPagesDecodeAsRecordsAlone(t *testing.T) {
+	def := Streams()[0]
+	for name, page := range map[string][]byte{
+		"full": simReply(t, MaxPageSize, false), "compact": simReply(t, MaxPageSize, true), "mixed": mixedReply(t),
+	} {
+		d := newDecoder(def)
+		if _, err := d.decode(page); err != nil { // a page before, remembered
+			t.Fatalf("%s: %v", name, err)
+		}
+		r, err := d.decode(page)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		start := bytes.Index(page, []byte(`"alerts":[`)) + len(`"alerts":`)
+		i := 0
+		_, err = jsonscan.Elements(page[start:], func(alert []byte) error {
+			alone, err := newDecoder(def).decode(replyOf(def, alert))
+			if err != nil || len(alone.items) != 1 {
+				return fmt.Errorf("alert %d alone: %v", i, err)
+			}
+			if got, want := describe(r, i), describe(alone, 0); got != want {
+				return fmt.Errorf("alert %d decodes in the page to\n%s\nalone to\n%s", i, got, want)
+			}
+			i++
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if i != len(r.items) || i != MaxPageSize {
+			t.Fatalf("%s: %d alerts, %d items", name, i, len(r.items))
+		}
+	}
 }

@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"slices"
 	"unicode/utf8"
@@ -153,31 +154,26 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 	if src[i] == '}' {
 		return i + 1, true
 	}
-	opts := f.opts
 	kept := false // a member before this one is in the output
-	var runs, older []memberRun
-	var names []byte
-	var memo []memoName
+	// The first member at which a remembered run may start: the members
+	// before it need no look at the runs. (What the Stripper remembers is
+	// read through f.memo where it is used: held in locals, it kept the
+	// loop's registers spilled.)
+	nextRun := math.MaxInt
 	if depth == 1 && f.memo != nil {
-		// The previous two objects': fixed while this one is walked.
-		runs, older = f.memo.runs, f.memo.olderRuns
-		names, memo = f.memo.names, f.memo.memo
+		nextRun = f.nextRun()
 	}
 	for k := 0; ; k++ {
 		if i >= len(src) || src[i] != '"' {
 			return 0, false
 		}
 		ns := i
-		// Runs that start before member k are past (skipped over, or
-		// not matched): matchRun is called only when one starts at k.
-		for f.rc < len(runs) && runs[f.rc].k < k {
-			f.rc++
-		}
-		for f.rcOlder < len(older) && older[f.rcOlder].k < k {
-			f.rcOlder++
-		}
-		if f.rc < len(runs) && runs[f.rc].k == k || f.rcOlder < len(older) && older[f.rcOlder].k == k {
-			if end, r := f.matchRun(k, src[i:]); r != nil {
+		if k >= nextRun {
+			// The cursors are past the runs that start before member k
+			// (skipped over, or not matched; see below): matchRun is
+			// called only when one starts at k.
+			end, r := f.matchRun(k, src[i:])
+			if r != nil {
 				// Members dropped in the previous object, here byte for
 				// byte: all dropped, with their commas.
 				end += i // at the comma after the last of them
@@ -189,20 +185,40 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 				}
 				i = end + 1
 				k += r.count - 1
+			}
+			// So are those at k, matched or not: the next member need
+			// not look at them again.
+			f.skipRuns(k + 1)
+			nextRun = f.nextRun()
+			if r != nil {
 				continue
 			}
 		}
 		var esc, ok bool
-		var name []byte
+		var nameEnd int // the name is src[ns+1:nameEnd]
+		var name []byte // set only when not remembered
 		var dropName, epochName, captured bool
-		if depth == 1 && f.caching && k < len(memo) {
-			m := memo[k]
-			tok := names[m.start:m.end]
-			if n, flags := len(tok), m.flags; len(src)-i >= n && sameBytes(src[i:i+n], tok) {
+		if depth == 1 && f.caching && k < len(f.memo.memo) {
+			m := &f.memo.memo[k]
+			n := m.end - m.start
+			var same bool
+			if len(src)-i >= memoWords*8 && n <= memoWords*8 {
+				// Written out here: a call cost as much as the compare.
+				w := src[i : i+memoWords*8]
+				same = (binary.LittleEndian.Uint64(w)^m.words[0])&m.masks[0]|
+					(binary.LittleEndian.Uint64(w[8:])^m.words[1])&m.masks[1]|
+					(binary.LittleEndian.Uint64(w[16:])^m.words[2])&m.masks[2]|
+					(binary.LittleEndian.Uint64(w[24:])^m.words[3])&m.masks[3]|
+					(binary.LittleEndian.Uint64(w[32:])^m.words[4])&m.masks[4]|
+					(binary.LittleEndian.Uint64(w[40:])^m.words[5])&m.masks[5] == 0
+			} else {
+				same = m.atLong(src, i, f.memo.names)
+			}
+			if flags := m.flags; same {
 				// The name of the previous object's k-th member: its
 				// token `"name":` is checked, its decisions are known.
-				name = src[i+1 : i+n-2]
 				i += n
+				nameEnd = i - 2
 				if i >= len(src) {
 					return 0, false
 				}
@@ -213,7 +229,8 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		if i, esc, ok = f.str(i); !ok {
 			return 0, false
 		}
-		name = src[ns+1 : i-1]
+		nameEnd = i - 1
+		name = src[ns+1 : nameEnd]
 		if i+1 >= len(src) || src[i] != ':' {
 			return 0, false
 		}
@@ -222,18 +239,17 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		// has, and decide nothing.
 		if bit := uint64(1) << min(len(name), 63); esc || f.topLens&bit != 0 {
 			if depth == 1 {
-				dropName = f.dropLens&bit != 0 && listed(name, esc, f.dropLens, opts.DropTopLevel)
+				dropName = f.dropLens&bit != 0 && listed(name, esc, f.dropLens, f.opts.DropTopLevel)
 				captured = f.capture && f.isCaptured(name, esc)
 			}
-			epochName = f.epochLens&bit != 0 && listed(name, esc, f.epochLens, opts.EpochMillis)
+			epochName = f.epochLens&bit != 0 && listed(name, esc, f.epochLens, f.opts.EpochMillis)
 			if esc {
-				dropName = depth == 1 && listed(name, esc, f.dropLens, opts.DropTopLevel)
-				epochName = listed(name, esc, f.epochLens, opts.EpochMillis)
+				dropName = depth == 1 && listed(name, esc, f.dropLens, f.opts.DropTopLevel)
+				epochName = listed(name, esc, f.epochLens, f.opts.EpochMillis)
 			}
 		}
 		if depth == 1 && f.caching {
 			f.caching = f.memo.remember(k, src[ns:i], esc, dropName, epochName, captured)
-			names, memo = f.memo.names, f.memo.memo
 		}
 	decided:
 		vs := i
@@ -281,7 +297,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			if !ok {
 				return 0, false
 			}
-			if opts.UnsetEpochLists && integer && nonPositive(src[i:end]) {
+			if f.opts.UnsetEpochLists && integer && nonPositive(src[i:end]) {
 				i = end
 				f.cut(ms, i)
 				drop = true
@@ -289,7 +305,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 			}
 			f.fields++
 			i = f.epoch(i, end, integer)
-		case epochName && c == '[' && opts.UnsetEpochLists:
+		case epochName && c == '[' && f.opts.UnsetEpochLists:
 			f.flush(ms)
 			mark, fields := len(f.dst), f.fields
 			n := 0
@@ -302,7 +318,25 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 				drop = true
 			}
 		case c == '[':
-			// A third of an alert's members are lists: without value's call.
+			// A third of an alert's members are lists, most of one string:
+			// array's walk, with a first string walked here.
+			if i+1 < len(src) && src[i+1] == '"' && depth+1 <= MaxDepth {
+				f.fields++ // the list's one field
+				end, _, ok := f.str(i + 1)
+				switch {
+				case !ok || end >= len(src):
+					return 0, false
+				case src[end] == ']':
+					i = end + 1
+				case src[end] == ',':
+					if i, ok = f.elements(end+1, depth+1, true); !ok {
+						return 0, false
+					}
+				default:
+					return 0, false
+				}
+				break
+			}
 			if i, ok = f.array(i, depth+1); !ok {
 				return 0, false
 			}
@@ -330,7 +364,7 @@ func (f *fastStrip) object(i, depth int) (int, bool) {
 		} else {
 			if captured {
 				f.flush(i)
-				f.capt(name, esc, at)
+				f.capt(src[ns+1:nameEnd], esc, at)
 			}
 			kept = true
 		}
@@ -449,7 +483,6 @@ func (f *fastStrip) array(i, depth int) (int, bool) {
 	}
 	src := f.src
 	f.fields++
-	fields := f.fields
 	i++
 	if i >= len(src) {
 		return 0, false
@@ -457,7 +490,15 @@ func (f *fastStrip) array(i, depth int) (int, bool) {
 	if src[i] == ']' {
 		return i + 1, true
 	}
-	kept := false
+	return f.elements(i, depth, false)
+}
+
+// elements walks the elements of an array, whose field is counted, from
+// src[i] on, where one starts, to the array's end; kept says that an
+// element before is in the output.
+func (f *fastStrip) elements(i, depth int, kept bool) (int, bool) {
+	src := f.src
+	fields := f.fields
 	for {
 		if i >= len(src) {
 			return 0, false
@@ -577,13 +618,18 @@ func (f *fastStrip) str(i int) (end int, esc, ok bool) {
 	src := f.src
 	i++
 	for {
-		for i+8 <= len(src) {
-			if m := special(binary.LittleEndian.Uint64(src[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+		if i > len(src) {
+			return 0, false, false
+		}
+		// Eight bytes a step, on a slice of the rest: the compiler then
+		// proves the loads in bounds (it does not for src[i:]).
+		for rest := src[i:]; len(rest) >= 8; rest = rest[8:] {
+			if m := special(binary.LittleEndian.Uint64(rest)); m != 0 {
+				i = len(src) - len(rest) + bits.TrailingZeros64(m)>>3
 				goto found
 			}
-			i += 8
 		}
+		i += (len(src) - i) &^ 7
 		for i < len(src) && src[i] != '"' && src[i] != '\\' && src[i] >= 0x20 && src[i] < 0x80 {
 			i++
 		}
@@ -717,6 +763,34 @@ func (f *fastStrip) matchRun(k int, rest []byte) (int, *memberRun) {
 	return n - 1, r
 }
 
+// skipRuns moves the cursors of the remembered runs past those that
+// start before member k.
+func (f *fastStrip) skipRuns(k int) {
+	rc, runs := f.rc, f.memo.runs
+	for rc < len(runs) && runs[rc].k < k {
+		rc++
+	}
+	rcOlder, older := f.rcOlder, f.memo.olderRuns
+	for rcOlder < len(older) && older[rcOlder].k < k {
+		rcOlder++
+	}
+	f.rc, f.rcOlder = rc, rcOlder
+}
+
+// nextRun returns the member at which the next of the remembered runs
+// (from f.rc and f.rcOlder on) starts, past any member when none is left.
+func (f *fastStrip) nextRun() int {
+	runs, older := f.memo.runs, f.memo.olderRuns
+	next := math.MaxInt
+	if f.rc < len(runs) {
+		next = runs[f.rc].k
+	}
+	if f.rcOlder < len(older) {
+		next = min(next, older[f.rcOlder].k)
+	}
+	return next
+}
+
 // runAt returns runs[c] when it is at member k and rest starts with its
 // bytes (in data), and its length.
 func runAt(runs []memberRun, data []byte, c, k int, rest []byte) (*memberRun, int) {
@@ -760,6 +834,40 @@ func (f *fastStrip) saveRun(b []byte) {
 type memoName struct {
 	start, end int // the name's token in names
 	flags      uint8
+	// words holds the token's first memoWords*8 bytes, zero past its
+	// end, and masks which of their bytes are the token's.
+	words, masks [memoWords]uint64
+}
+
+// memoWords is how many words of a name token the masked compare covers:
+// 48 bytes, the longest names of a Cortex XDR alert
+// ("causality_actor_process_signature_vendor").
+const memoWords = 6
+
+// atLong reports whether src holds the remembered token at i, for a token
+// longer than memoWords words or near the end of src. (Others are compared
+// as masked words, without a branch on their length: the next name's
+// length is not predictable.)
+func (m *memoName) atLong(src []byte, i int, names []byte) bool {
+	n := m.end - m.start
+	return len(src)-i >= n && sameBytes(src[i:i+n], names[m.start:m.end])
+}
+
+// setWords fills m.words and m.masks from tok.
+func (m *memoName) setWords(tok []byte) {
+	var buf [memoWords * 8]byte
+	copy(buf[:], tok)
+	for j := range m.words {
+		m.words[j] = binary.LittleEndian.Uint64(buf[8*j:])
+		switch n := len(tok) - 8*j; {
+		case n >= 8:
+			m.masks[j] = ^uint64(0)
+		case n > 0:
+			m.masks[j] = 1<<(8*n) - 1
+		default:
+			m.masks[j] = 0
+		}
+	}
 }
 
 const (
@@ -832,5 +940,6 @@ func (st *Stripper) remember(k int, tok []byte, esc, drop, epoch, capture bool) 
 	}
 	st.names = append(st.names, tok...)
 	st.memo = append(st.memo, memoName{start: start, end: len(st.names), flags: flags})
+	st.memo[len(st.memo)-1].setWords(tok)
 	return true
 }

@@ -23,6 +23,14 @@ var fastSeeds = []string{
 	`{"a":{"b":{"c":{"d":[[[[{"e":null}]]]]}}}}`, ` {"a":1}  x`,
 	`{"ts":1740916800123,"o":{"ts":1740916800999},"p":{"ts":86399999},"q":{"ts":86400000},"r":{"ts":0},"s":{"ts":1740916800123}}`,
 	`{"ts":[951782400000,951868799999,951868800000,4107542400000,253402300799999]}`,
+	// Lists whose first element is a string, which the member loop walks
+	// itself before the rest of the list.
+	`{"l":["a"],"m":["a","b"],"n":["a",null,"b",null],"o":["",{"p":null}],"q":["a",["b"]]}`,
+	`{"l":["a" ]}`, `{"l":["a",]}`, `{"l":["a"x]}`, `{"l":["a"`, `{"l":["a`, `{"l":["\u0000"]}`, "{\"l\":[\"a\x01\"]}",
+	`{"ts":["a",1740916800123,0],"id":["x"]}`,
+	strings.Repeat(`{"a":`, MaxDepth-1) + `["x"]` + strings.Repeat("}", MaxDepth-1),
+	strings.Repeat(`{"a":`, MaxDepth) + `["x"]` + strings.Repeat("}", MaxDepth),
+	strings.Repeat(`{"a":`, MaxDepth) + `["x","y"]` + strings.Repeat("}", MaxDepth),
 }
 
 func fastOpts() []*Options {
@@ -84,16 +92,20 @@ func FuzzStripFastMatchesGeneral(f *testing.F) {
 // general path.
 func checkStripperAgrees(t *testing.T, ins ...[]byte) {
 	for _, opts := range fastOpts() {
-		var st Stripper
-		for _, in := range ins {
-			want, wn, wres, werr := stripSlow([]byte("pre"), in, opts)
-			got, gn, gres, gerr := st.Strip([]byte("pre"), in, opts)
-			if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
-				t.Fatalf("Stripper.Strip(%q, %+v) error %v, general path %v", in, opts, gerr, werr)
-			}
-			if !bytes.Equal(got, want) || gn != wn || gres != wres {
-				t.Fatalf("Stripper.Strip(%q, %+v) after %q\n got %q %d %+v\nwant %q %d %+v", in, opts, ins, got, gn, gres, want, wn, wres)
-			}
+		checkStripperAgreesUnder(t, opts, ins...)
+	}
+}
+
+func checkStripperAgreesUnder(t *testing.T, opts *Options, ins ...[]byte) {
+	var st Stripper
+	for _, in := range ins {
+		want, wn, wres, werr := stripSlow([]byte("pre"), in, opts)
+		got, gn, gres, gerr := st.Strip([]byte("pre"), in, opts)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Fatalf("Stripper.Strip(%q, %+v) error %v, general path %v", in, opts, gerr, werr)
+		}
+		if !bytes.Equal(got, want) || gn != wn || gres != wres {
+			t.Fatalf("Stripper.Strip(%q, %+v) after %q\n got %q %d %+v\nwant %q %d %+v", in, opts, ins, got, gn, gres, want, wn, wres)
 		}
 	}
 }
@@ -164,6 +176,29 @@ func TestStripperRemembersNamesSafely(t *testing.T) {
 	}
 }
 
+// TestStripperComparesNamesAsWords covers the masked compare of remembered
+// names: names of every length around its words, longer than it covers,
+// near the end of the input, and names that differ in one byte only.
+func TestStripperComparesNamesAsWords(t *testing.T) {
+	for n := 1; n <= memoWords*8+10; n++ {
+		// name and other differ in their last byte only, and decide
+		// differently: a name taken for the other shows.
+		name := strings.Repeat("n", n)
+		other := name[:n-1] + "m"
+		objs := [][]byte{
+			[]byte(`{"` + name + `":1740916800123,"` + other + `":1,"l":["x"],"ts":1740916800123}`),
+			[]byte(`{"` + name + `":1740916800124,"` + other + `":null,"l":["x","y"],"ts":0}`),
+			[]byte(`{"` + other + `":1740916800125,"` + name + `":2,"l":[null],"ts":[1]}`),
+			[]byte(`{"` + name + `":"c","` + name + `x":3}`),
+			[]byte(`{"` + name + `":"c"}`),
+			[]byte(`{"` + name + `"`),
+		}
+		checkStripperAgrees(t, objs...)
+		checkStripperAgreesUnder(t, &Options{EpochMillis: []string{name}, Capture: [2]string{other, "l"}}, objs...)
+		checkStripperAgreesUnder(t, &Options{DropTopLevel: []string{other}, Capture: [2]string{name, ""}}, objs...)
+	}
+}
+
 // FuzzStripperMatchesGeneral: a Stripper, whatever it remembers from the
 // object before, strips as the general path does.
 func FuzzStripperMatchesGeneral(f *testing.F) {
@@ -172,6 +207,8 @@ func FuzzStripperMatchesGeneral(f *testing.F) {
 	}
 	f.Add([]byte(`{"a":null,"b":null,"c":1,"d":null}`), []byte(`{"a":null,"b":null,"c":null,"d":null}`), []byte(`{"a":null,"b":null,"c":1,"d":null,"e":0}`))
 	f.Add([]byte(`{"id":"a","ts":1,"type":2,"z":null}`), []byte(`{"id":"a","ts":1,"type":2,"z":3}`), []byte(`{"id":"a","ts":[1],"type":null}`))
+	long := strings.Repeat("causality_actor_", 3)
+	f.Add([]byte(`{"`+long+`":["a"],"x":null,"y":null}`), []byte(`{"`+long+`":["a","b"],"x":null,"y":null}`), []byte(`{"`+long+`x":["a"]}`))
 	f.Fuzz(func(t *testing.T, a, b, c []byte) { checkStripperAgrees(t, a, b, c) })
 }
 
