@@ -79,12 +79,14 @@ test: deps engine vet unit bench-once
 # Measures every benchmark and compares each figure with its target in
 # .ci/bench-targets.txt: exits non-zero when one is missed or missing.
 # The raw output is kept in $(BENCH_OUT).
-# The table is printed even when a benchmark failed. Like make test, it
+# The table is printed even when a benchmark failed. One package at a
+# time (-p 1): two packages' benchmarks side by side on two cores cost
+# each other up to a third of their CPU-second figures. Like make test, it
 # first installs what the benchmarks need (rsyslog, the Lambda emulator,
 # moto, the Wazuh engine): on a fresh machine they would fail for want of
 # a tool instead of measuring.
 bench: deps engine
-	@set -o pipefail; $(GO) test -count=1 -run '^$$' -bench . -benchmem -timeout 45m ./... | tee $(BENCH_OUT); status=$$?; \
+	@set -o pipefail; $(GO) test -p 1 -count=1 -run '^$$' -bench . -benchmem -timeout 60m ./... | tee $(BENCH_OUT); status=$$?; \
 		$(GO) run ./.ci/benchcheck -targets .ci/bench-targets.txt $(BENCH_OUT) && exit $$status
 
 # The whole of make test, RUNS times in a row (default 5), while LOAD

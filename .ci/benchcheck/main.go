@@ -165,6 +165,12 @@ func parseBench(r io.Reader) ([]Result, []string, error) {
 			failures = append(failures, strings.TrimSpace(line))
 		case strings.HasPrefix(line, "Benchmark"):
 			f := strings.Fields(line)
+			if i := strings.Index(line, "--- FAIL"); i > 0 && len(f) > 1 && f[1] == "---" {
+				// A sub-benchmark that failed before it reported: go test
+				// prints the failure after its name, on the same line.
+				failures = append(failures, strings.TrimSpace(line[i:]))
+				continue
+			}
 			if len(f) == 1 {
 				// The name alone: the benchmark logged before its result
 				// line, or failed; its figures (if any) follow on a line

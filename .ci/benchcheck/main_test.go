@@ -87,6 +87,15 @@ func TestFailedBenchmarkRunFails(t *testing.T) {
 	}
 }
 
+// A sub-benchmark that fails gets its FAIL on its own name's line; the
+// table is still printed and the run fails.
+func TestFailedSubBenchmarkOnItsNameLine(t *testing.T) {
+	code, out := runCheck(t, passing+"pkg: example.com/r\nBenchmarkIdle/limit=1e+06-2            \t--- FAIL: BenchmarkIdle/limit=1e+06-2\n    bench_test.go:146: held back\n--- FAIL: BenchmarkIdle\nFAIL\n")
+	if code != 1 || !strings.Contains(out, "benchmark run failed: --- FAIL: BenchmarkIdle/limit=1e+06-2") || !strings.Contains(out, "BenchmarkFast") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
 func TestUnreadableInputIsAnError(t *testing.T) {
 	for name, bench := range map[string]string{
 		"odd fields":     "pkg: example.com/p\nBenchmarkFast-2  100  12345 ns/op  150.5\n",
