@@ -1,6 +1,7 @@
 package proofpoint
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"os"
@@ -26,6 +27,21 @@ func benchBody(tb testing.TB, n int) []byte {
 	// Two thirds messages (a fifth to several recipients), a third clicks.
 	sim.Generate("bench", proofpointtest.Traffic{From: t0, To: t0.Add(time.Hour), MessagesPerHour: float64(n) * 0.55, ClicksPerHour: float64(n) / 3, MaxIndexLag: -1, Seed: 7})
 	return sim.Body("bench", t0, t0.Add(time.Hour), t0.Add(2*time.Hour))
+}
+
+// seedPage is an array of the first dozen events of a simulator answer,
+// a realistic seed for the fuzz targets.
+func seedPage(tb testing.TB) []byte {
+	tb.Helper()
+	d := newSIEMDecoder()
+	if _, err := d.decode(benchBody(tb, 40)); err != nil {
+		tb.Fatal(err)
+	}
+	var page [][]byte
+	for _, it := range d.items[:min(len(d.items), 12)] {
+		page = append(page, it.Raw)
+	}
+	return []byte("[" + string(bytes.Join(page, []byte(","))) + "]")
 }
 
 // BenchmarkTransform measures the hot path, a TAP answer to Wazuh lines:

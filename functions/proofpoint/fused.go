@@ -150,9 +150,7 @@ func (f *fused) number() (int, bool) {
 	case i < len(src) && src[i] == '0':
 		i++
 	case i < len(src) && src[i] >= '1' && src[i] <= '9':
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
+		i = digitsEnd(src, i)
 	default:
 		return 0, false
 	}
@@ -161,10 +159,7 @@ func (f *fused) number() (int, bool) {
 		integer = false
 		i++
 		from := i
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
-		if i == from {
+		if i = digitsEnd(src, i); i == from {
 			return 0, false
 		}
 	}
@@ -175,10 +170,7 @@ func (f *fused) number() (int, bool) {
 			i++
 		}
 		from := i
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
-		if i == from {
+		if i = digitsEnd(src, i); i == from {
 			return 0, false
 		}
 	}
@@ -188,19 +180,12 @@ func (f *fused) number() (int, bool) {
 	return i, true
 }
 
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special flags (in their top bits) the bytes of w that end a plain run
-// of a string: a quote, a backslash, a control character or a byte that
-// is not ASCII. The lowest flag is exact; bytes above it may be flagged
-// falsely (a borrow needs a flagged byte below).
-func special(w uint64) uint64 {
-	q := w ^ (lsb * '"')
-	b := w ^ (lsb * '\\')
-	return ((q - lsb) | (b - lsb) | (w - lsb*0x20) | w) & msb
+// digitsEnd returns the end of the run of ASCII digits at src[i:].
+func digitsEnd(src []byte, i int) int {
+	for i < len(src) && src[i] >= '0' && src[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // str reads the string at f.pos (its opening quote) and reports whether
@@ -211,8 +196,8 @@ func (f *fused) str() (escaped, ok bool) {
 	src, i := f.src, f.pos+1
 	for {
 		for i+16 <= len(src) {
-			m0 := special(binary.LittleEndian.Uint64(src[i:]))
-			m1 := special(binary.LittleEndian.Uint64(src[i+8:]))
+			m0 := jsonscan.StringStops(binary.LittleEndian.Uint64(src[i:]))
+			m1 := jsonscan.StringStops(binary.LittleEndian.Uint64(src[i+8:]))
 			if m0|m1 != 0 {
 				if m0 != 0 {
 					i += bits.TrailingZeros64(m0) / 8

@@ -1,7 +1,6 @@
 package proofpoint
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
@@ -296,15 +295,7 @@ func FuzzKeyTokensMatchesKey(f *testing.F) {
 	f.Add([]byte(`[{"A":1,"a":2,"abcdefghi":1,"abcdefghj":{"Q":[[]],"q":"\u0041"}},{"quarantineFolder":"a","quarantineRule":"b"},{"quarantineRule":"b","quarantineFolder":"a"}]`))
 	f.Add([]byte(`[{"messageTime":"2026-03-02T00:21:41.131+0100","clickTime":"x","\u0063lickTime":"2026-03-02T00:21:41Z"}, {"a" : [ 1 ] }]`))
 	f.Add([]byte(`[{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"o":{"p":{"q":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}}}}}}}}}}}}}}}}}]`))
-	d := newSIEMDecoder()
-	if _, err := d.decode(benchBody(f, 40)); err != nil {
-		f.Fatal(err)
-	}
-	var page [][]byte
-	for _, it := range d.items[:min(len(d.items), 12)] {
-		page = append(page, it.Raw)
-	}
-	f.Add([]byte("[" + string(bytes.Join(page, []byte(","))) + "]"))
+	f.Add(seedPage(f))
 	opts := Envelope().ScanOptions(nil)
 	var k keyer
 	var v1 keyerV1

@@ -624,7 +624,7 @@ func (f *fastStrip) str(i int) (end int, esc, ok bool) {
 		// Eight bytes a step, on a slice of the rest: the compiler then
 		// proves the loads in bounds (it does not for src[i:]).
 		for rest := src[i:]; len(rest) >= 8; rest = rest[8:] {
-			if m := special(binary.LittleEndian.Uint64(rest)); m != 0 {
+			if m := StringStops(binary.LittleEndian.Uint64(rest)); m != 0 {
 				i = len(src) - len(rest) + bits.TrailingZeros64(m)>>3
 				goto found
 			}

@@ -136,7 +136,7 @@ func skipStr(src []byte, i int) (int, bool) {
 	i++
 	for {
 		for i+8 <= len(src) {
-			if m := special(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+			if m := StringStops(binary.LittleEndian.Uint64(src[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				goto found
 			}
