@@ -142,6 +142,26 @@ func TestPeopleBudgetStopsBeforeTheEndpointLimit(t *testing.T) {
 	}
 }
 
+// peopleSnapshotOnce runs the People stream once and fails unless it
+// succeeds with want users, each delivered once, and no error event.
+func peopleSnapshotOnce(t *testing.T, h *harness, want int) {
+	t.Helper()
+	sink := &lineSink{}
+	res := h.run(context.Background(), sink, h.store, StreamPeople)
+	if !res[0].Success || res[0].Events != int64(want) {
+		t.Fatalf("result %+v", res[0])
+	}
+	got, errs := peopleLines(t, sink.lines(t))
+	if len(got) != want || len(errs) > 0 {
+		t.Fatalf("%d users, errors %v", len(got), errs)
+	}
+	for k, n := range got {
+		if n != 1 {
+			t.Fatalf("%s delivered %d times", k, n)
+		}
+	}
+}
+
 // TestPeopleSnapshotKeepsToTheDocumentedPageSizes: top-clicker pages are
 // documented as at most 200 users. Asked for more, TAP either refuses the
 // request or (the docs do not say which) serves 200: either way a snapshot
@@ -152,20 +172,7 @@ func TestPeopleSnapshotKeepsToTheDocumentedPageSizes(t *testing.T) {
 		t.Run(fmt.Sprint("oversize=", mode), func(t *testing.T) {
 			h := newHarness(t, proofpointtest.Options{PeopleOversize: mode})
 			h.sim.GeneratePeople("acme", 1200, 450, 1)
-			sink := &lineSink{}
-			res := h.run(context.Background(), sink, h.store, StreamPeople)
-			if !res[0].Success || res[0].Events != 1650 {
-				t.Fatalf("result %+v", res[0])
-			}
-			got, errs := peopleLines(t, sink.lines(t))
-			if len(got) != 1650 || len(errs) > 0 {
-				t.Fatalf("%d users, errors %v", len(got), errs)
-			}
-			for k, n := range got {
-				if n != 1 {
-					t.Fatalf("%s delivered %d times", k, n)
-				}
-			}
+			peopleSnapshotOnce(t, h, 1650)
 			if vap, top := h.sim.PoolUsed("acme", "vap"), h.sim.PoolUsed("acme", "top-clickers"); vap != 2 || top != 3 {
 				t.Fatalf("%d VAP and %d top-clicker requests, want pages of 1 000 and 200", vap, top)
 			}
@@ -187,15 +194,7 @@ func TestPeopleFullLastPage(t *testing.T) {
 		t.Run(fmt.Sprint("past-end=", mode), func(t *testing.T) {
 			h := newHarness(t, proofpointtest.Options{PeoplePastEnd: mode})
 			h.sim.GeneratePeople("acme", 1000, 200, 1)
-			sink := &lineSink{}
-			res := h.run(context.Background(), sink, h.store, StreamPeople)
-			if !res[0].Success || res[0].Events != 1200 {
-				t.Fatalf("result %+v", res[0])
-			}
-			got, errs := peopleLines(t, sink.lines(t))
-			if len(got) != 1200 || len(errs) > 0 {
-				t.Fatalf("%d users, errors %v", len(got), errs)
-			}
+			peopleSnapshotOnce(t, h, 1200)
 			var cur PeopleCursor
 			jsonUnmarshal(t, h.stored(StreamPeople).Cursor, &cur)
 			if !cur.LastFetch.Equal(t0) || !cur.Snapshot.IsZero() {
