@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -137,48 +136,88 @@ func (d *dir) stat(name string) (fileID, bool, error) {
 	return idOf(&st), true, nil
 }
 
-// tempPrefix starts the names of temporary state files; anything left
-// with it was abandoned by a writer that crashed.
+// tempPrefix starts the names of the temporary state files that earlier
+// versions wrote before renaming them; anything left with it was abandoned
+// by a writer that crashed.
 func tempPrefix(name string) string { return name + ".tmp-" }
 
+// scratchName is the file a commit writes the next state into before
+// exchanging it with the state file. It is kept between commits (it then
+// holds the previous state), so that a commit neither creates nor deletes
+// a file: on ext4 a new inode costs a search past every recently deleted
+// one, and a commit per page made that the largest part of a commit's
+// CPU (docs/testing.md).
+func scratchName(name string) string { return name + ".next" }
+
+// errNoExchange says this platform cannot exchange two names atomically.
+var errNoExchange = errors.New("atomic exchange not supported")
+
 // writeAtomic replaces name with b so that a crash at any instant leaves
-// either the old or the new content. The temporary file is created
-// exclusively (no existing file or link is ever reused), renamed over
-// name (a link there is replaced, not followed) and the directory is
-// fsynced.
+// either the old or the new content. b is written into the scratch file,
+// fsynced, and atomically exchanged with name (renameat2
+// RENAME_EXCHANGE); the directory is then fsynced, so the exchange is
+// durable before the next commit overwrites the old content. Where there
+// is no state file yet, or the file system cannot exchange, the scratch
+// file is renamed over name instead. The scratch file is opened without
+// following links and must be a regular file owned by this user, like
+// every other file of the store.
 func (d *dir) writeAtomic(name string, b []byte) (err error) {
 	perm := uint32(0o600)
-	if id, ok, err := d.stat(name); err != nil {
-		return err
-	} else if ok && id.mode&unix.S_IFMT == unix.S_IFREG {
-		perm = id.mode & 0o777
-	}
-	tmp := tempPrefix(name) + rand.Text()[:16]
-	fd, err := unix.Openat(d.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	stateID, exists, err := d.stat(name)
 	if err != nil {
-		return fmt.Errorf("filestore: create temp file in %s: %w", d.path, err)
+		return err
 	}
-	f := os.NewFile(uintptr(fd), d.path+"/"+tmp)
+	// Only a regular file is exchanged: anything else under the state
+	// file's name is replaced, as a rename does.
+	regular := exists && stateID.mode&unix.S_IFMT == unix.S_IFREG
+	if regular {
+		perm = stateID.mode & 0o777
+	}
+	scratch := scratchName(name)
+	f, err := d.open(scratch, unix.O_WRONLY|unix.O_CREAT, 0o600)
+	if err != nil {
+		return fmt.Errorf("filestore: scratch file: %w", err)
+	}
 	defer func() {
-		if err != nil {
+		if f != nil {
 			f.Close()
-			unix.Unlinkat(d.fd, tmp, 0)
 		}
 	}()
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("filestore: write temp file: %w", err)
+	// Overwriting in place, then cutting what is left, keeps the file's
+	// blocks instead of freeing and allocating them again.
+	if _, err = f.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("filestore: write scratch file: %w", err)
 	}
-	if err = unix.Fchmod(fd, perm); err != nil {
-		return fmt.Errorf("filestore: chmod temp file: %w", err)
+	if err = f.Truncate(int64(len(b))); err != nil {
+		return fmt.Errorf("filestore: truncate scratch file: %w", err)
+	}
+	if err = f.Chmod(os.FileMode(perm)); err != nil {
+		return fmt.Errorf("filestore: chmod scratch file: %w", err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("filestore: fsync temp file: %w", err)
+		return fmt.Errorf("filestore: fsync scratch file: %w", err)
 	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("filestore: close temp file: %w", err)
+	err = f.Close()
+	f = nil
+	if err != nil {
+		return fmt.Errorf("filestore: close scratch file: %w", err)
 	}
-	if err = unix.Renameat(d.fd, tmp, d.fd, name); err != nil {
-		return fmt.Errorf("filestore: rename temp file over %s/%s: %w", d.path, name, err)
+	exchanged := false
+	if regular {
+		switch err := exchange(d.fd, scratch, name); {
+		case err == nil:
+			exchanged = true
+		case errors.Is(err, errNoExchange), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS),
+			errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOENT):
+			// No exchange here (or the state file just went away): rename.
+		default:
+			return fmt.Errorf("filestore: exchange %s/%s with %s: %w", d.path, scratch, name, err)
+		}
+	}
+	if !exchanged {
+		if err = unix.Renameat(d.fd, scratch, d.fd, name); err != nil {
+			return fmt.Errorf("filestore: rename %s/%s over %s: %w", d.path, scratch, name, err)
+		}
 	}
 	if err = unix.Fsync(d.fd); err != nil {
 		return fmt.Errorf("filestore: fsync state directory %s: %w", d.path, err)

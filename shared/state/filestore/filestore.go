@@ -5,10 +5,11 @@
 // Ownership of a stream is an exclusive flock on a separate lock file per
 // stream: a lock on the state file itself would be lost the moment the file
 // is replaced by rename. The kernel drops the lock when the process dies, so
-// a killed run never blocks the next one. Writes go to a temporary file that
-// is fsynced, renamed over the state file, and followed by an fsync of the
-// directory, so a crash leaves either the old or the new state, never a mix;
-// temporary files a crash left behind are removed by the next commit.
+// a killed run never blocks the next one. Writes go to a scratch file
+// that is fsynced, atomically exchanged with the state file, and followed
+// by an fsync of the directory, so a crash leaves either the old or the new
+// state, never a mix (see dir.writeAtomic); temporary files that earlier
+// versions' crashes left behind are removed by the next commit.
 //
 // The state directory must be owned by the user running the store and not
 // be writable by group or others: anyone who can create entries in it could

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -390,4 +391,127 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCommitsReuseTheirFiles: once the scratch file exists, a commit
+// neither creates nor deletes a file: it exchanges the two, so the scratch
+// file then holds the previous state. Every commit leaves the state file
+// holding its record, and the state file keeps the mode it was given.
+func TestCommitsReuseTheirFiles(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(p, []byte(`{"streams":{}}`), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l, err := s.Lock(ctx, audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	var names []string
+	var previous json.RawMessage
+	for v := int64(0); v < 6; v++ {
+		cursor := json.RawMessage(fmt.Sprintf(`{"page":%d,"pad":%q}`, v, strings.Repeat("x", int(6-v)*40)))
+		if _, err := l.Commit(ctx, state.Record{Version: v, Cursor: cursor}); err != nil {
+			t.Fatalf("commit %d: %v", v, err)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o640 {
+			t.Fatalf("commit %d: mode %v, want 0640", v, fi.Mode().Perm())
+		}
+		// Another process's view: a fresh store reads what was committed.
+		other, _ := New(p)
+		rec, err := readRecord(t, other)
+		if err != nil || string(rec.Cursor) != string(cursor) {
+			t.Fatalf("commit %d: state holds %s (%v), want %s", v, rec.Cursor, err, cursor)
+		}
+		if previous != nil {
+			scratch, _ := New(p + ".next")
+			rec, err := readRecord(t, scratch)
+			if err != nil || string(rec.Cursor) != string(previous) {
+				t.Fatalf("commit %d: the scratch file holds %s (%v), want the previous state %s", v, rec.Cursor, err, previous)
+			}
+		}
+		previous = cursor
+		entries, _ := os.ReadDir(dir)
+		names = names[:0]
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+	}
+	want := []string{"state.json", "state.json.default.1password.audit.lock", "state.json.lock", "state.json.next"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("directory holds %v, want %v", names, want)
+	}
+}
+
+// readRecord loads the audit record through a second store, as another
+// process would.
+func readRecord(t *testing.T, s *Store) (state.Record, error) {
+	t.Helper()
+	doc, err := s.read()
+	if err != nil {
+		return state.Record{}, err
+	}
+	return s.record(doc, audit.String())
+}
+
+// TestScratchFileLeftByACrash: a scratch file cut short or longer than
+// the next state (a crash while it was written) is overwritten whole.
+func TestScratchFileLeftByACrash(t *testing.T) {
+	for _, left := range []string{`{"half":`, strings.Repeat(`{"streams":{}} garbage `, 200)} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "state.json")
+		os.WriteFile(p, []byte(`{"streams":{}}`), 0o600)
+		os.WriteFile(p+".next", []byte(left), 0o600)
+		s, _ := New(p)
+		l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Commit(context.Background(), state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+		l.Release(context.Background())
+		other, _ := New(p)
+		rec, err := readRecord(t, other)
+		if err != nil || string(rec.Cursor) != `{"c":1}` {
+			t.Fatalf("after a %d-byte scratch file: %s, %v", len(left), rec.Cursor, err)
+		}
+	}
+}
+
+// TestScratchFileLinkIsNotFollowed: a link planted under the scratch
+// file's name fails the commit; its target is untouched and the state
+// file keeps its content.
+func TestScratchFileLinkIsNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	outside := filepath.Join(t.TempDir(), "precious")
+	os.WriteFile(outside, []byte("precious"), 0o600)
+	os.WriteFile(p, []byte(`{"streams":{}}`), 0o600)
+	os.Symlink(outside, p+".next")
+	s, _ := New(p)
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Commit(context.Background(), state.Record{}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("Commit with a linked scratch file: %v, want an error naming the link", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "precious" {
+		t.Fatalf("the link's target changed: %q", b)
+	}
+	if b, _ := os.ReadFile(p); string(b) != `{"streams":{}}` {
+		t.Fatalf("the state file changed: %q", b)
+	}
 }
