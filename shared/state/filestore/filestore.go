@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -59,10 +60,12 @@ type Store struct {
 	name string // the state file's name in it
 	now  func() time.Time
 
-	// cache is the document this store last wrote, reused while the file
-	// is still that exact file (same inode, size and modification time):
-	// a catch-up commits every page, and re-parsing a file full of dedup
-	// keys each time would dominate the run's CPU.
+	// cache is the document this store last read or wrote, reused while
+	// the file is still that exact file (same inode, size and modification
+	// time) and, for a commit, while no other process has written it since
+	// (the write generation): a catch-up commits every page, and
+	// re-parsing a file full of dedup keys each time would dominate the
+	// run's CPU.
 	mu      sync.Mutex
 	cache   *cachedDoc
 	cleaned bool // stale temporary files were removed
@@ -76,7 +79,17 @@ type Store struct {
 type cachedDoc struct {
 	doc *document
 	id  fileID
+	gen int64 // the write generation it is known to be current for, or -1
 }
+
+// The write generation is a counter kept in the write lock file, bumped
+// under the lock before each write of the state file. It tells a process
+// whether another one wrote the file since its own last write: the file's
+// identity alone cannot, since the state and scratch files exchange
+// inodes and a file system's modification times are coarse (two commits
+// of another process within one clock tick, of the same size, would look
+// unchanged). Losing it (a crash) only costs one re-read.
+const noGen = -1
 
 func (d *document) clone() *document {
 	out := &document{top: make(map[string]json.RawMessage, len(d.top)), streams: make(map[string]json.RawMessage, len(d.streams))}
@@ -193,15 +206,21 @@ func (s *Store) read() (*document, error) {
 		return nil, err
 	}
 	defer d.close()
-	return s.readIn(d)
+	return s.readIn(d, noGen)
 }
 
-func (s *Store) readIn(d *dir) (*document, error) {
+// readIn returns the state file's document. gen is the write generation
+// when the caller holds the write lock (noGen otherwise): the cached
+// document then serves only if it is current for that generation. Without
+// the lock it serves while the file is the one it came from: what a
+// reader takes from it, its own stream's record, only its own process
+// writes.
+func (s *Store) readIn(d *dir, gen int64) (*document, error) {
 	if id, ok, err := d.stat(s.name); err == nil && ok {
 		s.mu.Lock()
 		c := s.cache
 		s.mu.Unlock()
-		if c != nil && c.id == id {
+		if c != nil && c.id == id && (gen == noGen || c.gen == gen) {
 			return c.doc.clone(), nil
 		}
 	}
@@ -234,7 +253,7 @@ func (s *Store) readIn(d *dir) (*document, error) {
 	// its record) before any commit: parsing it once is enough while it
 	// stays the file that was read (id is of the descriptor read).
 	s.mu.Lock()
-	s.cache = &cachedDoc{doc: doc.clone(), id: id}
+	s.cache = &cachedDoc{doc: doc.clone(), id: id, gen: gen}
 	s.mu.Unlock()
 	return doc, nil
 }
@@ -252,8 +271,9 @@ func (s *Store) record(doc *document, name string) (state.Record, error) {
 }
 
 // write lays the file out by hand: keys sorted, one stream per line, so
-// that the file is readable and diffable and a commit stays cheap.
-func (s *Store) write(d *dir, doc *document) error {
+// that the file is readable and diffable and a commit stays cheap. gen is
+// the write generation the file is written under.
+func (s *Store) write(d *dir, doc *document, gen int64) error {
 	s.imageMu.Lock()
 	defer s.imageMu.Unlock()
 	b := s.image[:0]
@@ -283,7 +303,7 @@ func (s *Store) write(d *dir, doc *document) error {
 	}
 	if id, ok, err := d.stat(s.name); err == nil && ok {
 		s.mu.Lock()
-		s.cache = &cachedDoc{doc: doc.clone(), id: id}
+		s.cache = &cachedDoc{doc: doc.clone(), id: id, gen: gen}
 		s.mu.Unlock()
 	}
 	return nil
@@ -300,7 +320,8 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 
 // writeLock serialises read-modify-write of the shared state file between
 // processes that own different streams. It is held for one commit only.
-func (s *Store) writeLock(ctx context.Context, d *dir) (func(), error) {
+// The lock file also holds the write generation.
+func (s *Store) writeLock(ctx context.Context, d *dir) (*os.File, error) {
 	f, err := d.open(s.name+".lock", unix.O_RDWR|unix.O_CREAT, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: write lock: %w", err)
@@ -308,7 +329,7 @@ func (s *Store) writeLock(ctx context.Context, d *dir) (func(), error) {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			return func() { f.Close() }, nil
+			return f, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
@@ -321,6 +342,37 @@ func (s *Store) writeLock(ctx context.Context, d *dir) (func(), error) {
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// generation reads the write generation from the held write lock file,
+// where it is written as 20 decimal digits and a newline: zero for an
+// empty file (none written yet, or by an earlier version) or anything
+// else, which only costs a re-read.
+func generation(lock *os.File) (int64, error) {
+	var b [genLen]byte
+	n, err := lock.ReadAt(b[:], 0)
+	if n < len(b) {
+		if errors.Is(err, io.EOF) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("filestore: read write generation: %w", err)
+	}
+	gen, err := strconv.ParseInt(string(b[:genLen-1]), 10, 64)
+	if err != nil || gen < 0 {
+		return 0, nil
+	}
+	return gen, nil
+}
+
+const genLen = 21
+
+// setGeneration stores gen in the held write lock file.
+func setGeneration(lock *os.File, gen int64) error {
+	b := fmt.Appendf(make([]byte, 0, genLen), "%020d\n", gen)
+	if _, err := lock.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("filestore: write generation: %w", err)
+	}
+	return nil
 }
 
 type lease struct {
@@ -362,13 +414,17 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, err
 	}
 	defer d.close()
-	unlock, err := s.writeLock(ctx, d)
+	lock, err := s.writeLock(ctx, d)
 	if err != nil {
 		return 0, err
 	}
-	defer unlock()
+	defer lock.Close()
 	s.removeStaleTemps(d)
-	doc, err := s.readIn(d)
+	gen, err := generation(lock)
+	if err != nil {
+		return 0, err
+	}
+	doc, err := s.readIn(d, gen)
 	if err != nil {
 		return 0, err
 	}
@@ -391,7 +447,13 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, fmt.Errorf("filestore: commit %s: %w", l.key, err)
 	}
 	doc.streams[name] = enc
-	if err := s.write(d, doc); err != nil {
+	// Bumped before the write: a write that fails after it only costs the
+	// other processes a re-read.
+	gen = (gen + 1) % 1e18
+	if err := setGeneration(lock, gen); err != nil {
+		return 0, err
+	}
+	if err := s.write(d, doc, gen); err != nil {
 		return 0, err
 	}
 	return rec.Version, nil

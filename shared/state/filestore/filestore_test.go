@@ -515,3 +515,62 @@ func TestScratchFileLinkIsNotFollowed(t *testing.T) {
 		t.Fatalf("the state file changed: %q", b)
 	}
 }
+
+// TestCommitSeesAnotherProcessesWrites: a commit rewrites the whole file,
+// so it must start from the other streams' latest records, even when the
+// file looks unchanged since this process wrote it: the state and scratch
+// files exchange inodes, and two commits of another process within one
+// tick of the file system's clock leave the same size and time.
+func TestCommitSeesAnotherProcessesWrites(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "state.json")
+	mine, _ := New(p)
+	theirs, _ := New(p) // another process's store
+	signin := state.Key{Tenant: "default", Vendor: "1password", Stream: "signin"}
+	l1, err := mine.Lock(ctx, audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Release(ctx)
+	l2, err := theirs.Lock(ctx, signin, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Release(ctx)
+	commit := func(l state.Lease, v int64, cursor string) {
+		t.Helper()
+		if _, err := l.Commit(ctx, state.Record{Version: v, Cursor: json.RawMessage(cursor)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(l2, 0, `{"c":"b0"}`)
+	commit(l1, 0, `{"c":"a1"}`)
+	seen, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(l2, 1, `{"c":"b1"}`)
+	commit(l2, 2, `{"c":"b2"}`)
+	// As within one clock tick: the file has the inode, size and time it
+	// had after this process's own commit.
+	if err := os.Chtimes(p, seen.ModTime(), seen.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	now, _ := os.Stat(p)
+	if !os.SameFile(seen, now) || seen.Size() != now.Size() {
+		t.Fatalf("test precondition: the file should be the same inode and size (%v %d, %v %d)", seen.Sys(), seen.Size(), now.Sys(), now.Size())
+	}
+	commit(l1, 1, `{"c":"a2"}`)
+	other, _ := New(p)
+	doc, err := other.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := other.record(doc, signin.String())
+	if err != nil || string(rec.Cursor) != `{"c":"b2"}` || rec.Version != 3 {
+		t.Fatalf("the other stream's record is %s at version %d (%v), want {\"c\":\"b2\"} at 3: a stale copy was written back", rec.Cursor, rec.Version, err)
+	}
+	if rec, _ := other.record(doc, audit.String()); string(rec.Cursor) != `{"c":"a2"}` {
+		t.Fatalf("this stream's record is %s, want {\"c\":\"a2\"}", rec.Cursor)
+	}
+}
