@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -47,7 +49,22 @@ const (
 	restartMaxEPS   = 1000
 )
 
-func TestWodleSurvivesModulesdRestarts(t *testing.T) {
+func TestWodleSurvivesModulesdRestarts(t *testing.T) { restartSuite(t, wazuhlab.Modulesd) }
+
+// TestWodleSurvivesAnalysisdRestarts is the restart suite with
+// wazuh-analysisd restarted alone while modulesd forwards. modulesd's
+// command module connected to analysisd's queue when it started and never
+// connects again, so from then on everything it forwards is dropped,
+// while the same modulesd goes on starting runs: those runs must not
+// promote what they printed. Each round lets at least one run go by in
+// that state before modulesd is restarted (as an operator restarting the
+// manager would), after which the events must all arrive.
+func TestWodleSurvivesAnalysisdRestarts(t *testing.T) { restartSuite(t, wazuhlab.Analysisd) }
+
+// restartSuite runs the restart suite, stopping victim in each round:
+// modulesd with SIGTERM or SIGKILL and started again, or analysisd
+// restarted alone.
+func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("WODLE_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -76,8 +93,9 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&script, "%s='%s'; export %s\n", k, v, k)
 	}
+	logFile := filepath.Join(h.dir, "localrun.log")
 	fmt.Fprintf(&script, "%s onepassword --source audit --page-limit 100 --rate-limit -1 --commit %s --wodle-interval %ds --max-runtime %s --debug 1 --log-file %s\n",
-		binary, commit, int(restartInterval/time.Second), restartRuntime, filepath.Join(h.dir, "localrun.log"))
+		binary, commit, int(restartInterval/time.Second), restartRuntime, logFile)
 	if err := os.WriteFile(wrapper, []byte(script.String()), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +143,23 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) {
 			// Caught up before the rounds are done: new events arrive.
 			h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, int(2*perRun), time.Now().Add(-time.Hour), time.Second)
 		})
+		if victim == wazuhlab.Analysisd {
+			targeted[run] = true
+			at := a.runs[run].lines
+			finished := finishedRuns(t, logFile)
+			if err := l.Restart(ctx, wazuhlab.Analysisd); err != nil {
+				t.Fatal(err)
+			}
+			// Two more runs of the same modulesd: the one it was
+			// forwarding may have been in the middle of one already.
+			waitFinishedRuns(t, logFile, finished+2, a.stall)
+			a.poll()
+			kills = append(kills, kill{sig: syscall.SIGTERM, run: run, target: at, forwarded: a.runs[run].lines})
+			if err := l.Restart(ctx, wazuhlab.Modulesd); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if err := l.Signal(wazuhlab.Modulesd, sig); err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +193,7 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) {
 		}
 	}
 	for i, k := range kills {
-		t.Logf("round %d: %v after %d lines of run %s; %d of its lines archived in all", i, k.sig, k.target, k.run, k.forwarded)
+		t.Logf("round %d: %s %v after %d lines of run %s; %d of its lines archived in all", i, victim, k.sig, k.target, k.run, k.forwarded)
 	}
 	t.Logf("%d vendor events, %d runs, %d lines archived; %d lost, %d duplicates (bound %d = %d restarts × %d events per run); slowest run forwarded at %.0f lines/s at max_eps %d",
 		len(ids), len(a.order), a.lines, len(lost), dups, len(kills)*int(perRun), len(kills), perRun, a.rate(), restartMaxEPS)
@@ -172,6 +207,32 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) {
 		t.Errorf("%d duplicates, more than one run (%d events) per restart (%d)", dups, perRun, len(kills))
 	}
 	a.checkSummaries(commit, perRun, l.Home)
+}
+
+// finishedRuns counts the runs that localrun's log file says finished.
+func finishedRuns(t *testing.T, logFile string) int {
+	t.Helper()
+	b, err := os.ReadFile(logFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), `"msg":"run finished"`)
+}
+
+// waitFinishedRuns waits until n runs finished, failing when none
+// finished for stall (a run is due every <interval>).
+func waitFinishedRuns(t *testing.T, logFile string, n int, stall time.Duration) {
+	t.Helper()
+	last, progress := finishedRuns(t, logFile), time.Now()
+	for last < n {
+		time.Sleep(20 * time.Millisecond)
+		if got := finishedRuns(t, logFile); got > last {
+			last, progress = got, time.Now()
+		}
+		if time.Since(progress) > stall {
+			t.Fatalf("waiting for %d finished runs: %d after %v without a new one", n, last, stall)
+		}
+	}
 }
 
 // archive follows what modulesd forwarded of our wodle into archives.json.

@@ -118,7 +118,7 @@ func (s *twoStep) resolve(ctx context.Context, l state.Lease, rec state.Record) 
 	if outcome == pendingPromoted {
 		log.Info("pending position promoted: the reader that took it started this run, so it forwarded it")
 	} else {
-		log.Warn("pending position discarded: another reader started this run (e.g. wazuh-modulesd restarted), so what it took may be lost; its events are read again", "pending_reader", p.Reader, "reader", s.reader)
+		log.Warn("pending position discarded: this run's reader is not the one that took it (wazuh-modulesd or wazuh-analysisd restarted, or analysisd's queue is down), so what it took may be lost; its events are read again", "pending_reader", p.Reader, "reader", s.reader)
 	}
 	return next
 }

@@ -37,9 +37,12 @@ type wodlePlan struct {
 func (p wodlePlan) underModulesd() bool { return p.readerErr == nil && p.reader.Modulesd() }
 
 // identity is the reader identity pending positions are tagged with ("":
-// unknown, nothing is ever promoted).
+// unknown, nothing is ever promoted). While modulesd cannot reach
+// analysisd (Reader.QueueBroken) it is unknown too: what modulesd
+// forwards is dropped, so this run's output and the last run's may be
+// lost; they are read again once modulesd restarts.
 func (p wodlePlan) identity() string {
-	if p.readerErr != nil {
+	if p.readerErr != nil || p.reader.QueueBroken() {
 		return ""
 	}
 	return p.reader.Identity()
@@ -88,6 +91,9 @@ func (p wodlePlan) summaryFields(o *options, ts *twoStep, tenants []string, keys
 		{Key: "reader", Value: reader},
 		{Key: "commit", Value: commit},
 		{Key: "max_events", Value: p.maxEvents},
+	}
+	if p.reader.Queue != wodle.QueueUnknown {
+		f = append(f, event.Field{Key: "analysisd", Value: p.reader.Queue})
 	}
 	switch {
 	case p.sized:

@@ -28,6 +28,28 @@ import (
 // ModulesdComm is the command name of Wazuh's module daemon in /proc.
 const ModulesdComm = "wazuh-modulesd"
 
+// AnalysisdComm is the command name of Wazuh's analysis daemon, which
+// modulesd forwards a wodle's lines to.
+const AnalysisdComm = "wazuh-analysisd"
+
+// States of analysisd's queue as the reader's command wodles see it
+// (Reader.Queue). modulesd's command module connects to analysisd's queue
+// socket once, when it starts, and never again (Wazuh 4.14.7,
+// wm_command.c): after analysisd restarts alone, everything the wodle
+// prints is dropped until modulesd restarts too.
+const (
+	// QueueUnknown: the reader is not modulesd, or its home has no
+	// var/run to find analysisd in.
+	QueueUnknown = ""
+	// QueueOK: analysisd runs and started before modulesd.
+	QueueOK = "ok"
+	// QueueDown: no analysisd of this home runs.
+	QueueDown = "down"
+	// QueueStale: the running analysisd started after modulesd, so the
+	// command module's connection is to one that is gone.
+	QueueStale = "stale"
+)
+
 // wrappers are the shells a wodle command may be started through (a
 // wrapper script that sets the environment): the reader is looked for
 // above them. Anything else is taken as the reader itself.
@@ -62,6 +84,8 @@ type Stat struct {
 	PPID int
 	// Comm is the command name (at most 15 bytes, as the kernel keeps it).
 	Comm string
+	// State is the process state (field 3): 'Z' for a zombie.
+	State byte
 	// StartTime is when the process started, in clock ticks after boot
 	// (field 22): with the pid and the boot it names one process for good,
 	// since a pid is only reused by a process started later.
@@ -94,7 +118,7 @@ func ParseStat(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("stat: start time %q", rest[19])
 	}
-	return Stat{PID: pid, PPID: ppid, Comm: string(b[open+1 : end]), StartTime: start}, nil
+	return Stat{PID: pid, PPID: ppid, Comm: string(b[open+1 : end]), State: rest[0][0], StartTime: start}, nil
 }
 
 // Reader is the process that reads this process's output: the nearest
@@ -111,7 +135,14 @@ type Reader struct {
 	// Dir is the reader's working directory ("" if it cannot be read);
 	// for modulesd, the Wazuh home.
 	Dir string
+	// Queue is whether what modulesd forwards reaches analysisd (one of
+	// the Queue constants).
+	Queue string
 }
+
+// QueueBroken reports that modulesd's forwarding cannot reach analysisd:
+// what it forwards now is dropped.
+func (r Reader) QueueBroken() bool { return r.Queue == QueueDown || r.Queue == QueueStale }
 
 // Modulesd reports whether the reader is wazuh-modulesd.
 func (r Reader) Modulesd() bool { return r.Comm == ModulesdComm }
@@ -157,7 +188,48 @@ func FindReader(p Proc) (Reader, error) {
 	if dir, err := p.Readlink(strconv.Itoa(r.PID) + "/cwd"); err == nil {
 		r.Dir = dir
 	}
+	if r.Modulesd() {
+		r.Queue = analysisdQueue(p, r.Dir, r.StartTime)
+	}
 	return r, nil
+}
+
+// analysisdQueue finds the analysisd of the Wazuh home through its pid
+// files (var/run/wazuh-analysisd-<pid>.pid, left behind by a killed one)
+// and compares its start time with modulesd's: both count clock ticks
+// from the same boot.
+func analysisdQueue(p Proc, home string, modulesdStart uint64) string {
+	if home == "" {
+		return QueueUnknown
+	}
+	run := filepath.Join(home, "var", "run")
+	if fi, err := os.Stat(run); err != nil || !fi.IsDir() {
+		return QueueUnknown
+	}
+	files, err := filepath.Glob(filepath.Join(run, AnalysisdComm+"-*.pid"))
+	if err != nil {
+		return QueueUnknown
+	}
+	state := QueueDown
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		pid := strings.TrimSpace(string(b))
+		if n, err := strconv.Atoi(pid); err != nil || n <= 0 {
+			continue
+		}
+		st, err := readStat(p, pid)
+		if err != nil || st.Comm != AnalysisdComm || st.State == 'Z' {
+			continue // gone, or its pid reused
+		}
+		if st.StartTime > modulesdStart {
+			return QueueStale
+		}
+		state = QueueOK
+	}
+	return state
 }
 
 func readStat(p Proc, pid string) (Stat, error) {

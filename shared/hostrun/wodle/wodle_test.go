@@ -25,6 +25,7 @@ type fakeProcess struct {
 	start uint64
 	cmd   []string
 	cwd   string
+	state string // "S" unless set
 }
 
 func (f fakeProc) pid(name string) (int, string, bool) {
@@ -51,7 +52,11 @@ func (f fakeProc) ReadFile(name string) ([]byte, error) {
 	switch file {
 	case "stat":
 		// The real layout: 52 fields, starttime the 22nd.
-		fields := []string{strconv.Itoa(pid), "(" + p.comm + ")", "S", strconv.Itoa(p.ppid)}
+		state := p.state
+		if state == "" {
+			state = "S"
+		}
+		fields := []string{strconv.Itoa(pid), "(" + p.comm + ")", state, strconv.Itoa(p.ppid)}
 		for i := 5; i <= 21; i++ {
 			fields = append(fields, strconv.Itoa(i*3))
 		}
@@ -80,9 +85,9 @@ func TestParseStat(t *testing.T) {
 		line string
 		want Stat
 	}{
-		{"812 (wazuh-modulesd) S 1 812 812 0 -1 4194624 3 0 0 0 0 0 0 0 20 0 9 0 4242 0 0\n", Stat{PID: 812, PPID: 1, Comm: "wazuh-modulesd", StartTime: 4242}},
+		{"812 (wazuh-modulesd) S 1 812 812 0 -1 4194624 3 0 0 0 0 0 0 0 20 0 9 0 4242 0 0\n", Stat{PID: 812, PPID: 1, Comm: "wazuh-modulesd", State: 'S', StartTime: 4242}},
 		// A name with spaces and parentheses: only the last ')' ends it.
-		{"77 (a) b (c)) R 12 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 18446744073709551615 0", Stat{PID: 77, PPID: 12, Comm: "a) b (c)", StartTime: 18446744073709551615}},
+		{"77 (a) b (c)) R 12 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 18446744073709551615 0", Stat{PID: 77, PPID: 12, Comm: "a) b (c)", State: 'R', StartTime: 18446744073709551615}},
 	} {
 		got, err := ParseStat([]byte(c.line))
 		if err != nil || got != c.want {
@@ -397,5 +402,60 @@ func TestRunEvents(t *testing.T) {
 		if fw := ForwardTime(got, c.eps); got > 1 && fw > window {
 			t.Errorf("%d events take %v to forward, more than the %v window", got, fw, window)
 		}
+	}
+}
+
+// TestFindReaderSeesWhetherAnalysisdCanBeReached: modulesd's command
+// module connects to analysisd's queue once, when it starts; the reader
+// says whether the analysisd of modulesd's home (found by its pid files)
+// started before modulesd (ok), after it (stale: its lines are dropped),
+// or does not run (down), and cannot tell without var/run.
+func TestFindReaderSeesWhetherAnalysisdCanBeReached(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		pids    map[string]string // pid file name -> content
+		procs   map[int]fakeProcess
+		noRun   bool
+		want    string
+		promote bool
+	}{
+		{name: "started before modulesd", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+			procs: map[int]fakeProcess{700: {ppid: 1, comm: AnalysisdComm, start: 4000}}, want: QueueOK, promote: true},
+		{name: "restarted after modulesd", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n", "wazuh-analysisd-950.pid": "950\n"},
+			procs: map[int]fakeProcess{950: {ppid: 1, comm: AnalysisdComm, start: 5000}}, want: QueueStale},
+		{name: "not running, its pid file left behind", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"}, want: QueueDown},
+		{name: "pid reused by another program", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+			procs: map[int]fakeProcess{700: {ppid: 1, comm: "bash", start: 4000}}, want: QueueDown},
+		{name: "a zombie", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+			procs: map[int]fakeProcess{700: {ppid: 1, comm: AnalysisdComm, start: 4000, state: "Z"}}, want: QueueDown},
+		{name: "no pid file", want: QueueDown},
+		{name: "no var/run in the home", noRun: true, want: QueueUnknown, promote: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			home := t.TempDir()
+			if !c.noRun {
+				run := filepath.Join(home, "var", "run")
+				if err := os.MkdirAll(run, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for name, content := range c.pids {
+					os.WriteFile(filepath.Join(run, name), []byte(content), 0o644)
+				}
+			}
+			table := modulesdTable()
+			m := table.procs[812]
+			m.cwd = home
+			table.procs[812] = m
+			for pid, p := range c.procs {
+				table.procs[pid] = p
+			}
+			r, err := FindReader(table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Queue != c.want || r.QueueBroken() == c.promote {
+				t.Fatalf("queue %q (broken %v), want %q", r.Queue, r.QueueBroken(), c.want)
+			}
+		})
 	}
 }
