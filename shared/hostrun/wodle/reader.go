@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -197,34 +198,41 @@ func FindReader(p Proc) (Reader, error) {
 // analysisdQueue finds the analysisd of the Wazuh home through its pid
 // files (var/run/wazuh-analysisd-<pid>.pid, left behind by a killed one)
 // and compares its start time with modulesd's: both count clock ticks
-// from the same boot.
+// from the same boot. Only what it can read counts as evidence: a
+// directory, pid file or process it may not read makes it unknown, which
+// keeps the rule that ignores analysisd.
 func analysisdQueue(p Proc, home string, modulesdStart uint64) string {
 	if home == "" {
 		return QueueUnknown
 	}
 	run := filepath.Join(home, "var", "run")
-	if fi, err := os.Stat(run); err != nil || !fi.IsDir() {
-		return QueueUnknown
-	}
-	files, err := filepath.Glob(filepath.Join(run, AnalysisdComm+"-*.pid"))
+	entries, err := os.ReadDir(run)
 	if err != nil {
 		return QueueUnknown
 	}
 	state := QueueDown
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, AnalysisdComm+"-") || !strings.HasSuffix(name, ".pid") {
 			continue
+		}
+		b, err := os.ReadFile(filepath.Join(run, name))
+		if err != nil {
+			return QueueUnknown
 		}
 		pid := strings.TrimSpace(string(b))
 		if n, err := strconv.Atoi(pid); err != nil || n <= 0 {
 			continue
 		}
 		st, err := readStat(p, pid)
-		if err != nil || st.Comm != AnalysisdComm || st.State == 'Z' {
-			continue // gone, or its pid reused
-		}
-		if st.StartTime > modulesdStart {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // gone
+		case err != nil:
+			return QueueUnknown
+		case st.Comm != AnalysisdComm || st.State == 'Z':
+			continue // its pid reused, or exited
+		case st.StartTime > modulesdStart:
 			return QueueStale
 		}
 		state = QueueOK

@@ -20,12 +20,13 @@ type fakeProc struct {
 }
 
 type fakeProcess struct {
-	ppid  int
-	comm  string
-	start uint64
-	cmd   []string
-	cwd   string
-	state string // "S" unless set
+	ppid   int
+	comm   string
+	start  uint64
+	cmd    []string
+	cwd    string
+	state  string // "S" unless set
+	denied bool   // its files may not be read
 }
 
 func (f fakeProc) pid(name string) (int, string, bool) {
@@ -48,6 +49,9 @@ func (f fakeProc) ReadFile(name string) ([]byte, error) {
 	p, exists := f.procs[pid]
 	if !ok || !exists {
 		return nil, fs.ErrNotExist
+	}
+	if p.denied {
+		return nil, fs.ErrPermission
 	}
 	switch file {
 	case "stat":
@@ -429,6 +433,8 @@ func TestFindReaderSeesWhetherAnalysisdCanBeReached(t *testing.T) {
 		{name: "a zombie", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
 			procs: map[int]fakeProcess{700: {ppid: 1, comm: AnalysisdComm, start: 4000, state: "Z"}}, want: QueueDown},
 		{name: "no pid file", want: QueueDown},
+		{name: "a process it may not read", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+			procs: map[int]fakeProcess{700: {ppid: 1, comm: AnalysisdComm, start: 5000, denied: true}}, want: QueueUnknown, promote: true},
 		{name: "no var/run in the home", noRun: true, want: QueueUnknown, promote: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
