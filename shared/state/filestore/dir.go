@@ -202,19 +202,10 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 	if err != nil {
 		return fmt.Errorf("filestore: close scratch file: %w", err)
 	}
-	exchanged := false
-	if regular {
-		switch err := exchange(d.fd, scratch, name); {
-		case err == nil:
-			exchanged = true
-		case errors.Is(err, errNoExchange), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS),
-			errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOENT):
-			// No exchange here (or the state file just went away): rename.
-		default:
-			return fmt.Errorf("filestore: exchange %s/%s with %s: %w", d.path, scratch, name, err)
-		}
-	}
-	if !exchanged {
+	// Where there is nothing to exchange with, or the file system cannot
+	// exchange (or refuses to for any reason), renaming the scratch file
+	// over the state file does the same job, as commits did before.
+	if !regular || exchange(d.fd, scratch, name) != nil {
 		if err = unix.Renameat(d.fd, scratch, d.fd, name); err != nil {
 			return fmt.Errorf("filestore: rename %s/%s over %s: %w", d.path, scratch, name, err)
 		}
