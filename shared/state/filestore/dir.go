@@ -149,9 +149,6 @@ func tempPrefix(name string) string { return name + ".tmp-" }
 // CPU (docs/testing.md).
 func scratchName(name string) string { return name + ".next" }
 
-// errNoExchange says this platform cannot exchange two names atomically.
-var errNoExchange = errors.New("atomic exchange not supported")
-
 // writeAtomic replaces name with b so that a crash at any instant leaves
 // either the old or the new content. b is written into the scratch file,
 // fsynced, and atomically exchanged with name (renameat2
