@@ -109,6 +109,7 @@ type fileID struct {
 	ino, size uint64
 	mtimeNs   int64
 	mode      uint32
+	gid       uint32
 }
 
 func statID(f *os.File) (fileID, error) {
@@ -120,7 +121,7 @@ func statID(f *os.File) (fileID, error) {
 }
 
 func idOf(st *unix.Stat_t) fileID {
-	return fileID{ino: st.Ino, size: uint64(st.Size), mtimeNs: st.Mtim.Nano(), mode: uint32(st.Mode)}
+	return fileID{ino: st.Ino, size: uint64(st.Size), mtimeNs: st.Mtim.Nano(), mode: uint32(st.Mode), gid: st.Gid}
 }
 
 // stat returns name's identity without following a link.
@@ -159,7 +160,7 @@ func scratchName(name string) string { return name + ".next" }
 // following links and must be a regular file owned by this user, like
 // every other file of the store.
 func (d *dir) writeAtomic(name string, b []byte) (err error) {
-	perm := uint32(0o600)
+	perm, gid := uint32(0o600), -1
 	stateID, exists, err := d.stat(name)
 	if err != nil {
 		return err
@@ -168,18 +169,29 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 	// file's name is replaced, as a rename does.
 	regular := exists && stateID.mode&unix.S_IFMT == unix.S_IFREG
 	if regular {
-		perm = stateID.mode & 0o777
+		perm, gid = stateID.mode&0o777, int(stateID.gid)
 	}
 	scratch := scratchName(name)
-	f, err := d.open(scratch, unix.O_WRONLY|unix.O_CREAT, 0o600)
+	f, err := d.openScratch(scratch)
 	if err != nil {
-		return fmt.Errorf("filestore: scratch file: %w", err)
+		return err
 	}
 	defer func() {
 		if f != nil {
 			f.Close()
 		}
 	}()
+	// The state file's mode and group first, so the new content is never
+	// readable more widely than the state it replaces (the two files
+	// trade places at every commit).
+	if err = f.Chmod(os.FileMode(perm)); err != nil {
+		return fmt.Errorf("filestore: chmod scratch file: %w", err)
+	}
+	if gid >= 0 {
+		if err = f.Chown(-1, gid); err != nil {
+			return fmt.Errorf("filestore: chgrp scratch file: %w", err)
+		}
+	}
 	// Overwriting in place, then cutting what is left, keeps the file's
 	// blocks instead of freeing and allocating them again.
 	if _, err = f.WriteAt(b, 0); err != nil {
@@ -187,9 +199,6 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 	}
 	if err = f.Truncate(int64(len(b))); err != nil {
 		return fmt.Errorf("filestore: truncate scratch file: %w", err)
-	}
-	if err = f.Chmod(os.FileMode(perm)); err != nil {
-		return fmt.Errorf("filestore: chmod scratch file: %w", err)
 	}
 	if err = f.Sync(); err != nil {
 		return fmt.Errorf("filestore: fsync scratch file: %w", err)
@@ -211,6 +220,34 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 		return fmt.Errorf("filestore: fsync state directory %s: %w", d.path, err)
 	}
 	return nil
+}
+
+// openScratch opens the scratch file for writing, creating it if needed.
+// One with another link (made by hand; this store never links) is
+// replaced by a new file: writing it in place would write through the
+// other name too.
+func (d *dir) openScratch(scratch string) (*os.File, error) {
+	f, err := d.open(scratch, unix.O_WRONLY|unix.O_CREAT, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: scratch file: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("filestore: stat scratch file: %w", err)
+	}
+	if st.Nlink == 1 {
+		return f, nil
+	}
+	f.Close()
+	if err := unix.Unlinkat(d.fd, scratch, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("filestore: replace linked scratch file %s/%s: %w", d.path, scratch, err)
+	}
+	f, err = d.open(scratch, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: scratch file: %w", err)
+	}
+	return f, nil
 }
 
 // removeStaleTemps deletes temporary files of name left by a writer that

@@ -69,6 +69,11 @@ type Store struct {
 	mu      sync.Mutex
 	cache   *cachedDoc
 	cleaned bool // stale temporary files were removed
+	// durable is the write generation this process last wrote and saw
+	// the directory fsync of: while the file is still at it, the scratch
+	// file is known not to be what the directory on disk names the state
+	// file, and may be overwritten at once.
+	durable int64
 
 	// image is the buffer the file is laid out in, kept for the next
 	// commit (a catch-up commits every page).
@@ -113,7 +118,7 @@ func New(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore: state file path %q: %w", path, err)
 	}
-	s := &Store{dir: filepath.Dir(abs), name: filepath.Base(abs), now: time.Now}
+	s := &Store{dir: filepath.Dir(abs), name: filepath.Base(abs), now: time.Now, durable: noGen}
 	if _, err := os.Stat(s.dir); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(s.dir, 0o750); err != nil {
 			return nil, fmt.Errorf("filestore: create state directory: %w", err)
@@ -225,6 +230,16 @@ func (s *Store) readIn(d *dir, gen int64) (*document, error) {
 		}
 	}
 	doc := &document{top: map[string]json.RawMessage{}, streams: map[string]json.RawMessage{}}
+	if gen == noGen {
+		// A commit rewrites in place the file that was the state two
+		// commits before: a reader holds the write lock's file shared so
+		// that no commit runs while it reads.
+		unlock, err := s.readLock(d)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	b, id, ok, err := d.readFile(s.name)
 	if err != nil {
 		return nil, err
@@ -344,6 +359,25 @@ func (s *Store) writeLock(ctx context.Context, d *dir) (*os.File, error) {
 	}
 }
 
+// readLock holds the write lock file shared, which waits for a commit in
+// progress (in this process or another) and keeps the next from starting.
+func (s *Store) readLock(d *dir) (func(), error) {
+	f, err := d.open(s.name+".lock", unix.O_RDWR|unix.O_CREAT, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: read lock: %w", err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_SH)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("filestore: read lock: %w", err)
+		}
+	}
+}
+
 // generation reads the write generation from the held write lock file,
 // where it is written as 20 decimal digits and a newline: zero for an
 // empty file (none written yet, or by an earlier version) or anything
@@ -447,6 +481,19 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, fmt.Errorf("filestore: commit %s: %w", l.key, err)
 	}
 	doc.streams[name] = enc
+	// The scratch file was the state file before the last commit: if that
+	// commit was not this process's, or its directory fsync was not seen
+	// to succeed, the directory on disk may still name it the state file
+	// (a crash between the exchange and the fsync). Make the exchange
+	// durable before overwriting it.
+	s.mu.Lock()
+	durable := s.durable == gen
+	s.mu.Unlock()
+	if !durable {
+		if err := unix.Fsync(d.fd); err != nil {
+			return 0, fmt.Errorf("filestore: fsync state directory %s: %w", d.path, err)
+		}
+	}
 	// Bumped before the write: a write that fails after it only costs the
 	// other processes a re-read.
 	gen = (gen + 1) % 1e18
@@ -456,6 +503,9 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 	if err := s.write(d, doc, gen); err != nil {
 		return 0, err
 	}
+	s.mu.Lock()
+	s.durable = gen
+	s.mu.Unlock()
 	return rec.Version, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -434,7 +435,12 @@ func TestCommitsReuseTheirFiles(t *testing.T) {
 			t.Fatalf("commit %d: state holds %s (%v), want %s", v, rec.Cursor, err, cursor)
 		}
 		if previous != nil {
-			scratch, _ := New(p + ".next")
+			// Read through a copy: a store on the scratch file itself
+			// would add its own lock file beside it.
+			b, _ := os.ReadFile(p + ".next")
+			copied := filepath.Join(t.TempDir(), "state.json")
+			os.WriteFile(copied, b, 0o600)
+			scratch, _ := New(copied)
 			rec, err := readRecord(t, scratch)
 			if err != nil || string(rec.Cursor) != string(previous) {
 				t.Fatalf("commit %d: the scratch file holds %s (%v), want the previous state %s", v, rec.Cursor, err, previous)
@@ -526,6 +532,9 @@ func TestCommitSeesAnotherProcessesWrites(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	mine, _ := New(p)
 	theirs, _ := New(p) // another process's store
+	// A fixed clock: records of equal length whatever the time.
+	at := func() time.Time { return time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC) }
+	mine.now, theirs.now = at, at
 	signin := state.Key{Tenant: "default", Vendor: "1password", Stream: "signin"}
 	l1, err := mine.Lock(ctx, audit, state.LockOptions{})
 	if err != nil {
@@ -572,5 +581,103 @@ func TestCommitSeesAnotherProcessesWrites(t *testing.T) {
 	}
 	if rec, _ := other.record(doc, audit.String()); string(rec.Cursor) != `{"c":"a2"}` {
 		t.Fatalf("this stream's record is %s, want {\"c\":\"a2\"}", rec.Cursor)
+	}
+}
+
+// TestReadWaitsForACommitInProgress: a commit rewrites in place the file
+// that was the state two commits before, so a read that is not served
+// from the cache holds the write lock's file shared: it waits while a
+// commit (here, a held write lock) is in progress.
+func TestReadWaitsForACommitInProgress(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "state.json")
+	w, _ := New(p)
+	l, err := w.Lock(ctx, audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	if _, err := l.Commit(ctx, state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(p+".lock", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	reader, _ := New(p) // another process: nothing cached
+	done := make(chan error, 1)
+	go func() {
+		_, err := reader.read()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the read finished during a commit (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLinkedScratchFileIsReplaced: a scratch file with another name
+// linked to it is replaced, not written through the link.
+func TestLinkedScratchFileIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	other := filepath.Join(dir, "keep.json")
+	os.WriteFile(p, []byte(`{"streams":{}}`), 0o600)
+	os.WriteFile(other, []byte("precious"), 0o600)
+	if err := os.Link(other, p+".next"); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := New(p)
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	if _, err := l.Commit(context.Background(), state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "precious" {
+		t.Fatalf("the linked file changed: %q", b)
+	}
+	rec, err := readRecord(t, s)
+	if err != nil || string(rec.Cursor) != `{"c":1}` {
+		t.Fatalf("state holds %s (%v)", rec.Cursor, err)
+	}
+}
+
+// TestStateFileKeepsItsGroup: the group an operator gave the state file
+// stays through commits, though the state and scratch files trade places.
+func TestStateFileKeepsItsGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test changes a file's group to one the user is not in: it runs as root (as make test does)")
+	}
+	p := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(p, []byte(`{"streams":{}}`), 0o640)
+	if err := os.Chown(p, -1, 65534); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := New(p)
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	for v := int64(0); v < 3; v++ {
+		if _, err := l.Commit(context.Background(), state.Record{Version: v}); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(p)
+		if gid := fi.Sys().(*syscall.Stat_t).Gid; gid != 65534 || fi.Mode().Perm() != 0o640 {
+			t.Fatalf("commit %d: group %d mode %v, want 65534 and 0640", v, gid, fi.Mode().Perm())
+		}
 	}
 }
