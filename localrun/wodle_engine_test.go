@@ -119,7 +119,7 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 	}
 
 	type kill struct {
-		sig       syscall.Signal
+		how       string // the signal, or "restart"
 		run       string
 		target    int // the run's lines archived when the signal went
 		forwarded int // the run's lines archived once modulesd was gone
@@ -154,7 +154,7 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 			// forwarding may have been in the middle of one already.
 			waitFinishedRuns(t, logFile, finished+2, a.stall)
 			a.poll()
-			kills = append(kills, kill{sig: syscall.SIGTERM, run: run, target: at, forwarded: a.runs[run].lines})
+			kills = append(kills, kill{how: "restart", run: run, target: at, forwarded: a.runs[run].lines})
 			if err := l.Restart(ctx, wazuhlab.Modulesd); err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 			t.Fatalf("round %d: modulesd still runs %v after %v", round, stopBound, sig)
 		}
 		a.poll()
-		kills = append(kills, kill{sig: sig, run: run, target: at, forwarded: a.runs[run].lines})
+		kills = append(kills, kill{how: sig.String(), run: run, target: at, forwarded: a.runs[run].lines})
 		if err := l.Start(ctx, wazuhlab.Modulesd); err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +193,7 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 		}
 	}
 	for i, k := range kills {
-		t.Logf("round %d: %s %v after %d lines of run %s; %d of its lines archived in all", i, victim, k.sig, k.target, k.run, k.forwarded)
+		t.Logf("round %d: %s %s after %d lines of run %s; %d of its lines archived in all", i, victim, k.how, k.target, k.run, k.forwarded)
 	}
 	t.Logf("%d vendor events, %d runs, %d lines archived; %d lost, %d duplicates (bound %d = %d restarts × %d events per run); slowest run forwarded at %.0f lines/s at max_eps %d",
 		len(ids), len(a.order), a.lines, len(lost), dups, len(kills)*int(perRun), len(kills), perRun, a.rate(), restartMaxEPS)
@@ -391,10 +391,13 @@ func (a *archive) checkSummaries(commit string, perRun int64, home string) {
 			continue // lost with a restart (immediate) or cut off
 		}
 		w, _ := s["wodle"].(map[string]any)
-		if w["reader"] != wodle.ModulesdComm || w["commit"] != wantCommit || w["max_events"] != float64(perRun) || w["max_events_from"] != "interval" ||
+		// A run that found the queue stale printed into the void: only
+		// runs that found it healthy have their summary archived.
+		if w["reader"] != wodle.ModulesdComm || w["queue_daemon"] != wodle.AnalysisdComm || w["queue"] != wodle.QueueOK ||
+			w["commit"] != wantCommit || w["max_events"] != float64(perRun) || w["max_events_from"] != "interval" ||
 			w["max_eps"] != float64(restartMaxEPS) || w["max_eps_from"] != filepath.Join(home, "etc", "local_internal_options.conf") {
-			t.Errorf("run %s: wodle summary %v; want reader %s, commit %s, %d events per run from the interval at max_eps %d from the lab's local_internal_options.conf",
-				id, w, wodle.ModulesdComm, wantCommit, perRun, restartMaxEPS)
+			t.Errorf("run %s: wodle summary %v; want reader %s with its queue %s ok, commit %s, %d events per run from the interval at max_eps %d from the lab's local_internal_options.conf",
+				id, w, wodle.ModulesdComm, wodle.AnalysisdComm, wantCommit, perRun, restartMaxEPS)
 		}
 		if n, _ := s["audit_events"].(float64); int64(n) > perRun {
 			t.Errorf("run %s printed %v events, more than %d", id, n, perRun)

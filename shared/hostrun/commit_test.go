@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/hostrun/wodle"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 	"github.com/wazuh-pull/wazuh-pull/shared/state/filestore"
 )
@@ -227,5 +228,25 @@ func TestPendingSummaryFields(t *testing.T) {
 	}
 	if single := ts.pendingFields(nil, []state.Key{{Tenant: defaultTenant, Stream: "audit"}}); len(single) != 0 {
 		t.Fatalf("no outcome, fields %+v", single)
+	}
+}
+
+// TestNothingPromotedWhileTheQueueIsBroken: a run whose modulesd cannot
+// reach the queue's daemon has no identity, so it promotes nothing and
+// its own pending positions are never promoted; a healthy queue keeps the
+// reader's identity.
+func TestNothingPromotedWhileTheQueueIsBroken(t *testing.T) {
+	reader := wodle.Reader{Stat: wodle.Stat{PID: 812, Comm: wodle.ModulesdComm, StartTime: 4242}, Boot: "b", Command: "c", QueueDaemon: wodle.AnalysisdComm}
+	for _, q := range []string{wodle.QueueStale, wodle.QueueDown} {
+		reader.Queue = q
+		if id := (wodlePlan{reader: reader}).identity(); id != "" {
+			t.Errorf("queue %s: identity %q, want none", q, id)
+		}
+	}
+	for _, q := range []string{wodle.QueueOK, wodle.QueueUnknown} {
+		reader.Queue = q
+		if id := (wodlePlan{reader: reader}).identity(); id != reader.Identity() {
+			t.Errorf("queue %q: identity %q, want the reader's %q", q, id, reader.Identity())
+		}
 	}
 }

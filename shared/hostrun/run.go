@@ -68,10 +68,10 @@ func (a *App) run(ctx context.Context, o *options, io IO) int {
 		reportConfigError(io.Stdout, d, err)
 		return ExitUsage
 	}
-	log.Info("output plan", "reader", wp.reader.Comm, "reader_pid", wp.reader.PID, "reader_error", wp.readerErr, "analysisd", wp.reader.Queue, "commit", wp.mode, "max_events", wp.maxEvents, "max_eps", wp.rate.MaxEPS, "max_eps_from", wp.rate.From)
+	log.Info("output plan", "reader", wp.reader.Comm, "reader_pid", wp.reader.PID, "reader_error", wp.readerErr, "queue_daemon", wp.reader.QueueDaemon, "queue", wp.reader.Queue, "commit", wp.mode, "max_events", wp.maxEvents, "max_eps", wp.rate.MaxEPS, "max_eps_from", wp.rate.From)
 	if wp.stdout && wp.reader.QueueBroken() {
-		log.Warn("wazuh-modulesd cannot forward to wazuh-analysisd: it is not running, or it restarted after wazuh-modulesd, whose command wodles connect to it only when they start; until the Wazuh manager is restarted this wodle's output is dropped, so nothing this run prints is taken as delivered",
-			"analysisd", wp.reader.Queue)
+		log.Warn("wazuh-modulesd cannot forward to the daemon owning its queue: it is not running, or it restarted after wazuh-modulesd, whose command wodles connect to it only when they start; until Wazuh is restarted this wodle's output is dropped, so nothing this run prints is taken as delivered",
+			"queue_daemon", wp.reader.QueueDaemon, "queue", wp.reader.Queue)
 	}
 
 	var store state.Store

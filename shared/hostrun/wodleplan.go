@@ -37,8 +37,8 @@ type wodlePlan struct {
 func (p wodlePlan) underModulesd() bool { return p.readerErr == nil && p.reader.Modulesd() }
 
 // identity is the reader identity pending positions are tagged with ("":
-// unknown, nothing is ever promoted). While modulesd cannot reach
-// analysisd (Reader.QueueBroken) it is unknown too: what modulesd
+// unknown, nothing is ever promoted). While modulesd cannot reach the
+// queue's daemon (Reader.QueueBroken) it is unknown too: what modulesd
 // forwards is dropped, so this run's output and the last run's may be
 // lost; they are read again once modulesd restarts.
 func (p wodlePlan) identity() string {
@@ -93,7 +93,7 @@ func (p wodlePlan) summaryFields(o *options, ts *twoStep, tenants []string, keys
 		{Key: "max_events", Value: p.maxEvents},
 	}
 	if p.reader.Queue != wodle.QueueUnknown {
-		f = append(f, event.Field{Key: "analysisd", Value: p.reader.Queue})
+		f = append(f, event.Field{Key: "queue_daemon", Value: p.reader.QueueDaemon}, event.Field{Key: "queue", Value: p.reader.Queue})
 	}
 	switch {
 	case p.sized:

@@ -29,24 +29,28 @@ import (
 // ModulesdComm is the command name of Wazuh's module daemon in /proc.
 const ModulesdComm = "wazuh-modulesd"
 
-// AnalysisdComm is the command name of Wazuh's analysis daemon, which
-// modulesd forwards a wodle's lines to.
-const AnalysisdComm = "wazuh-analysisd"
-
-// States of analysisd's queue as the reader's command wodles see it
-// (Reader.Queue). modulesd's command module connects to analysisd's queue
-// socket once, when it starts, and never again (Wazuh 4.14.7,
-// wm_command.c): after analysisd restarts alone, everything the wodle
-// prints is dropped until modulesd restarts too.
+// The daemons that own the queue socket (queue/sockets/queue) modulesd
+// forwards a wodle's lines to: analysisd on a manager, agentd on an agent
+// (which sends them on to the manager).
 const (
-	// QueueUnknown: the reader is not modulesd, or its home has no
-	// var/run to find analysisd in.
+	AnalysisdComm = "wazuh-analysisd"
+	AgentdComm    = "wazuh-agentd"
+)
+
+// States of the queue as the reader's command wodles see it
+// (Reader.Queue). modulesd's command module connects to the queue socket
+// once, when it starts, and never again (Wazuh 4.14.7, wm_command.c):
+// after the queue's daemon restarts alone, everything the wodle prints is
+// dropped until modulesd restarts too.
+const (
+	// QueueUnknown: the reader is not modulesd, or what would tell cannot
+	// be read (no daemon binary in its home's bin, no readable var/run).
 	QueueUnknown = ""
-	// QueueOK: analysisd runs and started before modulesd.
+	// QueueOK: the queue's daemon runs and started before modulesd.
 	QueueOK = "ok"
-	// QueueDown: no analysisd of this home runs.
+	// QueueDown: the queue's daemon does not run.
 	QueueDown = "down"
-	// QueueStale: the running analysisd started after modulesd, so the
+	// QueueStale: the queue's daemon started after modulesd, so the
 	// command module's connection is to one that is gone.
 	QueueStale = "stale"
 )
@@ -136,13 +140,16 @@ type Reader struct {
 	// Dir is the reader's working directory ("" if it cannot be read);
 	// for modulesd, the Wazuh home.
 	Dir string
-	// Queue is whether what modulesd forwards reaches analysisd (one of
+	// QueueDaemon is the daemon owning the queue modulesd forwards to
+	// (AnalysisdComm or AgentdComm), "" if unknown.
+	QueueDaemon string
+	// Queue is whether what modulesd forwards reaches QueueDaemon (one of
 	// the Queue constants).
 	Queue string
 }
 
-// QueueBroken reports that modulesd's forwarding cannot reach analysisd:
-// what it forwards now is dropped.
+// QueueBroken reports that modulesd's forwarding cannot reach the queue's
+// daemon: what it forwards now is dropped.
 func (r Reader) QueueBroken() bool { return r.Queue == QueueDown || r.Queue == QueueStale }
 
 // Modulesd reports whether the reader is wazuh-modulesd.
@@ -190,35 +197,45 @@ func FindReader(p Proc) (Reader, error) {
 		r.Dir = dir
 	}
 	if r.Modulesd() {
-		r.Queue = analysisdQueue(p, r.Dir, r.StartTime)
+		r.QueueDaemon, r.Queue = queueState(p, r.Dir, r.StartTime)
 	}
 	return r, nil
 }
 
-// analysisdQueue finds the analysisd of the Wazuh home through its pid
-// files (var/run/wazuh-analysisd-<pid>.pid, left behind by a killed one)
-// and compares its start time with modulesd's: both count clock ticks
-// from the same boot. Only what it can read counts as evidence: a
-// directory, pid file or process it may not read makes it unknown, which
-// keeps the rule that ignores analysisd.
-func analysisdQueue(p Proc, home string, modulesdStart uint64) string {
+// queueState finds the daemon owning the queue in the Wazuh home (the
+// one whose binary is in bin), then that daemon through its pid files
+// (var/run/<daemon>-<pid>.pid, left behind by a killed one), and compares
+// its start time with modulesd's: both count clock ticks from the same
+// boot. Only what it can read counts as evidence: a binary, directory, pid
+// file or process it cannot see makes the state unknown, which keeps the
+// rule that ignores the queue.
+func queueState(p Proc, home string, modulesdStart uint64) (daemon, state string) {
 	if home == "" {
-		return QueueUnknown
+		return "", QueueUnknown
+	}
+	for _, d := range []string{AnalysisdComm, AgentdComm} {
+		if fi, err := os.Stat(filepath.Join(home, "bin", d)); err == nil && fi.Mode().IsRegular() {
+			daemon = d
+			break
+		}
+	}
+	if daemon == "" {
+		return "", QueueUnknown
 	}
 	run := filepath.Join(home, "var", "run")
 	entries, err := os.ReadDir(run)
 	if err != nil {
-		return QueueUnknown
+		return daemon, QueueUnknown
 	}
-	state := QueueDown
+	state = QueueDown
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, AnalysisdComm+"-") || !strings.HasSuffix(name, ".pid") {
+		if !strings.HasPrefix(name, daemon+"-") || !strings.HasSuffix(name, ".pid") {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(run, name))
 		if err != nil {
-			return QueueUnknown
+			return daemon, QueueUnknown
 		}
 		pid := strings.TrimSpace(string(b))
 		if n, err := strconv.Atoi(pid); err != nil || n <= 0 {
@@ -229,15 +246,15 @@ func analysisdQueue(p Proc, home string, modulesdStart uint64) string {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // gone
 		case err != nil:
-			return QueueUnknown
-		case st.Comm != AnalysisdComm || st.State == 'Z':
+			return daemon, QueueUnknown
+		case st.Comm != daemon || st.State == 'Z':
 			continue // its pid reused, or exited
 		case st.StartTime > modulesdStart:
-			return QueueStale
+			return daemon, QueueStale
 		}
 		state = QueueOK
 	}
-	return state
+	return daemon, state
 }
 
 func readStat(p Proc, pid string) (Stat, error) {

@@ -409,36 +409,50 @@ func TestRunEvents(t *testing.T) {
 	}
 }
 
-// TestFindReaderSeesWhetherAnalysisdCanBeReached: modulesd's command
-// module connects to analysisd's queue once, when it starts; the reader
-// says whether the analysisd of modulesd's home (found by its pid files)
-// started before modulesd (ok), after it (stale: its lines are dropped),
-// or does not run (down), and cannot tell without var/run.
-func TestFindReaderSeesWhetherAnalysisdCanBeReached(t *testing.T) {
+// TestFindReaderSeesWhetherTheQueueCanBeReached: modulesd's command
+// module connects to the queue socket once, when it starts; the reader
+// says whether the daemon owning it in modulesd's home (analysisd on a
+// manager, agentd on an agent: whichever binary is in bin; found by its
+// pid files) started before modulesd (ok), after it (stale: its lines are
+// dropped), or does not run (down), and cannot tell without the binary,
+// var/run or a readable process.
+func TestFindReaderSeesWhetherTheQueueCanBeReached(t *testing.T) {
 	for _, c := range []struct {
 		name    string
+		bin     string            // the daemon binary in the home's bin
 		pids    map[string]string // pid file name -> content
 		procs   map[int]fakeProcess
 		noRun   bool
 		want    string
 		promote bool
 	}{
-		{name: "started before modulesd", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+		{name: "manager, analysisd started before modulesd", bin: AnalysisdComm, pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
 			procs: map[int]fakeProcess{700: {ppid: 1, comm: AnalysisdComm, start: 4000}}, want: QueueOK, promote: true},
-		{name: "restarted after modulesd", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n", "wazuh-analysisd-950.pid": "950\n"},
+		{name: "manager, analysisd restarted after modulesd", bin: AnalysisdComm, pids: map[string]string{"wazuh-analysisd-700.pid": "700\n", "wazuh-analysisd-950.pid": "950\n"},
 			procs: map[int]fakeProcess{950: {ppid: 1, comm: AnalysisdComm, start: 5000}}, want: QueueStale},
-		{name: "not running, its pid file left behind", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"}, want: QueueDown},
-		{name: "pid reused by another program", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+		{name: "agent, agentd started before modulesd", bin: AgentdComm, pids: map[string]string{"wazuh-agentd-600.pid": "600\n"},
+			procs: map[int]fakeProcess{600: {ppid: 1, comm: AgentdComm, start: 3000}}, want: QueueOK, promote: true},
+		{name: "agent, agentd restarted after modulesd", bin: AgentdComm, pids: map[string]string{"wazuh-agentd-600.pid": "600\n"},
+			procs: map[int]fakeProcess{600: {ppid: 1, comm: AgentdComm, start: 6000}}, want: QueueStale},
+		{name: "agent, no analysisd is not a stale queue", bin: AgentdComm, pids: map[string]string{"wazuh-agentd-600.pid": "600\n", "wazuh-analysisd-950.pid": "950\n"},
+			procs: map[int]fakeProcess{600: {ppid: 1, comm: AgentdComm, start: 3000}, 950: {ppid: 1, comm: AnalysisdComm, start: 6000}}, want: QueueOK, promote: true},
+		{name: "not running, its pid file left behind", bin: AnalysisdComm, pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"}, want: QueueDown},
+		{name: "pid reused by another program", bin: AnalysisdComm, pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
 			procs: map[int]fakeProcess{700: {ppid: 1, comm: "bash", start: 4000}}, want: QueueDown},
-		{name: "a zombie", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+		{name: "a zombie", bin: AnalysisdComm, pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
 			procs: map[int]fakeProcess{700: {ppid: 1, comm: AnalysisdComm, start: 4000, state: "Z"}}, want: QueueDown},
-		{name: "no pid file", want: QueueDown},
-		{name: "a process it may not read", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
+		{name: "no pid file", bin: AnalysisdComm, want: QueueDown},
+		{name: "a process it may not read", bin: AnalysisdComm, pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"},
 			procs: map[int]fakeProcess{700: {ppid: 1, comm: AnalysisdComm, start: 5000, denied: true}}, want: QueueUnknown, promote: true},
-		{name: "no var/run in the home", noRun: true, want: QueueUnknown, promote: true},
+		{name: "no daemon binary in bin", pids: map[string]string{"wazuh-analysisd-700.pid": "700\n"}, want: QueueUnknown, promote: true},
+		{name: "no var/run in the home", bin: AnalysisdComm, noRun: true, want: QueueUnknown, promote: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			home := t.TempDir()
+			if c.bin != "" {
+				os.MkdirAll(filepath.Join(home, "bin"), 0o755)
+				os.WriteFile(filepath.Join(home, "bin", c.bin), []byte("#!/bin/false\n"), 0o755)
+			}
 			if !c.noRun {
 				run := filepath.Join(home, "var", "run")
 				if err := os.MkdirAll(run, 0o755); err != nil {
@@ -459,8 +473,8 @@ func TestFindReaderSeesWhetherAnalysisdCanBeReached(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Queue != c.want || r.QueueBroken() == c.promote {
-				t.Fatalf("queue %q (broken %v), want %q", r.Queue, r.QueueBroken(), c.want)
+			if r.Queue != c.want || r.QueueBroken() == c.promote || (c.want != QueueUnknown && r.QueueDaemon != c.bin) {
+				t.Fatalf("queue %q of %q (broken %v), want %q of %q", r.Queue, r.QueueDaemon, r.QueueBroken(), c.want, c.bin)
 			}
 		})
 	}
