@@ -37,6 +37,7 @@ const (
 	exitUsage       = hostrun.ExitUsage
 	exitLocked      = hostrun.ExitLocked
 	exitInterrupted = hostrun.ExitInterrupted
+	exitUndelivered = hostrun.ExitUndelivered
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -153,6 +153,12 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 			// Two more runs of the same modulesd: the one it was
 			// forwarding may have been in the middle of one already.
 			waitFinishedRuns(t, logFile, finished+2, a.stall)
+			// The one place this shows while analysisd gets nothing:
+			// modulesd's own log of the runs' exit status.
+			want := fmt.Sprintf("Command '%s' returned exit code %d.", tag, exitUndelivered)
+			if text, err := l.OssecLog(); err != nil || strings.Count(text, want) < round+1 {
+				t.Errorf("round %d: ossec.log holds %q %d times, want a line for each round's runs (%v)", round, want, strings.Count(text, want), err)
+			}
 			a.poll()
 			kills = append(kills, kill{how: "restart", run: run, target: at, forwarded: a.runs[run].lines})
 			if err := l.Restart(ctx, wazuhlab.Modulesd); err != nil {

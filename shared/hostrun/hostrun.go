@@ -24,6 +24,8 @@
 //	2  usage or configuration error
 //	3  a stream was skipped because another process holds it (none failed)
 //	4  interrupted by SIGTERM/SIGINT; delivered pages were committed
+//	5  under wazuh-modulesd, its queue's daemon is down or restarted after
+//	   it: the output is dropped, nothing was taken as delivered
 package hostrun
 
 import (
@@ -45,6 +47,10 @@ const (
 	ExitUsage       = 2
 	ExitLocked      = 3
 	ExitInterrupted = 4
+	// ExitUndelivered: under wazuh-modulesd, the daemon owning its queue
+	// is down or restarted after it, so modulesd drops the output; a
+	// non-zero status is what modulesd writes to ossec.log about it.
+	ExitUndelivered = 5
 )
 
 // ShutdownGrace is how long a signalled run may take to finish the
@@ -160,7 +166,9 @@ func (a *App) usage(w io.Writer) {
 Run "%s <vendor> -h" for the flags of a vendor.
 
 exit status: 0 ok (a backlog may remain), 1 a stream failed, 2 usage or
-configuration error, 3 a stream was locked by another process, 4 interrupted.
+configuration error, 3 a stream was locked by another process, 4 interrupted,
+5 wazuh-modulesd cannot forward the output (its queue's daemon is down or
+restarted after it).
 `, a.Name)
 }
 

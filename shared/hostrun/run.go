@@ -188,6 +188,8 @@ func (a *App) run(ctx context.Context, o *options, io IO) int {
 		return ExitInterrupted
 	case misconfigured:
 		return ExitUsage
+	case wp.stdout && wp.reader.QueueBroken():
+		return ExitUndelivered
 	case failed:
 		return ExitFailed
 	case locked:
