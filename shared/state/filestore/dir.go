@@ -172,7 +172,7 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 		perm, gid = stateID.mode&0o777, int(stateID.gid)
 	}
 	scratch := scratchName(name)
-	f, err := d.openScratch(scratch)
+	f, scratchGID, err := d.openScratch(scratch)
 	if err != nil {
 		return err
 	}
@@ -187,8 +187,11 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 	if err = f.Chmod(os.FileMode(perm)); err != nil {
 		return fmt.Errorf("filestore: chmod scratch file: %w", err)
 	}
-	if gid >= 0 {
-		if err = f.Chown(-1, gid); err != nil {
+	if gid >= 0 && uint32(gid) != scratchGID {
+		// Best effort: a user outside the state file's group may not
+		// give it to the scratch file, and the commit must still happen
+		// (the file then gets the user's group, as a new file always did).
+		if err = f.Chown(-1, gid); err != nil && !errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("filestore: chgrp scratch file: %w", err)
 		}
 	}
@@ -222,32 +225,36 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 	return nil
 }
 
-// openScratch opens the scratch file for writing, creating it if needed.
-// One with another link (made by hand; this store never links) is
-// replaced by a new file: writing it in place would write through the
-// other name too.
-func (d *dir) openScratch(scratch string) (*os.File, error) {
-	f, err := d.open(scratch, unix.O_WRONLY|unix.O_CREAT, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("filestore: scratch file: %w", err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+// openScratch opens the scratch file for writing, creating it if needed,
+// and returns its group. One with another link (made by hand; this store
+// never links) is replaced by a new file: writing it in place would write
+// through the other name too.
+func (d *dir) openScratch(scratch string) (*os.File, uint32, error) {
+	for replaced := false; ; replaced = true {
+		flags := unix.O_WRONLY | unix.O_CREAT
+		if replaced {
+			flags |= unix.O_EXCL
+		}
+		f, err := d.open(scratch, flags, 0o600)
+		if err != nil {
+			return nil, 0, fmt.Errorf("filestore: scratch file: %w", err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("filestore: stat scratch file: %w", err)
+		}
+		if st.Nlink == 1 {
+			return f, st.Gid, nil
+		}
 		f.Close()
-		return nil, fmt.Errorf("filestore: stat scratch file: %w", err)
+		if replaced {
+			return nil, 0, fmt.Errorf("filestore: scratch file %s/%s has %d links though just created", d.path, scratch, st.Nlink)
+		}
+		if err := unix.Unlinkat(d.fd, scratch, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, 0, fmt.Errorf("filestore: replace linked scratch file %s/%s: %w", d.path, scratch, err)
+		}
 	}
-	if st.Nlink == 1 {
-		return f, nil
-	}
-	f.Close()
-	if err := unix.Unlinkat(d.fd, scratch, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return nil, fmt.Errorf("filestore: replace linked scratch file %s/%s: %w", d.path, scratch, err)
-	}
-	f, err = d.open(scratch, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("filestore: scratch file: %w", err)
-	}
-	return f, nil
 }
 
 // removeStaleTemps deletes temporary files of name left by a writer that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -679,5 +680,69 @@ func TestStateFileKeepsItsGroup(t *testing.T) {
 		if gid := fi.Sys().(*syscall.Stat_t).Gid; gid != 65534 || fi.Mode().Perm() != 0o640 {
 			t.Fatalf("commit %d: group %d mode %v, want 65534 and 0640", v, gid, fi.Mode().Perm())
 		}
+	}
+}
+
+// TestCommitByAUserOutsideTheStateFilesGroup: an owner may not give a
+// file a group it is not in; the scratch file then keeps the user's own
+// group, and the commit still happens. The commit runs in a child process
+// (this test binary) under uid and gid 65534, against a state file whose
+// group is root's.
+func TestCommitByAUserOutsideTheStateFilesGroup(t *testing.T) {
+	if dir := os.Getenv("FILESTORE_COMMIT_AS_CHILD"); dir != "" {
+		s, err := New(filepath.Join(dir, "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for v := int64(0); v < 3; v++ {
+			if _, err := l.Commit(context.Background(), state.Record{Version: v, Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	if os.Getuid() != 0 {
+		t.Fatal("this test runs a child as another user: it runs as root (as make test does)")
+	}
+	base := t.TempDir()
+	// The child must reach it: the test's directory and its parent.
+	os.Chmod(base, 0o755)
+	os.Chmod(filepath.Dir(base), 0o755)
+	dir := filepath.Join(base, "state")
+	os.Mkdir(dir, 0o700)
+	os.Chown(dir, 65534, 65534)
+	p := filepath.Join(dir, "state.json")
+	os.WriteFile(p, []byte(`{"streams":{}}`), 0o640)
+	os.Chown(p, 65534, 0)
+	// The test binary, where the child user may run it.
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "filestore.test")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestCommitByAUserOutsideTheStateFilesGroup$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "FILESTORE_COMMIT_AS_CHILD="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("commit as uid 65534: %v\n%s", err, out)
+	}
+	// Read as it is: a store here would refuse a directory root does not own.
+	var doc struct {
+		Streams map[string]json.RawMessage `json:"streams"`
+	}
+	b, _ := os.ReadFile(p)
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("state file: %v: %s", err, b)
+	}
+	rec, err := decodeRecord(doc.Streams[audit.String()])
+	if err != nil || rec.Version != 3 {
+		t.Fatalf("state holds version %d (%v), want 3", rec.Version, err)
 	}
 }
