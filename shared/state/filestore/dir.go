@@ -159,7 +159,7 @@ func scratchName(name string) string { return name + ".next" }
 // file is renamed over name instead. The scratch file is opened without
 // following links and must be a regular file owned by this user, like
 // every other file of the store.
-func (d *dir) writeAtomic(name string, b []byte) (err error) {
+func (d *dir) writeAtomic(name string, b []byte, fsyncDir func(fd int) error) (err error) {
 	perm, gid := uint32(0o600), -1
 	stateID, exists, err := d.stat(name)
 	if err != nil {
@@ -181,19 +181,22 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 			f.Close()
 		}
 	}()
-	// The state file's mode and group first, so the new content is never
+	// The state file's group and mode first, so the new content is never
 	// readable more widely than the state it replaces (the two files
 	// trade places at every commit).
-	if err = f.Chmod(os.FileMode(perm)); err != nil {
-		return fmt.Errorf("filestore: chmod scratch file: %w", err)
-	}
 	if gid >= 0 && uint32(gid) != scratchGID {
 		// Best effort: a user outside the state file's group may not
-		// give it to the scratch file, and the commit must still happen
-		// (the file then gets the user's group, as a new file always did).
-		if err = f.Chown(-1, gid); err != nil && !errors.Is(err, unix.EPERM) {
+		// give it to the scratch file, and the commit must still happen.
+		// The file then keeps the user's own group, which must not get
+		// the state file's group permissions.
+		if err = f.Chown(-1, gid); errors.Is(err, unix.EPERM) {
+			perm &^= 0o070
+		} else if err != nil {
 			return fmt.Errorf("filestore: chgrp scratch file: %w", err)
 		}
+	}
+	if err = f.Chmod(os.FileMode(perm)); err != nil {
+		return fmt.Errorf("filestore: chmod scratch file: %w", err)
 	}
 	// Overwriting in place, then cutting what is left, keeps the file's
 	// blocks instead of freeing and allocating them again.
@@ -219,7 +222,7 @@ func (d *dir) writeAtomic(name string, b []byte) (err error) {
 			return fmt.Errorf("filestore: rename %s/%s over %s: %w", d.path, scratch, name, err)
 		}
 	}
-	if err = unix.Fsync(d.fd); err != nil {
+	if err = fsyncDir(d.fd); err != nil {
 		return fmt.Errorf("filestore: fsync state directory %s: %w", d.path, err)
 	}
 	return nil

@@ -9,7 +9,9 @@
 // that is fsynced, atomically exchanged with the state file, and followed
 // by an fsync of the directory, so a crash leaves either the old or the new
 // state, never a mix (see dir.writeAtomic); temporary files that earlier
-// versions' crashes left behind are removed by the next commit.
+// versions' crashes left behind are removed by the next commit. A second
+// lock file, <state file>.lock, serialises commits (held exclusive) and
+// reads of the file (held shared), and counts writes (lockState).
 //
 // The state directory must be owned by the user running the store and not
 // be writable by group or others: anyone who can create entries in it could
@@ -69,11 +71,9 @@ type Store struct {
 	mu      sync.Mutex
 	cache   *cachedDoc
 	cleaned bool // stale temporary files were removed
-	// durable is the write generation this process last wrote and saw
-	// the directory fsync of: while the file is still at it, the scratch
-	// file is known not to be what the directory on disk names the state
-	// file, and may be overwritten at once.
-	durable int64
+	// fsyncDir makes the directory's entries durable (unix.Fsync; tests
+	// count the calls).
+	fsyncDir func(fd int) error
 
 	// image is the buffer the file is laid out in, kept for the next
 	// commit (a catch-up commits every page).
@@ -118,7 +118,7 @@ func New(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore: state file path %q: %w", path, err)
 	}
-	s := &Store{dir: filepath.Dir(abs), name: filepath.Base(abs), now: time.Now, durable: noGen}
+	s := &Store{dir: filepath.Dir(abs), name: filepath.Base(abs), now: time.Now, fsyncDir: unix.Fsync}
 	if _, err := os.Stat(s.dir); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(s.dir, 0o750); err != nil {
 			return nil, fmt.Errorf("filestore: create state directory: %w", err)
@@ -178,7 +178,7 @@ func (s *Store) Lock(ctx context.Context, key state.Key, opts state.LockOptions)
 // wodles' "audit_cursor" or "client-a.audit_cursor": a string as it is, a
 // number as its JSON text (the Cortex XDR seed stored epoch milliseconds).
 func (s *Store) Legacy(name string) (string, bool, error) {
-	doc, err := s.read()
+	doc, err := s.read(context.Background())
 	if err != nil {
 		return "", false, err
 	}
@@ -205,13 +205,13 @@ type document struct {
 	streams map[string]json.RawMessage
 }
 
-func (s *Store) read() (*document, error) {
+func (s *Store) read(ctx context.Context) (*document, error) {
 	d, err := openDir(s.dir)
 	if err != nil {
 		return nil, err
 	}
 	defer d.close()
-	return s.readIn(d, noGen)
+	return s.readIn(ctx, d, noGen)
 }
 
 // readIn returns the state file's document. gen is the write generation
@@ -220,7 +220,7 @@ func (s *Store) read() (*document, error) {
 // the lock it serves while the file is the one it came from: what a
 // reader takes from it, its own stream's record, only its own process
 // writes.
-func (s *Store) readIn(d *dir, gen int64) (*document, error) {
+func (s *Store) readIn(ctx context.Context, d *dir, gen int64) (*document, error) {
 	if id, ok, err := d.stat(s.name); err == nil && ok {
 		s.mu.Lock()
 		c := s.cache
@@ -234,11 +234,11 @@ func (s *Store) readIn(d *dir, gen int64) (*document, error) {
 		// A commit rewrites in place the file that was the state two
 		// commits before: a reader holds the write lock's file shared so
 		// that no commit runs while it reads.
-		unlock, err := s.readLock(d)
+		lock, err := s.lockWrites(ctx, d, unix.LOCK_SH)
 		if err != nil {
 			return nil, err
 		}
-		defer unlock()
+		defer lock.Close()
 	}
 	b, id, ok, err := d.readFile(s.name)
 	if err != nil {
@@ -313,7 +313,7 @@ func (s *Store) write(d *dir, doc *document, gen int64) error {
 		b = append(b, doc.top[k]...)
 	}
 	b = append(b, "\n}\n"...)
-	if err := d.writeAtomic(s.name, b); err != nil {
+	if err := d.writeAtomic(s.name, b, s.fsyncDir); err != nil {
 		return err
 	}
 	if id, ok, err := d.stat(s.name); err == nil && ok {
@@ -333,76 +333,80 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	return keys
 }
 
-// writeLock serialises read-modify-write of the shared state file between
-// processes that own different streams. It is held for one commit only.
-// The lock file also holds the write generation.
-func (s *Store) writeLock(ctx context.Context, d *dir) (*os.File, error) {
+// lockWrites takes the lock file that serialises writes of the shared
+// state file between processes owning different streams: exclusive
+// (unix.LOCK_EX) for one commit's read-modify-write, shared
+// (unix.LOCK_SH) for a read of the file, which a commit in progress could
+// be rewriting (the scratch file was the state file two commits before).
+// The file also holds the write generation (lockState). It waits while
+// ctx allows; closing the file releases the lock.
+func (s *Store) lockWrites(ctx context.Context, d *dir, how int) (*os.File, error) {
+	what := "write lock"
+	if how == unix.LOCK_SH {
+		what = "read lock"
+	}
 	f, err := d.open(s.name+".lock", unix.O_RDWR|unix.O_CREAT, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("filestore: write lock: %w", err)
+		return nil, fmt.Errorf("filestore: %s: %w", what, err)
 	}
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
 			return f, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("filestore: write lock: %w", err)
+			return nil, fmt.Errorf("filestore: %s: %w", what, err)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("filestore: waiting for write lock: %w", ctx.Err())
+			return nil, fmt.Errorf("filestore: waiting for the %s: %w", what, ctx.Err())
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
 }
 
-// readLock holds the write lock file shared, which waits for a commit in
-// progress (in this process or another) and keeps the next from starting.
-func (s *Store) readLock(d *dir) (func(), error) {
-	f, err := d.open(s.name+".lock", unix.O_RDWR|unix.O_CREAT, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("filestore: read lock: %w", err)
-	}
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_SH)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("filestore: read lock: %w", err)
-		}
-	}
-}
+// lockState is what the lock file holds, written under the exclusive
+// lock as two 20-digit decimal numbers and a newline:
+//   - gen, the write generation, bumped before each write of the state
+//     file;
+//   - durable, the generation whose directory fsync was seen to succeed.
+//     While it lags gen, a writer may have died between exchanging the
+//     scratch file with the state file and fsyncing the directory, so the
+//     directory on disk may still name the scratch file the state file.
+//
+// An empty or unreadable content (none written yet, or by an earlier
+// version) reads as generation 0, not durable: it only costs a re-read
+// and one directory fsync.
+type lockState struct{ gen, durable int64 }
 
-// generation reads the write generation from the held write lock file,
-// where it is written as 20 decimal digits and a newline: zero for an
-// empty file (none written yet, or by an earlier version) or anything
-// else, which only costs a re-read.
-func generation(lock *os.File) (int64, error) {
-	var b [genLen]byte
+const lockStateLen = 42
+
+func readLockState(lock *os.File) (lockState, error) {
+	unknown := lockState{gen: 0, durable: noGen}
+	var b [lockStateLen]byte
 	n, err := lock.ReadAt(b[:], 0)
 	if n < len(b) {
 		if errors.Is(err, io.EOF) {
-			return 0, nil
+			return unknown, nil
 		}
-		return 0, fmt.Errorf("filestore: read write generation: %w", err)
+		return lockState{}, fmt.Errorf("filestore: read write generation: %w", err)
 	}
-	gen, err := strconv.ParseInt(string(b[:genLen-1]), 10, 64)
-	if err != nil || gen < 0 {
-		return 0, nil
+	gen, err1 := strconv.ParseInt(string(b[:20]), 10, 64)
+	durable, err2 := strconv.ParseInt(string(b[21:41]), 10, 64)
+	if err1 != nil || err2 != nil || gen < 0 || durable < 0 || b[20] != ' ' {
+		return unknown, nil
 	}
-	return gen, nil
+	return lockState{gen: gen, durable: durable}, nil
 }
 
-const genLen = 21
-
-// setGeneration stores gen in the held write lock file.
-func setGeneration(lock *os.File, gen int64) error {
-	b := fmt.Appendf(make([]byte, 0, genLen), "%020d\n", gen)
+func writeLockState(lock *os.File, st lockState) error {
+	durable := max(st.durable, 0)
+	if st.durable == noGen {
+		durable = (st.gen + 1e18 - 1) % 1e18 // anything but gen
+	}
+	b := fmt.Appendf(make([]byte, 0, lockStateLen), "%020d %020d\n", st.gen, durable)
 	if _, err := lock.WriteAt(b, 0); err != nil {
 		return fmt.Errorf("filestore: write generation: %w", err)
 	}
@@ -423,7 +427,7 @@ func (l *lease) Load(ctx context.Context) (state.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return state.Record{}, err
 	}
-	doc, err := l.store.read()
+	doc, err := l.store.read(ctx)
 	if err != nil {
 		return state.Record{}, err
 	}
@@ -448,17 +452,17 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, err
 	}
 	defer d.close()
-	lock, err := s.writeLock(ctx, d)
+	lock, err := s.lockWrites(ctx, d, unix.LOCK_EX)
 	if err != nil {
 		return 0, err
 	}
 	defer lock.Close()
 	s.removeStaleTemps(d)
-	gen, err := generation(lock)
+	ls, err := readLockState(lock)
 	if err != nil {
 		return 0, err
 	}
-	doc, err := s.readIn(d, gen)
+	doc, err := s.readIn(ctx, d, ls.gen)
 	if err != nil {
 		return 0, err
 	}
@@ -481,31 +485,29 @@ func (l *lease) Commit(ctx context.Context, rec state.Record) (int64, error) {
 		return 0, fmt.Errorf("filestore: commit %s: %w", l.key, err)
 	}
 	doc.streams[name] = enc
-	// The scratch file was the state file before the last commit: if that
-	// commit was not this process's, or its directory fsync was not seen
-	// to succeed, the directory on disk may still name it the state file
-	// (a crash between the exchange and the fsync). Make the exchange
-	// durable before overwriting it.
-	s.mu.Lock()
-	durable := s.durable == gen
-	s.mu.Unlock()
-	if !durable {
-		if err := unix.Fsync(d.fd); err != nil {
+	// The scratch file was the state file before the last commit. If that
+	// commit's directory fsync was not seen to succeed, the directory on
+	// disk may still name it the state file: make the exchange durable
+	// before overwriting it.
+	if ls.durable != ls.gen {
+		if err := s.fsyncDir(d.fd); err != nil {
 			return 0, fmt.Errorf("filestore: fsync state directory %s: %w", d.path, err)
 		}
+		ls.durable = ls.gen
 	}
 	// Bumped before the write: a write that fails after it only costs the
-	// other processes a re-read.
-	gen = (gen + 1) % 1e18
-	if err := setGeneration(lock, gen); err != nil {
+	// other processes a re-read and the next writer a directory fsync.
+	ls.gen = (ls.gen + 1) % 1e18
+	if err := writeLockState(lock, ls); err != nil {
 		return 0, err
 	}
-	if err := s.write(d, doc, gen); err != nil {
+	if err := s.write(d, doc, ls.gen); err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	s.durable = gen
-	s.mu.Unlock()
+	ls.durable = ls.gen
+	if err := writeLockState(lock, ls); err != nil {
+		return 0, err
+	}
 	return rec.Version, nil
 }
 

@@ -464,7 +464,7 @@ func TestCommitsReuseTheirFiles(t *testing.T) {
 // process would.
 func readRecord(t *testing.T, s *Store) (state.Record, error) {
 	t.Helper()
-	doc, err := s.read()
+	doc, err := s.read(context.Background())
 	if err != nil {
 		return state.Record{}, err
 	}
@@ -572,7 +572,7 @@ func TestCommitSeesAnotherProcessesWrites(t *testing.T) {
 	}
 	commit(l1, 1, `{"c":"a2"}`)
 	other, _ := New(p)
-	doc, err := other.read()
+	doc, err := other.read(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,13 +612,19 @@ func TestReadWaitsForACommitInProgress(t *testing.T) {
 	reader, _ := New(p) // another process: nothing cached
 	done := make(chan error, 1)
 	go func() {
-		_, err := reader.read()
+		_, err := reader.read(context.Background())
 		done <- err
 	}()
 	select {
 	case err := <-done:
 		t.Fatalf("the read finished during a commit (%v)", err)
 	case <-time.After(100 * time.Millisecond):
+	}
+	// A reader whose context ends stops waiting.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := reader.read(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a read with its context cancelled during a commit: %v, want context.Canceled", err)
 	}
 	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if err := <-done; err != nil {
@@ -744,5 +750,65 @@ func TestCommitByAUserOutsideTheStateFilesGroup(t *testing.T) {
 	rec, err := decodeRecord(doc.Streams[audit.String()])
 	if err != nil || rec.Version != 3 {
 		t.Fatalf("state holds version %d (%v), want 3", rec.Version, err)
+	}
+	// The user's own group does not get the permissions meant for root's.
+	fi, _ := os.Stat(p)
+	if gid := fi.Sys().(*syscall.Stat_t).Gid; gid != 65534 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file group %d mode %v, want the user's group 65534 without group permissions (0600)", gid, fi.Mode().Perm())
+	}
+}
+
+// TestDirectoryFsyncBeforeOverwritingTheScratchFile: the scratch file is
+// overwritten only once the exchange that made it the scratch file is
+// durable. A store that saw its own last directory fsync adds none; after
+// a writer that may have died between its exchange and its directory
+// fsync (the lock file's durable generation lags), the next commit fsyncs
+// the directory first.
+func TestDirectoryFsyncBeforeOverwritingTheScratchFile(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "state.json")
+	fsyncs := 0
+	count := func(fd int) error { fsyncs++; return syscall.Fsync(fd) }
+	commit := func(s *Store, key state.Key, v int64) int {
+		t.Helper()
+		l, err := s.Lock(ctx, key, state.LockOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(ctx)
+		before := fsyncs
+		if _, err := l.Commit(ctx, state.Record{Version: v}); err != nil {
+			t.Fatal(err)
+		}
+		return fsyncs - before
+	}
+	mine, _ := New(p)
+	mine.fsyncDir = count
+	if n := commit(mine, audit, 0); n != 2 {
+		t.Fatalf("first commit: %d directory fsyncs, want 2 (nothing known durable yet)", n)
+	}
+	if n := commit(mine, audit, 1); n != 1 {
+		t.Fatalf("second commit: %d directory fsyncs, want 1", n)
+	}
+	theirs, _ := New(p) // another process, after a completed commit
+	theirs.fsyncDir = count
+	signin := state.Key{Tenant: "default", Vendor: "1password", Stream: "signin"}
+	if n := commit(theirs, signin, 0); n != 1 {
+		t.Fatalf("another process's commit after a durable one: %d directory fsyncs, want 1", n)
+	}
+	// A writer that died after its exchange, before its directory fsync.
+	lock, err := os.OpenFile(p+".lock", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := readLockState(lock)
+	if err != nil || ls.durable != ls.gen {
+		t.Fatalf("lock state %+v (%v), want a durable generation", ls, err)
+	}
+	ls.gen++
+	writeLockState(lock, ls)
+	lock.Close()
+	if n := commit(mine, audit, 2); n != 2 {
+		t.Fatalf("commit after a writer died before its directory fsync: %d directory fsyncs, want 2", n)
 	}
 }
