@@ -56,15 +56,7 @@ func TestReadsEarlierFormats(t *testing.T) {
 			if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Release(context.Background())
+			_, l := lockAudit(t, p)
 			rec, err := l.Load(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -100,12 +92,7 @@ func TestReadsEarlierFormats(t *testing.T) {
 func TestRefusesAFutureFormat(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state.json")
 	os.WriteFile(p, []byte(`{"wazuh_pull_format":3,"streams":{}}`), 0o600)
-	s, _ := New(p)
-	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(context.Background())
+	_, l := lockAudit(t, p)
 	if _, err := l.Load(context.Background()); !errors.Is(err, state.ErrCorrupt) {
 		t.Fatalf("Load of a format 3 file: %v, want ErrCorrupt", err)
 	}
@@ -175,15 +162,7 @@ func TestStateFileLinkIsNotFollowed(t *testing.T) {
 	os.WriteFile(outside, []byte(`{"streams":{}}`), 0o600)
 	p := filepath.Join(dir, "state.json")
 	os.Symlink(outside, p)
-	s, err := New(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(context.Background())
+	_, l := lockAudit(t, p)
 	if _, err := l.Load(context.Background()); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("Load through a linked state file: %v", err)
 	}
@@ -405,16 +384,8 @@ func TestCommitsReuseTheirFiles(t *testing.T) {
 	if err := os.WriteFile(p, []byte(`{"streams":{}}`), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := lockAudit(t, p)
 	ctx := context.Background()
-	l, err := s.Lock(ctx, audit, state.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(ctx)
 	var names []string
 	var previous json.RawMessage
 	for v := int64(0); v < 6; v++ {
@@ -479,15 +450,10 @@ func TestScratchFileLeftByACrash(t *testing.T) {
 		p := filepath.Join(dir, "state.json")
 		os.WriteFile(p, []byte(`{"streams":{}}`), 0o600)
 		os.WriteFile(p+".next", []byte(left), 0o600)
-		s, _ := New(p)
-		l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, l := lockAudit(t, p)
 		if _, err := l.Commit(context.Background(), state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
 			t.Fatal(err)
 		}
-		l.Release(context.Background())
 		other, _ := New(p)
 		rec, err := readRecord(t, other)
 		if err != nil || string(rec.Cursor) != `{"c":1}` {
@@ -506,12 +472,7 @@ func TestScratchFileLinkIsNotFollowed(t *testing.T) {
 	os.WriteFile(outside, []byte("precious"), 0o600)
 	os.WriteFile(p, []byte(`{"streams":{}}`), 0o600)
 	os.Symlink(outside, p+".next")
-	s, _ := New(p)
-	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(context.Background())
+	_, l := lockAudit(t, p)
 	if _, err := l.Commit(context.Background(), state.Record{}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("Commit with a linked scratch file: %v, want an error naming the link", err)
 	}
@@ -643,12 +604,7 @@ func TestLinkedScratchFileIsReplaced(t *testing.T) {
 	if err := os.Link(other, p+".next"); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := New(p)
-	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(context.Background())
+	s, l := lockAudit(t, p)
 	if _, err := l.Commit(context.Background(), state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -672,12 +628,7 @@ func TestStateFileKeepsItsGroup(t *testing.T) {
 	if err := os.Chown(p, -1, 65534); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := New(p)
-	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(context.Background())
+	_, l := lockAudit(t, p)
 	for v := int64(0); v < 3; v++ {
 		if _, err := l.Commit(context.Background(), state.Record{Version: v}); err != nil {
 			t.Fatal(err)
@@ -811,4 +762,20 @@ func TestDirectoryFsyncBeforeOverwritingTheScratchFile(t *testing.T) {
 	if n := commit(mine, audit, 2); n != 2 {
 		t.Fatalf("commit after a writer died before its directory fsync: %d directory fsyncs, want 2", n)
 	}
+}
+
+// lockAudit opens a store on the state file p and takes the audit
+// stream's lease, released when the test ends.
+func lockAudit(t *testing.T, p string) (*Store, state.Lease) {
+	t.Helper()
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Release(context.Background()) })
+	return s, l
 }
