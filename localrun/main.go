@@ -15,6 +15,8 @@
 //	2  usage or configuration error
 //	3  a stream was skipped because another process holds it (none failed)
 //	4  interrupted by SIGTERM/SIGINT; delivered pages were committed
+//	5  under wazuh-modulesd, its queue's daemon is down or restarted after
+//	   it: the output is dropped, nothing was taken as delivered
 package main
 
 import (
