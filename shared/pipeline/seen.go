@@ -20,7 +20,7 @@ type seenSet struct {
 
 func (s *seenSet) load(stored []state.Seen) {
 	s.keys = make(map[state.Digest]struct{}, len(stored))
-	s.order = s.order[:0]
+	s.order = slices.Grow(s.order[:0], len(stored))
 	s.sorted = true
 	for _, k := range stored {
 		s.add(k.Digest, k.At)

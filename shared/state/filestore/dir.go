@@ -96,11 +96,33 @@ func (d *dir) readFile(name string) (b []byte, id fileID, ok bool, err error) {
 	if id, err = statID(f); err != nil {
 		return nil, fileID{}, false, err
 	}
-	b, err = io.ReadAll(f)
+	// One read into a buffer of the file's size (plus one byte to see the
+	// end), not io.ReadAll's doubling: every run reads the file, and
+	// memory touched for the first time is what costs most here.
+	b = make([]byte, 0, id.size+1)
+	b, err = readAllInto(b, f)
 	if err != nil {
 		return nil, fileID{}, false, fmt.Errorf("filestore: read %s: %w", f.Name(), err)
 	}
 	return b, id, true, nil
+}
+
+// readAllInto appends r's content to b, growing b only if r holds more
+// than b's spare capacity.
+func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // fileID tells whether a file is still the one a cached document came

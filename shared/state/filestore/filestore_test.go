@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -778,4 +779,145 @@ func lockAudit(t *testing.T, p string) (*Store, state.Lease) {
 	}
 	t.Cleanup(func() { l.Release(context.Background()) })
 	return s, l
+}
+
+// FuzzScanRecord: whatever record the jsonscan path accepts, it decodes
+// exactly as encoding/json does (the path every record took before).
+func FuzzScanRecord(f *testing.F) {
+	seen := base64.StdEncoding.EncodeToString(state.EncodeSeen([]state.Seen{
+		{Digest: state.KeyDigest("a"), At: time.Unix(1767225600, 0)},
+		{Digest: state.KeyDigest("b"), At: time.Unix(1767225660, 0)},
+	}))
+	f.Add([]byte(`{"version":3,"cursor":{"cursor":"x"},"seen":"` + seen + `","updated_at":"2026-01-01T00:00:00.123Z"}`))
+	f.Add([]byte(`{"version":4,"cursor":1,"pending":{"reader":"wazuh-modulesd pid=1 start=2","run_id":"r","cursor":{"c":"y"},"seen":"` + seen + `"},"seen":"","updated_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":4,"pending":null,"cursor":null,"seen":null}`))
+	f.Add([]byte(`{"Version":4,"version":5}`))
+	f.Add([]byte(`{"version":4,"pending":{"reader":"a\u0062"}}`))
+	f.Add([]byte(`{"version":1e2}`))
+	f.Add([]byte(`{"seen":"AAAAAAAAAAAAAAAAAAAAAA"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast, ok := scanRecord(raw)
+		if !ok {
+			return
+		}
+		slow, err := decodeRecordJSON(raw)
+		if err != nil {
+			t.Fatalf("jsonscan accepted a record encoding/json refuses (%v): %s", err, raw)
+		}
+		if d := recordDiff(fast, slow); d != "" {
+			t.Fatalf("jsonscan and encoding/json disagree on %s: %s", raw, d)
+		}
+	})
+}
+
+// FuzzScanDocument: whatever state file the jsonscan path accepts, it
+// splits exactly as encoding/json does.
+func FuzzScanDocument(f *testing.F) {
+	f.Add([]byte("{\n \"wazuh_pull_format\": 2,\n \"streams\": {\n  \"t/1password/audit\": {\"version\":1}\n },\n \"cursor\": \"seed\"\n}\n"))
+	f.Add([]byte(`{"streams":{"a":1},"streams":{"b":2}}`))
+	f.Add([]byte(`{"streams":null}`))
+	f.Add([]byte(`{"str\u0065ams":{"a":1}}`))
+	f.Add([]byte(`{"a":1} x`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast := &document{top: map[string]json.RawMessage{}, streams: map[string]json.RawMessage{}}
+		if !scanDocument(b, fast) {
+			return
+		}
+		slow, err := decodeDocumentJSON(b)
+		if err != nil {
+			t.Fatalf("jsonscan accepted a file encoding/json refuses (%v): %s", err, b)
+		}
+		delete(slow.top, streamsKey)
+		if !sameMembers(fast.top, slow.top) || !sameMembers(fast.streams, slow.streams) {
+			t.Fatalf("jsonscan and encoding/json disagree on %s:\n%v %v\n%v %v", b, fast.top, fast.streams, slow.top, slow.streams)
+		}
+	})
+}
+
+func sameMembers(a, b map[string]json.RawMessage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || string(v) != string(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordDiff says how two records differ ("" when they do not).
+func recordDiff(a, b state.Record) string {
+	switch {
+	case a.Version != b.Version:
+		return fmt.Sprintf("version %d, %d", a.Version, b.Version)
+	case string(a.Cursor) != string(b.Cursor):
+		return fmt.Sprintf("cursor %s, %s", a.Cursor, b.Cursor)
+	case !a.UpdatedAt.Equal(b.UpdatedAt) || a.UpdatedAt.Location().String() != b.UpdatedAt.Location().String():
+		return fmt.Sprintf("updated_at %v, %v", a.UpdatedAt, b.UpdatedAt)
+	case !sameSeenEntries(a.Seen, b.Seen):
+		return fmt.Sprintf("seen %v, %v", a.Seen, b.Seen)
+	case (a.Pending == nil) != (b.Pending == nil):
+		return fmt.Sprintf("pending %+v, %+v", a.Pending, b.Pending)
+	}
+	if p, q := a.Pending, b.Pending; p != nil {
+		if string(p.Cursor) != string(q.Cursor) || p.Reader != q.Reader || p.RunID != q.RunID || !sameSeenEntries(p.Seen, q.Seen) {
+			return fmt.Sprintf("pending %+v, %+v", p, q)
+		}
+	}
+	return ""
+}
+
+func sameSeenEntries(a, b []state.Seen) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Digest != b[i].Digest || !a[i].At.Equal(b[i].At) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestOwnFilesTakeTheFastPath: the records and files this store writes are
+// read by jsonscan, not left to encoding/json (each run reads them all).
+func TestOwnFilesTakeTheFastPath(t *testing.T) {
+	seen := []state.Seen{{Digest: state.KeyDigest("k"), At: time.Unix(1767225600, 0)}}
+	rec := state.Record{Version: 7, Cursor: json.RawMessage(`{"cursor":"c"}`), Seen: seen, UpdatedAt: time.Unix(1767225601, 5).UTC(),
+		Pending: &state.Pending{Cursor: json.RawMessage(`{"cursor":"d"}`), Seen: seen, Reader: `wazuh-modulesd pid=1 start=2`, RunID: "r1"}}
+	raw, err := encodeRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := scanRecord(raw)
+	if !ok {
+		t.Fatalf("our own record left to encoding/json: %s", raw)
+	}
+	if d := recordDiff(got, rec); d != "" {
+		t.Fatalf("record read back differently: %s", d)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l, err := s.Lock(ctx, audit, state.LockOptions{Owner: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Version = 0
+	if _, err := l.Commit(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := &document{top: map[string]json.RawMessage{}, streams: map[string]json.RawMessage{}}
+	if !scanDocument(b, doc) || len(doc.streams) != 1 {
+		t.Fatalf("our own state file left to encoding/json: %s", b)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/jsonscan"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
@@ -58,7 +59,9 @@ func encodeRecord(rec state.Record) (json.RawMessage, error) {
 	}
 	seen := state.EncodeSeen(rec.Seen)
 	var pendingSeen []byte
-	size := 64 + len(rec.Cursor) + base64.StdEncoding.EncodedLen(len(seen))
+	// 128 covers the member names, the version and updated_at: a record
+	// is built without growing (a copy of a full dedup set otherwise).
+	size := 128 + len(rec.Cursor) + base64.StdEncoding.EncodedLen(len(seen))
 	if p != nil {
 		pendingSeen = state.EncodeSeen(p.Seen)
 		size += 64 + len(p.Cursor) + base64.StdEncoding.EncodedLen(len(pendingSeen)) + 2*len(p.Reader) + 2*len(p.RunID)
@@ -116,6 +119,15 @@ func recordVersion(raw json.RawMessage) (int64, bool) {
 }
 
 func decodeRecord(raw json.RawMessage) (state.Record, error) {
+	if rec, ok := scanRecord(raw); ok {
+		return rec, nil
+	}
+	return decodeRecordJSON(raw)
+}
+
+// decodeRecordJSON reads with encoding/json what scanRecord leaves:
+// records of earlier versions, and anything written by hand.
+func decodeRecordJSON(raw json.RawMessage) (state.Record, error) {
 	var sr storedRecord
 	if err := json.Unmarshal(raw, &sr); err != nil {
 		return state.Record{}, err
@@ -133,6 +145,108 @@ func decodeRecord(raw json.RawMessage) (state.Record, error) {
 		rec.Pending = p
 	}
 	return rec, nil
+}
+
+// scanRecord decodes a record in the layout encodeRecord writes with one
+// jsonscan pass, where encoding/json scans the dedup set's base64 three
+// times; every run loads each of its streams' records. It reports false
+// for anything else (another member, a name in another case, a value of
+// another type, escapes in the base64), which decodeRecord then reads
+// with encoding/json, as before.
+func scanRecord(raw []byte) (state.Record, bool) {
+	var rec state.Record
+	var ok = true
+	n, err := jsonscan.MembersFunc(raw, func(quoted, rest []byte) (int, error) {
+		n, err := jsonscan.Skip(rest)
+		if err != nil {
+			return n, err
+		}
+		value := rest[:n]
+		name, plain := jsonscan.Plain(quoted)
+		switch {
+		case !plain:
+			ok = false
+		case string(name) == "version":
+			rec.Version, err = strconv.ParseInt(string(value), 10, 64)
+			ok = ok && err == nil
+		case string(name) == "cursor":
+			rec.Cursor = cloneCursor(value)
+		case string(name) == "seen":
+			rec.Seen, ok = scanSeen(value, ok)
+		case string(name) == "updated_at":
+			ok = ok && value[0] == '"' && rec.UpdatedAt.UnmarshalJSON(value) == nil
+		case string(name) == "pending":
+			if string(value) == "null" {
+				rec.Pending = nil
+				break
+			}
+			var p *state.Pending
+			p, ok = scanPending(value, ok)
+			rec.Pending = p
+		default:
+			ok = false
+		}
+		return n, nil
+	})
+	if err != nil || !ok || n != len(raw) || controlInString(raw) {
+		return state.Record{}, false
+	}
+	return rec, true
+}
+
+func scanPending(raw []byte, ok bool) (*state.Pending, bool) {
+	p := &state.Pending{}
+	_, err := jsonscan.Members(raw, func(quoted, value []byte) error {
+		name, plain := jsonscan.Plain(quoted)
+		switch {
+		case !plain:
+			ok = false
+		case string(name) == "cursor":
+			p.Cursor = cloneCursor(value)
+		case string(name) == "seen":
+			p.Seen, ok = scanSeen(value, ok)
+		case string(name) == "reader":
+			var s []byte
+			s, plain = jsonscan.Plain(value)
+			ok, p.Reader = ok && plain, string(s)
+		case string(name) == "run_id":
+			var s []byte
+			s, plain = jsonscan.Plain(value)
+			ok, p.RunID = ok && plain, string(s)
+		default:
+			ok = false
+		}
+		return nil
+	})
+	return p, ok && err == nil
+}
+
+// cloneCursor copies a cursor out of the file's bytes, as encoding/json's
+// RawMessage does; null is no cursor.
+func cloneCursor(value []byte) json.RawMessage {
+	if string(value) == "null" {
+		return nil
+	}
+	return bytes.Clone(value)
+}
+
+// scanSeen decodes a dedup set written as base64 without escapes; null is
+// none. Anything else is not ok.
+func scanSeen(value []byte, ok bool) ([]state.Seen, bool) {
+	if string(value) == "null" {
+		return nil, ok
+	}
+	b64, plain := jsonscan.Plain(value)
+	if !ok || !plain {
+		return nil, false
+	}
+	enc := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+	n, err := base64.StdEncoding.Decode(enc, b64)
+	if err != nil {
+		return nil, false
+	}
+	seen, err := state.DecodeSeen(nil, enc[:n])
+	return seen, err == nil
 }
 
 func nullIsNone(raw json.RawMessage) json.RawMessage {
