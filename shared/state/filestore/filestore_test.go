@@ -795,6 +795,7 @@ func FuzzScanRecord(f *testing.F) {
 	f.Add([]byte(`{"version":4,"pending":{"reader":"a\u0062"}}`))
 	f.Add([]byte(`{"version":1e2}`))
 	f.Add([]byte(`{"seen":"AAAAAAAAAAAAAAAAAAAAAA"}`))
+	f.Add([]byte(`{"pending":{"reader":"a"},"pending":{"run_id":"b"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		fast, ok := scanRecord(raw)
 		if !ok {

@@ -155,7 +155,7 @@ func decodeRecordJSON(raw json.RawMessage) (state.Record, error) {
 // with encoding/json, as before.
 func scanRecord(raw []byte) (state.Record, bool) {
 	var rec state.Record
-	var ok = true
+	ok, sawPending := true, false
 	n, err := jsonscan.MembersFunc(raw, func(quoted, rest []byte) (int, error) {
 		n, err := jsonscan.Skip(rest)
 		if err != nil {
@@ -176,6 +176,10 @@ func scanRecord(raw []byte) (state.Record, bool) {
 		case string(name) == "updated_at":
 			ok = ok && value[0] == '"' && rec.UpdatedAt.UnmarshalJSON(value) == nil
 		case string(name) == "pending":
+			// encoding/json merges a second pending object into the
+			// first; that is left to it.
+			ok = ok && !sawPending
+			sawPending = true
 			if string(value) == "null" {
 				rec.Pending = nil
 				break
