@@ -330,6 +330,14 @@ func decodeDocumentJSON(b []byte) (*document, error) {
 			return nil, fmt.Errorf("streams: %v", err)
 		}
 	}
+	// A file of null, or "streams": null, decodes to nil maps: a commit
+	// then adds its record to an empty document instead of panicking.
+	if doc.top == nil {
+		doc.top = map[string]json.RawMessage{}
+	}
+	if doc.streams == nil {
+		doc.streams = map[string]json.RawMessage{}
+	}
 	return doc, nil
 }
 

@@ -307,6 +307,44 @@ func TestCorruptFileIsAnErrorNotAReset(t *testing.T) {
 	}
 }
 
+// TestNullDocumentOrStreams: a state file of null, or with "streams":
+// null, holds no records; a commit adds its own (it used to panic on a
+// nil map).
+func TestNullDocumentOrStreams(t *testing.T) {
+	for _, content := range []string{`null`, `{"streams":null,"seed_key":"kept"}`} {
+		p := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := New(p)
+		ctx := context.Background()
+		l, err := s.Lock(ctx, audit, state.LockOptions{Owner: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := l.Load(ctx)
+		if err != nil || rec.Version != 0 {
+			t.Fatalf("%s: Load = %+v, %v; want no record", content, rec, err)
+		}
+		if _, err := l.Commit(ctx, state.Record{Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+			t.Fatalf("%s: Commit: %v", content, err)
+		}
+		l.Release(ctx)
+		again, _ := New(p)
+		l, err = again.Lock(ctx, audit, state.LockOptions{Owner: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec, err := l.Load(ctx); err != nil || string(rec.Cursor) != `{"c":1}` {
+			t.Fatalf("%s: after a commit, Load = %+v, %v", content, rec, err)
+		}
+		l.Release(ctx)
+		if b, _ := os.ReadFile(p); content != "null" && !strings.Contains(string(b), `"seed_key": "kept"`) {
+			t.Fatalf("%s: the seed's key was lost: %s", content, b)
+		}
+	}
+}
+
 func TestNoTempFilesLeftBehind(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := New(filepath.Join(dir, "state.json"))
@@ -853,7 +891,7 @@ func recordDiff(a, b state.Record) string {
 	switch {
 	case a.Version != b.Version:
 		return fmt.Sprintf("version %d, %d", a.Version, b.Version)
-	case string(a.Cursor) != string(b.Cursor):
+	case string(a.Cursor) != string(b.Cursor) || (a.Cursor == nil) != (b.Cursor == nil):
 		return fmt.Sprintf("cursor %s, %s", a.Cursor, b.Cursor)
 	case !a.UpdatedAt.Equal(b.UpdatedAt) || a.UpdatedAt.Location().String() != b.UpdatedAt.Location().String():
 		return fmt.Sprintf("updated_at %v, %v", a.UpdatedAt, b.UpdatedAt)
@@ -863,7 +901,7 @@ func recordDiff(a, b state.Record) string {
 		return fmt.Sprintf("pending %+v, %+v", a.Pending, b.Pending)
 	}
 	if p, q := a.Pending, b.Pending; p != nil {
-		if string(p.Cursor) != string(q.Cursor) || p.Reader != q.Reader || p.RunID != q.RunID || !sameSeenEntries(p.Seen, q.Seen) {
+		if string(p.Cursor) != string(q.Cursor) || (p.Cursor == nil) != (q.Cursor == nil) || p.Reader != q.Reader || p.RunID != q.RunID || !sameSeenEntries(p.Seen, q.Seen) {
 			return fmt.Sprintf("pending %+v, %+v", p, q)
 		}
 	}
@@ -871,7 +909,7 @@ func recordDiff(a, b state.Record) string {
 }
 
 func sameSeenEntries(a, b []state.Seen) bool {
-	if len(a) != len(b) {
+	if len(a) != len(b) || (a == nil) != (b == nil) {
 		return false
 	}
 	for i := range a {
