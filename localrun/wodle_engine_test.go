@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -198,11 +200,31 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 			dups += n - 1
 		}
 	}
+	// analysisd stopped while archiving a record leaves only the record's
+	// start (wazuhlab.Tail.Records): analysisd had the event. Each torn
+	// record excuses one missing event, its own if its start names it,
+	// and a stop tears at most one record.
+	torn := a.tail.Torn()
+	if len(torn) > len(kills) {
+		t.Errorf("%d records torn in archives.json by %d restarts", len(torn), len(kills))
+	}
+	excused := 0
+	for _, frag := range torn {
+		i := slices.IndexFunc(lost, func(id string) bool { return bytes.Contains(frag, []byte(id)) })
+		if i < 0 {
+			i = len(lost) - 1 // cut before its id: any one of those missing
+		}
+		if i >= 0 {
+			t.Logf("event %s is missing from archives.json but a record torn by analysisd's stop stands for it: %.200s", lost[i], frag)
+			lost = slices.Delete(lost, i, i+1)
+			excused++
+		}
+	}
 	for i, k := range kills {
 		t.Logf("round %d: %s %s after %d lines of run %s; %d of its lines archived in all", i, victim, k.how, k.target, k.run, k.forwarded)
 	}
-	t.Logf("%d vendor events, %d runs, %d lines archived; %d lost, %d duplicates (bound %d = %d restarts × %d events per run); slowest run forwarded at %.0f lines/s at max_eps %d",
-		len(ids), len(a.order), a.lines, len(lost), dups, len(kills)*int(perRun), len(kills), perRun, a.rate(), restartMaxEPS)
+	t.Logf("%d vendor events, %d runs, %d lines archived; %d lost, %d in records analysisd tore, %d duplicates (bound %d = %d restarts × %d events per run); slowest run forwarded at %.0f lines/s at max_eps %d",
+		len(ids), len(a.order), a.lines, len(lost), excused, dups, len(kills)*int(perRun), len(kills), perRun, a.rate(), restartMaxEPS)
 	if len(a.bad) > 0 {
 		t.Errorf("%d archived lines were not decoded as JSON; first: %s", len(a.bad), a.bad[0])
 	}

@@ -23,10 +23,18 @@ type Record struct {
 func ParseRecord(line []byte) (Record, error) {
 	var r Record
 	if err := json.Unmarshal(line, &r.Event); err != nil {
-		return Record{}, fmt.Errorf("wazuhlab: record: %w", err)
+		return Record{}, fmt.Errorf("wazuhlab: record: %w (%d bytes: %s)", err, len(line), excerpt(line))
 	}
 	r.Raw = append(json.RawMessage(nil), line...)
 	return r, nil
+}
+
+// excerpt shows the start and the end of a long line.
+func excerpt(line []byte) string {
+	if len(line) <= 600 {
+		return string(line)
+	}
+	return string(line[:300]) + " … " + string(line[len(line)-300:])
 }
 
 // Tail reads the lines appended to a file after it was opened.
@@ -34,6 +42,7 @@ type Tail struct {
 	path    string
 	off     int64
 	partial []byte
+	torn    [][]byte
 }
 
 // NewTail starts reading path at its current end (a missing file counts
@@ -102,6 +111,13 @@ func (t *Tail) Lines() ([][]byte, error) {
 }
 
 // Records returns the JSON records appended since the last call.
+//
+// analysisd writes archives.json and alerts.json through a stdio buffer
+// and its signal handler exits, which flushes that buffer: stopped while
+// it copies a record into it, analysisd leaves the start of that record
+// without a newline, and the next analysisd's first record continues the
+// same line. Records returns that next record and keeps the torn start
+// (see Torn); any other line that is not JSON is an error.
 func (t *Tail) Records() ([]Record, error) {
 	lines, err := t.Lines()
 	if err != nil {
@@ -111,12 +127,26 @@ func (t *Tail) Records() ([]Record, error) {
 	for _, ln := range lines {
 		r, err := ParseRecord(ln)
 		if err != nil {
-			return out, err
+			// A record's own strings hold this only escaped.
+			i := bytes.LastIndex(ln, []byte(`{"timestamp":"`))
+			next, nextErr := Record{}, err
+			if i > 0 {
+				next, nextErr = ParseRecord(ln[i:])
+			}
+			if nextErr != nil {
+				return out, err
+			}
+			t.torn = append(t.torn, append([]byte(nil), ln[:i]...))
+			r = next
 		}
 		out = append(out, r)
 	}
 	return out, nil
 }
+
+// Torn returns the starts of the records analysisd tore when it was
+// stopped, as Records found them.
+func (t *Tail) Torn() [][]byte { return t.torn }
 
 // WaitRecords collects records until done(collected) is true or ctx ends;
 // it returns what it collected either way.

@@ -140,6 +140,34 @@ func TestTailKeepsPartialLines(t *testing.T) {
 	}
 }
 
+// TestTailSplitsARecordTornByAStop: the start of a record that a stopped
+// analysisd flushed, followed on the same line by the next analysisd's
+// first record, gives that record and keeps the start; a line that is
+// otherwise not JSON is still an error.
+func TestTailSplitsARecordTornByAStop(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "archives.json")
+	tail, err := NewTail(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := `{"timestamp":"2026-12-02T15:51:46.001+0000","full_log":"{\"uuid\":\"E1\",\"x\":{\"timestamp\":\"`
+	next := `{"timestamp":"2026-12-02T15:51:47.002+0000","location":"b","full_log":"y"}`
+	os.WriteFile(p, []byte(`{"timestamp":"t","location":"a"}`+"\n"+torn+next+"\n"), 0o644)
+	recs, err := tail.Records()
+	if err != nil || len(recs) != 2 || recs[0].Location != "a" || recs[1].Location != "b" {
+		t.Fatalf("Records = %+v, %v; want a, then b after the torn start", recs, err)
+	}
+	if got := tail.Torn(); len(got) != 1 || string(got[0]) != torn {
+		t.Fatalf("Torn = %q, want the torn start", got)
+	}
+	f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	defer f.Close()
+	f.WriteString(`{"location":"c",` + "\n")
+	if _, err := tail.Records(); err == nil {
+		t.Fatal("a line that is not JSON and holds no record after its start was accepted")
+	}
+}
+
 func TestConfigRendering(t *testing.T) {
 	home := t.TempDir()
 	l := &Lab{Home: home, Port: 41234, opts: Options{LogtestThreads: 2}, gid: os.Getgid()}
