@@ -39,6 +39,10 @@ func excerpt(line []byte) string {
 
 // Tail reads the lines appended to a file after it was opened.
 type Tail struct {
+	// KeepDamaged makes Records keep a line that is not JSON (see Torn)
+	// instead of failing: for tests that stop analysisd while it writes.
+	KeepDamaged bool
+
 	path    string
 	off     int64
 	partial []byte
@@ -117,7 +121,8 @@ func (t *Tail) Lines() ([][]byte, error) {
 // it copies a record into it, analysisd leaves the start of that record
 // without a newline, and the next analysisd's first record continues the
 // same line. Records returns that next record and keeps the torn start
-// (see Torn); any other line that is not JSON is an error.
+// (see Torn). Any other line that is not JSON is an error, unless
+// KeepDamaged is set: Torn then keeps the whole line.
 func (t *Tail) Records() ([]Record, error) {
 	lines, err := t.Lines()
 	if err != nil {
@@ -134,7 +139,11 @@ func (t *Tail) Records() ([]Record, error) {
 				next, nextErr = ParseRecord(ln[i:])
 			}
 			if nextErr != nil {
-				return out, err
+				if !t.KeepDamaged {
+					return out, err
+				}
+				t.torn = append(t.torn, append([]byte(nil), ln...))
+				continue
 			}
 			t.torn = append(t.torn, append([]byte(nil), ln[:i]...))
 			r = next
@@ -145,7 +154,8 @@ func (t *Tail) Records() ([]Record, error) {
 }
 
 // Torn returns the starts of the records analysisd tore when it was
-// stopped, as Records found them.
+// stopped, as Records found them (and, with KeepDamaged, the lines that
+// were not JSON at all).
 func (t *Tail) Torn() [][]byte { return t.torn }
 
 // WaitRecords collects records until done(collected) is true or ctx ends;

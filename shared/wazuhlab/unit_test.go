@@ -166,6 +166,15 @@ func TestTailSplitsARecordTornByAStop(t *testing.T) {
 	if _, err := tail.Records(); err == nil {
 		t.Fatal("a line that is not JSON and holds no record after its start was accepted")
 	}
+	tail.KeepDamaged = true
+	f.WriteString(`{"location":"d",` + "\n" + `{"location":"e"}` + "\n")
+	recs, err = tail.Records()
+	if err != nil || len(recs) != 1 || recs[0].Location != "e" {
+		t.Fatalf("with KeepDamaged: Records = %+v, %v; want e after the damaged line", recs, err)
+	}
+	if got := tail.Torn(); len(got) != 2 || string(got[1]) != `{"location":"d",` {
+		t.Fatalf("with KeepDamaged: Torn = %q, want the damaged line kept", got)
+	}
 }
 
 func TestConfigRendering(t *testing.T) {
