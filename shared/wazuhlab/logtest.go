@@ -3,8 +3,10 @@ package wazuhlab
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -132,8 +134,7 @@ func (l *Lab) logtestCall(ctx context.Context, command string, params any) (json
 	if err != nil {
 		return nil, fmt.Errorf("wazuhlab: logtest: %w", err)
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", l.Path("queue", "sockets", "logtest"))
+	c, err := l.dialLogtest(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("wazuhlab: logtest socket (is analysisd running?): %w", err)
 	}
@@ -162,6 +163,27 @@ func (l *Lab) logtestCall(ctx context.Context, command string, params any) (json
 		return nil, fmt.Errorf("wazuhlab: logtest error %d: %s", env.Error, env.Message)
 	}
 	return env.Data, nil
+}
+
+// dialLogtest connects to analysisd's logtest socket. The lab calls
+// analysisd ready once its socket files exist, but a socket file exists
+// from bind(), before listen(): a refused connection is tried again while
+// analysisd runs, for at most the start timeout (a test once failed on
+// it, right after a start).
+func (l *Lab) dialLogtest(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	until := time.Now().Add(l.opts.StartTimeout)
+	for {
+		c, err := d.DialContext(ctx, "unix", l.Path("queue", "sockets", "logtest"))
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || !l.Running(Analysisd) || time.Now().After(until) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // LogtestSession keeps one logtest session across events.

@@ -2,12 +2,15 @@ package wazuhlab
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fakeHome makes a directory that looks like a Wazuh home to Locate.
@@ -233,4 +236,34 @@ func FuzzParseLogtestData(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ParseLogtestData(b)
 	})
+}
+
+// TestLogtestDialWaitsForListen: analysisd's logtest socket file exists
+// from bind(), before listen(); a connection refused in between is tried
+// again while analysisd runs, and not when it does not.
+func TestLogtestDialWaitsForListen(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, "queue", "sockets"), 0o755)
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: filepath.Join(home, "queue", "sockets", "logtest")}); err != nil {
+		t.Fatal(err)
+	}
+	l := &Lab{Home: home, opts: Options{StartTimeout: time.Minute}, procs: map[Daemon]*proc{}}
+	if _, err := l.dialLogtest(context.Background()); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("analysisd not running: err = %v, want connection refused at once", err)
+	}
+	l.procs[Analysisd] = &proc{done: make(chan struct{})}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		syscall.Listen(fd, 1)
+	}()
+	c, err := l.dialLogtest(context.Background())
+	if err != nil {
+		t.Fatalf("a socket that listens a little after its bind: %v", err)
+	}
+	c.Close()
 }
