@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
+	"github.com/wazuh-pull/wazuh-pull/shared/sysroots"
 )
 
 // Limiter paces requests before they are sent.
@@ -84,7 +84,9 @@ type Config struct {
 	// may set its own (Request.MaxBody). A larger body fails the request
 	// with a BodyTooLargeError (API_RESPONSE_TOO_LARGE).
 	MaxBody int64
-	// CABundlePEM adds trusted CAs to the system pool (TLS-inspecting proxies).
+	// CABundlePEM adds trusted CAs to the system's roots (TLS-inspecting
+	// proxies). Either are loaded only as a handshake needs them
+	// (shared/sysroots).
 	CABundlePEM []byte
 	// Limiter paces requests; nil means no proactive limit.
 	Limiter Limiter
@@ -149,22 +151,15 @@ func New(cfg Config) (*Client, error) {
 	RegisterProxySecrets(cfg.Redactor)
 	rt := cfg.Transport
 	if rt == nil {
-		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(cfg.CABundlePEM) > 0 {
-			pool, err := x509.SystemCertPool()
-			if err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(cfg.CABundlePEM) {
-				return nil, errors.New("httpx: the CA bundle holds no PEM certificate")
-			}
-			tlsCfg.RootCAs = pool
+		roots, err := sysroots.New(cfg.CABundlePEM)
+		if err != nil {
+			return nil, fmt.Errorf("httpx: %w", err)
 		}
 		dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-		rt = &http.Transport{
+		rt = roots.Transport(&http.Transport{
 			Proxy:                 cfg.Proxy,
 			DialContext:           dialer.DialContext,
-			TLSClientConfig:       tlsCfg,
+			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout:   cfg.ConnectTimeout,
 			ResponseHeaderTimeout: cfg.AttemptTimeout,
 			ForceAttemptHTTP2:     true,
@@ -175,7 +170,7 @@ func New(cfg Config) (*Client, error) {
 			WriteBufferSize: 64 << 10,
 			MaxIdleConns:    10,
 			IdleConnTimeout: 90 * time.Second,
-		}
+		})
 	}
 	return &Client{cfg: cfg, http: &http.Client{Transport: rt, CheckRedirect: noRedirects}}, nil
 }
@@ -467,6 +462,12 @@ func (c *Client) retryable(err error, attempt int) (time.Duration, bool) {
 	}
 	var pe *prepareError
 	if errors.As(err, &pe) {
+		return 0, false
+	}
+	// A certificate the server's name or the trusted roots refuse is
+	// refused again on every attempt.
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &ce) {
 		return 0, false
 	}
 	var te *TransportError

@@ -2,10 +2,12 @@ package lambdarun
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -15,6 +17,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/redact"
 	"github.com/wazuh-pull/wazuh-pull/shared/sink/syslog"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
+	"github.com/wazuh-pull/wazuh-pull/shared/sysroots"
 )
 
 // Main is the whole main function of a vendor's Lambda: it reads the
@@ -82,9 +85,30 @@ func (r refuseAll) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SECRETS_MANAGER when set
 // (VPC endpoints; loopback servers in tests).
 func newFromEnvironment(v spec.Descriptor, cfg Config, opts Options) (*Function, error) {
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	loadOpts, err := sdkHTTPClient(os.Getenv)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background(), loadOpts...)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
 	return New(v, cfg, dynamodb.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg), opts)
+}
+
+// sdkHTTPClient gives the AWS clients the SDK's own transport, verifying
+// servers against the system's roots as they are needed (shared/sysroots)
+// instead of parsing them all in the first invocation of every execution
+// environment. A CA bundle for the SDK (AWS_CA_BUNDLE) needs the SDK's
+// buildable client, which is then kept.
+func sdkHTTPClient(getenv func(string) string) ([]func(*config.LoadOptions) error, error) {
+	if getenv("AWS_CA_BUNDLE") != "" {
+		return nil, nil
+	}
+	roots, err := sysroots.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	sdk := awshttp.NewBuildableClient()
+	return []func(*config.LoadOptions) error{config.WithHTTPClient(&http.Client{Transport: roots.Transport(sdk.GetTransport()), Timeout: sdk.GetTimeout()})}, nil
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/sysroots"
 )
 
 // tlsConfig builds the client TLS configuration shared by all connections.
@@ -27,6 +29,13 @@ func (c Config) tlsConfig(ep Endpoint) (*tls.Config, error) {
 			return nil, errors.New("syslog: CAPEM holds no PEM certificate")
 		}
 		tc.RootCAs = pool
+	} else {
+		// The system's roots, loaded only as the handshake needs them.
+		roots, err := sysroots.New(nil)
+		if err != nil {
+			return nil, fmt.Errorf("syslog: %w", err)
+		}
+		roots.Apply(tc, tc.ServerName)
 	}
 	var cert *tls.Certificate
 	if len(c.ClientCertPEM) > 0 {
