@@ -1,6 +1,7 @@
 package simtest
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -51,6 +52,10 @@ func (s *Server) Close() {
 
 // Client returns an HTTP client that trusts the server (needed with TLS).
 func (s *Server) Client() *http.Client { return s.hs.Client() }
+
+// Certificate is the server's self-signed certificate when it serves TLS
+// (nil otherwise): the CA a client must trust.
+func (s *Server) Certificate() *x509.Certificate { return s.hs.Certificate() }
 
 // Closing is closed when Close begins.
 func (s *Server) Closing() <-chan struct{} { return s.closing }

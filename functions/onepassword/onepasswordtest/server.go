@@ -27,6 +27,7 @@ package onepasswordtest
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -211,6 +212,10 @@ func (s *Server) Close() { s.http.Close() }
 
 // Client returns an HTTP client that trusts the server (needed with TLS).
 func (s *Server) Client() *http.Client { return s.http.Client() }
+
+// Certificate is the server's self-signed certificate with TLS (nil
+// without): the CA a client must trust.
+func (s *Server) Certificate() *x509.Certificate { return s.http.Certificate() }
 
 func allFeatures() []string { return slices.Clone(streamNames[:]) }
 
