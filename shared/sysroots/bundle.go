@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"iter"
 	"os"
 	"sync"
 )
@@ -31,22 +32,30 @@ func readBundle(files []string) *bundle {
 	return b
 }
 
-// add indexes the certificates of a PEM bundle. It takes the blocks
-// crypto/x509's AppendCertsFromPEM takes (CERTIFICATE, no headers); one
-// whose subject cannot be found is left out, and any chain it would
-// anchor goes to the full pool.
+// add indexes the certificates of a PEM bundle. One whose subject cannot
+// be found is left out, and any chain it would anchor goes to the full
+// pool.
 func (b *bundle) add(data []byte) {
-	for len(data) > 0 {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return
+	for der := range pemCertificates(data) {
+		if subject, ok := rawSubject(der); ok {
+			b.der[string(subject)] = append(b.der[string(subject)], der)
 		}
-		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
-			continue
-		}
-		if subject, ok := rawSubject(block.Bytes); ok {
-			b.der[string(subject)] = append(b.der[string(subject)], block.Bytes)
+	}
+}
+
+// pemCertificates yields the DER of the PEM blocks crypto/x509's
+// AppendCertsFromPEM takes: CERTIFICATE, without headers.
+func pemCertificates(data []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for len(data) > 0 {
+			var block *pem.Block
+			block, data = pem.Decode(data)
+			if block == nil {
+				return
+			}
+			if block.Type == "CERTIFICATE" && len(block.Headers) == 0 && !yield(block.Bytes) {
+				return
+			}
 		}
 	}
 }
@@ -80,20 +89,10 @@ func parsePEM(data []byte) ([]*x509.Certificate, error) {
 		return nil, nil
 	}
 	var certs []*x509.Certificate
-	for len(data) > 0 {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
+	for der := range pemCertificates(data) {
+		if c, err := x509.ParseCertificate(der); err == nil { // others skipped, as by AppendCertsFromPEM
+			certs = append(certs, c)
 		}
-		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			continue // as AppendCertsFromPEM
-		}
-		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
 		return nil, errors.New("sysroots: the CA bundle holds no PEM certificate")
