@@ -71,3 +71,33 @@ func TestCABundleWithoutCertificateIsRefused(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+// TestHTTP1EvenWhereHTTP2IsOffered: the vendor client reads bodies over
+// HTTP/1.1 (straight into its buffer) from a server that offers HTTP/2.
+func TestHTTP1EvenWhereHTTP2IsOffered(t *testing.T) {
+	var proto atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(r.Proto)
+		w.Write([]byte(`{}`))
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if _, err := get(client(t, Config{CABundlePEM: ca}), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if p := proto.Load(); p != "HTTP/1.1" {
+		t.Fatalf("spoke %v", p)
+	}
+	// The server does speak HTTP/2 to a client that asks for it.
+	c := srv.Client()
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if p := proto.Load(); p != "HTTP/2.0" {
+		t.Fatalf("the test server did not offer HTTP/2: a client asking for it spoke %v", p)
+	}
+}
