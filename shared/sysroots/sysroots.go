@@ -3,7 +3,7 @@
 //
 // On Linux, crypto/x509 loads the system roots by parsing every certificate
 // of the distribution's bundle and then every file of its certificate
-// directories (on Debian, the same 146 roots twice): 50–60 ms of CPU on the
+// directories (on Debian, the same 146 roots twice): 40–60 ms of CPU on the
 // 2-core VM we measure on, paid by every localrun process that makes one
 // HTTPS request. That is more than a whole run that finds nothing to
 // collect (docs/testing.md, "TLS roots"). A verifier instead reads only the
@@ -17,9 +17,10 @@
 //     the issuer's name), and they come from the very file crypto/x509
 //     reads, so a chain they verify is one the system pool verifies too.
 //   - When they verify nothing (a root only in a certificate directory, a
-//     file this package does not read the same way), the chain is verified
-//     again against the whole system pool, as crypto/tls would have. The
-//     full cost is then paid once per process, as before.
+//     chain no root anchors, a wrong name), the chain is verified again
+//     against the whole system pool, as crypto/tls would have, and that
+//     verdict is returned. The full cost is then paid once per process, as
+//     before.
 //
 // Only servers verified against the system's roots use a verifier: a
 // configuration with its own RootCAs, or that skips verification, is left
