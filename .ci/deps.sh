@@ -3,6 +3,7 @@
 # per tool, what the tests will use:
 #
 #   rsyslogd        apt (rsyslog and its TLS drivers); waits for the dpkg lock
+#   CA bundle       apt (ca-certificates): the system roots the HTTPS tests extend
 #   aws-lambda-rie  go install, pinned (RIE_VERSION)
 #   moto_server     on PATH, else the project's virtual environment (.venv)
 #   cfn-lint        on PATH, else the project's virtual environment (.venv)
@@ -63,6 +64,22 @@ if ! rsyslog_ok; then
 fi
 if rsyslog_ok; then
 	say rsyslogd "$(command -v rsyslogd) (rsyslog $(rsyslogd -v 2>/dev/null | awk 'NR == 1 {print $2}'), $how)"
+fi
+
+# --- the system's CA bundle (Debian's path), which the HTTPS tests extend
+# with a simulator's CA to stand for an operator's trust store
+bundle=/etc/ssl/certs/ca-certificates.crt
+how="already installed"
+if [ ! -s "$bundle" ]; then
+	how="installed now (apt)"
+	if ! command -v apt-get >/dev/null; then
+		fail "CA bundle" "$bundle missing and no apt-get here: install the ca-certificates package"
+	elif ! apt_get update -qq || ! apt_get install -y -qq --no-install-recommends ca-certificates; then
+		fail "CA bundle" "apt-get could not install ca-certificates: $(last)"
+	fi
+fi
+if [ -s "$bundle" ]; then
+	say "CA bundle" "$bundle ($(grep -c 'BEGIN CERTIFICATE' "$bundle") certificates, $how)"
 fi
 
 # --- the Lambda Runtime Interface Emulator, pinned
