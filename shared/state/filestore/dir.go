@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -55,34 +56,47 @@ var errSymlink = errors.New("is a symbolic link; refusing to follow it")
 // that it is a regular file owned by this user. It returns nil, nil for a
 // missing file when flags has no O_CREAT.
 func (d *dir) open(name string, flags int, perm uint32) (*os.File, error) {
-	fd, err := unix.Openat(d.fd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, perm)
-	switch {
-	case errors.Is(err, unix.ENOENT) && flags&unix.O_CREAT == 0:
-		return nil, nil
-	case errors.Is(err, unix.ELOOP):
-		return nil, fmt.Errorf("filestore: %s/%s %w", d.path, name, errSymlink)
-	case err != nil:
-		return nil, fmt.Errorf("filestore: open %s/%s: %w", d.path, name, err)
+	fd, _, err := d.openFD(name, flags, perm)
+	if err != nil || fd < 0 {
+		return nil, err
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("filestore: stat %s/%s: %w", d.path, name, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		unix.Close(fd)
-		return nil, fmt.Errorf("filestore: %s/%s is not a regular file", d.path, name)
-	}
-	if uid := os.Geteuid(); int(st.Uid) != uid {
-		unix.Close(fd)
-		return nil, fmt.Errorf("filestore: %s/%s is owned by uid %d, not by this user (uid %d)", d.path, name, st.Uid, uid)
-	}
-	// Non-blocking mode only guarded the open against special files.
+	// Blocking again for *os.File, which would otherwise try to register
+	// the descriptor with the network poller.
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("filestore: %s/%s: %w", d.path, name, err)
 	}
 	return os.NewFile(uintptr(fd), d.path+"/"+name), nil
+}
+
+// openFD is open's descriptor and status, for a caller that needs no
+// *os.File (-1 for a missing file when flags has no O_CREAT). The
+// descriptor is left non-blocking, which a regular file ignores: the flag
+// only guarded the open against special files.
+func (d *dir) openFD(name string, flags int, perm uint32) (int, *unix.Stat_t, error) {
+	fd, err := unix.Openat(d.fd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, perm)
+	switch {
+	case errors.Is(err, unix.ENOENT) && flags&unix.O_CREAT == 0:
+		return -1, nil, nil
+	case errors.Is(err, unix.ELOOP):
+		return -1, nil, fmt.Errorf("filestore: %s/%s %w", d.path, name, errSymlink)
+	case err != nil:
+		return -1, nil, fmt.Errorf("filestore: open %s/%s: %w", d.path, name, err)
+	}
+	st := new(unix.Stat_t)
+	if err := unix.Fstat(fd, st); err != nil {
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("filestore: stat %s/%s: %w", d.path, name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("filestore: %s/%s is not a regular file", d.path, name)
+	}
+	if uid := os.Geteuid(); int(st.Uid) != uid {
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("filestore: %s/%s is owned by uid %d, not by this user (uid %d)", d.path, name, st.Uid, uid)
+	}
+	return fd, st, nil
 }
 
 // readFile returns name's content and identity, or ok false if it does
@@ -174,7 +188,7 @@ func scratchName(name string) string { return name + ".next" }
 
 // writeAtomic replaces name with b so that a crash at any instant leaves
 // either the old or the new content. b is written into the scratch file,
-// fsynced, and atomically exchanged with name (renameat2
+// synced, and atomically exchanged with name (renameat2
 // RENAME_EXCHANGE); the directory is then fsynced, so the exchange is
 // durable before the next commit overwrites the old content. Where there
 // is no state file yet, or the file system cannot exchange, the scratch
@@ -194,47 +208,59 @@ func (d *dir) writeAtomic(name string, b []byte, fsyncDir func(fd int) error) (e
 		perm, gid = stateID.mode&0o777, int(stateID.gid)
 	}
 	scratch := scratchName(name)
-	f, scratchGID, err := d.openScratch(scratch)
+	fd, st, err := d.openScratch(scratch)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if f != nil {
-			f.Close()
+		if fd >= 0 {
+			unix.Close(fd)
 		}
 	}()
 	// The state file's group and mode first, so the new content is never
 	// readable more widely than the state it replaces (the two files
 	// trade places at every commit).
-	if gid >= 0 && uint32(gid) != scratchGID {
+	if gid >= 0 && uint32(gid) != st.Gid {
 		// Best effort: a user outside the state file's group may not
 		// give it to the scratch file, and the commit must still happen.
 		// The file then keeps the user's own group, which must not get
 		// the state file's group permissions.
-		if err = f.Chown(-1, gid); errors.Is(err, unix.EPERM) {
+		if err = unix.Fchown(fd, -1, gid); errors.Is(err, unix.EPERM) {
 			perm &^= 0o070
 		} else if err != nil {
-			return fmt.Errorf("filestore: chgrp scratch file: %w", err)
+			return fmt.Errorf("filestore: chgrp scratch file %s/%s: %w", d.path, scratch, err)
 		}
 	}
-	if err = f.Chmod(os.FileMode(perm)); err != nil {
-		return fmt.Errorf("filestore: chmod scratch file: %w", err)
+	if uint32(st.Mode)&0o7777 != perm {
+		if err = unix.Fchmod(fd, perm); err != nil {
+			return fmt.Errorf("filestore: chmod scratch file %s/%s: %w", d.path, scratch, err)
+		}
 	}
-	// Overwriting in place, then cutting what is left, keeps the file's
-	// blocks instead of freeing and allocating them again.
-	if _, err = f.WriteAt(b, 0); err != nil {
-		return fmt.Errorf("filestore: write scratch file: %w", err)
+	// Overwriting in place keeps the file's blocks instead of freeing and
+	// allocating them again. Content a little shorter than the file is
+	// padded with whitespace, which JSON ignores, rather than cut: a
+	// shorter file costs the file system a truncation (a journalled
+	// orphan-list update) on every commit, and a file whose size and
+	// blocks stay the same needs only its data synced, not the journal.
+	size := int(st.Size)
+	if pad := size - len(b); pad > 0 && pad <= maxPad(len(b)) {
+		b = appendPadding(b, pad)
 	}
-	if err = f.Truncate(int64(len(b))); err != nil {
-		return fmt.Errorf("filestore: truncate scratch file: %w", err)
+	if err = pwriteAll(fd, b); err != nil {
+		return fmt.Errorf("filestore: write scratch file %s/%s: %w", d.path, scratch, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("filestore: fsync scratch file: %w", err)
+	if len(b) < size {
+		if err = unix.Ftruncate(fd, int64(len(b))); err != nil {
+			return fmt.Errorf("filestore: truncate scratch file %s/%s: %w", d.path, scratch, err)
+		}
 	}
-	err = f.Close()
-	f = nil
+	if err = syncData(fd); err != nil {
+		return fmt.Errorf("filestore: sync scratch file %s/%s: %w", d.path, scratch, err)
+	}
+	err = unix.Close(fd)
+	fd = -1
 	if err != nil {
-		return fmt.Errorf("filestore: close scratch file: %w", err)
+		return fmt.Errorf("filestore: close scratch file %s/%s: %w", d.path, scratch, err)
 	}
 	// Where there is nothing to exchange with, or the file system cannot
 	// exchange (or refuses to for any reason), renaming the scratch file
@@ -250,34 +276,64 @@ func (d *dir) writeAtomic(name string, b []byte, fsyncDir func(fd int) error) (e
 	return nil
 }
 
+// maxPad is how much whitespace a commit adds rather than truncating the
+// scratch file: enough for the few bytes a record's size moves by from
+// one commit to the next, never more than an eighth of the content.
+func maxPad(n int) int { return max(256, n/8) }
+
+// appendPadding makes b pad bytes longer with whitespace before its final
+// newline (b ends with one: the store writes whole lines).
+func appendPadding(b []byte, pad int) []byte {
+	n := len(b)
+	b = slices.Grow(b, pad)[:n+pad]
+	for i := n - 1; i < n+pad-1; i++ {
+		b[i] = ' '
+	}
+	b[n+pad-1] = '\n'
+	return b
+}
+
+// pwriteAll writes b at the start of fd, whatever the size of each write.
+func pwriteAll(fd int, b []byte) error {
+	for off := 0; off < len(b); {
+		n, err := unix.Pwrite(fd, b[off:], int64(off))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		off += n
+	}
+	return nil
+}
+
 // openScratch opens the scratch file for writing, creating it if needed,
-// and returns its group. One with another link (made by hand; this store
-// never links) is replaced by a new file: writing it in place would write
-// through the other name too.
-func (d *dir) openScratch(scratch string) (*os.File, uint32, error) {
+// and returns its descriptor and status. One with another link (made by
+// hand; this store never links) is replaced by a new file: writing it in
+// place would write through the other name too.
+func (d *dir) openScratch(scratch string) (int, *unix.Stat_t, error) {
 	for replaced := false; ; replaced = true {
 		flags := unix.O_WRONLY | unix.O_CREAT
 		if replaced {
 			flags |= unix.O_EXCL
 		}
-		f, err := d.open(scratch, flags, 0o600)
+		fd, st, err := d.openFD(scratch, flags, 0o600)
 		if err != nil {
-			return nil, 0, fmt.Errorf("filestore: scratch file: %w", err)
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-			f.Close()
-			return nil, 0, fmt.Errorf("filestore: stat scratch file: %w", err)
+			return -1, nil, fmt.Errorf("filestore: scratch file: %w", err)
 		}
 		if st.Nlink == 1 {
-			return f, st.Gid, nil
+			return fd, st, nil
 		}
-		f.Close()
+		unix.Close(fd)
 		if replaced {
-			return nil, 0, fmt.Errorf("filestore: scratch file %s/%s has %d links though just created", d.path, scratch, st.Nlink)
+			return -1, nil, fmt.Errorf("filestore: scratch file %s/%s has %d links though just created", d.path, scratch, st.Nlink)
 		}
 		if err := unix.Unlinkat(d.fd, scratch, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-			return nil, 0, fmt.Errorf("filestore: replace linked scratch file %s/%s: %w", d.path, scratch, err)
+			return -1, nil, fmt.Errorf("filestore: replace linked scratch file %s/%s: %w", d.path, scratch, err)
 		}
 	}
 }

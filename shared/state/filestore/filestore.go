@@ -6,7 +6,7 @@
 // stream: a lock on the state file itself would be lost the moment the file
 // is replaced by rename. The kernel drops the lock when the process dies, so
 // a killed run never blocks the next one. Writes go to a scratch file
-// that is fsynced, atomically exchanged with the state file, and followed
+// that is synced, atomically exchanged with the state file, and followed
 // by an fsync of the directory, so a crash leaves either the old or the new
 // state, never a mix (see dir.writeAtomic); temporary files that earlier
 // versions' crashes left behind are removed by the next commit. A second

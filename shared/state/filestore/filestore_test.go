@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -467,6 +468,55 @@ func TestCommitsReuseTheirFiles(t *testing.T) {
 	want := []string{"state.json", "state.json.default.1password.audit.lock", "state.json.lock", "state.json.next"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Fatalf("directory holds %v, want %v", names, want)
+	}
+}
+
+// TestShorterStateIsPaddedNotCut: content a little shorter than the
+// scratch file it overwrites is padded with whitespace, so the file keeps
+// its size (a truncation on every commit cost a journalled update), reads
+// back as the shorter state, and stays JSON; content much shorter is cut
+// to its length, so a state that shrank for good does not keep its old
+// size.
+func TestShorterStateIsPaddedNotCut(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	_, l := lockAudit(t, p)
+	ctx := context.Background()
+	commit := func(v int64, padTo int) (json.RawMessage, int64) {
+		t.Helper()
+		cursor := json.RawMessage(fmt.Sprintf(`{"page":%d,"pad":%q}`, v, strings.Repeat("x", padTo)))
+		if _, err := l.Commit(ctx, state.Record{Version: v, Cursor: cursor}); err != nil {
+			t.Fatalf("commit %d: %v", v, err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cursor, fi.Size()
+	}
+	commit(0, 3000)
+	_, full := commit(1, 3000) // the scratch file now holds commit 0, as long
+	cursor, size := commit(2, 2990)
+	if size != full {
+		t.Fatalf("10 bytes shorter: state file of %d bytes, want %d (padded)", size, full)
+	}
+	b, _ := os.ReadFile(p)
+	if !json.Valid(b) || !bytes.HasSuffix(b, []byte("          \n")) {
+		t.Fatalf("padded state file is not JSON ending in whitespace: ...%q", b[max(0, len(b)-40):])
+	}
+	other, _ := New(p)
+	if rec, err := readRecord(t, other); err != nil || string(rec.Cursor) != string(cursor) {
+		t.Fatalf("padded state reads %s (%v), want %s", rec.Cursor, err, cursor)
+	}
+	commit(3, 2990)
+	cursor, size = commit(4, 10)
+	b, _ = os.ReadFile(p)
+	if size >= full/2 || int(size) != len(bytes.TrimRight(b, " \n"))+1 {
+		t.Fatalf("3 000 bytes shorter: state file of %d bytes (%d before), want it cut to its content", size, full)
+	}
+	other, _ = New(p)
+	if rec, err := readRecord(t, other); err != nil || string(rec.Cursor) != string(cursor) {
+		t.Fatalf("cut state reads %s (%v), want %s", rec.Cursor, err, cursor)
 	}
 }
 
