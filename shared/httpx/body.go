@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/prefault"
 )
 
 // DefaultMaxBody bounds a response body when neither the client nor the
@@ -63,6 +65,7 @@ func readBody(r io.Reader, length, limit int64, buf []byte, hint int64) ([]byte,
 	if length >= 0 {
 		if int64(cap(buf)) < length {
 			buf = make([]byte, length, min(length+length/8, limit))
+			prefault.Populate(buf)
 		}
 		buf = buf[:length]
 		_, err := io.ReadFull(r, buf)
@@ -71,6 +74,7 @@ func readBody(r io.Reader, length, limit int64, buf []byte, hint int64) ([]byte,
 	buf = buf[:0]
 	if want := min(hint+hint/8+1, limit+1); hint > 0 && int64(cap(buf)) < want {
 		buf = make([]byte, 0, want)
+		prefault.Populate(buf[:min(hint, int64(cap(buf)))])
 	}
 	for {
 		if len(buf) == cap(buf) {

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/event"
+	"github.com/wazuh-pull/wazuh-pull/shared/prefault"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
@@ -515,7 +515,13 @@ func growPage(buf []byte, page *Page, overhead int) []byte {
 	}
 	need += len(page.Items)*overhead + len(page.Notices)*2048
 	if need > cap(buf) {
-		buf = slices.Grow(buf, need+need/8)
+		// A new buffer rather than slices.Grow, which would copy the old
+		// one's whole capacity and clear the rest: only what it holds is
+		// kept, and the pages about to be written are backed at once.
+		grown := make([]byte, len(buf), len(buf)+need+need/8)
+		copy(grown, buf)
+		prefault.Populate(grown[len(buf) : len(buf)+need])
+		buf = grown
 	}
 	return buf
 }
