@@ -47,6 +47,9 @@ var version = "dev"
 
 func main() {
 	procs.OneUnlessSet(os.Getenv)
+	// Best effort: without CAP_SYS_NICE only this thread takes it, and the
+	// run costs what it did before (see procs.TimerSlack).
+	_, _ = procs.CoarseTimers(procs.TimerSlack)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	go func() {
