@@ -33,10 +33,11 @@ func (s *seenSet) has(d state.Digest) bool {
 }
 
 func (s *seenSet) add(d state.Digest, at time.Time) {
-	if _, ok := s.keys[d]; ok {
-		return
-	}
+	n := len(s.keys)
 	s.keys[d] = struct{}{}
+	if len(s.keys) == n {
+		return // already there: one map operation, not a lookup and an insert
+	}
 	if n := len(s.order); n > 0 && at.Before(s.order[n-1].At) {
 		s.sorted = false
 	}

@@ -42,3 +42,48 @@ func TestSeenSetKeepsTheOverlapWindowNewestFirst(t *testing.T) {
 		t.Fatal("a zero since must forget everything")
 	}
 }
+
+// TestSnapshotIsNotChangedByTheSet: a snapshot waits for its commit while
+// the next page's keys are added and trimmed; whatever the set does next
+// (grow, drop keys from the front, compact, sort late keys, forget every
+// key), the snapshot reads what it was given, and appending to it does
+// not reach the set.
+func TestSnapshotIsNotChangedByTheSet(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+	d := func(i int) state.Digest { return state.KeyDigest(fmt.Sprint("k", i)) }
+	var s seenSet
+	s.load(nil)
+	var snaps [][]state.Seen
+	var copies [][]state.Seen
+	for page := 0; page < 40; page++ {
+		for i := page * 100; i < page*100+100; i++ {
+			s.add(d(i), at(i))
+		}
+		if page%7 == 3 {
+			s.add(d(100000+page), at(page*100-250)) // late: the set sorts itself
+		}
+		snap := s.snapshot(at(page*100-150), 1000) // keeps about 250 keys
+		snaps = append(snaps, snap)
+		copies = append(copies, append([]state.Seen(nil), snap...))
+		_ = append(snap, state.Seen{Digest: d(-1), At: at(0)}) // a consumer's append
+	}
+	s.snapshot(time.Time{}, 1000)
+	s.add(d(-2), at(0))
+	for i := 5000; i < 9000; i++ { // over every slot the arrays had
+		s.add(d(i), at(i))
+	}
+	for p := range snaps {
+		if len(snaps[p]) != len(copies[p]) {
+			t.Fatalf("snapshot %d: length %d, was %d", p, len(snaps[p]), len(copies[p]))
+		}
+		for i := range snaps[p] {
+			if snaps[p][i] != copies[p][i] {
+				t.Fatalf("snapshot %d changed at %d: %v, was %v", p, i, snaps[p][i], copies[p][i])
+			}
+		}
+	}
+	if s.has(d(-1)) || !s.has(d(-2)) || s.has(d(3999)) {
+		t.Fatal("the set after forgetting everything holds the wrong keys")
+	}
+}
