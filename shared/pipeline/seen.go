@@ -13,26 +13,47 @@ import (
 // ordered by time as keys arrive (vendors serve events nearly in order)
 // rather than sorted from scratch on every page.
 type seenSet struct {
+	// keys indexes order; it is built when a page first has keys to look
+	// up or add (index), not when the set is loaded: a run that finds
+	// nothing new never needs it, and building it for every stream was a
+	// twentieth of such a run's CPU.
 	keys   map[state.Digest]struct{}
 	order  []state.Seen // by At, then insertion, unless sorted is false
 	sorted bool
 }
 
 func (s *seenSet) load(stored []state.Seen) {
-	s.keys = make(map[state.Digest]struct{}, len(stored))
-	s.order = slices.Grow(s.order[:0], len(stored))
-	s.sorted = true
-	for _, k := range stored {
-		s.add(k.Digest, k.At)
+	s.keys = nil
+	s.order = append(s.order[:0], stored...)
+	s.sorted = slices.IsSortedFunc(s.order, func(a, b state.Seen) int { return a.At.Compare(b.At) })
+}
+
+// index builds keys from order, keeping the first of any digest stored
+// twice, as adding them one by one would.
+func (s *seenSet) index() {
+	if s.keys != nil {
+		return
 	}
+	s.keys = make(map[state.Digest]struct{}, len(s.order))
+	kept := s.order[:0]
+	for _, k := range s.order {
+		n := len(s.keys)
+		s.keys[k.Digest] = struct{}{}
+		if len(s.keys) > n {
+			kept = append(kept, k)
+		}
+	}
+	s.order = kept
 }
 
 func (s *seenSet) has(d state.Digest) bool {
+	s.index()
 	_, ok := s.keys[d]
 	return ok
 }
 
 func (s *seenSet) add(d state.Digest, at time.Time) {
+	s.index()
 	n := len(s.keys)
 	s.keys[d] = struct{}{}
 	if len(s.keys) == n {

@@ -87,3 +87,43 @@ func TestSnapshotIsNotChangedByTheSet(t *testing.T) {
 		t.Fatal("the set after forgetting everything holds the wrong keys")
 	}
 }
+
+// TestSeenSetIndexesOnlyWhenKeysAreLookedUp: loading and trimming a set
+// builds no index (a run that finds nothing new never needs one), and
+// once it is built the set behaves as if its keys had been added one by
+// one: a digest stored twice is kept once, out-of-order times are sorted.
+func TestSeenSetIndexesOnlyWhenKeysAreLookedUp(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := state.KeyDigest
+	stored := []state.Seen{{Digest: d("a"), At: t0.Add(time.Minute)}, {Digest: d("b"), At: t0}, {Digest: d("a"), At: t0.Add(2 * time.Minute)}, {Digest: d("c"), At: t0.Add(3 * time.Minute)}}
+	var idle seenSet
+	idle.load(stored)
+	snap := idle.snapshot(t0.Add(30*time.Second), 100)
+	if idle.keys != nil {
+		t.Fatal("a load and a snapshot built the index")
+	}
+	if len(snap) != 3 || snap[0].Digest != d("a") || snap[2].Digest != d("c") {
+		t.Fatalf("idle snapshot %v", snap)
+	}
+	var busy seenSet
+	busy.load(stored)
+	if !busy.has(d("a")) || !busy.has(d("b")) || busy.has(d("z")) {
+		t.Fatal("lookups after load")
+	}
+	busy.add(d("z"), t0.Add(4*time.Minute))
+	snap = busy.snapshot(t0, 100)
+	var got []string
+	for _, k := range snap {
+		for _, n := range []string{"a", "b", "c", "z"} {
+			if k.Digest == d(n) {
+				got = append(got, n)
+			}
+		}
+	}
+	if fmt.Sprint(got) != "[b a c z]" {
+		t.Fatalf("snapshot after lookups holds %v, want [b a c z]: a once, at its first time", got)
+	}
+	if stored[0].Digest != d("a") || stored[1].Digest != d("b") || len(stored) != 4 {
+		t.Fatal("the loaded record's own slice was changed")
+	}
+}
