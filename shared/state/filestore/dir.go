@@ -243,8 +243,8 @@ func (d *dir) writeAtomic(name string, b []byte, fsyncDir func(fd int) error) (e
 	// orphan-list update) on every commit, and a file whose size and
 	// blocks stay the same needs only its data synced, not the journal.
 	size := int(st.Size)
-	if pad := size - len(b); pad > 0 && pad <= maxPad(len(b)) {
-		b = appendPadding(b, pad)
+	if padInstead(size, len(b)) {
+		b = appendPadding(b, size-len(b))
 	}
 	if err = pwriteAll(fd, b); err != nil {
 		return fmt.Errorf("filestore: write scratch file %s/%s: %w", d.path, scratch, err)
@@ -276,10 +276,22 @@ func (d *dir) writeAtomic(name string, b []byte, fsyncDir func(fd int) error) (e
 	return nil
 }
 
-// maxPad is how much whitespace a commit adds rather than truncating the
-// scratch file: enough for the few bytes a record's size moves by from
-// one commit to the next, never more than an eighth of the content.
-func maxPad(n int) int { return max(256, n/8) }
+// padInstead reports whether n bytes of content are padded to the scratch
+// file's size rather than the file cut: always while the file stays
+// within padBelow (a stream's dedup set at its watermark grows page after
+// page and empties when the watermark moves on, and cutting the file each
+// time cost a Cortex XDR catch-up 5 % of its CPU; whitespace costs a
+// reader next to nothing), and beyond it for the few bytes a record's
+// size moves by from one commit to the next, never more than an eighth of
+// the content, so a large state that shrank for good does not keep its
+// old size.
+func padInstead(size, n int) bool {
+	pad := size - n
+	return pad > 0 && (size <= padBelow || pad <= max(256, n/8))
+}
+
+// padBelow is the file size up to which a commit never cuts the file.
+const padBelow = 64 << 10
 
 // appendPadding makes b pad bytes longer with whitespace before its final
 // newline (b ends with one: the store writes whole lines).

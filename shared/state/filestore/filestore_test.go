@@ -471,10 +471,11 @@ func TestCommitsReuseTheirFiles(t *testing.T) {
 	}
 }
 
-// TestShorterStateIsPaddedNotCut: content a little shorter than the
-// scratch file it overwrites is padded with whitespace, so the file keeps
-// its size (a truncation on every commit cost a journalled update), reads
-// back as the shorter state, and stays JSON; content much shorter is cut
+// TestShorterStateIsPaddedNotCut: content shorter than the scratch file
+// it overwrites is padded with whitespace, so the file keeps its size (a
+// truncation on every commit cost a journalled update), reads back as the
+// shorter state, and stays JSON: a little shorter at any size, and any
+// shorter within padBelow; content much shorter than a larger file is cut
 // to its length, so a state that shrank for good does not keep its old
 // size.
 func TestShorterStateIsPaddedNotCut(t *testing.T) {
@@ -494,9 +495,10 @@ func TestShorterStateIsPaddedNotCut(t *testing.T) {
 		}
 		return cursor, fi.Size()
 	}
-	commit(0, 3000)
-	_, full := commit(1, 3000) // the scratch file now holds commit 0, as long
-	cursor, size := commit(2, 2990)
+	const large = padBelow + 20_000
+	commit(0, large)
+	_, full := commit(1, large) // the scratch file now holds commit 0, as long
+	cursor, size := commit(2, large-10)
 	if size != full {
 		t.Fatalf("10 bytes shorter: state file of %d bytes, want %d (padded)", size, full)
 	}
@@ -508,15 +510,27 @@ func TestShorterStateIsPaddedNotCut(t *testing.T) {
 	if rec, err := readRecord(t, other); err != nil || string(rec.Cursor) != string(cursor) {
 		t.Fatalf("padded state reads %s (%v), want %s", rec.Cursor, err, cursor)
 	}
-	commit(3, 2990)
+	commit(3, large-10)
 	cursor, size = commit(4, 10)
 	b, _ = os.ReadFile(p)
 	if size >= full/2 || int(size) != len(bytes.TrimRight(b, " \n"))+1 {
-		t.Fatalf("3 000 bytes shorter: state file of %d bytes (%d before), want it cut to its content", size, full)
+		t.Fatalf("%d bytes shorter: state file of %d bytes (%d before), want it cut to its content", large, size, full)
 	}
 	other, _ = New(p)
 	if rec, err := readRecord(t, other); err != nil || string(rec.Cursor) != string(cursor) {
 		t.Fatalf("cut state reads %s (%v), want %s", rec.Cursor, err, cursor)
+	}
+	// Within padBelow, much shorter content is padded too.
+	commit(5, 10)
+	_, small := commit(6, 3000)
+	commit(7, 3000)
+	cursor, size = commit(8, 10)
+	if size != small {
+		t.Fatalf("3 000 bytes shorter within %d: state file of %d bytes, want %d (padded)", padBelow, size, small)
+	}
+	other, _ = New(p)
+	if rec, err := readRecord(t, other); err != nil || string(rec.Cursor) != string(cursor) {
+		t.Fatalf("padded small state reads %s (%v), want %s", rec.Cursor, err, cursor)
 	}
 }
 
