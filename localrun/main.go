@@ -47,6 +47,7 @@ var version = "dev"
 
 func main() {
 	procs.OneUnlessSet(os.Getenv)
+	procs.LeanHeapUnlessSet(os.Getenv)
 	// Best effort: without CAP_SYS_NICE only this thread takes it, and the
 	// run costs what it did before (see procs.TimerSlack).
 	_, _ = procs.CoarseTimers(procs.TimerSlack)

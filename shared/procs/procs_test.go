@@ -2,6 +2,7 @@ package procs
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -15,5 +16,17 @@ func TestOneUnlessSet(t *testing.T) {
 	OneUnlessSet(func(string) string { return "" })
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Fatalf("GOMAXPROCS unset: %d Ps, want 1", got)
+	}
+}
+
+func TestLeanHeapUnlessSet(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	LeanHeapUnlessSet(func(string) string { return "100" })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set: GC percent %d, want the runtime's 100 left alone", got)
+	}
+	LeanHeapUnlessSet(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != GCPercent {
+		t.Fatalf("GOGC unset: GC percent %d, want %d", got, GCPercent)
 	}
 }
