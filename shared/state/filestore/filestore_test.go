@@ -534,6 +534,54 @@ func TestShorterStateIsPaddedNotCut(t *testing.T) {
 	}
 }
 
+// TestWriteLockIsHeldOnlyDuringACommit: a lease keeps the write lock file
+// open between its commits but never its lock, so another process can
+// commit or read in between; Release closes what the commits opened.
+func TestWriteLockIsHeldOnlyDuringACommit(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	before := openFDs(t)
+	s, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := int64(0); v < 3; v++ {
+		if _, err := l.Commit(context.Background(), state.Record{Version: v, Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+			t.Fatalf("commit %d: %v", v, err)
+		}
+		// Another open file description, as another process would have.
+		f, err := os.OpenFile(p+".lock", os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		f.Close()
+		if err != nil {
+			t.Fatalf("after commit %d the write lock is still held: %v", v, err)
+		}
+	}
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFDs(t); after != before {
+		t.Fatalf("%d descriptors open after Release, %d before Lock", after, before)
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("counting descriptors needs Linux's /proc: %v", err)
+	}
+	return len(entries)
+}
+
 // readRecord loads the audit record through a second store, as another
 // process would.
 func readRecord(t *testing.T, s *Store) (state.Record, error) {
