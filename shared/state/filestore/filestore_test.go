@@ -541,16 +541,9 @@ func TestWriteLockIsHeldOnlyDuringACommit(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "state.json")
 	before := openFDs(t)
-	s, err := New(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Lock(context.Background(), audit, state.LockOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := lockAudit(t, p)
 	for v := int64(0); v < 3; v++ {
-		if _, err := l.Commit(context.Background(), state.Record{Version: v, Cursor: json.RawMessage(`{"c":1}`)}); err != nil {
+		if _, err := l.Commit(context.Background(), state.Record{Version: v}); err != nil {
 			t.Fatalf("commit %d: %v", v, err)
 		}
 		// Another open file description, as another process would have.
