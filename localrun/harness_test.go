@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -24,6 +25,13 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// The package's procs/onep import started this test binary on one P,
+	// as it starts localrun; the tests themselves (simulators in this
+	// process beside the localrun processes they start) run as other
+	// packages' tests do.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.SetDefaultGOMAXPROCS()
+	}
 	dir, err := os.MkdirTemp("", "localrun-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

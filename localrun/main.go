@@ -30,6 +30,8 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/functions/registry"
 	"github.com/wazuh-pull/wazuh-pull/shared/hostrun"
 	"github.com/wazuh-pull/wazuh-pull/shared/procs"
+	// One P from the start of the process (see procs and procs/onep).
+	_ "github.com/wazuh-pull/wazuh-pull/shared/procs/onep"
 )
 
 // Exit statuses, for the tests.
@@ -46,7 +48,6 @@ const (
 var version = "dev"
 
 func main() {
-	procs.OneUnlessSet(os.Getenv)
 	procs.LeanHeapUnlessSet(os.Getenv)
 	// Best effort: without CAP_SYS_NICE only this thread takes it, and the
 	// run costs what it did before (see procs.TimerSlack).

@@ -11,7 +11,9 @@
 // One P does the same work with about 15 % less CPU, measured on the
 // whole localrun process and on the warm Lambda function (docs/testing.md,
 // "One P"). The garbage collector's background work then shares the one
-// P, which its pacing allows for.
+// P, which its pacing allows for. localrun takes its one P from the start
+// of the process (package procs/onep); the Lambda functions call
+// OneUnlessSet.
 package procs
 
 import (
