@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,5 +246,28 @@ func TestSerialProxyMakesConditionalWritesExclusive(t *testing.T) {
 		if wins.Load() != 1 || refused.Load() != writers-1 {
 			t.Fatalf("round %d: %d writers won, %d refused; want 1 and %d", r, wins.Load(), refused.Load(), writers-1)
 		}
+	}
+}
+
+// TestStartMotoTakesThePortItPrints: the endpoint is the one the server
+// printed after binding, never a port chosen before it started (another
+// process could take that one first and answer in moto's place). The
+// stand-in moto_server prints another server's address and waits.
+func TestStartMotoTakesThePortItPrints(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	bin := t.TempDir()
+	script := "#!/bin/sh\necho 'WARNING: This is a development server.'\necho ' * Running on " + srv.URL + "'\nexec sleep 60\n"
+	if err := os.WriteFile(filepath.Join(bin, "moto_server"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	m, err := startMoto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	if m.Endpoint != srv.URL {
+		t.Fatalf("endpoint %s, want the printed %s", m.Endpoint, srv.URL)
 	}
 }

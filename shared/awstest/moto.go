@@ -5,11 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,16 +90,9 @@ func startMoto() (*Moto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("moto_server (moto 5.x) is not on PATH; install it with %s: %w", InstallHint, err)
 	}
-	// The port is chosen by the kernel and handed over after closing the
-	// listener, so another process can take it in between; then moto exits
-	// at once and another port is tried.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		m, err := launch(path, port)
+		m, err := launch(path)
 		if err == nil {
 			return m, nil
 		}
@@ -109,22 +101,18 @@ func startMoto() (*Moto, error) {
 	return nil, lastErr
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func launch(path string, port int) (*Moto, error) {
+// launch starts moto_server on a port the kernel picks when moto binds it
+// (port 0), read back from the line its server prints. A port picked
+// beforehand and handed over could be taken by another test process in
+// between: moto then failed to bind and exited, while that process's
+// server answered the readiness probe, so the tests talked to a stranger
+// (404s, then refused connections when it went away).
+func launch(path string) (*Moto, error) {
 	m := &Moto{
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
-		exited:   make(chan struct{}),
-		log:      &limitedBuffer{max: 16 << 10},
+		exited: make(chan struct{}),
+		log:    &limitedBuffer{max: 16 << 10},
 	}
-	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", "0")
 	cmd.Stdout = m.log
 	cmd.Stderr = m.log
 	// Own process group, so Stop also reaches anything the launcher
@@ -149,6 +137,11 @@ func launch(path string, port int) (*Moto, error) {
 	return m, nil
 }
 
+// listening is the line moto's server (werkzeug) prints once it is bound.
+var listening = regexp.MustCompile(`Running on (http://127\.0\.0\.1:[0-9]+)`)
+
+// waitReady waits for moto to print the port it bound, then for it to
+// answer there.
 func (m *Moto) waitReady() error {
 	client := LoopbackHTTPClient()
 	client.Timeout = time.Second
@@ -158,6 +151,14 @@ func (m *Moto) waitReady() error {
 		case <-m.exited:
 			return fmt.Errorf("moto_server exited during start-up (is moto 5.x installed? %s); output:\n%s", InstallHint, m.log.String())
 		default:
+		}
+		if m.Endpoint == "" {
+			if found := listening.FindStringSubmatch(m.log.String()); found != nil {
+				m.Endpoint = found[1]
+			} else {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.Endpoint+"/", nil)
@@ -169,7 +170,7 @@ func (m *Moto) waitReady() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("moto_server did not answer on %s within %s; output:\n%s", m.Endpoint, motoStartTimeout, m.log.String())
+	return fmt.Errorf("moto_server did not print its port and answer on it within %s; output:\n%s", motoStartTimeout, m.log.String())
 }
 
 // Stop kills the server and waits for it to exit. Calling it twice is fine.
