@@ -6,7 +6,7 @@
 // up a P costs more the more ran on it: by the time main starts, the
 // package initialisers have left spans of many size classes in the second
 // P's cache, and handing them back to the heap's still empty span sets
-// cost about 1.4 ms of an idle 1Password run's 20 (docs/testing.md, "One
+// cost about 1 ms of an idle 1Password run's 19.5 (docs/testing.md, "One
 // P"). Go initialises a package as soon as its imports are, in import-path
 // order, so this one, which needs only runtime and syscall, runs before
 // most of the standard library's initialisers. It must keep to those two
