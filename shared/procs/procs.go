@@ -1,6 +1,7 @@
 // Package procs sets how many threads may run Go code at once in the
 // collectors' processes (localrun and the Lambda functions), and how a
-// short localrun process spends its CPU on memory and timers.
+// short localrun process spends its CPU on memory (heap size, huge pages)
+// and timers.
 //
 // A collector handles one stream at a time and spends most of its time
 // waiting: for the vendor, for the reader of its output, for fsync or
