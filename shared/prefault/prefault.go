@@ -6,7 +6,10 @@
 // time (12-17 µs of CPU each on the development VM, a fifth of a
 // Proofpoint run). Asking the kernel for the pages at once
 // (MADV_POPULATE_WRITE, Linux 5.14) costs about 40 % less per page
-// (docs/testing.md, "Profiling a run").
+// (docs/testing.md, "Profiling a run"), and asking for the 2 MiB regions a
+// buffer covers whole as transparent huge pages (MADV_HUGEPAGE) takes one
+// page for 512 where the kernel leaves huge pages to each process
+// (docs/testing.md, "Huge pages").
 package prefault
 
 // Threshold is the smallest buffer worth a system call: smaller ones are

@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/procs/vmflags"
 )
 
 // mincore fills vec with one byte per page of b, bit 0 set where the page
@@ -83,5 +85,40 @@ func TestPopulateStaysInsideTheSlice(t *testing.T) {
 	Populate(small)
 	if n := resident(t, small); n != 0 {
 		t.Fatalf("a slice under the threshold had %d pages populated", n)
+	}
+}
+
+// TestPopulateAdvisesWholeHugeRegions: the 2 MiB regions wholly inside a
+// buffer are asked as huge pages before they are populated, nothing
+// outside them is, and GODEBUG=disablethp=1 keeps them all to 4 KiB
+// pages.
+func TestPopulateAdvisesWholeHugeRegions(t *testing.T) {
+	const huge = 2 << 20
+	for _, disabled := range []bool{false, true} {
+		if disabled {
+			t.Setenv("GODEBUG", "disablethp=1")
+		}
+		m, err := unix.Mmap(-1, 0, 6*huge, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := uintptr(unsafe.Pointer(&m[0]))
+		// From the middle of the first whole 2 MiB region to the middle
+		// of the fourth: the second and third are inside.
+		first := int((huge-base%huge)%huge) + huge/2
+		b := m[first : first+3*huge]
+		Populate(b)
+		inside := unsafe.Pointer(&b[huge/2+huge]) // in the third region
+		edge := unsafe.Pointer(&b[0])             // the first, half inside
+		if got := vmflags.Of(t, inside, "hg"); got != !disabled {
+			t.Errorf("disablethp=%v: a region wholly inside the buffer advised = %v, want %v", disabled, got, !disabled)
+		}
+		if vmflags.Of(t, edge, "hg") {
+			t.Errorf("disablethp=%v: a region only partly inside is advised", disabled)
+		}
+		if n := resident(t, b[huge/2:huge/2+2*huge]); n != 2*huge/4096 {
+			t.Errorf("disablethp=%v: %d of %d pages of the inner regions resident", disabled, n, 2*huge/4096)
+		}
+		unix.Munmap(m)
 	}
 }

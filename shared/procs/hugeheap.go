@@ -17,15 +17,17 @@ package procs
 // advice costs a process up to 2 MiB of memory per region it touches a
 // little of.
 func HugeHeap(getenv func(string) string) bool {
-	if disableTHP(getenv("GODEBUG")) {
+	if THPDisabled(getenv("GODEBUG")) {
 		return false
 	}
 	return adviseHeap()
 }
 
-// disableTHP reports whether a GODEBUG value sets disablethp=1 (the last
-// setting of a name wins, as for the runtime).
-func disableTHP(godebug string) bool {
+// THPDisabled reports whether a GODEBUG value sets disablethp=1, the Go
+// runtime's setting against transparent huge pages for the heap, which
+// whatever else asks for huge pages respects too (the last setting of a
+// name wins, as for the runtime).
+func THPDisabled(godebug string) bool {
 	on := false
 	for godebug != "" {
 		var kv string

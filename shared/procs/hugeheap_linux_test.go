@@ -1,17 +1,15 @@
 package procs
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/wazuh-pull/wazuh-pull/shared/procs/vmflags"
 )
 
 // TestHugeHeap: where the kernel leaves huge pages to each process
@@ -41,13 +39,13 @@ func checkHugeHeap(t *testing.T) {
 	advised := HugeHeap(func(string) string { return "" })
 	early := new([64]byte)
 	if mode != "madvise" {
-		if advised || hasVMFlag(t, unsafe.Pointer(early), "hg") {
+		if advised || vmflags.Of(t, unsafe.Pointer(early), "hg") {
 			t.Fatalf("transparent huge pages %q: the heap was advised", mode)
 		}
 		t.Logf("transparent huge pages %q: nothing advised, as documented", mode)
 		return
 	}
-	if !advised || !hasVMFlag(t, unsafe.Pointer(early), "hg") {
+	if !advised || !vmflags.Of(t, unsafe.Pointer(early), "hg") {
 		t.Fatalf("the heap's first mapping is not advised (HugeHeap reported %v)", advised)
 	}
 	// More than the heap has mapped: the runtime maps a new chunk with a
@@ -56,14 +54,14 @@ func checkHugeHeap(t *testing.T) {
 	gcPercent := debug.SetGCPercent(-1)
 	big := make([]byte, 64<<20)
 	at := unsafe.Pointer(&big[len(big)-1]) // its start may share the first mapping
-	fresh := hasVMFlag(t, at, "hg")
+	fresh := vmflags.Of(t, at, "hg")
 	debug.SetGCPercent(gcPercent)
 	if fresh {
 		t.Fatal("a chunk mapped after the advice has it already: this test no longer shows that the advice must be renewed")
 	}
 	// The advice follows the next collection, from the finalizer
 	// goroutine: each collection gives it another chance to run.
-	for start := time.Now(); !hasVMFlag(t, at, "hg"); {
+	for start := time.Now(); !vmflags.Of(t, at, "hg"); {
 		if time.Since(start) > 10*time.Second {
 			t.Fatal("the heap's new chunk was not advised after its collections")
 		}
@@ -72,30 +70,4 @@ func checkHugeHeap(t *testing.T) {
 	}
 	runtime.KeepAlive(big)
 	t.Logf("first mapping and a later chunk advised")
-}
-
-// hasVMFlag reports whether the mapping holding p has flag among its
-// VmFlags in /proc/self/smaps.
-func hasVMFlag(t *testing.T, p unsafe.Pointer, flag string) bool {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := uintptr(p)
-	in := false
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		var lo, hi uintptr
-		if n, _ := fmt.Sscanf(line, "%x-%x", &lo, &hi); n == 2 && strings.Contains(line, " ") {
-			in = lo <= addr && addr < hi
-			continue
-		}
-		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
-			return strings.Contains(" "+flags+" ", " "+flag+" ")
-		}
-	}
-	t.Fatalf("no mapping holds %p", p)
-	return false
 }

@@ -14,7 +14,7 @@ func TestDisableTHP(t *testing.T) {
 		"disablethp":                    false,
 		"madvdontneed=1,disablethp=1,x": true,
 	} {
-		if got := disableTHP(godebug); got != want {
+		if got := THPDisabled(godebug); got != want {
 			t.Errorf("GODEBUG=%q: disablethp %v, want %v", godebug, got, want)
 		}
 	}
