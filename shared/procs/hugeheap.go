@@ -1,5 +1,7 @@
 package procs
 
+import "strings"
+
 // HugeHeap asks the kernel to back the Go heap with transparent huge pages
 // where the system leaves that to each process (THP "madvise" mode, the
 // default of many distributions): the heap grows into fresh memory page
@@ -31,21 +33,10 @@ func THPDisabled(godebug string) bool {
 	on := false
 	for godebug != "" {
 		var kv string
-		kv, godebug, _ = cut(godebug, ',')
-		if k, v, ok := cut(kv, '='); ok && k == "disablethp" {
+		kv, godebug, _ = strings.Cut(godebug, ",")
+		if k, v, ok := strings.Cut(kv, "="); ok && k == "disablethp" {
 			on = v == "1"
 		}
 	}
 	return on
-}
-
-// cut is strings.Cut for one byte, without importing strings into a
-// package that localrun initialises early.
-func cut(s string, sep byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
