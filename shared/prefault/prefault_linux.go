@@ -14,15 +14,21 @@ import (
 // MADV_POPULATE_WRITE refuses it, and the pages are then faulted in as they
 // are written, as without it.
 func populate(b []byte) {
-	const page = 4096
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	lo := int((page - p%page) % page)
-	hi := len(b) - int((p+uintptr(len(b)))%page)
-	if hi-lo < page {
+	lo, hi := whole(p, len(b), 4096)
+	if hi-lo < 4096 {
 		return
 	}
 	adviseHuge(b, p)
 	_ = unix.Madvise(b[lo:hi], unix.MADV_POPULATE_WRITE)
+}
+
+// whole returns the part b[lo:hi] of an n-byte buffer at address p made of
+// whole units (aligned unit-sized blocks); hi-lo < unit when there is none.
+func whole(p uintptr, n int, unit uintptr) (lo, hi int) {
+	lo = int((unit - p%unit) % unit)
+	hi = n - int((p+uintptr(n))%unit)
+	return lo, hi
 }
 
 // adviseHuge marks the 2 MiB regions wholly inside b (at address p)
@@ -34,8 +40,7 @@ func populate(b []byte) {
 // huge pages for the heap.
 func adviseHuge(b []byte, p uintptr) {
 	const huge = 2 << 20
-	lo := int((huge - p%huge) % huge)
-	hi := len(b) - int((p+uintptr(len(b)))%huge)
+	lo, hi := whole(p, len(b), huge)
 	if hi-lo < huge || procs.THPDisabled(os.Getenv("GODEBUG")) {
 		return
 	}

@@ -30,7 +30,8 @@ func thpMode() string {
 const heapSpan = 1 << 30
 
 // heapAdvice is the advised range, from the 4 MiB chunk (the unit the
-// runtime maps the heap in) holding an early heap object.
+// runtime maps the heap in) that holds an object allocated when HugeHeap
+// is called, at the start of main: the heap's first chunk.
 type heapAdvice struct{ lo uintptr }
 
 func adviseHeap() bool {
