@@ -11,9 +11,15 @@ import (
 // counted after all.
 var errNotQueryable = errors.New("not a queryable pipe")
 
-// growPipe asks for a larger pipe buffer; failure is harmless.
-func growPipe(f *os.File, size int) {
+// growPipe asks for a larger pipe buffer (failure is harmless) and
+// returns the capacity the pipe has, 0 when it cannot tell.
+func growPipe(f *os.File, size int) int {
 	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, size)
+	n, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // unread returns how many bytes written to the pipe f its reader has not

@@ -13,7 +13,7 @@ import (
 // counted after all.
 var errNotQueryable = errors.New("not a queryable pipe")
 
-func growPipe(*os.File, int) {}
+func growPipe(*os.File, int) int { return 0 }
 
 // unread cannot tell, outside Linux, whether a pipe's reader took what was
 // written; confirming anyway could move a cursor past lines that were

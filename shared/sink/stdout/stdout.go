@@ -43,6 +43,11 @@ const chunk = 256 << 10
 type Sink struct {
 	f      *os.File
 	isPipe bool
+	// capacity is the pipe's buffer size in bytes, 0 when unknown.
+	capacity int
+	// waiting, when set (by tests), is called each time a write found
+	// no room and is about to wait for the reader.
+	waiting func()
 }
 
 // New returns a sink on f.
@@ -55,7 +60,7 @@ func New(f *os.File) (*Sink, error) {
 	if s.isPipe {
 		// A larger pipe lets a page go out in fewer blocking writes and
 		// wake-ups of the reader. Best effort: the system limit may refuse.
-		growPipe(f, pipeSize)
+		s.capacity = growPipe(f, pipeSize)
 	}
 	return s, nil
 }
@@ -88,12 +93,48 @@ func (s *Sink) Write(ctx context.Context, b []byte) error {
 				n++
 			}
 		}
+		if err := s.waitRoom(ctx, n); err != nil {
+			return err
+		}
 		if _, err := s.f.Write(b[:n]); err != nil {
 			return fmt.Errorf("stdout sink: write: %w", err)
 		}
 		b = b[n:]
 	}
 	return nil
+}
+
+// waitRoom waits, when the pipe has no room for n more bytes, until the
+// reader has taken at least half of it (and room for n is free). A write
+// into a full pipe would instead sleep until the reader frees one 4 KiB
+// slot, write that, and sleep again: with a reader that takes a kilobyte
+// at a time, as wazuh-modulesd does, a wake-up and two context switches
+// per 4 KiB (docs/testing.md, "Writing into a slow reader's pipe").
+func (s *Sink) waitRoom(ctx context.Context, n int) error {
+	if s.capacity == 0 || n > s.capacity {
+		return nil // never free at once: the write blocks as it must
+	}
+	need := n // for the first look: room for this write is enough
+	wait := 50 * time.Microsecond
+	for {
+		unread, err := unread(s.f)
+		if err != nil || s.capacity-unread >= need || readerGone(s.f) {
+			// Room, or the write itself reports what went wrong.
+			return nil
+		}
+		need = max(n, s.capacity/2)
+		if s.waiting != nil {
+			s.waiting()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stdout sink: stopped at a line boundary: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		if wait < 5*time.Millisecond {
+			wait *= 2
+		}
+	}
 }
 
 // Confirm waits until a pipe reader has consumed everything written. For

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -127,5 +128,105 @@ func TestConfirmFailsWhenTheReaderIsGone(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("Confirm still waits for a reader that is gone")
+	}
+}
+
+// A write that does not fit in the pipe waits until the reader has taken
+// half of it and then goes in whole, instead of going in slot by slot as
+// the reader frees them: with a reader that takes a kilobyte at a time,
+// as wazuh-modulesd's does, that was a wake-up of the writer per 4 KiB.
+func TestWriteWaitsForRoomInsteadOfTricklingIn(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	s, err := New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.capacity
+	if c < 64<<10 {
+		t.Fatalf("pipe capacity %d: expected at least Linux's default 64 KiB", c)
+	}
+	lines := func(size int, tag string) []byte {
+		var b []byte
+		for i := 0; len(b) < size; i++ {
+			b = fmt.Appendf(b, `{"%s":%d,"pad":"%s"}`+"\n", tag, i, strings.Repeat("p", 200))
+		}
+		return b
+	}
+	ctx := context.Background()
+	// The pipe filled to within an eighth of its capacity.
+	fill := lines(c-c/8-300, "fill")
+	if err := s.Write(ctx, fill); err != nil {
+		t.Fatal(err)
+	}
+	page := lines(c/4, "page")
+	done := make(chan error, 1)
+	waits := make(chan struct{}, 1)
+	s.waiting = func() {
+		select {
+		case waits <- struct{}{}:
+		default:
+		}
+	}
+	// seesWait returns once the writer has looked at the pipe again
+	// (and found too little room) after everything before the call.
+	seesWait := func() {
+		t.Helper()
+		select {
+		case <-waits:
+		default:
+		}
+		select {
+		case <-waits:
+		case err := <-done:
+			t.Fatalf("the page was written (%v) with less than half the pipe free", err)
+		case <-time.After(time.Minute):
+			t.Fatal("the writer does not wait for room")
+		}
+	}
+	go func() { done <- s.Write(ctx, page) }()
+	var got []byte
+	take := func(n int) {
+		buf := make([]byte, 1024)
+		for n > 0 {
+			k, err := r.Read(buf[:min(n, len(buf))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, buf[:k]...)
+			n -= k
+		}
+	}
+	wantUnread := func(want int, why string) {
+		t.Helper()
+		if n, err := unread(w); err != nil || n != want {
+			t.Fatalf("unread = %d (%v), want %d: %s", n, err, want, why)
+		}
+	}
+	seesWait()
+	wantUnread(len(fill), "part of the page went into a pipe without room for it")
+	// The reader takes a quarter of the pipe, a kilobyte at a time: the
+	// page would fit now, but less than half the pipe is free, so none
+	// of it may go in yet.
+	take(c / 4)
+	seesWait()
+	wantUnread(len(fill)-c/4, "the page went in before half the pipe was free")
+	// Another quarter: more than half is free, and the page goes in whole.
+	take(c / 4)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the write still waits with more than half the pipe free")
+	}
+	take(len(fill) + len(page) - len(got))
+	if want := append(fill, page...); !bytes.Equal(got, want) {
+		t.Fatalf("the reader got %d bytes, not the %d written in order", len(got), len(want))
 	}
 }
