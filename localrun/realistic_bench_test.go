@@ -129,9 +129,9 @@ type drained struct {
 }
 
 // drainedRun runs localrun onepassword with stdout on a pipe read the way
-// Wazuh's wodle reader reads it: large reads into one buffer as fast as
-// the output comes, lines handled once the command ended (wazuh-modulesd
-// keeps a command's output, up to 64 MiB, before forwarding its lines).
+// Wazuh's wodle reader reads it (drainRun), lines handled once the
+// command ended (wazuh-modulesd keeps a command's output, up to 64 MiB,
+// before forwarding its lines).
 // Every line must be whole; events are counted by type without decoding.
 func drainedRun(b *testing.B, env []string, args ...string) drained {
 	b.Helper()
@@ -169,12 +169,19 @@ func drainedRun(b *testing.B, env []string, args ...string) drained {
 	return d
 }
 
+// modulesdRead is what wazuh-modulesd reads of a command's output at a
+// time.
+const modulesdRead = 1024
+
 // drainBuf holds one run's output, kept for the next run.
 var drainBuf []byte
 
 // drainRun starts cmd with env and reads its stdout to the end through a
-// pipe, in large reads into one buffer as fast as the output comes (as
-// wazuh-modulesd reads a command's output), then waits for it. Its stderr
+// pipe, a kilobyte per read into one buffer, as fast as the output comes
+// (wazuh-modulesd's reader thread reads a command's output a kilobyte at
+// a time, WM_BUFFER_MAX in wm_exec.c: a reader that slow finds the pipe
+// full, which a reader taking everything at once would hide), then waits
+// for it. Its stderr
 // is in cmd.Stderr (a *bytes.Buffer). The buffer returned is drainBuf's,
 // valid until the next call.
 func drainRun(b *testing.B, cmd *exec.Cmd, env []string) []byte {
@@ -193,7 +200,7 @@ func drainRun(b *testing.B, cmd *exec.Cmd, env []string) []byte {
 		if len(buf) == cap(buf) {
 			buf = append(buf, make([]byte, 1<<20)...)[:len(buf)]
 		}
-		n, err := out.Read(buf[len(buf):cap(buf)])
+		n, err := out.Read(buf[len(buf):min(cap(buf), len(buf)+modulesdRead)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break
