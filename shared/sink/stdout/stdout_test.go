@@ -14,17 +14,24 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/sink"
 )
 
-func TestConfirmWaitsForTheReader(t *testing.T) {
+// pipeSink returns a pipe, closed when the test ends, and a sink on its
+// write end.
+func pipeSink(t *testing.T) (r, w *os.File, s *Sink) {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	defer w.Close()
-	s, err := New(w)
+	t.Cleanup(func() { r.Close(); w.Close() })
+	s, err = New(w)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, w, s
+}
+
+func TestConfirmWaitsForTheReader(t *testing.T) {
+	r, _, s := pipeSink(t)
 	if !s.isPipe {
 		t.Fatal("pipe not detected")
 	}
@@ -136,16 +143,7 @@ func TestConfirmFailsWhenTheReaderIsGone(t *testing.T) {
 // the reader frees them: with a reader that takes a kilobyte at a time,
 // as wazuh-modulesd's does, that was a wake-up of the writer per 4 KiB.
 func TestWriteWaitsForRoomInsteadOfTricklingIn(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
-	s, err := New(w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, w, s := pipeSink(t)
 	c := s.capacity
 	if c < 64<<10 {
 		t.Fatalf("pipe capacity %d: expected at least Linux's default 64 KiB", c)
