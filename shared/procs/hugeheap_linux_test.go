@@ -60,9 +60,11 @@ func checkHugeHeap(t *testing.T) {
 		t.Fatal("a chunk mapped after the advice has it already: this test no longer shows that the advice must be renewed")
 	}
 	// The advice follows the next collection, from the finalizer
-	// goroutine: each collection gives it another chance to run.
+	// goroutine: each collection gives it another chance to run. The
+	// bound is only for a renewal that never comes; a busy machine may
+	// keep the finalizer goroutine waiting for a while.
 	for start := time.Now(); !vmflags.Of(t, at, "hg"); {
-		if time.Since(start) > 10*time.Second {
+		if time.Since(start) > time.Minute {
 			t.Fatal("the heap's new chunk was not advised after its collections")
 		}
 		runtime.GC()
