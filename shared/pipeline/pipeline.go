@@ -268,7 +268,13 @@ type Runner struct {
 	events    int64
 	errorSeq  int
 	errorLine []byte
-	page      []byte // the lines of a page, reused by every stream
+	// pages are buffers for a page's lines not in use, reused by every
+	// stream: memory a process touches for the first time is its most
+	// expensive (a page fault per 4 KiB), so a buffer is grown once, to
+	// the size of a page, and reused by every page after. A stream
+	// waiting for another turn keeps the one holding its next page.
+	pages     [][]byte
+	heldBytes int    // the lines of the pages waiting streams hold
 	body      []byte // a page's response body, lent to each stream (BodyBuffer)
 	items     []Item // a page's items, lent likewise (ItemsBuffer)
 }
@@ -284,12 +290,44 @@ func New(cfg Config) (*Runner, error) {
 // Run collects every stream in turn and returns one result per stream.
 // Each stream gets an equal share of what is left of the byte, event and
 // time budgets, so one large backlog cannot starve the others; what a
-// stream leaves unused passes to the streams after it.
+// stream leaves unused passes to the streams after it. What is still left
+// once every stream had its turn goes round again, shared the same way,
+// to the streams that stopped at their share (see streamRun.turn): a run
+// with a backlog uses its whole budget, so catching up takes as few runs
+// as the budget allows whichever stream has the backlog.
 func (r *Runner) Run(ctx context.Context, streams []Stream) []Result {
-	results := make([]Result, 0, len(streams))
+	results := make([]Result, len(streams))
+	var waiting []*streamRun
 	for i, s := range streams {
-		share := r.share(len(streams) - i)
-		results = append(results, r.runIsolated(ctx, s, share))
+		results[i] = Result{Key: s.Key, Name: s.Name}
+		sh := r.share(len(streams) - i)
+		sr := r.runIsolated(ctx, s, &results[i], func() *streamRun { return r.runStream(ctx, s, sh, &results[i]) })
+		if sr != nil {
+			waiting = append(waiting, sr)
+		}
+	}
+	for len(waiting) > 0 {
+		bytes, events := r.bytes, r.events
+		var again []*streamRun
+		for i, sr := range waiting {
+			if !sr.mayFit() {
+				sr.close()
+				continue
+			}
+			sr.sh = r.share(len(waiting) - i)
+			if w := r.runIsolated(ctx, sr.s, sr.res, sr.turn); w != nil {
+				again = append(again, w)
+			}
+		}
+		if r.bytes == bytes && r.events == events {
+			// Nothing fitted: what is left is less than any stream's
+			// next page, and another round would not change that.
+			for _, sr := range again {
+				sr.close()
+			}
+			break
+		}
+		waiting = again
 	}
 	return results
 }
@@ -321,18 +359,20 @@ func (r *Runner) share(left int) share {
 	return s
 }
 
-func (r *Runner) runIsolated(ctx context.Context, s Stream, sh share) (res Result) {
-	res = Result{Key: s.Key, Name: s.Name}
+// runIsolated runs one turn of stream s (fn) and turns a panic into the
+// stream's error event. It returns what fn returns: the stream when it
+// waits for another turn.
+func (r *Runner) runIsolated(ctx context.Context, s Stream, res *Result, fn func() *streamRun) (waiting *streamRun) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.cfg.Logger.Error("stream panicked", "stream", s.Key.String(), "panic", r.cfg.Redactor.String(fmt.Sprint(p)), "stack", string(debug.Stack()))
 			res.Success = false
 			res.Stop = StopError
-			r.emitError(ctx, s, &res, &Error{Code: CodeUnexpected, Message: fmt.Sprintf("unhandled failure in the %s stream", s.Name), Detail: r.cfg.Redactor.String(fmt.Sprint(p))})
+			r.emitError(ctx, s, res, &Error{Code: CodeUnexpected, Message: fmt.Sprintf("unhandled failure in the %s stream", s.Name), Detail: r.cfg.Redactor.String(fmt.Sprint(p))})
+			waiting = nil
 		}
 	}()
-	r.runStream(ctx, s, sh, &res)
-	return res
+	return fn()
 }
 
 // maxDetail bounds the error detail so an error event never needs reducing.

@@ -434,15 +434,16 @@ func TestUnusualKeysNeverFailACommit(t *testing.T) {
 	}
 }
 
-// countingStore counts commits and renewals; renewErr, when set, is what
-// Renew returns.
+// countingStore counts leases, commits and renewals; renewErr, when set,
+// is what Renew returns.
 type countingStore struct {
 	state.Store
-	commits, renews atomic.Int64
-	renewErr        error
+	locks, commits, renews atomic.Int64
+	renewErr               error
 }
 
 func (s *countingStore) Lock(ctx context.Context, k state.Key, o state.LockOptions) (state.Lease, error) {
+	s.locks.Add(1)
 	l, err := s.Store.Lock(ctx, k, o)
 	if err != nil {
 		return nil, err

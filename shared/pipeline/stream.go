@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,23 @@ type streamRun struct {
 
 	bytes  int64 // written by this stream
 	events int64
+	// turnBytes and turnEvents are bytes and events when the stream's
+	// current turn began: its share is counted from there.
+	turnBytes, turnEvents int64
+	// ctx is the stream's context across its turns, cancelled when its
+	// lease is lost or it is closed; cancel and stopRenewing end it.
+	ctx          context.Context
+	cancel       context.CancelFunc
+	stopRenewing func()
+	// held is the built page the stream stopped before when its share was
+	// spent, kept for its next turn (see turn).
+	held *builtPage
+	// canWait: the stream stopped at its share of the run's budget, at a
+	// page boundary, so it may go on in another turn.
+	canWait bool
+	// largestBytes and largestEvents describe the largest page written,
+	// what a waiting stream without a held page needs left to go on.
+	largestBytes, largestEvents int64
 	// more is what the last fetched page said: the vendor has more events
 	// right now. A stream that stops on an error reports it as its backlog.
 	more bool
@@ -57,8 +75,11 @@ func (sr *streamRun) failedBacklog(undelivered int64) {
 	}
 }
 
-func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result) {
-	sr := &streamRun{r: r, s: s, sh: sh, res: res, log: r.cfg.Logger.With("stream", s.Key.String())}
+// runStream opens stream s (its lease, its stored record, its source) and
+// runs its first turn. It returns the stream when it waits for another
+// turn, nil when it is closed.
+func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result) *streamRun {
+	sr := &streamRun{r: r, s: s, sh: sh, res: res, ctx: ctx, log: r.cfg.Logger.With("stream", s.Key.String())}
 	sr.pacer, _ = r.cfg.Sink.(Pacer)
 	b, err := event.NewBuilder(event.Config{
 		Envelope:    r.cfg.Envelope,
@@ -69,9 +90,15 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 	if err != nil {
 		res.Ran, res.Stop = true, StopError
 		r.emitError(ctx, s, res, &Error{Code: CodeConfig, Message: "cannot build event lines", Err: err})
-		return
+		return nil
 	}
 	sr.b = b
+	opened := false
+	defer func() {
+		if !opened {
+			sr.close()
+		}
+	}()
 	if r.cfg.Store != nil {
 		locking := time.Now()
 		lease, err := r.cfg.Store.Lock(ctx, s.Key, state.LockOptions{Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL, Until: r.cfg.LeaseUntil})
@@ -79,54 +106,112 @@ func (r *Runner) runStream(ctx context.Context, s Stream, sh share, res *Result)
 			res.Stop = StopLocked
 			res.Success = true
 			sr.log.Warn("stream skipped: another runner holds it", "error", r.cfg.Redactor.String(err.Error()))
-			return
+			return nil
 		}
 		res.Ran = true
 		if err != nil {
 			res.Stop = StopError
 			r.emitError(ctx, s, res, &Error{Code: CodeStateRead, Message: "cannot lock the stream's state", Err: err})
 			sr.finish(ctx)
-			return
+			return nil
 		}
 		sr.lease = lease
 		sr.renewed.Store(locking.UnixNano())
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		stopRenewing := sr.renewLease(ctx, cancel)
-		defer func() {
-			stopRenewing()
-			cancel()
-			fctx, cancelFinish := r.finishContext(ctx)
-			defer cancelFinish()
-			if err := lease.Release(fctx); err != nil {
-				sr.log.Warn("releasing the stream lease failed; it expires on its own", "error", r.cfg.Redactor.String(err.Error()))
-			}
-		}()
-		if sr.rec, err = lease.Load(ctx); err != nil {
+		sr.ctx, sr.cancel = context.WithCancel(ctx)
+		sr.stopRenewing = sr.renewLease(sr.ctx, sr.cancel)
+		if sr.rec, err = lease.Load(sr.ctx); err != nil {
 			res.Stop = StopError
-			r.emitError(ctx, s, res, &Error{Code: CodeStateRead, Message: "cannot read the stream's state; it was not reset, fix or remove it", Err: err})
-			sr.finish(ctx)
-			return
+			r.emitError(sr.ctx, s, res, &Error{Code: CodeStateRead, Message: "cannot read the stream's state; it was not reset, fix or remove it", Err: err})
+			sr.finish(sr.ctx)
+			return nil
 		}
 	}
 	res.Ran = true
 	res.Success = true
 	sr.seen.load(sr.rec.Seen)
-	if err := s.Source.Start(ctx, sr.rec); err != nil {
+	if err := s.Source.Start(sr.ctx, sr.rec); err != nil {
 		res.Stop = StopError
-		r.emitError(ctx, s, res, err)
-		sr.finish(ctx)
-		return
+		r.emitError(sr.ctx, s, res, err)
+		sr.finish(sr.ctx)
+		return nil
 	}
+	opened = true
+	return sr.turn()
+}
+
+// turn runs the stream until it stops, within its share sr.sh, and
+// delivers and commits what it wrote. A stream that stopped at its share
+// of the run's budget while the run has budget left waits for another
+// turn: it keeps its lease, its source's position and the page it could
+// not fit, which its next turn delivers first, so the leftover of the
+// streams that caught up early is not wasted and no page is fetched
+// twice. turn returns sr when it waits, and closes it otherwise.
+func (sr *streamRun) turn() (waiting *streamRun) {
+	defer func() {
+		if waiting == nil {
+			sr.close()
+		}
+	}()
+	ctx, res := sr.ctx, sr.res
+	sr.turnBytes, sr.turnEvents = sr.bytes, sr.events
+	res.Stop, res.Backlog, sr.canWait = "", false, false
 	sr.loop(ctx)
 	if sr.leaseLost.Load() {
 		// The commit would be refused: the next holder starts from the
 		// stored cursor and may send the delivered pages again.
 		sr.dropPending()
 		res.Stop, res.Backlog = StopError, true
-		r.emitError(ctx, s, res, &Error{Code: CodeStateWrite, Message: "another runner took over the stream's lease; stopped without saving the cursor, the next run may repeat delivered events"})
+		r := sr.r
+		r.emitError(ctx, sr.s, res, &Error{Code: CodeStateWrite, Message: "another runner took over the stream's lease; stopped without saving the cursor, the next run may repeat delivered events"})
 	}
 	sr.finish(ctx)
+	if sr.canWait && res.Success && ctx.Err() == nil && sr.r.budgetLeft() && sr.mayFit() {
+		return sr
+	}
+	return nil
+}
+
+// mayFit says whether what is left of the run's budget takes the page the
+// stream holds (as the first page of a turn, it may use all of it), or,
+// holding none, one as large as the largest it wrote: a stream that would
+// fetch a page only to leave it for the next run gets no other turn, as
+// that would spend a vendor request for nothing.
+func (sr *streamRun) mayFit() bool {
+	r, b := sr.r, sr.r.cfg.Budget
+	bytes, events := sr.largestBytes, sr.largestEvents
+	if sr.held != nil {
+		bytes, events = int64(len(sr.held.lines)), sr.held.events
+	}
+	return (b.MaxBytes <= 0 || b.MaxBytes-r.bytes >= bytes) &&
+		(b.MaxEvents <= 0 || b.MaxEvents-r.events >= events)
+}
+
+// budgetLeft says whether the run has any of its budget left.
+func (r *Runner) budgetLeft() bool {
+	b := r.cfg.Budget
+	return (b.MaxBytes <= 0 || r.bytes < b.MaxBytes) &&
+		(b.MaxEvents <= 0 || r.events < b.MaxEvents) &&
+		(b.Deadline.IsZero() || r.cfg.Now().Before(b.Deadline))
+}
+
+// close ends the stream: it gives back the page it held and releases its
+// lease.
+func (sr *streamRun) close() {
+	if h := sr.held; h != nil {
+		sr.held = nil
+		sr.r.heldBytes -= len(h.lines)
+		sr.r.putPage(h.lines)
+	}
+	if sr.lease == nil {
+		return
+	}
+	sr.stopRenewing()
+	sr.cancel()
+	fctx, cancelFinish := sr.r.finishContext(sr.ctx)
+	defer cancelFinish()
+	if err := sr.lease.Release(fctx); err != nil {
+		sr.log.Warn("releasing the stream lease failed; it expires on its own", "error", sr.r.cfg.Redactor.String(err.Error()))
+	}
 }
 
 // renewLease keeps the lease alive while the stream runs: whenever a third
@@ -197,6 +282,18 @@ func (r *Runner) finishContext(ctx context.Context) (context.Context, context.Ca
 	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 }
 
+// builtPage is a fetched page built into lines, before it is written.
+type builtPage struct {
+	lines  []byte
+	events int64 // vendor events in lines
+	newest time.Time
+	// From the source's page: see Page.
+	cursor    json.RawMessage
+	more      bool
+	seenSince time.Time
+	err       error
+}
+
 func (sr *streamRun) loop(ctx context.Context) {
 	r, res := sr.r, sr.res
 	fetchCtx := ctx
@@ -206,77 +303,57 @@ func (sr *streamRun) loop(ctx context.Context) {
 		defer cancel()
 	}
 	fetchCtx = withItemsBuffer(withBodyBuffer(withScanOptions(fetchCtx, sr.b.ScanOptions()), &r.body), &r.items)
-	// The page's lines are built in one buffer the Runner keeps for all
-	// its streams: memory a process touches for the first time is its
-	// most expensive (a page fault per 4 KiB), so it is grown once, to
-	// the size of a page, and reused by every page after.
-	buf := r.page[:0]
-	defer func() { r.page = buf[:0] }()
+	var buf []byte
+	defer func() { r.putPage(buf) }()
 	for {
-		if stop := sr.budgetStop(ctx); stop != "" {
-			res.Stop, res.Backlog = stop, true
-			return
-		}
-		page, err := sr.s.Source.Fetch(fetchCtx)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				res.Stop, res.Backlog = StopInterrupted, true
-			case fetchCtx.Err() != nil:
-				res.Stop, res.Backlog = StopDeadline, true
-			default:
-				res.Stop = StopError
-				sr.failedBacklog(0) // pending pages are still confirmed by finish
-				r.emitError(ctx, sr.s, res, err)
+		var pg builtPage
+		if h := sr.held; h != nil {
+			// The page the last turn could not fit goes first.
+			sr.held = nil
+			r.heldBytes -= len(h.lines)
+			pg, buf = *h, h.lines
+		} else {
+			if stop := sr.budgetStop(ctx); stop != "" {
+				res.Stop, res.Backlog = stop, true
+				// A share of bytes or events, not of time: whether a
+				// page fits the time left is known only once it is
+				// fetched, and fetching one that then waits for the next
+				// run would spend a vendor request for nothing.
+				sr.canWait = stop == StopMaxBytes || stop == StopMaxEvents
+				return
 			}
-			return
-		}
-		sr.more = page.More
-		buf = growPage(buf[:0], page, sr.b.LineOverhead())
-		for _, n := range page.Notices {
-			buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: n.Code, Message: n.Message, Detail: n.Detail})
-		}
-		var pageEvents int64
-		var newest time.Time
-		futureLimit := r.cfg.Now().Add(MaxFutureSkew)
-		for _, it := range page.Items {
-			// The key is hashed once; the digest is what the set holds.
-			dedup := it.Key != ""
-			var digest state.Digest
-			if dedup {
-				digest = state.KeyDigest(it.Key)
-				if sr.seen.has(digest) {
-					res.Duplicates++
-					continue
-				}
-			}
-			var info event.Info
-			buf, info, err = sr.appendItem(buf, &it)
+			page, err := sr.s.Source.Fetch(fetchCtx)
 			if err != nil {
-				// Never dropped in silence: the operator gets an event
-				// naming the item, and can fetch it from the vendor.
-				buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: CodeInvalidEvent, Message: "a vendor event could not be decoded and was not forwarded", Detail: fmt.Sprintf("key=%q", it.Key), Err: err})
-				continue
-			}
-			if info.Reduced {
-				res.Reduced++
-				sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
-			}
-			if dedup {
-				at := it.Time
-				if !it.SeenAt.IsZero() {
-					at = it.SeenAt
+				switch {
+				case ctx.Err() != nil:
+					res.Stop, res.Backlog = StopInterrupted, true
+				case fetchCtx.Err() != nil:
+					res.Stop, res.Backlog = StopDeadline, true
+				default:
+					res.Stop = StopError
+					sr.failedBacklog(0) // pending pages are still confirmed by finish
+					r.emitError(ctx, sr.s, res, err)
 				}
-				sr.seen.add(digest, at)
+				return
 			}
-			if it.Time.After(newest) && !it.Time.After(futureLimit) {
-				newest = it.Time
+			if buf == nil {
+				buf = r.takePage()
 			}
-			pageEvents++
+			pg = sr.build(buf, page)
+			buf = pg.lines
 		}
-		if stop := sr.pageStop(int64(len(buf)), pageEvents); stop != "" {
-			// Not written and not committed: the next run fetches it again.
+		sr.more = pg.more
+		if stop := sr.pageStop(int64(len(pg.lines)), pg.events); stop != "" {
+			// Not written and not committed: the stream's next turn
+			// delivers it when the run has room left, else the next run
+			// fetches it again.
 			res.Stop, res.Backlog = stop, true
+			if r.heldBytes+len(pg.lines) <= maxHeldBytes {
+				pg.cursor = bytes.Clone(pg.cursor) // the source's, which may reuse it
+				sr.held, buf = &pg, nil
+				r.heldBytes += len(pg.lines)
+				sr.canWait = true
+			}
 			return
 		}
 		if ctx.Err() != nil {
@@ -299,7 +376,7 @@ func (sr *streamRun) loop(ctx context.Context) {
 				return
 			}
 		}
-		if err := sr.write(ctx, buf); err != nil {
+		if err := sr.write(ctx, pg.lines); err != nil {
 			if errors.Is(err, errPaced) {
 				// Not written and not committed, like a page over a
 				// byte or event budget.
@@ -311,24 +388,26 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Stop = StopInterrupted
 				res.Backlog = true
 			}
-			sr.failedBacklog(sr.pendingEvents + pageEvents)
+			sr.failedBacklog(sr.pendingEvents + pg.events)
 			sr.dropPending() // not delivered: nothing written since the last confirmation counts
 			sr.deliveryFailed = true
 			r.emitError(ctx, sr.s, res, &Error{Code: CodeDeliveryFailed, Message: "writing events to the sink failed", Err: err})
 			return
 		}
-		sr.bytes += int64(len(buf))
-		sr.events += pageEvents
-		r.bytes += int64(len(buf))
-		r.events += pageEvents
-		sr.pending = &state.Record{Cursor: page.Cursor, Seen: sr.seen.snapshot(page.SeenSince, sr.r.cfg.SeenLimit)}
+		n := int64(len(pg.lines))
+		sr.largestBytes, sr.largestEvents = max(sr.largestBytes, n), max(sr.largestEvents, pg.events)
+		sr.bytes += n
+		sr.events += pg.events
+		r.bytes += n
+		r.events += pg.events
+		sr.pending = &state.Record{Cursor: pg.cursor, Seen: sr.seen.snapshot(pg.seenSince, sr.r.cfg.SeenLimit)}
 		sr.pendingPages++
-		sr.pendingEvents += pageEvents
-		sr.pendingBytes += int64(len(buf))
-		if newest.After(sr.pendingNewest) {
-			sr.pendingNewest = newest
+		sr.pendingEvents += pg.events
+		sr.pendingBytes += n
+		if pg.newest.After(sr.pendingNewest) {
+			sr.pendingNewest = pg.newest
 		}
-		if page.Err != nil {
+		if pg.err != nil {
 			// The page is pending: finish delivers and commits it.
 			switch {
 			case ctx.Err() != nil:
@@ -337,15 +416,89 @@ func (sr *streamRun) loop(ctx context.Context) {
 				res.Stop, res.Backlog = StopDeadline, true
 			default:
 				res.Stop, res.Backlog = StopError, true
-				r.emitError(ctx, sr.s, res, page.Err)
+				r.emitError(ctx, sr.s, res, pg.err)
 			}
 			return
 		}
-		if !page.More {
+		if !pg.more {
 			res.Stop = StopCaughtUp
 			return
 		}
 	}
+}
+
+// maxHeldBytes bounds the pages streams waiting for another turn hold
+// (see streamRun.turn): past it, a stream that stops at its share ends
+// as before, and the next run fetches its page again.
+const maxHeldBytes = 16 << 20
+
+// takePage returns a buffer for a page's lines from the runner's spares
+// (nil when there is none: growPage makes one).
+func (r *Runner) takePage() []byte {
+	n := len(r.pages)
+	if n == 0 {
+		return nil
+	}
+	b := r.pages[n-1]
+	r.pages = r.pages[:n-1]
+	return b[:0]
+}
+
+// putPage keeps buf for the next page, of any stream.
+func (r *Runner) putPage(buf []byte) {
+	if cap(buf) > 0 {
+		r.pages = append(r.pages, buf[:0])
+	}
+}
+
+// build turns page into lines in buf: its notices as error events, then
+// every item not in the dedup set, which it adds them to.
+func (sr *streamRun) build(buf []byte, page *Page) builtPage {
+	r, res := sr.r, sr.res
+	buf = growPage(buf[:0], page, sr.b.LineOverhead())
+	for _, n := range page.Notices {
+		buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: n.Code, Message: n.Message, Detail: n.Detail})
+	}
+	pg := builtPage{cursor: page.Cursor, more: page.More, seenSince: page.SeenSince, err: page.Err}
+	futureLimit := r.cfg.Now().Add(MaxFutureSkew)
+	for _, it := range page.Items {
+		// The key is hashed once; the digest is what the set holds.
+		dedup := it.Key != ""
+		var digest state.Digest
+		if dedup {
+			digest = state.KeyDigest(it.Key)
+			if sr.seen.has(digest) {
+				res.Duplicates++
+				continue
+			}
+		}
+		var info event.Info
+		var err error
+		buf, info, err = sr.appendItem(buf, &it)
+		if err != nil {
+			// Never dropped in silence: the operator gets an event
+			// naming the item, and can fetch it from the vendor.
+			buf = r.appendError(buf, sr.b, sr.s, res, &Error{Code: CodeInvalidEvent, Message: "a vendor event could not be decoded and was not forwarded", Detail: fmt.Sprintf("key=%q", it.Key), Err: err})
+			continue
+		}
+		if info.Reduced {
+			res.Reduced++
+			sr.log.Warn("event reduced to fit Wazuh's limits", "key", it.Key, "bytes", info.Bytes)
+		}
+		if dedup {
+			at := it.Time
+			if !it.SeenAt.IsZero() {
+				at = it.SeenAt
+			}
+			sr.seen.add(digest, at)
+		}
+		if it.Time.After(pg.newest) && !it.Time.After(futureLimit) {
+			pg.newest = it.Time
+		}
+		pg.events++
+	}
+	pg.lines = buf
+	return pg
 }
 
 // errPaced reports a page that the sink's events-per-second limit would
@@ -381,13 +534,18 @@ func (sr *streamRun) write(ctx context.Context, buf []byte) error {
 // (as pageStop allows), and never past ctx's deadline. Zero means none.
 func (sr *streamRun) paceDeadline(ctx context.Context) time.Time {
 	by := sr.sh.deadline
-	if sr.bytes == 0 && sr.events == 0 {
+	if sr.firstOfTurn() {
 		by = sr.r.cfg.Budget.Deadline
 	}
 	if dl, ok := ctx.Deadline(); ok && (by.IsZero() || dl.Before(by)) {
 		by = dl
 	}
 	return by
+}
+
+// firstOfTurn says whether the stream has written nothing in this turn.
+func (sr *streamRun) firstOfTurn() bool {
+	return sr.bytes == sr.turnBytes && sr.events == sr.turnEvents
 }
 
 // budgetStop says whether the stream must stop before fetching.
@@ -397,29 +555,29 @@ func (sr *streamRun) budgetStop(ctx context.Context) string {
 		return StopInterrupted
 	case !sr.sh.deadline.IsZero() && !sr.r.cfg.Now().Before(sr.sh.deadline):
 		return StopDeadline
-	case sr.sh.maxBytes > 0 && sr.bytes >= sr.sh.maxBytes && sr.bytes > 0:
+	case sr.sh.maxBytes > 0 && sr.bytes-sr.turnBytes >= sr.sh.maxBytes && sr.bytes > sr.turnBytes:
 		return StopMaxBytes
-	case sr.sh.maxEvents > 0 && sr.events >= sr.sh.maxEvents && sr.events > 0:
+	case sr.sh.maxEvents > 0 && sr.events-sr.turnEvents >= sr.sh.maxEvents && sr.events > sr.turnEvents:
 		return StopMaxEvents
 	}
 	return ""
 }
 
-// pageStop says whether a built page must be left for the next run. A page
-// fits the stream's share; or, as the stream's first page, what is left of
-// the run; and the run's very first page always goes, so that a page
-// larger than the whole budget cannot stall collection forever.
+// pageStop says whether a built page must be left for later. A page fits
+// the stream's share; or, as the first page of the stream's turn, what is
+// left of the run; and the run's very first page always goes, so that a
+// page larger than the whole budget cannot stall collection forever.
 func (sr *streamRun) pageStop(n, events int64) string {
 	r := sr.r
 	b := r.cfg.Budget
 	if r.bytes == 0 && r.events == 0 {
 		return ""
 	}
-	first := sr.bytes == 0 && sr.events == 0
-	if b.MaxBytes > 0 && sr.bytes+n > sr.sh.maxBytes && !(first && r.bytes+n <= b.MaxBytes) {
+	first := sr.firstOfTurn()
+	if b.MaxBytes > 0 && sr.bytes-sr.turnBytes+n > sr.sh.maxBytes && !(first && r.bytes+n <= b.MaxBytes) {
 		return StopMaxBytes
 	}
-	if b.MaxEvents > 0 && sr.events+events > sr.sh.maxEvents && !(first && r.events+events <= b.MaxEvents) {
+	if b.MaxEvents > 0 && sr.events-sr.turnEvents+events > sr.sh.maxEvents && !(first && r.events+events <= b.MaxEvents) {
 		return StopMaxEvents
 	}
 	return ""
