@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -432,15 +433,21 @@ func (sr *streamRun) loop(ctx context.Context) {
 // as before, and the next run fetches its page again.
 const maxHeldBytes = 16 << 20
 
-// takePage returns a buffer for a page's lines from the runner's spares
-// (nil when there is none: growPage makes one).
+// takePage returns the largest of the runner's spare buffers for a page's
+// lines, the least likely to need growing (nil when there is none:
+// growPage makes one).
 func (r *Runner) takePage() []byte {
-	n := len(r.pages)
-	if n == 0 {
+	if len(r.pages) == 0 {
 		return nil
 	}
-	b := r.pages[n-1]
-	r.pages = r.pages[:n-1]
+	i := 0
+	for j := range r.pages {
+		if cap(r.pages[j]) > cap(r.pages[i]) {
+			i = j
+		}
+	}
+	b := r.pages[i]
+	r.pages = slices.Delete(r.pages, i, i+1)
 	return b[:0]
 }
 
