@@ -3,8 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 	"testing"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/event"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
 
@@ -158,4 +160,47 @@ func TestPanicInASecondTurn(t *testing.T) {
 		t.Fatalf("audit's lease was not released: %v", err)
 	}
 	l.Release(context.Background())
+}
+
+// slowSource is a pagedSource whose fetches take simulated time.
+type slowSource struct {
+	*pagedSource
+	clock *simClock
+	takes time.Duration
+}
+
+func (s *slowSource) Fetch(ctx context.Context) (*Page, error) {
+	s.clock.t = s.clock.t.Add(s.takes)
+	return s.pagedSource.Fetch(ctx)
+}
+
+// A stream waiting for another turn does not get it once the run's time
+// is over: the page it holds is not written after the deadline.
+func TestNoTurnAfterTheDeadline(t *testing.T) {
+	clock := &simClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	sink, store := &memSink{}, newStore(t)
+	r, err := New(Config{
+		Envelope: event.Envelope{Integration: "1password", Namespace: "op"},
+		RunID:    "run-1", Store: store, Sink: sink, Now: clock.now,
+		Budget: Budget{MaxBytes: 40000, Deadline: clock.t.Add(time.Hour)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := &pagedSource{n: 300, size: 10}
+	// signin's two pages take the rest of the run's hour; its share of
+	// the time is the half left after audit's turn, so the fetches are
+	// allowed to end past it: they are not cut, the clock just moves.
+	signin := &slowSource{pagedSource: &pagedSource{n: 15, size: 10}, clock: clock, takes: 40 * time.Minute}
+	res := r.Run(context.Background(), []Stream{
+		{Key: key("audit"), Name: "audit", Source: audit},
+		{Key: key("signin"), Name: "signin", Source: signin},
+	})
+	// audit's share of 40 000 bytes: 11 pages, the 12th held.
+	if got := res[0]; got.Events != 110 || got.Stop != StopDeadline || !got.Backlog || audit.fetches != 12 {
+		t.Fatalf("audit: %+v after %d fetches, want 110 events and a deadline stop without writing the held page", got, audit.fetches)
+	}
+	if _, pos := stored(t, store, key("audit")); pos != 110 {
+		t.Fatalf("audit committed %d, want 110", pos)
+	}
 }

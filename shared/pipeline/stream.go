@@ -307,6 +307,15 @@ func (sr *streamRun) loop(ctx context.Context) {
 	var buf []byte
 	defer func() { r.putPage(buf) }()
 	for {
+		if stop := sr.budgetStop(ctx); stop != "" {
+			res.Stop, res.Backlog = stop, true
+			// A share of bytes or events, not of time: whether a page
+			// fits the time left is known only once it is fetched, and
+			// fetching one that then waits for the next run would spend
+			// a vendor request for nothing.
+			sr.canWait = stop == StopMaxBytes || stop == StopMaxEvents
+			return
+		}
 		var pg builtPage
 		if h := sr.held; h != nil {
 			// The page the last turn could not fit goes first.
@@ -314,15 +323,6 @@ func (sr *streamRun) loop(ctx context.Context) {
 			r.heldBytes -= len(h.lines)
 			pg, buf = *h, h.lines
 		} else {
-			if stop := sr.budgetStop(ctx); stop != "" {
-				res.Stop, res.Backlog = stop, true
-				// A share of bytes or events, not of time: whether a
-				// page fits the time left is known only once it is
-				// fetched, and fetching one that then waits for the next
-				// run would spend a vendor request for nothing.
-				sr.canWait = stop == StopMaxBytes || stop == StopMaxEvents
-				return
-			}
 			page, err := sr.s.Source.Fetch(fetchCtx)
 			if err != nil {
 				switch {
