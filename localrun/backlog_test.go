@@ -157,3 +157,57 @@ func TestRunStopsAtMaxRuntimeAndMaxEvents(t *testing.T) {
 		t.Fatalf("%d events lost", len(miss))
 	}
 }
+
+// TestRunUsesItsWholeBudget: with the backlog in one stream (audit) and
+// little in the others, a run still prints up to --max-bytes: what the
+// streams that caught up leave of their share goes round again to audit
+// (pipeline.Runner.Run). Every event arrives once over the runs.
+func TestRunUsesItsWholeBudget(t *testing.T) {
+	const maxBytes = 4 << 20
+	h := newHarness(t, onepasswordtest.Options{})
+	from := time.Now().Add(-40 * time.Hour)
+	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, 20_000, from, 300*time.Millisecond)
+	h.sim.Generate("acme", onepasswordtest.StreamSignInAttempts, 300, from, time.Second)
+	h.sim.Generate("acme", onepasswordtest.StreamItemUsages, 300, from, time.Second)
+	d := newDelivery()
+	args := []string{"--source", "all", "--rate-limit", "-1", "--max-bytes", fmt.Sprint(maxBytes)}
+	for run := 0; ; run++ {
+		res := h.run(args...)
+		if res.exit != 0 {
+			t.Fatalf("run %d: exit %d: %s", run, res.exit, res.stderr)
+		}
+		bytes, longest := 0, 0
+		for _, l := range res.lines {
+			bytes += len(l)
+			longest = max(longest, len(l))
+		}
+		if _, dups := d.add(res.lines); dups > 0 {
+			t.Fatalf("run %d repeated %d events", run, dups)
+		}
+		sum := summaries(t, res.lines)
+		if len(sum) != 1 {
+			t.Fatalf("run %d: %d run summaries", run, len(sum))
+		}
+		if sum[0]["audit_backlog"] == false {
+			break
+		}
+		if run == 0 {
+			if sum[0]["signin_backlog"] != false || sum[0]["itemusage_backlog"] != false || sum[0]["audit_stop"] != "max_bytes" {
+				t.Fatalf("first run's summary %v: signin and itemusage should catch up, audit stop at the budget", sum[0])
+			}
+			// Short of the budget by less than one more audit page (1 000
+			// events, none longer than the longest line seen).
+			if bytes > maxBytes || bytes < maxBytes-1000*longest {
+				t.Fatalf("first run printed %d bytes of a %d budget (longest line %d): the streams that caught up left theirs unused", bytes, maxBytes, longest)
+			}
+		}
+		if run > 30 {
+			t.Fatal("did not catch up")
+		}
+	}
+	for _, s := range []string{onepasswordtest.StreamAuditEvents, onepasswordtest.StreamSignInAttempts, onepasswordtest.StreamItemUsages} {
+		if miss := d.missing(h.sim.EventIDs("acme", s)); len(miss) > 0 {
+			t.Fatalf("%s: %d events lost", s, len(miss))
+		}
+	}
+}
