@@ -325,16 +325,8 @@ func (sr *streamRun) loop(ctx context.Context) {
 		} else {
 			page, err := sr.s.Source.Fetch(fetchCtx)
 			if err != nil {
-				switch {
-				case ctx.Err() != nil:
-					res.Stop, res.Backlog = StopInterrupted, true
-				case fetchCtx.Err() != nil:
-					res.Stop, res.Backlog = StopDeadline, true
-				default:
-					res.Stop = StopError
-					sr.failedBacklog(0) // pending pages are still confirmed by finish
-					r.emitError(ctx, sr.s, res, err)
-				}
+				// Pending pages are still confirmed by finish.
+				sr.stopAfter(ctx, fetchCtx, err, false)
 				return
 			}
 			if buf == nil {
@@ -410,21 +402,35 @@ func (sr *streamRun) loop(ctx context.Context) {
 		}
 		if pg.err != nil {
 			// The page is pending: finish delivers and commits it.
-			switch {
-			case ctx.Err() != nil:
-				res.Stop, res.Backlog = StopInterrupted, true
-			case fetchCtx.Err() != nil:
-				res.Stop, res.Backlog = StopDeadline, true
-			default:
-				res.Stop, res.Backlog = StopError, true
-				r.emitError(ctx, sr.s, res, pg.err)
-			}
+			sr.stopAfter(ctx, fetchCtx, pg.err, true)
 			return
 		}
 		if !pg.more {
 			res.Stop = StopCaughtUp
 			return
 		}
+	}
+}
+
+// stopAfter stops the stream after err (from Fetch, or carried by a page)
+// ended it: interrupted, out of its share of time, or failed, which an
+// error event reports. A failure leaves a backlog when the vendor said it
+// had more (failedBacklog), or always when backlog is set.
+func (sr *streamRun) stopAfter(ctx, fetchCtx context.Context, err error, backlog bool) {
+	res := sr.res
+	switch {
+	case ctx.Err() != nil:
+		res.Stop, res.Backlog = StopInterrupted, true
+	case fetchCtx.Err() != nil:
+		res.Stop, res.Backlog = StopDeadline, true
+	default:
+		res.Stop = StopError
+		if backlog {
+			res.Backlog = true
+		} else {
+			sr.failedBacklog(0)
+		}
+		sr.r.emitError(ctx, sr.s, res, err)
 	}
 }
 
