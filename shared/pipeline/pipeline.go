@@ -311,7 +311,7 @@ func (r *Runner) Run(ctx context.Context, streams []Stream) []Result {
 		var again []*streamRun
 		for i, sr := range waiting {
 			if !sr.mayFit() {
-				sr.close()
+				r.closeIsolated(ctx, sr)
 				continue
 			}
 			sr.sh = r.share(len(waiting) - i)
@@ -323,7 +323,7 @@ func (r *Runner) Run(ctx context.Context, streams []Stream) []Result {
 			// Nothing fitted: what is left is less than any stream's
 			// next page, and another round would not change that.
 			for _, sr := range again {
-				sr.close()
+				r.closeIsolated(ctx, sr)
 			}
 			break
 		}
@@ -373,6 +373,15 @@ func (r *Runner) runIsolated(ctx context.Context, s Stream, res *Result, fn func
 		}
 	}()
 	return fn()
+}
+
+// closeIsolated closes a waiting stream that gets no other turn, a panic
+// included as in a turn.
+func (r *Runner) closeIsolated(ctx context.Context, sr *streamRun) {
+	r.runIsolated(ctx, sr.s, sr.res, func() *streamRun {
+		sr.close()
+		return nil
+	})
 }
 
 // maxDetail bounds the error detail so an error event never needs reducing.
