@@ -12,9 +12,11 @@ type bodyBufferKey struct{}
 
 // BodyBuffer returns the buffer the stream being fetched should read its
 // response bodies into: read into (*b)[:0] and store the buffer used back
-// in *b. It belongs to the stream until the stream ends, so the items of a
-// page may point into it until the next Fetch. Outside a pipeline run it
-// is nil: keep a buffer of your own.
+// in *b. It is lent for one Fetch: the items of the page may point into
+// it until the stream's next Fetch, and nothing else the source keeps may,
+// since other streams use it between two Fetches of a stream (a stream
+// that waits for another turn of the run, see Runner.Run). Outside a
+// pipeline run it is nil: keep a buffer of your own.
 func BodyBuffer(ctx context.Context) *[]byte {
 	b, _ := ctx.Value(bodyBufferKey{}).(*[]byte)
 	return b
@@ -33,8 +35,8 @@ type itemsBufferKey struct{}
 
 // ItemsBuffer returns the slice the stream being fetched should build its
 // page's items in: append to (*b)[:0] and store the slice used back in
-// *b. Like BodyBuffer, it belongs to the stream until the stream ends, and
-// is nil outside a pipeline run.
+// *b. Like BodyBuffer, it is lent for one Fetch (a source keeps no items
+// in it for a later Fetch), and is nil outside a pipeline run.
 func ItemsBuffer(ctx context.Context) *[]Item {
 	b, _ := ctx.Value(itemsBufferKey{}).(*[]Item)
 	return b
