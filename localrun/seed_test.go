@@ -187,6 +187,40 @@ func TestErrorEventHasTheSeedFields(t *testing.T) {
 	}
 }
 
+// TestRejectedTokenFailsEveryStream: with a token 1Password refuses, the
+// seed still tried every stream after its introspect call failed, so its
+// run summary said <stream>_success false for each, which its stream
+// failure rules (100706-100708, then 100750) count. Every stream must be
+// tried and reported failed here too, each with its own 401 error event,
+// and no position is written.
+func TestRejectedTokenFailsEveryStream(t *testing.T) {
+	h := newHarness(t, onepasswordtest.Options{})
+	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, 10, time.Now().Add(-time.Hour), time.Second)
+	h.env["OP_BEARER_TOKEN"] = "not-a-token-1password-knows"
+	res := h.run("--http-attempts", "1")
+	if res.exit != exitFailed {
+		t.Fatalf("exit %d, want %d: %s", res.exit, exitFailed, res.stderr)
+	}
+	bySource := map[string]string{}
+	for _, e := range errorsOf(t, res.lines) {
+		bySource[e["source"].(string)] = e["error_code"].(string)
+	}
+	for _, s := range []string{"orchestrator", "audit", "signin", "itemusage"} {
+		if bySource[s] != "API_HTTP_401" {
+			t.Fatalf("error events by source %v: want API_HTTP_401 from %s", bySource, s)
+		}
+	}
+	sum := summaries(t, res.lines)[0]
+	for _, s := range []string{"audit", "signin", "itemusage"} {
+		if sum[s+"_ran"] != true || sum[s+"_success"] != false {
+			t.Fatalf("summary %v: want %s_ran true and %s_success false", sum, s, s)
+		}
+	}
+	if state, err := os.ReadFile(h.env["OP_STATE_FILE"]); err == nil && bytes.Contains(state, []byte("cursor")) {
+		t.Fatalf("a refused run wrote a position: %s", state)
+	}
+}
+
 func TestMultiTenantSummaryAndState(t *testing.T) {
 	h := newHarness(t, onepasswordtest.Options{})
 	tokB := h.sim.AddAccount("beta", onepasswordtest.Account{Seed: 12, Features: []string{"signinattempts"}})

@@ -142,7 +142,16 @@ func (a *App) run(ctx context.Context, o *options, io IO) int {
 				misconfigured = true
 				continue
 			case pipeline.CodeHTTP401:
-				continue // every stream would fail the same way
+				// A tenant of a multi-tenant file is skipped, as the seed
+				// did. A single tenant's streams are still tried, as the
+				// seed's were: each then fails with its own error and shows
+				// as failed (<stream>_success false) in the run summary,
+				// which is what the seed's per-stream failure rules and
+				// dashboards count. A rejected token costs one request per
+				// stream and run.
+				if t.multi {
+					continue
+				}
 			}
 		}
 		for _, name := range names {
