@@ -108,3 +108,24 @@ func TestHelpShowsRanges(t *testing.T) {
 		}
 	}
 }
+
+// A bad flag is one line on stderr, not the whole usage: under Wazuh a
+// wodle's stderr becomes events, one per line.
+func TestBadFlagIsOneLine(t *testing.T) {
+	app := &App{Name: "localrun", Version: "test", Vendors: []spec.Descriptor{spectest.Descriptor()}}
+	for _, args := range [][]string{{"toy", "--no-such-flag"}, {"check", "toy", "-q1"}} {
+		stdout, err := os.CreateTemp(t.TempDir(), "stdout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		code := app.Main(context.Background(), args, IO{Stdout: stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+		stdout.Close()
+		if code != ExitUsage {
+			t.Errorf("%v: exit status %d, want %d", args, code, ExitUsage)
+		}
+		if n := strings.Count(stderr.String(), "\n"); n != 1 || !strings.Contains(stderr.String(), "--help lists the flags") {
+			t.Errorf("%v: stderr has %d lines, want one naming --help:\n%s", args, n, stderr.String())
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package hostrun
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,7 +88,6 @@ func stringFlag(fs *flag.FlagSet, p *string, name, short, usage string) {
 // wodles' precedence.
 func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, getenv func(string) string) (*options, error) {
 	fs := flag.NewFlagSet(program+" "+d.Command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	o := &options{d: d, getenv: getenv, finishTimeout: 1500 * time.Millisecond, overrides: map[string]string{}}
 	var source, lookback, debug string
 	stringFlag(fs, &source, "source", "s", fmt.Sprintf("stream(s) to run: %s | %s (env %s, default %s)", strings.Join(d.StreamNames(), " | "), d.AllStreams, d.Env(spec.EnvSource), d.AllStreams))
@@ -133,9 +133,22 @@ func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, 
 	fs.IntVar(&o.httpTries, "http-attempts", 5, "tries per API request on 429 (unless the vendor's request pool cannot refill within a run), 5xx, timeouts and connection errors (backoff with jitter, Retry-After honoured)")
 	fs.IntVar(&o.maxLine, "max-line", sink.DefaultMaxLine, "maximum bytes per line, syslog header included (Wazuh drops lines of 64 KiB)")
 	addSinkFlags(fs, &o.sinkOpts, getenv)
-	fs.Usage = func() { printUsage(stderr, program, d, fs) }
-	if err := fs.Parse(args); err != nil {
+	// flag prints its error and the whole usage on a bad argument; under
+	// Wazuh stderr becomes events, so the caller prints one line instead,
+	// and the usage only when asked for.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	args, err := argparseStyle(fs, args)
+	if err != nil {
 		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			printUsage(stderr, program, d, fs)
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (%s %s --help lists the flags)", err, program, d.Command)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
