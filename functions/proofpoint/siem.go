@@ -53,9 +53,11 @@ type SIEMCursor struct {
 	Limit   int       `json:"limit,omitempty"`
 	LimitAt time.Time `json:"limit_at,omitzero"`
 	// Behind is how many seconds TAP's clock was behind ours at the last
-	// answer (its Date header). Windows end that much earlier, so that
-	// a host clock running ahead never asks for TAP's future, and the
-	// overlap is measured by TAP's clock.
+	// answer (its Date header), negative when TAP's clock was ahead.
+	// Windows end and the overlap is counted by the earlier of the two
+	// clocks, so that a host clock running ahead never asks for TAP's
+	// future; the 7-day limit is counted by TAP's, which is the one TAP
+	// enforces.
 	Behind int64 `json:"behind,omitempty"`
 	// Budget counts this credential's requests of the SIEM pool over
 	// the last 24 hours (shared/quota's compact form).
@@ -68,6 +70,14 @@ type siemSource struct {
 	legacy   Legacy
 	backfill bool
 	stopAt   time.Time // backfill: the end fixed when the run started
+	// fresh: the start is the lookback's, not a position any run reached.
+	// Moving it inside the 7-day limit gives up nothing that was due, so
+	// it is no collection gap.
+	fresh bool
+	// gapFrom is where the last gap event's interval began: a second
+	// move of the same request's start (after TAP refused it) extends
+	// that event rather than adding another.
+	gapFrom time.Time
 
 	cur    SIEMCursor
 	readTo time.Time // end of the last window of this run
@@ -124,9 +134,10 @@ func (s *siemSource) Start(ctx context.Context, rec state.Record) error {
 	}
 	s.budget, s.pending, s.readTo = b, nil, time.Time{}
 	s.cur = SIEMCursor{}
+	s.fresh = false
 	switch {
 	case s.backfill:
-		s.cur.Start = now.Add(-s.c.lookback())
+		s.cur.Start, s.fresh = now.Add(-s.c.lookback()), true
 		s.stopAt = now.Add(-cfg.SafetyLag)
 	case len(rec.Cursor) > 0:
 		if err := json.Unmarshal(rec.Cursor, &s.cur); err != nil || s.cur.Start.IsZero() {
@@ -144,13 +155,13 @@ func (s *siemSource) Start(ctx context.Context, rec state.Record) error {
 		t, ok := parseTime(strings.TrimSpace(s.legacy.Value))
 		if !ok {
 			s.c.cfg.Logger.Warn("unreadable seed SIEM position ignored; starting from the lookback", "tenant", s.c.tenant)
-			s.cur.Start = now.Add(-s.c.lookback())
+			s.cur.Start, s.fresh = now.Add(-s.c.lookback()), true
 			break
 		}
 		s.cur.Start = t.Add(-cfg.Overlap)
 		s.c.cfg.Logger.Info("adopting the seed wodle's SIEM position, re-reading the overlap before it", "tenant", s.c.tenant, "seed_query_end", stamp(t))
 	default:
-		s.cur.Start = now.Add(-s.c.lookback())
+		s.cur.Start, s.fresh = now.Add(-s.c.lookback()), true
 	}
 	s.cur.Start = s.cur.Start.UTC().Truncate(time.Second)
 	return nil
@@ -165,14 +176,28 @@ func (s *siemSource) span() time.Duration {
 	return s.c.cfg.Window
 }
 
-// maxBehind bounds the clock difference taken from a Date header: a header
-// further behind than this (a proxy with a broken clock) is not believed,
-// since windows ending that far back would stop collection without a
-// word.
+// maxBehind bounds the clock difference taken from a Date header, either
+// way: a header further off than this (a proxy with a broken clock) is not
+// believed, since windows ending that far back would stop collection
+// without a word, and a 7-day limit counted that far ahead would give up
+// events TAP still serves. A refusal for a start too old is believed
+// whatever its Date says (see Fetch).
 const maxBehind = time.Hour
 
-// behind is how far TAP's clock is behind ours, as last measured.
+// behind is how far TAP's clock is behind ours, as last measured
+// (negative: ahead).
 func (s *siemSource) behind() time.Duration { return time.Duration(s.cur.Behind) * time.Second }
+
+// tapNow is TAP's clock when ours reads now: what its 7-day limit is
+// counted by.
+func (s *siemSource) tapNow(now time.Time) time.Time { return now.Add(-s.behind()) }
+
+// earlierNow is the earlier of TAP's clock and ours when ours reads now.
+// Window ends and the overlap are counted by it: behind TAP's clock, a
+// window never asks for TAP's future and the overlap is never shorter
+// than TAP's indexing lag; where TAP's clock is ahead, ours is already
+// behind it.
+func (s *siemSource) earlierNow(now time.Time) time.Time { return now.Add(-max(s.behind(), 0)) }
 
 // learnClock reads TAP's clock from an answer's Date header and returns
 // it (false without a readable header).
@@ -181,30 +206,34 @@ func (s *siemSource) learnClock(h http.Header) (time.Time, bool) {
 	if err != nil {
 		return time.Time{}, false
 	}
-	// Measured after the answer arrived, so the difference includes the
-	// answer's time on the way: an overestimate, which only makes
-	// windows end a little earlier.
-	behind := max(s.c.cfg.Now().Sub(date).Truncate(time.Second), 0)
-	if behind > maxBehind {
-		s.c.cfg.Logger.Warn("Proofpoint answer's Date header is implausibly far behind our clock; ignored", "tenant", s.c.tenant, "date", stamp(date))
+	// Measured after the answer arrived, from a header truncated to the
+	// second, so the difference is an overestimate either way: windows
+	// end a little earlier, and a TAP clock ahead is taken as a little
+	// less ahead (the 7-day margin covers that).
+	behind := s.c.cfg.Now().Sub(date).Truncate(time.Second)
+	if behind > maxBehind || -behind > maxBehind {
+		s.c.cfg.Logger.Warn("Proofpoint answer's Date header is implausibly far from our clock; ignored", "tenant", s.c.tenant, "date", stamp(date))
 		return date, true
 	}
-	if behind > s.c.cfg.SafetyLag/2 && s.cur.Behind == 0 {
+	switch old := s.behind(); {
+	case behind > s.c.cfg.SafetyLag/2 && old <= 0:
 		s.c.cfg.Logger.Warn("Proofpoint TAP's clock is behind ours; windows end that much earlier (check this host's time sync)", "tenant", s.c.tenant, "behind", behind.String())
+	case -behind > s.c.cfg.SafetyLag/2 && old >= 0:
+		s.c.cfg.Logger.Warn("Proofpoint TAP's clock is ahead of ours; its 7-day limit is counted by its clock (check this host's time sync)", "tenant", s.c.tenant, "ahead", (-behind).String())
 	}
 	s.cur.Behind = int64(behind / time.Second)
 	return date, true
 }
 
 // window plans the next request: from the run's read position (or the
-// stored start), at most a span long, ending SafetyLag before now by
-// TAP's clock.
+// stored start), at most a span long, ending SafetyLag before now by the
+// earlier of TAP's clock and ours.
 func (s *siemSource) window(now time.Time) (start, end time.Time, ok bool) {
 	start = s.cur.Start
 	if s.readTo.After(start) {
 		start = s.readTo
 	}
-	limit := now.Add(-s.c.cfg.SafetyLag - s.behind())
+	limit := s.earlierNow(now).Add(-s.c.cfg.SafetyLag)
 	if s.backfill && s.stopAt.Before(limit) {
 		limit = s.stopAt
 	}
@@ -226,7 +255,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	refusedAge, refusedFuture, tooLarge := false, false, 0
 	for attempt := 0; ; attempt++ {
 		now := cfg.Now().UTC()
-		notices = s.clamp(now.Add(-s.behind()), ageMargin, notices)
+		notices = s.clamp(s.tapNow(now), ageMargin, notices)
 		start, end, ok := s.window(now)
 		if !ok {
 			return s.page(nil, s.cur, false, notices), nil
@@ -249,9 +278,22 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			if se, ok := isStatus(err, http.StatusBadRequest); ok {
 				switch {
 				case !refusedAge && strings.Contains(se.Body, "too far into the past"):
-					// TAP's clock is ahead of ours: start further inside.
+					// TAP's clock is further ahead than we knew. Its Date
+					// header, believed here whatever it says since TAP
+					// just confirmed its clock is ahead, tells where its
+					// limit is: start the usual margin inside it. A
+					// refusal that clock does not explain (no header, a
+					// limit counted otherwise) moves the start three
+					// margins inside ours.
 					refusedAge = true
-					notices = s.clamp(cfg.Now().UTC().Add(-s.behind()), 3*ageMargin, notices)
+					ref, margin := s.tapNow(cfg.Now().UTC()), 3*ageMargin
+					if known && tapNow.After(ref) {
+						ref = tapNow
+					}
+					if known && start.Before(tapNow.Add(-MaxAge+ageMargin)) {
+						margin = ageMargin
+					}
+					notices = s.clamp(ref, margin, notices)
 					continue
 				case !refusedFuture && known && end.After(tapNow):
 					// The window ended in TAP's future (whatever TAP's
@@ -316,7 +358,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 			items[i].SeenAt = queryEnd
 		}
 		next := s.advance(start, queryEnd, now, len(items), len(resp.Body))
-		s.readTo = queryEnd
+		s.readTo, s.fresh = queryEnd, false
 		_, _, more := s.windowAfter(next, now)
 		return s.deliver(items, next, more, notices), nil
 	}
@@ -324,7 +366,7 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 
 // clamp moves positions older than TAP serves (7 days before tapNow, less
 // margin) forward, with an error event naming the interval that became
-// unreachable.
+// unreachable; a fresh start (the lookback's) is moved without one.
 func (s *siemSource) clamp(tapNow time.Time, margin time.Duration, notices []pipeline.Notice) []pipeline.Notice {
 	oldest := tapNow.Add(-MaxAge + margin).Truncate(time.Second).Add(time.Second)
 	from := s.cur.Start
@@ -338,6 +380,16 @@ func (s *siemSource) clamp(tapNow time.Time, margin time.Duration, notices []pip
 	if s.readTo.Before(oldest) {
 		s.readTo = time.Time{}
 	}
+	if s.fresh {
+		s.c.cfg.Logger.Info("Proofpoint SIEM lookback reaches past what TAP keeps; starting inside its 7-day limit", "tenant", s.c.tenant, "from", stamp(from), "to", stamp(oldest))
+		return notices
+	}
+	if n := len(notices); n > 0 && notices[n-1].Code == pipeline.CodeCollectionGap {
+		// Only clamp adds notices, so the last one moved this very
+		// start: one gap, one event.
+		from, notices = s.gapFrom, notices[:n-1]
+	}
+	s.gapFrom = from
 	s.c.cfg.Logger.Error("Proofpoint SIEM position older than TAP keeps; events in the gap cannot be collected", "tenant", s.c.tenant, "from", stamp(from), "to", stamp(oldest))
 	return append(notices, pipeline.Notice{
 		Code:    pipeline.CodeCollectionGap,
@@ -356,7 +408,7 @@ func (s *siemSource) advance(start, queryEnd, sent time.Time, n, size int) SIEMC
 	// later window of this run) cannot move it.
 	if !start.After(next.Start) {
 		settled := queryEnd
-		if lim := sent.Add(-cfg.Overlap - s.behind()).Truncate(time.Second); lim.Before(settled) {
+		if lim := s.earlierNow(sent).Add(-cfg.Overlap).Truncate(time.Second); lim.Before(settled) {
 			settled = lim
 		}
 		if settled.After(next.Start) {
