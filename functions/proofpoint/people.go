@@ -53,6 +53,24 @@ type PeopleCursor struct {
 	Budget map[string]json.RawMessage `json:"budget,omitempty"`
 }
 
+// validate rejects what Fetch never stores: an endpoint outside
+// peopleEndpoints (a finished snapshot is stored as endpoint 0 without a
+// snapshot time, never as len(peopleEndpoints)), and a snapshot in
+// progress at a page before the first, which TAP would refuse on every
+// run.
+func (c *PeopleCursor) validate() error {
+	if c.Endpoint < 0 || c.Endpoint >= len(peopleEndpoints) {
+		return fmt.Errorf("endpoint %d outside 0..%d", c.Endpoint, len(peopleEndpoints)-1)
+	}
+	if c.Page < 0 {
+		return fmt.Errorf("page %d is negative", c.Page)
+	}
+	if !c.Snapshot.IsZero() && c.Page < 1 {
+		return fmt.Errorf("page %d of the snapshot started %s: pages count from 1", c.Page, stamp(c.Snapshot))
+	}
+	return nil
+}
+
 type peopleSource struct {
 	c        *Collector
 	legacy   Legacy
@@ -85,7 +103,11 @@ func (s *peopleSource) Start(ctx context.Context, rec state.Record) error {
 	switch {
 	case s.backfill:
 	case len(rec.Cursor) > 0:
-		if err := json.Unmarshal(rec.Cursor, &s.cur); err != nil || s.cur.Endpoint < 0 || s.cur.Endpoint > len(peopleEndpoints) || s.cur.Page < 0 {
+		err := json.Unmarshal(rec.Cursor, &s.cur)
+		if err == nil {
+			err = s.cur.validate()
+		}
+		if err != nil {
 			return &pipeline.Error{Code: pipeline.CodeStateRead, Message: "stored Proofpoint People position is unreadable; fix or remove the state record", Err: err}
 		}
 		for pool, raw := range s.cur.Budget {

@@ -203,3 +203,48 @@ func TestPeopleFullLastPage(t *testing.T) {
 		})
 	}
 }
+
+// TestDamagedPeopleRecordIsAStateReadError: a stored People position the
+// collector never writes (an endpoint past the last, a snapshot at page 0)
+// ends the run with STATE_READ_ERROR, as the README promises for an
+// unreadable record, without a request, a panic or a silent reset.
+func TestDamagedPeopleRecordIsAStateReadError(t *testing.T) {
+	for _, cur := range []string{
+		`{"snapshot":"2026-03-01T23:00:00Z","endpoint":2,"page":1}`,
+		`{"snapshot":"2026-03-01T23:00:00Z","endpoint":-1,"page":1}`,
+		`{"endpoint":2}`,
+		`{"snapshot":"2026-03-01T23:00:00Z","endpoint":1,"page":0}`,
+		`{"snapshot":"2026-03-01T23:00:00Z","page":-1}`,
+	} {
+		t.Run(cur, func(t *testing.T) {
+			h := newHarness(t, proofpointtest.Options{})
+			h.sim.GeneratePeople("acme", 3, 3, 1)
+			key := state.Key{Tenant: "acme", Vendor: Vendor, Stream: StreamPeople}
+			l, err := h.store.Lock(context.Background(), key, state.LockOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Commit(context.Background(), state.Record{Cursor: []byte(cur)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			before := h.stored(StreamPeople)
+			sink := &lineSink{}
+			res := h.run(context.Background(), sink, h.store, StreamPeople)
+			if res[0].Success || fmt.Sprint(res[0].Errors) != "[STATE_READ_ERROR]" {
+				t.Fatalf("result %+v", res[0])
+			}
+			if _, errs := peopleLines(t, sink.lines(t)); fmt.Sprint(errs) != "[STATE_READ_ERROR]" {
+				t.Fatalf("error events %v", errs)
+			}
+			if n := h.sim.RequestCount(); n != 0 {
+				t.Fatalf("%d requests on a damaged record", n)
+			}
+			if after := h.stored(StreamPeople); after.Version != before.Version || string(after.Cursor) != string(before.Cursor) {
+				t.Fatalf("record changed from %s to %s", before.Cursor, after.Cursor)
+			}
+		})
+	}
+}
