@@ -78,6 +78,9 @@ type siemSource struct {
 	// move of the same request's start (after TAP refused it) extends
 	// that event rather than adding another.
 	gapFrom time.Time
+	// startNotices go out with the run's first page (an unreadable seed
+	// position).
+	startNotices []pipeline.Notice
 
 	cur    SIEMCursor
 	readTo time.Time // end of the last window of this run
@@ -134,7 +137,7 @@ func (s *siemSource) Start(ctx context.Context, rec state.Record) error {
 	}
 	s.budget, s.pending, s.readTo = b, nil, time.Time{}
 	s.cur = SIEMCursor{}
-	s.fresh = false
+	s.fresh, s.startNotices = false, nil
 	switch {
 	case s.backfill:
 		s.cur.Start, s.fresh = now.Add(-s.c.lookback()), true
@@ -156,6 +159,13 @@ func (s *siemSource) Start(ctx context.Context, rec state.Record) error {
 		if !ok {
 			s.c.cfg.Logger.Warn("unreadable seed SIEM position ignored; starting from the lookback", "tenant", s.c.tenant)
 			s.cur.Start, s.fresh = now.Add(-s.c.lookback()), true
+			// Events between the seed's position and the lookback may
+			// be missed: say so in Wazuh, not only in the log.
+			s.startNotices = append(s.startNotices, pipeline.Notice{
+				Code:    pipeline.CodeStateRead,
+				Message: "the seed wodle's SIEM position is unreadable; collection started from the lookback, events before it may be missing",
+				Detail:  fmt.Sprintf("siem_cursor=%.40q start=%s", s.legacy.Value, stamp(s.cur.Start.UTC().Truncate(time.Second))),
+			})
 			break
 		}
 		s.cur.Start = t.Add(-cfg.Overlap)
@@ -251,7 +261,8 @@ func (s *siemSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 		return s.nextPart(), nil
 	}
 	cfg := &s.c.cfg
-	var notices []pipeline.Notice
+	notices := s.startNotices
+	s.startNotices = nil
 	refusedAge, refusedFuture, tooLarge := false, false, 0
 	for attempt := 0; ; attempt++ {
 		now := cfg.Now().UTC()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wazuh-pull/wazuh-pull/functions/proofpoint/proofpointtest"
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
+	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
 	"github.com/wazuh-pull/wazuh-pull/shared/spec"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
@@ -53,6 +54,35 @@ func TestAdoptsTheSeedPositionWithTheOverlap(t *testing.T) {
 	src.Fetch(context.Background())
 	if r := h.sim.Requests()[1]; !r.Start.Equal(t0.Add(-10 * time.Minute)) {
 		t.Fatalf("window starts at %v", r.Start)
+	}
+}
+
+// TestUnreadableSeedPositionIsReported: a seed position that is not a
+// timestamp cannot be adopted; the run starts from the lookback and says
+// so with an error event on its first page, since events between the
+// seed's real position and the lookback may be missing.
+func TestUnreadableSeedPositionIsReported(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{})
+	src, _ := h.collector().NewSource(Streams()[0], Legacy{Value: "yesterday-ish"})
+	if err := src.Start(context.Background(), state.Record{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := src.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Notices) != 1 || p.Notices[0].Code != pipeline.CodeStateRead || !strings.Contains(p.Notices[0].Detail, `siem_cursor="yesterday-ish"`) {
+		t.Fatalf("first page notices %+v, want one STATE_READ_ERROR naming the seed's value", p.Notices)
+	}
+	lookback := h.cfg.Lookback
+	if lookback == 0 {
+		lookback = DefaultLookback
+	}
+	if r := h.sim.Requests()[0]; !r.Start.Equal(t0.Add(-lookback).Truncate(time.Second)) {
+		t.Fatalf("first window starts at %v, want the lookback's start", r.Start)
+	}
+	if p, err := src.Fetch(context.Background()); err != nil || len(p.Notices) != 0 {
+		t.Fatalf("second page: %v, notices %+v: the event goes out once", err, p.Notices)
 	}
 }
 
