@@ -112,18 +112,22 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		}
 	}
 	var notices []pipeline.Notice
-	refused := false
+	refused := 0 // the status that declined a request past the cap
 	for attempt := 0; ; attempt++ {
 		if r == nil {
 			var err error
 			if r, err = s.query(ctx, w.From, w.To, w.Offset); err != nil {
-				if w.Offset < ResultCap || !refusedRequest(err) {
+				status := unservedPastCap(err)
+				if w.Offset < ResultCap || status == 0 {
 					return nil, err
 				}
 				// Past the cap, the documentation does not say how far
 				// offsets reach: a refusal there ends the millisecond
-				// (reported below) instead of failing on it every run.
-				r, refused = &reply{total: ResultCap}, true
+				// (reported below) instead of failing on it every run,
+				// which would never move the stream again.
+				s.c.cfg.Logger.Warn("the API would not serve alerts past its result cap", "tenant", s.c.tenant,
+					"server_creation_time", time.UnixMilli(w.From).UTC(), "search_from", w.Offset, "status", status)
+				r, refused = &reply{total: ResultCap}, status
 			}
 		}
 		if w.Total < 0 {
@@ -165,12 +169,12 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		w.Rescans++
 		return s.pageWith(r.items, notices, cur, true, w.From)
 	}
-	// The read ended where the API stops serving (a refusal, a capped
-	// count, or no count and the cap's offset reached), not necessarily
-	// where the window's alerts end. A window of several milliseconds
-	// (one sized without a count) is read again narrower rather than
-	// passed with the alerts past the cap.
-	atCap := refused || (capped && w.Offset <= ResultCap) || (r.total < 0 && w.Offset == ResultCap)
+	// The read ended where the API may have stopped serving (a refusal,
+	// or a capped count or none and an offset the cap explains), not
+	// necessarily where the window's alerts end. A window of several
+	// milliseconds (one sized without a count) is read again narrower
+	// rather than passed with the alerts past the cap.
+	atCap := refused != 0 || (capped && (w.Offset <= ResultCap || stoppedPastCap(w.Offset, n))) || (r.total < 0 && stoppedPastCap(w.Offset, n))
 	if atCap && w.To > w.From {
 		s.c.cfg.Logger.Warn("an alerts window reached the API's result cap; reading it again, narrower", "tenant", s.c.tenant,
 			"from", time.UnixMilli(w.From).UTC(), "to", time.UnixMilli(w.To).UTC(), "read", w.Offset)
@@ -212,10 +216,20 @@ func (s *Source) fetchAlerts(ctx context.Context) (*pipeline.Page, error) {
 		})
 	}
 	if atCap {
+		// The message is the one Wazuh's rule tests pin; the detail says
+		// which alerts could not be read and why the read stopped.
+		stop := fmt.Sprintf("a short page at offset %d", w.Offset)
+		switch {
+		case refused != 0:
+			stop = fmt.Sprintf("HTTP %d at search_from=%d", refused, w.Offset)
+		case n == 0:
+			stop = fmt.Sprintf("an empty page at search_from=%d", w.Offset)
+		}
 		notices = append(notices, pipeline.Notice{
 			Code:    pipeline.CodeCollectionGap,
 			Message: "A single millisecond of alert insertions reached the API's 9 999-result cap; alerts past it may be missing",
-			Detail:  fmt.Sprintf("server_creation_time=%s read=%d", time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), w.Offset),
+			Detail: fmt.Sprintf("server_creation_time=%s read=%d stopped_by=%q: the alerts of that millisecond past its first %d were not read",
+				time.UnixMilli(w.From).UTC().Format(time.RFC3339Nano), w.Offset, stop, w.Offset),
 		})
 	}
 	cur.Watermark = w.To
@@ -322,14 +336,39 @@ func (s *Source) keepWindowIDs(w *alertWindow) {
 	}
 }
 
-// refusedRequest reports whether err is the API refusing the request
-// itself (400, 416 or 422), not failing to serve it.
-func refusedRequest(err error) bool {
+// unservedPastCap returns the status of err when it is the API declining
+// a request past the result cap, 0 otherwise: a refusal (400, 416 or
+// 422), or a server error the HTTP client's retries met on every attempt
+// (the documentation names 500 as the status of every API error, a bad
+// paging value's too; a gateway in front may time out on a deep offset),
+// but not a throttle, whatever its status, which says nothing about the
+// offset.
+func unservedPastCap(err error) int {
 	var se *httpx.StatusError
 	if !errors.As(err, &se) {
-		return false
+		return 0
 	}
-	return se.Status == http.StatusBadRequest || se.Status == http.StatusRequestedRangeNotSatisfiable || se.Status == http.StatusUnprocessableEntity
+	if env, ok := parseXDRError(se.Body); ok && isThrottle(env.Msg) {
+		return 0
+	}
+	switch {
+	case se.Status == http.StatusBadRequest || se.Status == http.StatusRequestedRangeNotSatisfiable || se.Status == http.StatusUnprocessableEntity,
+		se.Status >= 500 && se.Status <= 599:
+		return se.Status
+	}
+	return 0
+}
+
+// stoppedPastCap reports whether a read that ended at offset, on a page
+// of n alerts, may have been stopped by the API's reach rather than by
+// the end of the alerts: at the count's cap (9 999) or at 10 000 (a
+// search engine's default window, which the count never reaches), or on
+// an empty page anywhere past them, which is how an API that stops
+// serving without an error ends a read. An empty page there may also be
+// the true end (the alerts a multiple of the page size): reported all the
+// same, as it cannot be told apart.
+func stoppedPastCap(offset, n int) bool {
+	return offset >= ResultCap && (offset <= ResultCap+1 || n == 0)
 }
 
 // countDistinct adds the ids of a page of window w to its count of

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/functions/cortexxdr/cortexxdrtest"
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 )
 
@@ -47,6 +49,131 @@ func TestMillisecondPastTheCapRefusedIsReportedAndPassed(t *testing.T) {
 	if len(errs) != 1 || errs[0].xdr["error_code"] != pipeline.CodeCollectionGap {
 		t.Fatalf("errors %v, want one collection gap", errs)
 	}
+}
+
+// The documentation names 500 as the status of every API error (a bad
+// filter value has come back as 500), so a request past the cap that the
+// API will not serve may fail with 500 on every attempt rather than be
+// refused with 400. It ends the millisecond the same way, reported, and
+// the next run goes on; a failing stream would ask the same offset on
+// every run and never move again. A 500 within the cap still fails the
+// stream after the HTTP client's retries, and the next run resumes on the
+// same page.
+func TestMillisecondPastTheCapFailingWith500IsReportedAndPassed(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{RefuseBeyondCap: true, RefuseStatus: http.StatusInternalServerError}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	e.confirmPages = 50
+	ids := e.sim.AddAlerts(testFQDN, detectedTogether(crowdedMillisecond(t0.Add(-time.Hour), ResultCap+50)))
+	served := append(ids[:ResultCap+1:ResultCap+1], ids[len(ids)-1]) // offsets up to 10 000, and the alert after
+
+	// Within the cap: retried, then the stream fails and commits nothing.
+	if res := e.runWith(context.Background(), e.store, pipeline.Budget{MaxEvents: 5000}, nil, StreamAlerts); res[0].Stop != pipeline.StopMaxEvents {
+		t.Fatalf("first run stopped by %s, want the event budget inside the millisecond", res[0].Stop)
+	}
+	e.sim.Inject(cortexxdrtest.Fault{Stream: "alerts", Kind: cortexxdrtest.FaultInternalError, Count: 4}) // the HTTP client's attempts
+	if res := e.run(context.Background(), StreamAlerts); res[0].Success || res[0].CursorAdvanced || e.sim.FaultsPending() != 0 {
+		t.Fatalf("a 500 within the cap: result %+v, %d faults left; want a failed run that moved nothing", res[0], e.sim.FaultsPending())
+	}
+
+	// Past the cap: reported, passed.
+	e.sim.ResetRequests()
+	res := e.run(context.Background(), StreamAlerts)
+	mustSucceed(t, res)
+	if e.sim.Answered(http.StatusInternalServerError) == 0 {
+		t.Fatal("no request past the cap met a 500: the test shows nothing")
+	}
+	d := delivered(t, e.sink)
+	for _, id := range served {
+		if d["alert"][id] != 1 {
+			t.Fatalf("alert %s delivered %d times; %d delivered, want the %d the API served, once each", id, d["alert"][id], len(d["alert"]), len(served))
+		}
+	}
+	errs := errorLines(t, e.sink)
+	if len(errs) != 2 || errs[0].xdr["error_code"] != pipeline.CodeHTTP500 || errs[1].xdr["error_code"] != pipeline.CodeCollectionGap {
+		t.Fatalf("error events %v, want the 500 within the cap, then one collection gap", errs)
+	}
+	if detail, _ := errs[1].xdr["error_detail"].(string); !strings.Contains(detail, "HTTP 500") || !strings.Contains(detail, fmt.Sprint(ResultCap+1)) {
+		t.Fatalf("gap detail %q does not say what could not be read", detail)
+	}
+
+	// Not stuck: the next run reads what came after.
+	later := e.sim.AddAlert(testFQDN, cortexxdrtest.AlertSpec{Inserted: e.clock.Advance(10 * time.Minute).Add(-5 * time.Minute)})
+	mustSucceed(t, e.run(context.Background(), StreamAlerts))
+	if d := delivered(t, e.sink); d["alert"][later] != 1 || len(d["alert"]) != len(served)+1 || len(errorLines(t, e.sink)) != 2 {
+		t.Fatalf("next run: alert after the gap delivered %d times, %d alerts, %d error events", d["alert"][later], len(d["alert"]), len(errorLines(t, e.sink)))
+	}
+}
+
+// What ends a read past the cap is the API declining the offset: a
+// refusal, or a server error that every retry met. A throttle, whatever
+// its status, or a failure to reach the API says nothing about the offset
+// and fails the stream as anywhere else (the next run asks again).
+func TestWhatDeclinesAnOffsetPastTheCap(t *testing.T) {
+	throttle := `{"reply":{"err_code":429,"err_msg":"Too many requests","err_extra":null}}`
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{&httpx.StatusError{Status: http.StatusBadRequest}, http.StatusBadRequest},
+		{&httpx.StatusError{Status: http.StatusUnprocessableEntity}, http.StatusUnprocessableEntity},
+		{&pipeline.Error{Code: pipeline.CodeHTTP500, Err: &httpx.StatusError{Status: http.StatusInternalServerError, Body: `{"reply":{"err_code":500,"err_msg":"An internal error occurred"}}`}}, http.StatusInternalServerError},
+		{&httpx.StatusError{Status: http.StatusGatewayTimeout}, http.StatusGatewayTimeout},
+		{&httpx.StatusError{Status: http.StatusServiceUnavailable, Body: throttle}, 0},
+		{&httpx.StatusError{Status: http.StatusBadRequest, Body: throttle}, 0},
+		{&httpx.StatusError{Status: http.StatusTooManyRequests}, 0},
+		{&httpx.StatusError{Status: http.StatusUnauthorized}, 0},
+		{&httpx.TransportError{Kind: httpx.KindTimeout, Op: "request", Err: context.DeadlineExceeded}, 0},
+	} {
+		if got := unservedPastCap(tc.err); got != tc.want {
+			t.Errorf("%v: %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+// An API may also stop serving past the cap without an error, with empty
+// pages: at offset 10 000 (a search engine's default window), which the
+// count (9 999) does not reach, or further. The read then ends on an
+// empty page as it would at the end of the alerts, and the collector
+// cannot tell which it was: it reports that alerts past that offset may
+// be missing, and goes on.
+func TestMillisecondPastTheCapEndingOnAnEmptyPageIsReported(t *testing.T) {
+	for _, reach := range []int{ResultCap + 1, ResultCap + 201} {
+		t.Run(fmt.Sprint(reach), func(t *testing.T) {
+			e := newEnv(t, cortexxdrtest.Options{EmptyBeyond: reach}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+			e.confirmPages = 50
+			ids := e.sim.AddAlerts(testFQDN, detectedTogether(crowdedMillisecond(t0.Add(-time.Hour), ResultCap+300)))
+			served := append(ids[:reach:reach], ids[len(ids)-1])
+			mustSucceed(t, e.run(context.Background(), StreamAlerts))
+			d := delivered(t, e.sink)
+			for _, id := range served {
+				if d["alert"][id] != 1 {
+					t.Fatalf("alert %s delivered %d times; %d delivered, want the %d the API served, once each", id, d["alert"][id], len(d["alert"]), len(served))
+				}
+			}
+			errs := errorLines(t, e.sink)
+			if len(errs) != 1 || errs[0].xdr["error_code"] != pipeline.CodeCollectionGap {
+				t.Fatalf("error events %v, want one collection gap", errs)
+			}
+			if detail, _ := errs[0].xdr["error_detail"].(string); !strings.Contains(detail, fmt.Sprint(reach)) {
+				t.Fatalf("gap detail %q does not name the offset reached", detail)
+			}
+			later := e.sim.AddAlert(testFQDN, cortexxdrtest.AlertSpec{Inserted: e.clock.Advance(10 * time.Minute).Add(-5 * time.Minute)})
+			mustSucceed(t, e.run(context.Background(), StreamAlerts))
+			if d := delivered(t, e.sink); d["alert"][later] != 1 || len(errorLines(t, e.sink)) != 1 {
+				t.Fatalf("next run: alert after the gap delivered %d times, %d error events", d["alert"][later], len(errorLines(t, e.sink)))
+			}
+		})
+	}
+}
+
+// detectedTogether gives alerts one detection time, so that sorted by it
+// they come in id order (the simulator's stable order of ties), which is
+// insertion order: the alerts an API serves up to an offset are the first
+// ones inserted.
+func detectedTogether(specs []cortexxdrtest.AlertSpec) []cortexxdrtest.AlertSpec {
+	for i := range specs {
+		specs[i].Detected = t0.Add(-3 * time.Hour)
+	}
+	return specs
 }
 
 // Past the cap, the count cannot tell whether pages overlapped, but the

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,6 +158,55 @@ func TestUnauthorizedExplainsKeyAndClock(t *testing.T) {
 			noSecret(t, "logs", logs.Bytes(), e.key)
 		})
 	}
+}
+
+// A page whose body is slow to arrive says nothing about the clocks: the
+// API stamped its Date before the headers went out. Timed at the end of
+// the body, a page 3 s slow reads as "this host's clock is about 3s
+// ahead", in the check report and in the 401 hint (and pulls the window
+// bound back). Both sides run on the real clock, as the body's slowness
+// is real time.
+func TestSlowBodyIsNotTakenForClockSkew(t *testing.T) {
+	// learnSkew ignores differences under 2 s, and the Date header's
+	// one-second precision moves the estimate by at most half a second: a
+	// body 3 s slow is always taken for skew when timed at its end.
+	const bodyDelay = 3 * time.Second
+	realClock := func(t *testing.T) *env {
+		e := newEnv(t, cortexxdrtest.Options{Now: time.Now}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+		e.cfg.Now, e.cfg.Sleep = time.Now, nil
+		return e
+	}
+	t.Run("check", func(t *testing.T) {
+		t.Parallel()
+		e := realClock(t)
+		// The report keeps what the last answer told: the incidents
+		// endpoint is asked last.
+		e.sim.Inject(cortexxdrtest.Fault{Stream: "incidents", Kind: cortexxdrtest.FaultSlowBody, Delay: bodyDelay})
+		start := time.Now()
+		rep := e.collector().Check(context.Background())
+		took := time.Since(start)
+		reqs := e.sim.Requests()
+		if last := reqs[len(reqs)-1]; !rep.OK() || last.Path != cortexxdrtest.PathIncidents || !slices.Contains(last.Faults, cortexxdrtest.FaultSlowBody) || took < bodyDelay {
+			t.Fatalf("report %+v after %v; the last request %s met faults %v: want a good report whose last answer was the slow one", rep, took, last.Path, last.Faults)
+		}
+		if rep.ClockSkew != 0 {
+			t.Fatalf("clock skew %v reported for a body %v slow", rep.ClockSkew, bodyDelay)
+		}
+	})
+	t.Run("401 hint", func(t *testing.T) {
+		t.Parallel()
+		e := realClock(t)
+		e.creds[FieldAPIKey] = "not-the-key"
+		e.sim.Inject(cortexxdrtest.Fault{Stream: "alerts", Kind: cortexxdrtest.FaultSlowBody, Delay: bodyDelay})
+		res := e.run(context.Background(), StreamAlerts)
+		errs := errorLines(t, e.sink)
+		if res[0].Success || len(errs) != 1 || errs[0].xdr["error_code"] != pipeline.CodeHTTP401 || e.sim.FaultsFired(cortexxdrtest.FaultSlowBody) != 1 {
+			t.Fatalf("result %+v, %d error events, slow body fired %d times: want one 401 answered slowly", res[0], len(errs), e.sim.FaultsFired(cortexxdrtest.FaultSlowBody))
+		}
+		if msg, _ := errs[0].xdr["error_message"].(string); !strings.Contains(msg, "check this host's clock") || strings.Contains(msg, "differs from the API's") {
+			t.Fatalf("message %q: want the clock hint without a measured difference", msg)
+		}
+	})
 }
 
 // rotating serves the old key until invalidated after a 401, then the

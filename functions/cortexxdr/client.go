@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
@@ -68,6 +70,11 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 		return nil, err
 	}
 	reread, throttles, pause := false, 0, false
+	// The API's Date header is compared with the time of the exchange
+	// that carried it, not with the time the body finished arriving: a
+	// page that takes seconds to download says nothing about the clocks.
+	var ex exchange
+	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: ex.headersArrived(c.cfg.Now)})
 	for {
 		base, err := c.apiURL(cr)
 		if err != nil {
@@ -83,9 +90,11 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 			if r.URL.Host != host {
 				r.Host = host // another address stands in for api-<fqdn>
 			}
-			return sign(r.Header, cr, c.cfg.Now())
+			now := c.cfg.Now()
+			ex.start(now)
+			return sign(r.Header, cr, now)
 		}
-		resp, err := c.cfg.HTTP.Do(ctx, &httpx.Request{
+		resp, err := c.cfg.HTTP.Do(tctx, &httpx.Request{
 			Method:  http.MethodPost,
 			URL:     base + path,
 			Body:    body,
@@ -96,7 +105,7 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 		pause = false
 		var se *httpx.StatusError
 		if errors.As(err, &se) {
-			c.learnSkew(se.Header)
+			c.learnSkew(se.Header, &ex)
 		}
 		if !reread && errors.As(err, &se) && se.Status == http.StatusUnauthorized {
 			reread = true
@@ -122,7 +131,7 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 			return nil, c.apiError(err, path, cr)
 		}
 		c.pacer.succeeded()
-		c.learnSkew(resp.Header)
+		c.learnSkew(resp.Header, &ex)
 		return resp, nil
 	}
 }
@@ -131,10 +140,48 @@ func (c *Collector) post(ctx context.Context, path string, body []byte, buf []by
 // status the HTTP client does not retry itself.
 const throttleRetries = 5
 
-// learnSkew reads the API's clock from a Date header. The header has
-// one-second precision, so the estimate is the middle of that second and
-// differences under two seconds count as none.
-func (c *Collector) learnSkew(h http.Header) {
+// exchange is when the last attempt of a request was sent and when its
+// answer's headers arrived, on the collector's clock (Unix nanoseconds;
+// 0: not yet). The headers arrive on the transport's goroutine.
+type exchange struct {
+	sent, headers atomic.Int64
+}
+
+// start marks an attempt sent at now; its answer has not arrived yet.
+func (e *exchange) start(now time.Time) {
+	e.headers.Store(0)
+	e.sent.Store(now.UnixNano())
+}
+
+// headersArrived is the trace hook that marks the answer's headers.
+func (e *exchange) headersArrived(now func() time.Time) func() {
+	return func() { e.headers.Store(now().UnixNano()) }
+}
+
+// span returns when the attempt was sent and when its headers arrived;
+// what was not marked is now.
+func (e *exchange) span(now time.Time) (sent, headers time.Time) {
+	sent, headers = now, now
+	if ns := e.headers.Load(); ns != 0 {
+		headers = time.Unix(0, ns)
+	}
+	if ns := e.sent.Load(); ns != 0 {
+		sent = time.Unix(0, ns)
+	}
+	if sent.After(headers) {
+		sent = headers // a clock stepped back meanwhile
+	}
+	return sent, headers
+}
+
+// learnSkew reads the API's clock from the Date header of an answer to
+// exchange ex. The API stamped it after the request was sent and before
+// the headers arrived, so on agreeing clocks it falls within that span:
+// the skew is the distance from the span to the header's time (the middle
+// of its second, as the header has one-second precision), 0 inside it, and
+// differences under two seconds count as none. Reading our clock when the
+// body has arrived instead would take a slow page for skew.
+func (c *Collector) learnSkew(h http.Header, ex *exchange) {
 	if h == nil {
 		return
 	}
@@ -142,7 +189,16 @@ func (c *Collector) learnSkew(h http.Header) {
 	if err != nil {
 		return
 	}
-	skew := d.Add(500 * time.Millisecond).Sub(c.cfg.Now())
+	api := d.Add(500 * time.Millisecond)
+	sent, headers := ex.span(c.cfg.Now())
+	local := api
+	switch {
+	case local.Before(sent):
+		local = sent
+	case local.After(headers):
+		local = headers
+	}
+	skew := api.Sub(local)
 	if skew > -2*time.Second && skew < 2*time.Second {
 		skew = 0
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/secrets"
+	"github.com/wazuh-pull/wazuh-pull/shared/tenantsfile"
 )
 
 func TestNormaliseFQDNAsTheSeed(t *testing.T) {
@@ -72,7 +73,26 @@ func TestConfigDefaultsAndLimits(t *testing.T) {
 	}
 }
 
-func TestReadTenantsFile(t *testing.T) {
+// readTenantsFile reads a tenants file the way localrun does
+// (tenantsfile.Read with this vendor's descriptor) and then checks each
+// tenant's credentials the way New does.
+func readTenantsFile(path string) ([]tenantsfile.Tenant, error) {
+	d := Descriptor()
+	list, err := tenantsfile.Read(path, &d)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range list {
+		if _, err := parseCredentials(t.Credentials, nil); err != nil {
+			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
+		}
+	}
+	return list, nil
+}
+
+// TestTenantsFile: a multi-tenant file's tenants and their credentials are
+// read or refused with a reason that never quotes a key.
+func TestTenantsFile(t *testing.T) {
 	dir := t.TempDir()
 	write := func(body string, mode os.FileMode) string {
 		p := filepath.Join(dir, fmt.Sprintf("t%d.json", len(body)))
@@ -82,8 +102,8 @@ func TestReadTenantsFile(t *testing.T) {
 	}
 	good := write(`{"tenants":[{"name":"client-a","fqdn":"a.xdr.us.paloaltonetworks.com","api_key_id":"1","api_key":"KEY-A"},`+
 		`{"name":"client_b","fqdn":"https://api-b.xdr.eu.paloaltonetworks.com","api_key_id":"2","api_key":"KEY-B","security_level":"standard"}]}`, 0o640)
-	ts, err := ReadTenantsFile(good)
-	if err != nil || len(ts) != 2 || ts[1].Credentials()[FieldSecurityLevel] != "standard" {
+	ts, err := readTenantsFile(good)
+	if err != nil || len(ts) != 2 || ts[1].Credentials[FieldSecurityLevel] != "standard" {
 		t.Fatalf("%v %v", ts, err)
 	}
 	for body, want := range map[string]string{
@@ -94,12 +114,12 @@ func TestReadTenantsFile(t *testing.T) {
 		`{"tenants":[{"name":"a","fqdn":"a.b.c","api_key_id":"1"`:                                                                                     "expected shape",
 		`{"tenants":[{"name":"a","fqdn":"a.b.c","api_key_id":"1","api_key":"KEY-X"},]}`:                                                               "not valid JSON",
 	} {
-		_, err := ReadTenantsFile(write(body, 0o600))
+		_, err := readTenantsFile(write(body, 0o600))
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "KEY-X") {
 			t.Errorf("%s: %v (want %q)", body, err, want)
 		}
 	}
-	if _, err := ReadTenantsFile(write(`{"tenants":[{"name":"z","fqdn":"a.b.c","api_key_id":"1","api_key":"k"}]} `, 0o666)); err == nil || !strings.Contains(err.Error(), "writable") {
+	if _, err := readTenantsFile(write(`{"tenants":[{"name":"z","fqdn":"a.b.c","api_key_id":"1","api_key":"k"}]} `, 0o666)); err == nil || !strings.Contains(err.Error(), "writable") {
 		t.Errorf("world-writable file: %v", err)
 	}
 }

@@ -114,7 +114,7 @@ const (
 	EnvStateFile     = "XDR_STATE_FILE"
 	EnvSecretsFile   = "XDR_SECRETS_FILE"
 	EnvLookbackHours = "XDR_LOOKBACK_HOURS"
-	// EnvTenantsFile names a multi-tenant file (ReadTenantsFile); the seed
+	// EnvTenantsFile names a multi-tenant file (shared/tenantsfile); the seed
 	// had none (one directory per tenant).
 	EnvTenantsFile = "XDR_TENANTS_FILE"
 )
@@ -286,7 +286,8 @@ type Collector struct {
 	creds  secrets.Source
 	pacer  *pacer
 	// skew is the API clock minus ours, in nanoseconds, as the last
-	// response's Date header told (0 when within the header's precision).
+	// response's Date header told against the time of its exchange (0
+	// when within that exchange and the header's precision; learnSkew).
 	skew atomic.Int64
 }
 
@@ -456,5 +457,7 @@ func (c *Collector) serverNow() time.Time {
 }
 
 // ClockSkew is the API's clock minus ours, as the last response's Date
-// header told (0 when within that header's one-second precision).
+// header told (0 when the header's time, to its one-second precision,
+// falls between the request's sending and the arrival of the answer's
+// headers, or is under two seconds from them).
 func (c *Collector) ClockSkew() time.Duration { return time.Duration(c.skew.Load()) }

@@ -46,14 +46,19 @@ func nullTotalProxy(t *testing.T, target string) string {
 }
 
 // Without a count the collector cannot size its windows, so one window
-// may hold more alerts than the API serves (9 999 offsets, or a refusal
-// past them). A window of several milliseconds that stops there must be
-// read in narrower windows, not passed: passing it loses the alerts past
-// the cap (in silence, or with a gap event naming a single millisecond).
+// may hold more alerts than the API serves (9 999 offsets, a refusal past
+// 10 000, or empty pages from 10 000 on). A window of several
+// milliseconds that stops there must be read in narrower windows, not
+// passed: passing it loses the alerts past the cap (in silence, or with a
+// gap event naming a single millisecond).
 func TestWindowWithoutCountStoppedAtTheCapIsNarrowedNotPassed(t *testing.T) {
-	for _, refuse := range []bool{false, true} {
-		t.Run("refuse="+strconv.FormatBool(refuse), func(t *testing.T) {
-			e := newEnv(t, cortexxdrtest.Options{RefuseBeyondCap: refuse}, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
+	for name, opts := range map[string]cortexxdrtest.Options{
+		"served to the count": {},
+		"refused past 10000":  {RefuseBeyondCap: true},
+		"empty past 10000":    {EmptyBeyond: ResultCap + 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, opts, cortexxdrtest.Tenant{Compact: true}, cortexxdrtest.Key{})
 			e.cfg.BaseURL = nullTotalProxy(t, e.sim.URL)
 			e.confirmPages = 50
 			n := ResultCap + 200

@@ -38,10 +38,17 @@ const (
 	FaultEmptyPage = FaultKind(simtest.VendorKinds) + iota
 	// FaultErrorIn200 answers 200 with an error envelope (err_code 500).
 	FaultErrorIn200
+	// FaultSlowBody gives whatever answer the request earns (an error
+	// too), its headers and the first half of its body at once and the
+	// rest Fault.Delay later (real time): a page slow to arrive after its
+	// Date was stamped. It fires before authentication (AfterAuth is
+	// ignored), and a fault queued to fire after authentication waits for
+	// the next request.
+	FaultSlowBody
 	numFaultKinds
 )
 
-var ownFaultNames = []string{"empty-page", "error-in-200"}
+var ownFaultNames = []string{"empty-page", "error-in-200", "slow-body"}
 
 func (k FaultKind) String() string { return simtest.Name(k, ownFaultNames) }
 
@@ -61,6 +68,8 @@ func (f *Fault) phase() int {
 	switch {
 	case f.Kind.apiLevel():
 		return phaseAPI
+	case f.Kind == FaultSlowBody:
+		return phaseTransport
 	case f.AfterAuth:
 		return phaseAfterAuth
 	}
@@ -77,7 +86,8 @@ type Fault struct {
 	Count int
 	// RetryAfter is sent as Retry-After by FaultRateLimit and FaultServiceUnavailable.
 	RetryAfter time.Duration
-	// Delay is how long FaultSlow waits (real time).
+	// Delay is how long FaultSlow waits, and how long FaultSlowBody holds
+	// the second half of the body back (real time).
 	Delay time.Duration
 	// Status overrides the status of FaultEchoHeaders (default 500).
 	Status int

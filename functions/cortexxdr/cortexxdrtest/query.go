@@ -253,8 +253,11 @@ func (s *Server) answer(t *tenant, stream string, q *query, now time.Time) ([]by
 	}
 	total := min(len(rows), s.opts.ResultCap)
 	limit := len(rows)
-	if !s.opts.ServeBeyondCap && !s.opts.RefuseBeyondCap {
+	if !s.opts.ServeBeyondCap && !s.opts.RefuseBeyondCap && s.opts.EmptyBeyond <= 0 {
 		limit = total
+	}
+	if s.opts.EmptyBeyond > 0 {
+		limit = min(limit, max(s.opts.EmptyBeyond, total))
 	}
 	from, to := min(q.from, limit), min(q.to, limit)
 	// Only the first `to` rows in order are needed.

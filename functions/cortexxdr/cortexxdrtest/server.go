@@ -33,6 +33,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
@@ -84,6 +85,17 @@ type Options struct {
 	// request whose search_to goes past it: another reading of what the
 	// documentation leaves open, a maximum reachable offset.
 	RefuseBeyondCap bool
+	// RefuseStatus is the status of RefuseBeyondCap's refusal (0: 400).
+	// 500 ("An internal error occurred") plays an API that answers every
+	// error with the status its documentation names for all of them (a
+	// bad filter value has come back as 500): the HTTP client retries
+	// such a refusal and meets it again on every attempt.
+	RefuseStatus int
+	// EmptyBeyond, when positive, serves records past ResultCap up to
+	// offset EmptyBeyond and empty pages past it, with the capped count
+	// and no error: an API whose reach ends there without saying so
+	// (10 000, ResultCap+1, is a search engine's default window).
+	EmptyBeyond int
 	// ThrottleStatus is the HTTP status of the API's own "Too many
 	// requests" reply when RateLimit is exceeded (0: 429). The vendor
 	// documents the message, not the status.
@@ -196,6 +208,9 @@ func New(opts Options) *Server {
 	}
 	if opts.ResultCap == 0 {
 		opts.ResultCap = DefaultResultCap
+	}
+	if opts.RefuseStatus == 0 {
+		opts.RefuseStatus = http.StatusBadRequest
 	}
 	if opts.ThrottleStatus == 0 {
 		opts.ThrottleStatus = http.StatusTooManyRequests
@@ -574,11 +589,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f := s.takeFault(stream, phaseTransport, rec); f != nil {
+		if f.Kind == FaultSlowBody {
+			s.serveSlowBody(sw, w, r, f.Delay, func(w http.ResponseWriter) { s.serveAPI(w, r, stream, body, rec) })
+			return
+		}
 		if s.applyTransportFault(sw, r, f, stream, body, rec) {
 			return
 		}
 	}
 	s.serveAPI(sw, r, stream, body, rec)
+}
+
+// serveSlowBody sends the answer serve writes, its headers (the Date
+// among them, stamped when serve ran) and the first half of its body at
+// once, and the rest delay later (real time), or never if the client
+// leaves or the server closes first. raw is the connection's own writer,
+// which sw wraps, to push the first half out.
+func (s *Server) serveSlowBody(sw *simtest.StatusWriter, raw http.ResponseWriter, r *http.Request, delay time.Duration, serve func(http.ResponseWriter)) {
+	rr := httptest.NewRecorder()
+	serve(rr)
+	for k, v := range rr.Header() {
+		sw.Header()[k] = v
+	}
+	sw.WriteHeader(rr.Code)
+	b := rr.Body.Bytes()
+	half := len(b) / 2
+	if _, err := sw.Write(b[:half]); err != nil {
+		return // the client left
+	}
+	if f, ok := raw.(http.Flusher); ok {
+		f.Flush()
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		_, _ = sw.Write(b[half:]) // a failed write means the client left
+	case <-r.Context().Done():
+	case <-s.http.Closing():
+	}
 }
 
 // tenantFor finds the tenant named by the Host header (api-<fqdn>).
@@ -642,7 +691,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, stream string,
 	}
 	q, status, msg := parseQuery(stream, body)
 	if status == 0 && s.opts.RefuseBeyondCap && q.to > s.opts.ResultCap+1 {
-		status, msg = http.StatusBadRequest, "search_to must be at most "+strconv.Itoa(s.opts.ResultCap+1)
+		status, msg = s.opts.RefuseStatus, "search_to must be at most "+strconv.Itoa(s.opts.ResultCap+1)
+		if status >= http.StatusInternalServerError {
+			msg = "An internal error occurred" // the API's wording of a 500, which says nothing of the cause
+		}
 	}
 	if status != 0 {
 		s.writeError(w, rec, status, msg, nil)

@@ -412,3 +412,72 @@ func TestUndocumentedVariants(t *testing.T) {
 		t.Fatalf("third request in a second answered %d %q, want the throttle with status 403", r.status, r.Reply.ErrMsg)
 	}
 }
+
+// The other readings of how far offsets reach past the 9 999 count: a
+// refusal under the status the API documents for every error (500), and
+// records served to some offset, then empty pages without an error.
+func TestReachPastTheCap(t *testing.T) {
+	at := t0.Add(-time.Hour)
+	specs := make([]AlertSpec, 300)
+	for i := range specs {
+		specs[i] = AlertSpec{Inserted: at}
+	}
+	t.Run("refused with 500", func(t *testing.T) {
+		srv, c, _ := newSim(t, Options{ResultCap: 250, RefuseBeyondCap: true, RefuseStatus: http.StatusInternalServerError}, Tenant{Compact: true}, Key{})
+		srv.AddAlerts(fqdn, specs)
+		if r := c.alerts(window(at, at, 200, 51, "creation_time")); r.status != 200 || len(r.Reply.Alerts) != 51 {
+			t.Fatalf("up to offset 251: status %d, %d alerts", r.status, len(r.Reply.Alerts))
+		}
+		if r := c.alerts(window(at, at, 251, 100, "creation_time")); r.status != http.StatusInternalServerError || r.Reply.ErrCode != 500 || r.Reply.ErrMsg != "An internal error occurred" {
+			t.Fatalf("past offset 251: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("empty past 280", func(t *testing.T) {
+		srv, c, _ := newSim(t, Options{ResultCap: 250, EmptyBeyond: 280}, Tenant{Compact: true}, Key{})
+		srv.AddAlerts(fqdn, specs)
+		if r := c.alerts(window(at, at, 200, 100, "creation_time")); r.status != 200 || r.Reply.Total != 250 || len(r.Reply.Alerts) != 80 {
+			t.Fatalf("offsets 200-300: status %d, total_count %d, %d alerts; want the 80 up to 280", r.status, r.Reply.Total, len(r.Reply.Alerts))
+		}
+		if r := c.alerts(window(at, at, 280, 100, "creation_time")); r.status != 200 || r.Reply.Total != 250 || len(r.Reply.Alerts) != 0 {
+			t.Fatalf("past 280: status %d, total_count %d, %d alerts; want an empty page", r.status, r.Reply.Total, len(r.Reply.Alerts))
+		}
+	})
+}
+
+// A slow body holds the second half of any answer back after the headers
+// have gone out, a refusal's too.
+func TestSlowBodyArrivesAfterItsHeaders(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	srv, c, _ := newSim(t, Options{}, Tenant{}, Key{})
+	srv.AddAlert(fqdn, AlertSpec{Inserted: t0.Add(-time.Hour)})
+	for _, h := range []http.Header{c.headers(), {"Content-Type": {"application/json"}, "X-Xdr-Auth-Id": {c.id}, "Authorization": {"wrong"}}} {
+		srv.Inject(Fault{Kind: FaultSlowBody, Delay: delay})
+		req, _ := http.NewRequest("POST", srv.URL+PathAlerts, strings.NewReader(`{"request_data":{}}`))
+		req.Header, req.Host = h, c.host
+		// Measured from the request's sending: the server holds the rest
+		// back for delay after it read the request, so the whole body
+		// cannot arrive sooner, however busy the machine.
+		sent := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if took := time.Since(sent); err != nil || took < delay {
+			t.Fatalf("body read in %v after the request was sent (%v), want at least %v", took, err, delay)
+		}
+		var v struct {
+			Reply struct {
+				Total   int `json:"total_count"`
+				ErrCode int `json:"err_code"`
+			} `json:"reply"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil || resp.Header.Get("Date") == "" || v.Reply.Total+v.Reply.ErrCode == 0 {
+			t.Fatalf("status %d, body %s (%v)", resp.StatusCode, body, err)
+		}
+	}
+	if srv.FaultsFired(FaultSlowBody) != 2 || srv.Answered(http.StatusOK) != 1 || srv.Answered(http.StatusUnauthorized) != 1 {
+		t.Fatalf("fired %d, answered %d 200 and %d 401", srv.FaultsFired(FaultSlowBody), srv.Answered(http.StatusOK), srv.Answered(http.StatusUnauthorized))
+	}
+}
