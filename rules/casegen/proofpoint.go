@@ -448,7 +448,7 @@ func proofpointCases() []CaseSpec {
 		// Integration health: run summaries.
 		{"run summary: healthy", ppSummary("healthy"), []int{100690}},
 		{"run summary: a stream failed", ppSummary("stream-failed"), []int{100691}},
-		{"run summary: stopped at the request budget", ppSummary("budget-1"), []int{100691}},
+		{"run summary: stopped at the request budget (a planned stop with a backlog)", ppSummary("budget-1"), []int{100692}},
 		{"run summary: interrupted with a backlog", ppSummary("interrupted"), []int{100692}},
 		{"run summary: stopped at the event budget", ppSummary("max-events-1"), []int{100693}},
 		{"run summary: stopped at the time budget", ppSummary("deadline"), []int{100693}},

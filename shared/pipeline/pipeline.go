@@ -201,6 +201,11 @@ const (
 	// back past the deadline, so the page was left for the next run and
 	// what was delivered is committed.
 	StopPaced = "paced"
+	// StopRequestBudget: the source stopped before its vendor's request
+	// quota would be used up (CodeRequestBudget). Its error event is
+	// written, but the stream did not fail (Success stays true): the
+	// next run goes on when the quota has refilled.
+	StopRequestBudget = "request_budget"
 )
 
 // Pacer is implemented by a sink that limits how many lines per second it

@@ -653,3 +653,22 @@ func TestPageErrCommitsThePageThenFails(t *testing.T) {
 		t.Fatalf("lines %v: want the page's events, then the error event", lines)
 	}
 }
+
+// TestRequestBudgetIsAPlannedStop: a source that stops before its vendor's
+// request quota would be used up has its page committed and its error
+// event written, like any failure, but the stream did not fail: a failure
+// makes a Lambda invocation be retried into the same quota.
+func TestRequestBudgetIsAPlannedStop(t *testing.T) {
+	store := newStore(t)
+	sink := &memSink{}
+	src := &windowSource{t0: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), err: &Error{Code: CodeRequestBudget, Message: "budget nearly used up"}}
+	res := newRunner(t, sink, store, Budget{}).Run(context.Background(), []Stream{{Key: key("siem"), Name: "siem", Source: src}})
+	r := res[0]
+	if !r.Success || r.Stop != StopRequestBudget || !r.Backlog || r.Events != 3 || !r.CursorAdvanced || fmt.Sprint(r.Errors) != "["+CodeRequestBudget+"]" {
+		t.Fatalf("result %+v", r)
+	}
+	lines := sink.lines(t)
+	if len(lines) != 4 || lines[3]["error_code"] != CodeRequestBudget {
+		t.Fatalf("lines %v: want the page's events, then the budget's error event", lines)
+	}
+}

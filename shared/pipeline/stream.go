@@ -425,12 +425,23 @@ func (sr *streamRun) stopAfter(ctx, fetchCtx context.Context, err error, backlog
 		res.Stop, res.Backlog = StopDeadline, true
 	default:
 		res.Stop = StopError
+		budget := CodeOf(err) == CodeRequestBudget
+		if budget {
+			res.Stop = StopRequestBudget
+		}
 		if backlog {
 			res.Backlog = true
 		} else {
 			sr.failedBacklog(0)
 		}
 		sr.r.emitError(ctx, sr.s, res, err)
+		if budget {
+			// A planned stop, like the run's own bounds: the error event
+			// says so and Wazuh alerts on it, but nothing failed. Counted
+			// as a failure, it made a Lambda invocation fail and be
+			// retried twice into the same budget, and a wodle run exit 1.
+			res.Success = true
+		}
 	}
 }
 
