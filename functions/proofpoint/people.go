@@ -130,11 +130,21 @@ func (s *peopleSource) Start(ctx context.Context, rec state.Record) error {
 
 // Fetch returns the next page of the snapshot in progress, starting one
 // when it is due.
+// peopleSlack is how much earlier than PeopleInterval after the last
+// snapshot the next one is already due: a schedule of the same period
+// (a daily one for the default day) starts a run a little earlier or later
+// from one day to the next, and without slack a run a few seconds early
+// would find nothing due and the snapshot would wait a whole period more.
+// A tenth of the interval, at most 15 minutes.
+func peopleSlack(interval time.Duration) time.Duration {
+	return min(interval/10, 15*time.Minute)
+}
+
 func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	cfg := &s.c.cfg
 	now := cfg.Now().UTC()
 	if s.cur.Snapshot.IsZero() {
-		due := s.cur.LastFetch.IsZero() || !now.Before(s.cur.LastFetch.Add(cfg.PeopleInterval))
+		due := s.cur.LastFetch.IsZero() || !now.Before(s.cur.LastFetch.Add(cfg.PeopleInterval-peopleSlack(cfg.PeopleInterval)))
 		if s.done || (!s.backfill && !due) {
 			return s.page(nil, false), nil
 		}
