@@ -56,16 +56,11 @@ func Descriptor() spec.Descriptor {
 			{Name: settingPeopleEvery, Env: EnvPeopleInterval, Kind: spec.Int, Default: "86400", Min: 60, Max: 90 * 24 * 3600, Lambda: true,
 				Help: "seconds between People snapshots"},
 			{Name: settingPeopleWindow, Env: EnvPeopleWindow, Kind: spec.Int, Default: "14", Min: 14, Max: 90, Lambda: true,
-				Help: "the People API's window in days: 14, 30 or 90", Check: func(v any) error {
-					if n := v.(int); n != 14 && n != 30 && n != 90 {
-						return fmt.Errorf("%d is not 14, 30 or 90", n)
-					}
-					return nil
-				}},
+				Help: "the People API's window in days: 14, 30 or 90", Choices: []string{"14", "30", "90"}},
 			{Name: settingDailyRequests, Env: EnvDailyRequests, Kind: spec.Int, Default: "1800", Min: 1, Max: 1e6, Lambda: true,
 				Help: "requests the SIEM pool allows in a rolling 24 hours"},
-			{Name: settingReserve, Env: EnvBudgetReserve, Kind: spec.Int, Default: "100", Min: 0, Max: 1e6, Lambda: true,
-				Help: "SIEM requests a day left unused for other tools and checks"},
+			{Name: settingReserve, Env: EnvBudgetReserve, Kind: spec.Int, Default: "100", Min: 1, Max: 1e6, Lambda: true,
+				Help: "SIEM requests a day left unused for other tools and checks, at least 1"},
 		},
 		// TAP has no per-minute limit: the collector budgets its rolling
 		// daily pools itself, so requests are not paced.

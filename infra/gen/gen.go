@@ -342,7 +342,7 @@ func buildVendor(desc spec.Descriptor) (vendor, error) {
 	rateHelp := fmt.Sprintf("%s: requests per minute per invocation; -1 disables pacing.", lambdarun.EnvRateLimit)
 	if desc.RequestsPerMinute > 0 {
 		rate = strconv.FormatFloat(math.Floor(desc.RequestsPerMinute/float64(len(desc.Streams))*100)/100, 'f', -1, 64)
-		rateHelp = fmt.Sprintf("%s: requests per minute per invocation. The %s allows %g a minute per credential, and a tenant's %d streams run as concurrent invocations on one credential, hence a share each. -1 disables pacing; 0 is refused.",
+		rateHelp = fmt.Sprintf("%s: requests per minute per invocation. The collector's sustained budget for the %s is %g a minute per credential (within what the vendor allows), and a tenant's %d streams run as concurrent invocations on one credential, hence a share each. -1 disables pacing; 0 is refused.",
 			lambdarun.EnvRateLimit, desc.Title, desc.RequestsPerMinute, len(desc.Streams))
 	}
 	v.Params = append(v.Params, numberParam(v.ID+"RateLimit", rate, "-1", "1000000", rateHelp))
@@ -399,6 +399,13 @@ func settingParam(vendorID string, s spec.Setting) (param, error) {
 	case spec.Duration:
 		p.Type, p.AllowedPattern = "String", `^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 		p.ConstraintDescription = "a Go duration with a unit, e.g. 90s or 30m"
+		if s.Min != 0 || s.Max != 0 {
+			// A pattern cannot bound a duration: the function refuses one
+			// out of range at its first run (ConfigError); say it here.
+			span := fmt.Sprintf("from %v to %v", time.Duration(s.Min*float64(time.Second)), time.Duration(s.Max*float64(time.Second)))
+			p.ConstraintDescription += ", " + span
+			p.Description = s.Help + ", " + span + " (" + s.Env + ")"
+		}
 	case spec.Bool:
 		p.Type, p.AllowedValues = "String", []string{"true", "false"}
 		if p.Default == nil {
@@ -408,6 +415,9 @@ func settingParam(vendorID string, s spec.Setting) (param, error) {
 		p.Type = "String"
 	default:
 		return p, fmt.Errorf("kind %v has no parameter type", s.Kind)
+	}
+	if len(s.Choices) > 0 {
+		p.AllowedValues, p.MinValue, p.MaxValue = s.Choices, nil, nil
 	}
 	if p.Default == nil {
 		// Without a default every deployment would have to give it; the

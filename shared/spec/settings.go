@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,10 @@ type Setting struct {
 	Help string
 	// Lambda is true when the Lambda function reads Env as well.
 	Lambda bool
+	// Choices, when set, are the only values accepted (in the setting's
+	// own syntax, compared as parsed); the generated template offers them
+	// as the parameter's allowed values.
+	Choices []string
 	// Check validates a parsed value beyond its bounds (optional).
 	Check func(v any) error
 }
@@ -85,6 +90,11 @@ func (s *Setting) validate() error {
 	}
 	if s.Help == "" {
 		return errors.New("no help text")
+	}
+	for _, c := range s.Choices {
+		if _, err := s.parseChoice(c); err != nil {
+			return fmt.Errorf("choice: %w", err)
+		}
 	}
 	if s.Default != "" {
 		if _, err := s.Parse(s.Default); err != nil {
@@ -140,12 +150,25 @@ func (s *Setting) Parse(raw string) (any, error) {
 	if bounded && (s.Min != 0 || s.Max != 0) && (num < s.Min || num > s.Max) {
 		return nil, s.rangeError(raw)
 	}
+	if len(s.Choices) > 0 && !slices.ContainsFunc(s.Choices, func(c string) bool {
+		cv, err := s.parseChoice(c)
+		return err == nil && cv == v
+	}) {
+		return nil, fmt.Errorf("%q is not one of %s", raw, strings.Join(s.Choices, ", "))
+	}
 	if s.Check != nil {
 		if err := s.Check(v); err != nil {
 			return nil, err
 		}
 	}
 	return v, nil
+}
+
+// parseChoice parses one of Choices as a value of the setting.
+func (s *Setting) parseChoice(c string) (any, error) {
+	bare := *s
+	bare.Choices, bare.Check = nil, nil
+	return bare.Parse(c)
 }
 
 func (s *Setting) rangeError(raw string) error {

@@ -28,6 +28,7 @@ func TestValidateFindsEveryMistake(t *testing.T) {
 		{"lookback", func(d *spec.Descriptor) { d.Lookback.Max = time.Minute }, "lookback"},
 		{"bad default", func(d *spec.Descriptor) { d.Settings[0].Default = "1000" }, `default: "1000" is not a whole number from 1 to 100`},
 		{"lambda without env", func(d *spec.Descriptor) { d.Settings[0].Env = "" }, "needs an environment variable"},
+		{"bad choice", func(d *spec.Descriptor) { d.Settings[0].Choices = []string{"10", "1000"} }, `choice: "1000" is not a whole number`},
 		{"constructor", func(d *spec.Descriptor) { d.New = nil }, "no constructor"},
 	} {
 		d := spectest.Descriptor()
@@ -57,6 +58,9 @@ func TestSettingParse(t *testing.T) {
 		{spec.Setting{Kind: spec.Duration, Min: 30, Max: 3600}, "2h", nil, "from 30s to 1h0m0s"},
 		{spec.Setting{Kind: spec.Bool}, "true", true, ""},
 		{spec.Setting{Kind: spec.String}, "x", "x", ""},
+		{spec.Setting{Kind: spec.Int, Min: 14, Max: 90, Choices: []string{"14", "30", "90"}}, " 30", 30, ""},
+		{spec.Setting{Kind: spec.Int, Min: 14, Max: 90, Choices: []string{"14", "30", "90"}}, "15", nil, "not one of 14, 30, 90"},
+		{spec.Setting{Kind: spec.Duration, Choices: []string{"1m", "1h"}}, "60s", time.Minute, ""},
 	} {
 		got, err := c.s.Parse(c.raw)
 		switch {
