@@ -144,7 +144,10 @@ func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	cfg := &s.c.cfg
 	now := cfg.Now().UTC()
 	if s.cur.Snapshot.IsZero() {
-		due := s.cur.LastFetch.IsZero() || !now.Before(s.cur.LastFetch.Add(cfg.PeopleInterval-peopleSlack(cfg.PeopleInterval)))
+		// A last fetch in the future (a clock stepped back, a seed's
+		// value) would hold snapshots back until then: take one now.
+		due := s.cur.LastFetch.IsZero() || s.cur.LastFetch.After(now) ||
+			!now.Before(s.cur.LastFetch.Add(cfg.PeopleInterval-peopleSlack(cfg.PeopleInterval)))
 		if s.done || (!s.backfill && !due) {
 			return s.page(nil, false), nil
 		}

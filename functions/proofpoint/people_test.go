@@ -2,6 +2,7 @@ package proofpoint
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -105,6 +106,21 @@ func TestPeopleSnapshotResumesAtTheNextPage(t *testing.T) {
 	// Pages 1 and 2 were not asked again.
 	if n := h.sim.PoolUsed("acme", "vap"); n != 4 {
 		t.Fatalf("%d VAP requests, want 3 pages plus the one whose delivery failed", n)
+	}
+}
+
+// TestPeopleLastFetchInTheFutureIsDue: a stored last fetch later than now
+// (a clock stepped back) does not hold snapshots back until that time.
+func TestPeopleLastFetchInTheFutureIsDue(t *testing.T) {
+	h := newHarness(t, proofpointtest.Options{})
+	h.sim.GeneratePeople("acme", 2, 2, 1)
+	src, _ := h.collector().NewSource(Streams()[1], Legacy{})
+	cur, _ := json.Marshal(PeopleCursor{LastFetch: t0.Add(72 * time.Hour)})
+	if err := src.Start(context.Background(), state.Record{Version: 3, Cursor: cur}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := src.Fetch(context.Background()); err != nil || len(p.Items) != 2 {
+		t.Fatalf("page %+v, err %v: want the snapshot now", p, err)
 	}
 }
 
