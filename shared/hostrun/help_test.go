@@ -69,14 +69,7 @@ func firstLine(s string) string {
 func TestHelpExitsZero(t *testing.T) {
 	app := &App{Name: "localrun", Version: "test", Vendors: []spec.Descriptor{spectest.Descriptor()}}
 	for _, args := range [][]string{{"check", "-h"}, {"check", "--help"}, {"demo", "-h"}, {"-help"}} {
-		stdout, err := os.CreateTemp(t.TempDir(), "stdout")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		code := app.Main(context.Background(), args, IO{Stdout: stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
-		stdout.Close()
-		out, _ := os.ReadFile(stdout.Name())
+		code, out, stderr := mainWith(t, app, args)
 		if code != ExitOK {
 			t.Errorf("%v: exit status %d, want %d\n%s%s", args, code, ExitOK, out, stderr.String())
 		}
@@ -114,13 +107,7 @@ func TestHelpShowsRanges(t *testing.T) {
 func TestBadFlagIsOneLine(t *testing.T) {
 	app := &App{Name: "localrun", Version: "test", Vendors: []spec.Descriptor{spectest.Descriptor()}}
 	for _, args := range [][]string{{"toy", "--no-such-flag"}, {"check", "toy", "-q1"}} {
-		stdout, err := os.CreateTemp(t.TempDir(), "stdout")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		code := app.Main(context.Background(), args, IO{Stdout: stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
-		stdout.Close()
+		code, _, stderr := mainWith(t, app, args)
 		if code != ExitUsage {
 			t.Errorf("%v: exit status %d, want %d", args, code, ExitUsage)
 		}
@@ -128,4 +115,23 @@ func TestBadFlagIsOneLine(t *testing.T) {
 			t.Errorf("%v: stderr has %d lines, want one naming --help:\n%s", args, n, stderr.String())
 		}
 	}
+}
+
+// mainWith runs app with args and an empty environment, and returns its
+// exit status, what it wrote to stdout (a file, as a process's is) and to
+// stderr.
+func mainWith(t *testing.T, app *App, args []string) (int, []byte, *strings.Builder) {
+	t.Helper()
+	stdout, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	code := app.Main(context.Background(), args, IO{Stdout: stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	stdout.Close()
+	out, err := os.ReadFile(stdout.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, out, &stderr
 }
