@@ -128,8 +128,6 @@ func (s *peopleSource) Start(ctx context.Context, rec state.Record) error {
 	return nil
 }
 
-// Fetch returns the next page of the snapshot in progress, starting one
-// when it is due.
 // peopleSlack is how much earlier than PeopleInterval after the last
 // snapshot the next one is already due: a schedule of the same period
 // (a daily one for the default day) starts a run a little earlier or later
@@ -140,6 +138,8 @@ func peopleSlack(interval time.Duration) time.Duration {
 	return min(interval/10, 15*time.Minute)
 }
 
+// Fetch returns the next page of the snapshot in progress, starting one
+// when it is due.
 func (s *peopleSource) Fetch(ctx context.Context) (*pipeline.Page, error) {
 	cfg := &s.c.cfg
 	now := cfg.Now().UTC()
