@@ -104,7 +104,9 @@ type Output struct {
 	Success bool `json:"success"`
 	// Stop says why collection stopped: caught_up, deadline, paced (the
 	// syslog budget would have held the next page past the deadline),
-	// interrupted, error or locked.
+	// request_budget (the vendor's request quota would have been used
+	// up: an error event, but not a failure), interrupted, error or
+	// locked.
 	Stop string `json:"stop"`
 	// Locked is true when another invocation holds the stream's lease;
 	// this invocation did nothing, which is not a failure.
