@@ -270,9 +270,11 @@ type Request struct {
 	SizeHint int64
 	// Prepare, when set, is called with every attempt's request (retries
 	// included) just before it is sent, after the client's limiter. It
-	// may wait (a vendor's own pacing, shared across requests) and set
-	// what must be fresh per attempt, such as a signature over a nonce
-	// and a timestamp. An error ends the request without retry.
+	// may wait (a vendor's own pacing, shared across requests; the
+	// request's context then bounds the wait, not the attempt's timeout,
+	// which starts after Prepare) and set what must be fresh per attempt,
+	// such as a signature over a nonce and a timestamp. An error ends the
+	// request without retry.
 	Prepare func(*http.Request) error
 	// MaxBody, when positive, replaces the client's response body limit
 	// for this request: set it to the largest page the vendor may
@@ -382,13 +384,11 @@ func (c *Client) redact(err error) error {
 }
 
 func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Response, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
-	defer cancel()
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(actx, req.Method, u.String(), body)
+	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
 	if err != nil {
 		return nil, fmt.Errorf("httpx: build request: %w", err)
 	}
@@ -400,10 +400,18 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, req *Request) (*Respon
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	if req.Prepare != nil {
+		// Prepare may wait for the vendor's pacing, up to a pause of
+		// seconds after a throttle: that wait is bounded by the request's
+		// own context, not by the attempt's timeout, which starts once the
+		// attempt is sent (a pause as long as --http-timeout would
+		// otherwise turn every throttle into a timeout).
 		if err := req.Prepare(hr); err != nil {
-			return nil, &prepareError{transportError(ctx, actx, "prepare request", err)}
+			return nil, &prepareError{transportError(ctx, ctx, "prepare request", err)}
 		}
 	}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	hr = hr.WithContext(actx)
 	start := time.Now()
 	resp, err := c.http.Do(hr)
 	if err != nil {

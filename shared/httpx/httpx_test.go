@@ -332,3 +332,30 @@ func TestPrepareErrorIsNotRetried(t *testing.T) {
 		t.Fatalf("err %v after %d prepare calls and %d requests", err, calls, hits.Load())
 	}
 }
+
+// A vendor's pacing may hold an attempt back for longer than the attempt
+// timeout (Cortex XDR pauses a tenant up to 30 s after a throttle): that
+// wait is bounded by the caller's context, and the attempt timeout still
+// bounds the request once it is sent.
+func TestPrepareWaitIsNotBoundedByTheAttemptTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	var got time.Time
+	var had bool
+	_, err := client(t, Config{AttemptTimeout: 100 * time.Millisecond, MaxAttempts: 1}).Do(ctx, &Request{Method: "POST", URL: srv.URL, Prepare: func(r *http.Request) error {
+		got, had = r.Context().Deadline()
+		return nil
+	}})
+	if !had || !got.Equal(want) {
+		t.Fatalf("Prepare's wait ends at %v (set: %v), want the caller's deadline %v, not the attempt timeout", got, had, want)
+	}
+	var te *TransportError
+	if !errors.As(err, &te) || te.Kind != KindTimeout || ctx.Err() != nil {
+		t.Fatalf("a request that is never answered ended with %v (caller's context: %v), want the attempt's timeout", err, ctx.Err())
+	}
+}
