@@ -36,7 +36,7 @@ const (
 	// FaultEmptyPage answers 200 with no records but the true total_count,
 	// a page that contradicts its own count.
 	FaultEmptyPage = FaultKind(simtest.VendorKinds) + iota
-	// FaultErrorIn200 answers 200 with an error envelope (err_code 500).
+	// FaultErrorIn200 answers 200 with an error envelope (its err_code 200 too).
 	FaultErrorIn200
 	// FaultSlowBody gives whatever answer the request earns (an error
 	// too), its headers and the first half of its body at once and the
