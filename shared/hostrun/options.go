@@ -129,7 +129,7 @@ func parse(d *spec.Descriptor, program string, args []string, stderr io.Writer, 
 	}
 	fs.Float64Var(&o.rateLimit, "rate-limit", defaultRate, rateHelp)
 	fs.StringVar(&o.caBundle, "ca-bundle", getenv(d.Env(spec.EnvCABundle)), fmt.Sprintf("extra CA certificates (PEM) for the vendor API, e.g. a TLS-inspecting proxy (env %s)", d.Env(spec.EnvCABundle)))
-	fs.DurationVar(&o.httpTimeout, "http-timeout", 60*time.Second, "time allowed for one API request, response body included")
+	fs.DurationVar(&o.httpTimeout, "http-timeout", 60*time.Second, "time allowed for one attempt of an API request, response body included (each retry has its own)")
 	fs.IntVar(&o.httpTries, "http-attempts", 5, "tries per API request on 429 (unless the vendor's request pool cannot refill within a run), 5xx, timeouts and connection errors (backoff with jitter, Retry-After honoured)")
 	fs.IntVar(&o.maxLine, "max-line", sink.DefaultMaxLine, "maximum bytes per line, syslog header included (Wazuh drops lines of 64 KiB)")
 	addSinkFlags(fs, &o.sinkOpts, getenv)
@@ -258,9 +258,9 @@ func settingUsage(s *spec.Setting) string {
 	if s.Min != 0 || s.Max != 0 {
 		switch s.Kind {
 		case spec.Int, spec.Float:
-			notes = append(notes, fmt.Sprintf("%g-%g", s.Min, s.Max))
+			notes = append(notes, plain(s.Min)+"-"+plain(s.Max))
 		case spec.Hours:
-			notes = append(notes, fmt.Sprintf("%g-%g hours", s.Min, s.Max))
+			notes = append(notes, plain(s.Min)+"-"+plain(s.Max)+" hours")
 		case spec.Duration:
 			notes = append(notes, fmt.Sprintf("%v-%v", time.Duration(s.Min*float64(time.Second)), time.Duration(s.Max*float64(time.Second))))
 		}
@@ -270,6 +270,9 @@ func settingUsage(s *spec.Setting) string {
 	}
 	return b.String()
 }
+
+// plain writes a bound as an operator types it: 7776000, not 7.776e+06.
+func plain(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func printUsage(w io.Writer, program string, d *spec.Descriptor, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: %s %s [flags]\n\n%s streams:\n", program, d.Command, d.Title)
