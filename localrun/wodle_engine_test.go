@@ -63,20 +63,43 @@ func TestWodleSurvivesModulesdRestarts(t *testing.T) { restartSuite(t, wazuhlab.
 // manager would), after which the events must all arrive.
 func TestWodleSurvivesAnalysisdRestarts(t *testing.T) { restartSuite(t, wazuhlab.Analysisd) }
 
-// restartSuite runs the restart suite, stopping victim in each round:
-// modulesd with SIGTERM or SIGKILL and started again, or analysisd
-// restarted alone.
-func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
-	seed := uint64(time.Now().UnixNano())
+// restartSettings reads a restart suite's seed (WODLE_SEED, to replay a
+// failure; the time by default) and commit mode (WODLE_COMMIT: immediate
+// runs the code before pending positions, which must then fail), logs
+// both, and returns the random source drawn from the seed and stream.
+func restartSettings(t *testing.T, stream uint64) (seed uint64, commit string, rng *rand.Rand) {
+	seed = uint64(time.Now().UnixNano())
 	if s := os.Getenv("WODLE_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
-	commit := hostrun.CommitAuto
+	commit = hostrun.CommitAuto
 	if c := os.Getenv("WODLE_COMMIT"); c != "" {
 		commit = c
 	}
 	t.Logf("WODLE_SEED=%d WODLE_COMMIT=%s", seed, commit)
-	rng := rand.New(rand.NewPCG(seed, 0x3e5d))
+	return seed, commit, rand.New(rand.NewPCG(seed, stream))
+}
+
+// stopModulesd sends modulesd sig and waits for it to be gone, at most
+// bound (as wazuh-control and the lab wait).
+func stopModulesd(ctx context.Context, t *testing.T, l *wazuhlab.Lab, sig syscall.Signal, bound time.Duration, round int) {
+	t.Helper()
+	if err := l.Signal(wazuhlab.Modulesd, sig); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, bound)
+	l.Wait(wctx, wazuhlab.Modulesd)
+	cancel()
+	if l.Running(wazuhlab.Modulesd) {
+		t.Fatalf("round %d: modulesd still runs %v after %v", round, bound, sig)
+	}
+}
+
+// restartSuite runs the restart suite, stopping victim in each round:
+// modulesd with SIGTERM or SIGKILL and started again, or analysisd
+// restarted alone.
+func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
+	_, commit, rng := restartSettings(t, 0x3e5d)
 
 	h := newHarness(t, onepasswordtest.Options{})
 	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, restartBacklog, time.Now().Add(-40*time.Hour), 2*time.Second)
@@ -112,7 +135,7 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 	}
 	// analysisd stopped while writing may leave a damaged line (see below).
 	tail.KeepDamaged = victim == wazuhlab.Analysisd
-	a := &archive{t: t, tail: tail, location: "command_" + tag, runs: map[string]*archivedRun{}, events: map[string]int{}, fed: map[string]bool{},
+	a := &archive{t: t, kind: auditLines, tail: tail, location: "command_" + tag, runs: map[string]*archivedRun{}, events: map[string]int{}, fed: map[string]bool{},
 		// A line must arrive within one schedule period: the next run is
 		// due within <interval>, ends within --max-runtime plus the
 		// shutdown grace, and modulesd forwards its first line at once.
@@ -170,17 +193,9 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 			}
 			continue
 		}
-		if err := l.Signal(wazuhlab.Modulesd, sig); err != nil {
-			t.Fatal(err)
-		}
-		targeted[run] = true
 		at := a.runs[run].lines
-		wctx, cancel := context.WithTimeout(ctx, stopBound)
-		l.Wait(wctx, wazuhlab.Modulesd)
-		cancel()
-		if l.Running(wazuhlab.Modulesd) {
-			t.Fatalf("round %d: modulesd still runs %v after %v", round, stopBound, sig)
-		}
+		stopModulesd(ctx, t, l, sig, stopBound, round)
+		targeted[run] = true
 		a.poll()
 		kills = append(kills, kill{how: sig.String(), run: run, target: at, forwarded: a.runs[run].lines})
 		if err := l.Start(ctx, wazuhlab.Modulesd); err != nil {
@@ -236,7 +251,7 @@ func restartSuite(t *testing.T, victim wazuhlab.Daemon) {
 	if dups > len(kills)*int(perRun) {
 		t.Errorf("%d duplicates, more than one run (%d events) per restart (%d)", dups, perRun, len(kills))
 	}
-	a.checkSummaries(commit, perRun, l.Home)
+	a.checkSummaries(commit, perRun, "interval", restartMaxEPS, l.Home)
 }
 
 // finishedRuns counts the runs that localrun's log file says finished.
@@ -265,17 +280,34 @@ func waitFinishedRuns(t *testing.T, logFile string, n int, stall time.Duration) 
 	}
 }
 
+// wodleLines says how to read one stream's lines: the namespace object
+// (op, pp, xdr), the member naming a line's type, the stream (the prefix
+// of its run summary's members) and the identity of the vendor event a
+// line carries ("" when it has none).
+type wodleLines struct {
+	ns, typeKey, stream string
+	identity            func(ns map[string]any) string
+}
+
+// auditLines are the 1Password audit stream's, identified by uuid.
+var auditLines = wodleLines{ns: "op", typeKey: "event_type", stream: "audit", identity: func(ns map[string]any) string {
+	uuid, _ := ns["uuid"].(string)
+	return uuid
+}}
+
 // archive follows what modulesd forwarded of our wodle into archives.json.
 type archive struct {
 	t        *testing.T
+	kind     wodleLines
 	tail     *wazuhlab.Tail
 	location string
 	stall    time.Duration
 
 	runs     map[string]*archivedRun // by run_id
 	order    []string                // run ids in order of first appearance
-	events   map[string]int          // vendor event uuid → times archived
-	bad      []string                // lines not decoded as JSON
+	events   map[string]int          // vendor event identity → times archived
+	bad      []string                // lines not decoded as the stream's JSON lines
+	errs     []string                // error events
 	fed      map[string]bool         // runs that found the backlog gone and got new events
 	lines    int
 	progress time.Time // when the last line arrived
@@ -283,6 +315,7 @@ type archive struct {
 
 type archivedRun struct {
 	lines       int
+	events      int
 	first, last time.Time      // arrival of its first and last line
 	summary     map[string]any // its run_summary, once archived
 }
@@ -300,15 +333,18 @@ func (a *archive) poll() {
 		}
 		a.lines++
 		a.progress = now
-		var line struct {
-			Op map[string]any `json:"op"`
-		}
-		if r.Decoder.Name != "json" || json.Unmarshal([]byte(r.FullLog), &line) != nil || line.Op == nil {
+		var line map[string]any
+		if r.Decoder.Name != "json" || json.Unmarshal([]byte(r.FullLog), &line) != nil {
 			a.bad = append(a.bad, r.FullLog)
 			continue
 		}
-		meta, _ := line.Op["wazuh_pull"].(map[string]any)
+		ns, _ := line[a.kind.ns].(map[string]any)
+		meta, _ := ns["wazuh_pull"].(map[string]any)
 		id, _ := meta["run_id"].(string)
+		if ns == nil || id == "" {
+			a.bad = append(a.bad, r.FullLog)
+			continue
+		}
 		run := a.runs[id]
 		if run == nil {
 			run = &archivedRun{}
@@ -320,14 +356,20 @@ func (a *archive) poll() {
 			run.first = now
 		}
 		run.last = now
-		switch line.Op["event_type"] {
+		switch ns[a.kind.typeKey] {
 		case "run_summary":
-			run.summary = line.Op
+			run.summary = ns
 		case "error":
+			a.errs = append(a.errs, r.FullLog)
 			a.t.Logf("error event archived: %s", r.FullLog)
 		default:
-			uuid, _ := line.Op["uuid"].(string)
-			a.events[uuid]++
+			ev := a.kind.identity(ns)
+			if ev == "" {
+				a.bad = append(a.bad, r.FullLog)
+				continue
+			}
+			run.events++
+			a.events[ev]++
 		}
 	}
 }
@@ -376,7 +418,7 @@ func (a *archive) waitForwarding(target int, targeted map[string]bool, caughtUp 
 	a.wait(fmt.Sprintf("a run with %d lines forwarded", target), func() bool {
 		for _, id := range a.order {
 			run := a.runs[id]
-			if run.summary != nil && run.summary["audit_backlog"] == false && !a.fed[id] && !targeted[id] {
+			if run.summary != nil && run.summary[a.kind.stream+"_backlog"] == false && !a.fed[id] && !targeted[id] {
 				a.fed[id] = true
 				caughtUp()
 			}
@@ -396,7 +438,7 @@ func (a *archive) waitIdle() {
 	after := len(a.order)
 	a.wait("an idle run", func() bool {
 		for _, id := range a.order[min(after, len(a.order)):] {
-			if s := a.runs[id].summary; s != nil && s["audit_backlog"] == false && s["audit_events"] == float64(0) {
+			if s := a.runs[id].summary; s != nil && s[a.kind.stream+"_backlog"] == false && s[a.kind.stream+"_events"] == float64(0) {
 				return true
 			}
 		}
@@ -405,15 +447,17 @@ func (a *archive) waitIdle() {
 }
 
 // checkSummaries: every run says it was read by wazuh-modulesd, committed
-// as asked, and sized from the lab's max_eps; none printed more than a
-// run's size; pending positions were promoted and, after restarts,
-// discarded.
-func (a *archive) checkSummaries(commit string, perRun int64, home string) {
+// as asked, and sized to perRun events by sizedBy ("interval": from the
+// lab's max_eps, which the summary then names; or "--max-events"); none
+// printed more than perRun; pending positions were promoted and, after
+// restarts, discarded.
+func (a *archive) checkSummaries(commit string, perRun int64, sizedBy string, maxEPS int, home string) {
 	t := a.t
 	wantCommit := hostrun.CommitPending
 	if commit == hostrun.CommitImmediate {
 		wantCommit = hostrun.CommitImmediate
 	}
+	epsFrom := filepath.Join(home, "etc", "local_internal_options.conf")
 	outcomes := map[any]int{}
 	for _, id := range a.order {
 		s := a.runs[id].summary
@@ -422,18 +466,23 @@ func (a *archive) checkSummaries(commit string, perRun int64, home string) {
 		}
 		w, _ := s["wodle"].(map[string]any)
 		// A run that found the queue stale printed into the void: only
-		// runs that found it healthy have their summary archived.
-		if w["reader"] != wodle.ModulesdComm || w["queue_daemon"] != wodle.AnalysisdComm || w["queue"] != wodle.QueueOK ||
-			w["commit"] != wantCommit || w["max_events"] != float64(perRun) || w["max_events_from"] != "interval" ||
-			w["max_eps"] != float64(restartMaxEPS) || w["max_eps_from"] != filepath.Join(home, "etc", "local_internal_options.conf") {
-			t.Errorf("run %s: wodle summary %v; want reader %s with its queue %s ok, commit %s, %d events per run from the interval at max_eps %d from the lab's local_internal_options.conf",
-				id, w, wodle.ModulesdComm, wodle.AnalysisdComm, wantCommit, perRun, restartMaxEPS)
+		// runs that found it healthy have their summary archived. max_eps
+		// is read only to size a run from the interval: a run sized by
+		// --max-events names it only if it read it.
+		epsOK := w["max_eps"] == float64(maxEPS) && w["max_eps_from"] == epsFrom
+		if sizedBy != "interval" && w["max_eps"] == nil {
+			epsOK = true
 		}
-		if n, _ := s["audit_events"].(float64); int64(n) > perRun {
+		if w["reader"] != wodle.ModulesdComm || w["queue_daemon"] != wodle.AnalysisdComm || w["queue"] != wodle.QueueOK ||
+			w["commit"] != wantCommit || w["max_events"] != float64(perRun) || w["max_events_from"] != sizedBy || !epsOK {
+			t.Errorf("run %s: wodle summary %v; want reader %s with its queue %s ok, commit %s, %d events per run from %s (max_eps %d from the lab's local_internal_options.conf)",
+				id, w, wodle.ModulesdComm, wodle.AnalysisdComm, wantCommit, perRun, sizedBy, maxEPS)
+		}
+		if n, _ := s[a.kind.stream+"_events"].(float64); int64(n) > perRun {
 			t.Errorf("run %s printed %v events, more than %d", id, n, perRun)
 		}
 		if p, ok := w["pending"].(map[string]any); ok {
-			outcomes[p["audit"]]++
+			outcomes[p[a.kind.stream]]++
 		}
 	}
 	t.Logf("pending positions: %v", outcomes)
@@ -478,7 +527,7 @@ func TestWodleTimeoutIsPromotedByTheNextRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &archive{t: t, tail: tail, location: "command_op", runs: map[string]*archivedRun{}, events: map[string]int{}, fed: map[string]bool{},
+	a := &archive{t: t, kind: auditLines, tail: tail, location: "command_op", runs: map[string]*archivedRun{}, events: map[string]int{}, fed: map[string]bool{},
 		stall: 3 * (interval + timeout*time.Second + hostrun.ShutdownGrace)}
 	if err := l.Start(ctx, wazuhlab.Modulesd); err != nil {
 		t.Fatal(err)
