@@ -171,3 +171,22 @@ func TestPersistentFailureReportsAndMovesNoCursor(t *testing.T) {
 		}
 	}
 }
+
+// An error envelope served with 200 is reported by its err_code (500 when
+// that is not an error status), and its detail says the reply was a 200:
+// an operator reading "HTTP 500" would otherwise look for a server error
+// the API never sent.
+func TestErrorEnvelopeIn200SaysSo(t *testing.T) {
+	e := newEnv(t, cortexxdrtest.Options{}, cortexxdrtest.Tenant{}, cortexxdrtest.Key{})
+	someAlerts(e, 5)
+	e.sim.Inject(cortexxdrtest.Fault{Stream: "alerts", Kind: cortexxdrtest.FaultErrorIn200, Count: invalidReplyRetries + 1})
+	res := e.run(context.Background(), StreamAlerts)
+	errs := errorLines(t, e.sink)
+	if res[0].Success || res[0].CursorAdvanced || len(errs) != 1 {
+		t.Fatalf("result %+v, %d error events", res[0], len(errs))
+	}
+	detail, _ := errs[0].xdr["error_detail"].(string)
+	if errs[0].xdr["error_code"] != pipeline.CodeHTTP500 || !strings.Contains(detail, "HTTP 200 reply") {
+		t.Fatalf("error event %v; want API_HTTP_500 with a detail naming the 200 reply", errs[0].xdr)
+	}
+}

@@ -203,7 +203,13 @@ func (s *Source) send(ctx context.Context) (*reply, error) {
 		}
 		if errors.Is(derr, errEnvelopeIn200) {
 			cr, _ := s.c.credentials(ctx)
-			return nil, s.c.apiError(envelopeError(resp.Body), s.def.Path, cr)
+			err := s.c.apiError(envelopeError(resp.Body), s.def.Path, cr)
+			// The status above is the envelope's err_code (500 when it is
+			// not an error status): say the reply itself was a success.
+			if pe, ok := err.(*pipeline.Error); ok {
+				pe.Detail += " (an error envelope in an HTTP 200 reply)"
+			}
+			return nil, err
 		}
 		return nil, &pipeline.Error{Code: pipeline.CodeInvalidResponse, Message: s.def.Name + " reply is not a valid Cortex XDR reply", Detail: "endpoint=" + s.def.Path, Err: derr}
 	}
