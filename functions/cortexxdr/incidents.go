@@ -95,7 +95,7 @@ func (s *Source) fetchIncidents(ctx context.Context) (*pipeline.Page, error) {
 		} else if err != nil {
 			return nil, err
 		}
-		done := n == 0 || (r.total >= 0 && cur.Skip+n >= r.total) || (r.total < 0 && n < s.c.cfg.PageSize)
+		done := n == 0 || (r.total >= 0 && cur.Skip+n >= r.total) || (r.total < 0 && n < s.size())
 		if done {
 			cur.Watermark, cur.Skip, cur.To = cur.To, 0, 0
 			return s.page(r.items, cur, false, cur.Watermark)
@@ -121,8 +121,7 @@ func (s *Source) fetchIncidents(ctx context.Context) (*pipeline.Page, error) {
 func (s *Source) fetchIncidentMillisecond(ctx context.Context) (*pipeline.Page, error) {
 	cur := &s.incidents
 	for attempt := 0; ; attempt++ {
-		s.body = s.incidentMillisecondBody(s.body[:0], cur.Watermark, cur.Created, cur.Skip)
-		r, err := s.send(ctx)
+		r, err := s.request(ctx, func(b []byte) []byte { return s.incidentMillisecondBody(b, cur.Watermark, cur.Created, cur.Skip) })
 		if err != nil {
 			return nil, err
 		}

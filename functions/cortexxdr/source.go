@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wazuh-pull/wazuh-pull/shared/httpx"
 	"github.com/wazuh-pull/wazuh-pull/shared/pipeline"
 	"github.com/wazuh-pull/wazuh-pull/shared/state"
 )
@@ -169,8 +170,34 @@ const invalidReplyRetries = 2
 // query sends one request for [from, to] of the stream's time field at
 // offset and decodes the reply.
 func (s *Source) query(ctx context.Context, from, to int64, offset int) (*reply, error) {
-	s.body = s.requestBody(s.body[:0], from, to, offset)
-	return s.send(ctx)
+	return s.request(ctx, func(b []byte) []byte { return s.requestBody(b, from, to, offset) })
+}
+
+// request sends the body build writes for the current page size and
+// decodes the reply. A reply over the HTTP client's body limit (the API
+// bounds a page's records, not its bytes: an alert carries one value per
+// contributing event in each of its per-event lists) is asked for again
+// with half as many records, down to one, for the rest of the run; offset
+// paging does not depend on the page size. A single record over the limit
+// fails the stream with API_RESPONSE_TOO_LARGE, its position kept.
+func (s *Source) request(ctx context.Context, build func([]byte) []byte) (*reply, error) {
+	for {
+		s.body = build(s.body[:0])
+		r, err := s.send(ctx)
+		var big *httpx.BodyTooLargeError
+		if err == nil || !errors.As(err, &big) || ctx.Err() != nil {
+			return r, err
+		}
+		if s.size() == 1 {
+			if pe, ok := err.(*pipeline.Error); ok {
+				pe.Message = "One Cortex XDR record, asked for alone, is larger than the reply limit; the stream cannot move past it"
+			}
+			return r, err
+		}
+		s.pageSize = s.size() / 2
+		s.c.cfg.Logger.Warn("Cortex XDR reply over the size limit; asking for fewer records per request", "stream", s.def.Name, "tenant", s.c.tenant,
+			"limit_bytes", big.Limit, "page_size", s.pageSize)
+	}
 }
 
 // send posts the request body in s.body and decodes the reply.
