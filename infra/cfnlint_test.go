@@ -48,7 +48,10 @@ func cfnLint(t *testing.T, template string, extra ...string) []cfnLintFinding {
 	if err != nil {
 		t.Fatalf("cfn-lint is not on PATH; install it with: pip install cfn-lint (%v)", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A guard against a linter that hangs, not a measure of its speed:
+	// a run takes seconds of CPU, and several share two cores with the
+	// rest of the suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	args := append([]string{"--format", "json"}, extra...)
 	args = append(args, "--", template)

@@ -124,12 +124,20 @@ func TestRunStopsAtMaxRuntimeAndMaxEvents(t *testing.T) {
 	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, 5000, time.Now().Add(-5*time.Hour), time.Second)
 	d := newDelivery()
 	// Every page takes at least 300 ms, however fast the machine: within
-	// a 1 s budget at most 3 pages can be fetched, so a run that delivers
-	// more did not stop at its deadline. (No wall-clock check: how long
-	// the process takes to start and exit depends on the machine's load.)
-	const pageDelay, maxRuntime, pageSize = 300 * time.Millisecond, time.Second, 100
+	// a budget of maxRuntime at most maxRuntime/300 ms pages can be
+	// fetched, so a run that delivers more did not stop at its deadline.
+	// The budget is several times what a run of one such page takes on
+	// this machine now (start, page, commit, exit), at least a second, so
+	// that a busy machine still delivers a page before the deadline.
+	const pageDelay, pageSize = 300 * time.Millisecond, 100
 	h.sim.Inject(onepasswordtest.Fault{Kind: onepasswordtest.FaultSlow, Delay: pageDelay, Count: 1000})
-	res := h.run("--source", "audit", "--page-limit", fmt.Sprint(pageSize), "--max-runtime", maxRuntime.String())
+	began := time.Now()
+	res := h.run("--source", "audit", "--page-limit", fmt.Sprint(pageSize), "--max-events", fmt.Sprint(pageSize))
+	if n, _ := d.add(res.lines); res.exit != 0 || n != pageSize {
+		t.Fatalf("one-page run: exit %d, %d events", res.exit, n)
+	}
+	maxRuntime := max(time.Second, 4*time.Since(began)).Round(time.Millisecond)
+	res = h.run("--source", "audit", "--page-limit", fmt.Sprint(pageSize), "--max-runtime", maxRuntime.String())
 	sum := summaries(t, res.lines)
 	if res.exit != 0 || len(sum) != 1 || sum[0]["audit_stop"] != "deadline" || sum[0]["audit_backlog"] != true {
 		t.Fatalf("exit %d summary %v", res.exit, sum)

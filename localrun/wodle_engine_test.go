@@ -497,15 +497,17 @@ func (a *archive) checkSummaries(commit string, perRun int64, sizedBy string, ma
 // delivered and goes on from there, so nothing is repeated beyond the
 // page the signal may have cut.
 func TestWodleTimeoutIsPromotedByTheNextRun(t *testing.T) {
-	// 20 pages of 300 ms: 6 s of fetching, cut at 3 s, a page or more
-	// delivered before even on a slow machine.
-	const total, page = 2000, 100
+	// 60 pages of 300 ms: 18 s of fetching, cut at 10 s, a page or more
+	// delivered before even on a busy machine (modulesd runs commands at
+	// nice 10, so next to other work localrun gets a small share of a
+	// core and takes a second or more to start).
+	const total, page = 6000, 100
 	h := newHarness(t, onepasswordtest.Options{})
 	h.sim.Generate("acme", onepasswordtest.StreamAuditEvents, total, time.Now().Add(-20*time.Hour), 2*time.Second)
 	// Slow pages: the first run is still fetching at the timeout.
 	h.sim.Inject(onepasswordtest.Fault{Endpoint: onepasswordtest.StreamAuditEvents, Kind: onepasswordtest.FaultSlow, Delay: 300 * time.Millisecond, Count: 1 << 20})
 	l := wazuhlab.Open(t, wazuhlab.Options{InternalOptions: map[string]string{"wazuh_modules.max_eps": "1000"}}, wazuhlab.Analysisd)
-	const timeout, interval = 3, 5 * time.Second
+	const timeout, interval = 10, 5 * time.Second
 	var cmd strings.Builder
 	cmd.WriteString("#!/bin/sh\n")
 	for _, kv := range h.environ() {
