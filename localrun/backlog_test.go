@@ -128,7 +128,9 @@ func TestRunStopsAtMaxRuntimeAndMaxEvents(t *testing.T) {
 	// fetched, so a run that delivers more did not stop at its deadline.
 	// The budget is several times what a run of one such page takes on
 	// this machine now (start, page, commit, exit), at least a second, so
-	// that a busy machine still delivers a page before the deadline.
+	// that a busy machine still delivers a page before the deadline, and
+	// at most 10 s: the 49 pages left need 14.7 s, so the run cannot
+	// finish the backlog before its deadline.
 	const pageDelay, pageSize = 300 * time.Millisecond, 100
 	h.sim.Inject(onepasswordtest.Fault{Kind: onepasswordtest.FaultSlow, Delay: pageDelay, Count: 1000})
 	began := time.Now()
@@ -136,7 +138,7 @@ func TestRunStopsAtMaxRuntimeAndMaxEvents(t *testing.T) {
 	if n, _ := d.add(res.lines); res.exit != 0 || n != pageSize {
 		t.Fatalf("one-page run: exit %d, %d events", res.exit, n)
 	}
-	maxRuntime := max(time.Second, 4*time.Since(began)).Round(time.Millisecond)
+	maxRuntime := min(10*time.Second, max(time.Second, 4*time.Since(began))).Round(time.Millisecond)
 	res = h.run("--source", "audit", "--page-limit", fmt.Sprint(pageSize), "--max-runtime", maxRuntime.String())
 	sum := summaries(t, res.lines)
 	if res.exit != 0 || len(sum) != 1 || sum[0]["audit_stop"] != "deadline" || sum[0]["audit_backlog"] != true {
